@@ -1,0 +1,115 @@
+import { SelfcalError } from '../../twin/errors';
+import type { LineTopology } from '../../twin/lines/topology';
+
+/** A bearing that degrades: b stays at its healthy value until onset, then grows log-linearly to finalNms. */
+export interface Degradation {
+  element: string;
+  onsetS: number;
+  rampS: number;
+  finalNms: number;
+}
+
+export interface StuckFault {
+  signal: string;
+  fromS: number;
+  durationS: number;
+}
+
+export interface SensorFaults {
+  /** Probability that a signal is missing from a sample. */
+  dropoutProbability: number;
+  /** Probability that a value is a spike of ±spikeSigma noise std. */
+  spikeProbability: number;
+  spikeSigma: number;
+  stuck: StuckFault[];
+  /** Constant offsets per signal. */
+  bias: Record<string, number>;
+  /** Clock drift of the data logger [ppm]: reported timestamps run fast by this much. */
+  clockSkewPpm: number;
+}
+
+export interface PlantScenario {
+  seed: number;
+  /** Epoch seconds of the first sample. */
+  startTimeS: number;
+  durationS: number;
+  samplePeriodS: number;
+  /** Healthy bearing friction of idlers is drawn uniformly from this range [N·m·s/rad]. */
+  healthyFrictionRangeNms: [number, number];
+  degradations: Degradation[];
+  sensorFaults: SensorFaults;
+  /** Seconds of fast dynamics integrated after each change of the slow state. */
+  settleS: number;
+  /** Relative change of any friction that triggers a settle (below it the plant stays where it is). */
+  settleThreshold: number;
+}
+
+export const DEFAULT_SENSOR_FAULTS: SensorFaults = {
+  dropoutProbability: 0.01,
+  spikeProbability: 0.001,
+  spikeSigma: 30,
+  stuck: [],
+  bias: {},
+  clockSkewPpm: 20,
+};
+
+export function defaultScenario(overrides: Partial<PlantScenario> = {}): PlantScenario {
+  return {
+    seed: 1,
+    startTimeS: Date.UTC(2026, 0, 1) / 1000,
+    durationS: 30 * 86400,
+    samplePeriodS: 600,
+    healthyFrictionRangeNms: [0.0005, 0.002],
+    degradations: [],
+    sensorFaults: { ...DEFAULT_SENSOR_FAULTS },
+    settleS: 30,
+    settleThreshold: 1e-3,
+    ...overrides,
+  };
+}
+
+/** When the degrading element's friction first exceeds `thresholdNms` (undefined if never). */
+export function crossingTimeS(d: Degradation, healthyNms: number, thresholdNms: number): number | undefined {
+  if (d.finalNms <= thresholdNms) return undefined;
+  if (healthyNms >= thresholdNms) return d.onsetS;
+  return d.onsetS + (d.rampS * Math.log(thresholdNms / healthyNms)) / Math.log(d.finalNms / healthyNms);
+}
+
+export function frictionAt(d: Degradation, healthyNms: number, tS: number): number {
+  if (tS <= d.onsetS) return healthyNms;
+  const f = Math.min((tS - d.onsetS) / d.rampS, 1);
+  return healthyNms * Math.pow(d.finalNms / healthyNms, f);
+}
+
+export function validateScenario(s: PlantScenario, topology: LineTopology): void {
+  const fail = (path: string, why: string) =>
+    new SelfcalError('SCENARIO_INVALID', `scenario ${path}: ${why}`);
+  const positive = (path: string, v: number) => {
+    if (!Number.isFinite(v) || v <= 0) throw fail(path, `must be a finite positive number, got ${v}`);
+  };
+  if (!Number.isInteger(s.seed)) throw fail('seed', `must be an integer, got ${s.seed}`);
+  positive('durationS', s.durationS);
+  positive('samplePeriodS', s.samplePeriodS);
+  positive('settleS', s.settleS);
+  const [lo, hi] = s.healthyFrictionRangeNms;
+  if (!(lo >= 0 && hi >= lo && Number.isFinite(hi)))
+    throw fail('healthyFrictionRangeNms', `bad range [${lo}, ${hi}]`);
+  s.degradations.forEach((d, i) => {
+    const idx = topology.elementIndex.get(d.element);
+    if (idx === undefined || topology.elements[idx]?.type !== 'idler') {
+      throw fail(`degradations[${i}].element`, `'${d.element}' is not an idler of line ${topology.line.id}`);
+    }
+    if (!(d.onsetS >= 0)) throw fail(`degradations[${i}].onsetS`, `must be ≥ 0, got ${d.onsetS}`);
+    positive(`degradations[${i}].rampS`, d.rampS);
+    positive(`degradations[${i}].finalNms`, d.finalNms);
+  });
+  const f = s.sensorFaults;
+  for (const k of ['dropoutProbability', 'spikeProbability'] as const) {
+    if (!(f[k] >= 0 && f[k] < 1)) throw fail(`sensorFaults.${k}`, `must be in [0, 1), got ${f[k]}`);
+  }
+  const signals = new Set(topology.line.sensors.map((x) => x.signal));
+  for (const st of f.stuck)
+    if (!signals.has(st.signal)) throw fail('sensorFaults.stuck', `unknown signal '${st.signal}'`);
+  for (const k of Object.keys(f.bias))
+    if (!signals.has(k)) throw fail('sensorFaults.bias', `unknown signal '${k}'`);
+}

@@ -1,0 +1,143 @@
+/** JSON Schema (draft-07, checked by ajv) of a line description; semantic checks live in load.ts. */
+const name = { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]{0,31}$' };
+const positive = { type: 'number', exclusiveMinimum: 0 };
+const nonNegative = { type: 'number', minimum: 0 };
+
+const rotatingBase = {
+  name,
+  radiusM: positive,
+  inertiaKgM2: positive,
+  bearingFrictionNms: nonNegative,
+};
+
+export const lineDescriptionSchema = {
+  $id: 'https://selfcal.dev/schemas/line-description-1.json',
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'schemaVersion',
+    'id',
+    'title',
+    'web',
+    'traction',
+    'elements',
+    'spans',
+    'setpoints',
+    'sensors',
+    'health',
+  ],
+  properties: {
+    $schema: { type: 'string' },
+    schemaVersion: { const: 1 },
+    id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    title: { type: 'string', minLength: 1 },
+    web: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['eaN'],
+      properties: { eaN: positive },
+    },
+    traction: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['creepVelocityMps', 'postLimitSlopeFraction'],
+      properties: {
+        creepVelocityMps: positive,
+        postLimitSlopeFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+      },
+    },
+    elements: {
+      type: 'array',
+      minItems: 3,
+      items: {
+        type: 'object',
+        required: ['type'],
+        properties: { type: { enum: ['unwind', 'idler', 'nip', 'rewind'] } },
+        if: { properties: { type: { const: 'idler' } } },
+        then: {
+          additionalProperties: false,
+          required: [
+            'type',
+            'name',
+            'radiusM',
+            'inertiaKgM2',
+            'bearingFrictionNms',
+            'wrapAngleRad',
+            'frictionCoefficient',
+          ],
+          properties: {
+            type: {},
+            ...rotatingBase,
+            wrapAngleRad: { type: 'number', exclusiveMinimum: 0, maximum: 2 * Math.PI },
+            frictionCoefficient: positive,
+          },
+        },
+        else: {
+          additionalProperties: false,
+          required: ['type', 'name', 'radiusM', 'inertiaKgM2', 'bearingFrictionNms'],
+          properties: { type: {}, ...rotatingBase },
+        },
+      },
+    },
+    spans: {
+      type: 'array',
+      minItems: 2,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'from', 'to', 'lengthM'],
+        properties: { name, from: name, to: name, lengthM: positive },
+      },
+    },
+    dancer: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['span', 'armLengthM', 'massKg', 'dampingNsPerM', 'pistonAreaM2', 'pistonPressureSetpointPa'],
+      properties: {
+        span: name,
+        armLengthM: positive,
+        massKg: positive,
+        dampingNsPerM: positive,
+        pistonAreaM2: positive,
+        pistonPressureSetpointPa: positive,
+      },
+    },
+    setpoints: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['lineSpeedMps', 'speedMaster', 'draws', 'tensionsN'],
+      properties: {
+        lineSpeedMps: positive,
+        speedMaster: name,
+        draws: { type: 'object', additionalProperties: { type: 'number', minimum: -0.05, maximum: 0.05 } },
+        tensionsN: { type: 'object', additionalProperties: positive },
+      },
+    },
+    sensors: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['signal', 'kind', 'noiseStd'],
+        properties: {
+          signal: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+          kind: { enum: ['angularSpeed', 'tension', 'dancerAngle'] },
+          at: name,
+          noiseStd: positive,
+        },
+      },
+    },
+    health: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['degradedAboveNms', 'suspectAboveNms', 'confidence', 'persistUpdates'],
+      properties: {
+        degradedAboveNms: positive,
+        suspectAboveNms: positive,
+        confidence: { type: 'number', exclusiveMinimum: 0.5, exclusiveMaximum: 1 },
+        persistUpdates: { type: 'integer', minimum: 1, maximum: 1000 },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { LineDescriptionError } from '../errors';
+import { parseLineDescription } from './load';
+import type { IdlerElement, LineDescription, LineElement } from './types';
+import referenceWebLine from './reference-web-line.json';
+
+/** A tension zone: the spans between two driven elements (winder or nip) and the idlers inside. */
+export interface TensionZone {
+  /** Element indices of the driven elements bounding the zone. */
+  startElement: number;
+  endElement: number;
+  /** Span indices, in web order (span i joins element i and i + 1). */
+  spans: number[];
+  /** How the zone's tensions are pinned: from its start (tension-controlled unwind) or its end. */
+  pinnedBy: 'unwind' | 'massFlow' | 'rewindSetpoint';
+}
+
+/** A line description compiled into index form for the models. */
+export interface LineTopology {
+  readonly line: LineDescription;
+  readonly elements: readonly LineElement[];
+  /** spanNames[i] joins elements[i] and elements[i + 1]. */
+  readonly spanNames: readonly string[];
+  readonly spanLengthM: Float64Array;
+  /** Element indices of the idlers, in web order. */
+  readonly idlers: readonly number[];
+  /** Position of each element in `idlers`, or −1 for driven elements. */
+  readonly idlerSlot: Int32Array;
+  /** Surface speed of each nip relative to the line speed (master = 1; draws cascade). */
+  readonly nipSpeedRatio: ReadonlyMap<number, number>;
+  readonly zones: readonly TensionZone[];
+  readonly masterElement: number;
+  readonly elementIndex: ReadonlyMap<string, number>;
+  readonly spanIndex: ReadonlyMap<string, number>;
+  /** Parameter name of each idler's bearing friction (`b4` for `R4`). */
+  readonly frictionParameterNames: readonly string[];
+}
+
+export function compileLine(line: LineDescription): LineTopology {
+  const elements = line.elements;
+  const elementIndex = new Map(elements.map((e, i) => [e.name, i]));
+  const spanNames: string[] = [];
+  const spanLengthM = new Float64Array(elements.length - 1);
+  for (const s of line.spans) {
+    const i = elementIndex.get(s.from) as number;
+    spanNames[i] = s.name;
+    spanLengthM[i] = s.lengthM;
+  }
+  const spanIndex = new Map(spanNames.map((n, i) => [n, i]));
+  const idlers = elements.flatMap((e, i) => (e.type === 'idler' ? [i] : []));
+  const idlerSlot = new Int32Array(elements.length).fill(-1);
+  idlers.forEach((e, k) => (idlerSlot[e] = k));
+  const driven = elements.flatMap((e, i) => (e.type === 'idler' ? [] : [i]));
+  const masterElement = elementIndex.get(line.setpoints.speedMaster) as number;
+
+  const nips = elements.flatMap((e, i) => (e.type === 'nip' ? [i] : []));
+  const nipSpeedRatio = new Map<number, number>();
+  const m = nips.indexOf(masterElement);
+  nipSpeedRatio.set(masterElement, 1);
+  for (let k = m + 1; k < nips.length; k++) {
+    const prev = nips[k - 1] as number;
+    const draw = line.setpoints.draws[(elements[prev] as LineElement).name] ?? 0;
+    nipSpeedRatio.set(nips[k] as number, (nipSpeedRatio.get(prev) as number) * (1 + draw));
+  }
+  for (let k = m - 1; k >= 0; k--) {
+    const here = nips[k] as number;
+    const draw = line.setpoints.draws[(elements[here] as LineElement).name] ?? 0;
+    nipSpeedRatio.set(here, (nipSpeedRatio.get(nips[k + 1] as number) as number) / (1 + draw));
+  }
+
+  const zones: TensionZone[] = [];
+  for (let z = 0; z + 1 < driven.length; z++) {
+    const startElement = driven[z] as number;
+    const endElement = driven[z + 1] as number;
+    const spans: number[] = [];
+    for (let s = startElement; s < endElement; s++) spans.push(s);
+    const endType = (elements[endElement] as LineElement).type;
+    const pinnedBy = z === 0 ? 'unwind' : endType === 'nip' ? 'massFlow' : 'rewindSetpoint';
+    zones.push({ startElement, endElement, spans, pinnedBy });
+  }
+  if ((zones[0]?.endElement ?? -1) !== nips[0]) {
+    throw new LineDescriptionError('/elements', 'internal: the first tension zone must end at a nip');
+  }
+
+  const frictionParameterNames = idlers.map((i) => frictionParameterName((elements[i] as IdlerElement).name));
+  return {
+    line,
+    elements,
+    spanNames,
+    spanLengthM,
+    idlers,
+    idlerSlot,
+    nipSpeedRatio,
+    zones,
+    masterElement,
+    elementIndex,
+    spanIndex,
+    frictionParameterNames,
+  };
+}
+
+/** `R4` → `b4` (the SiteWise property name); other idler names → `b_<name>`. */
+export function frictionParameterName(idlerName: string): string {
+  const m = /^R(\d+)$/.exec(idlerName);
+  return m ? `b${m[1]}` : `b_${idlerName}`;
+}
+
+/** `R4` → `Roller4`, used to build property names such as `Roller4_health`. */
+export function rollerPropertyPrefix(elementName: string): string {
+  const m = /^R(\d+)$/.exec(elementName);
+  return m ? `Roller${m[1]}` : elementName;
+}
+
+export const REFERENCE_LINE_ID = 'reference-web-line';
+
+/** Lines shipped with selfcal, by id (imported, so bundles carry them). */
+const SHIPPED_LINES: Readonly<Record<string, unknown>> = { [REFERENCE_LINE_ID]: referenceWebLine };
+
+/** Load a shipped line by id, or a description file by path (anything with a '/' or '.json'). */
+export function loadLine(idOrPath: string = REFERENCE_LINE_ID): LineTopology {
+  const shipped = SHIPPED_LINES[idOrPath];
+  if (shipped !== undefined) return compileLine(parseLineDescription(structuredClone(shipped)));
+  if (!idOrPath.includes('/') && !idOrPath.endsWith('.json')) {
+    throw new LineDescriptionError(
+      '',
+      `unknown line '${idOrPath}' (shipped: ${Object.keys(SHIPPED_LINES).join(', ')}; or give a path to a .json file)`,
+      {
+        code: 'LINE_UNREADABLE',
+      },
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(idOrPath, 'utf8');
+  } catch (cause) {
+    throw new LineDescriptionError('', `cannot read '${idOrPath}' (${(cause as Error).message})`, {
+      cause,
+      code: 'LINE_UNREADABLE',
+    });
+  }
+  return compileLine(parseLineDescription(text));
+}

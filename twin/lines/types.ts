@@ -1,0 +1,98 @@
+/** The JSON format of a web-line description (`twin/lines/*.json`), after schema validation. */
+
+export interface WebProperties {
+  /** Axial stiffness E·A of the web [N]. */
+  eaN: number;
+}
+
+export interface TractionProperties {
+  /** Creep velocity scale of the smooth creep–slip law [m/s]. */
+  creepVelocityMps: number;
+  /** Slope beyond the traction limit, as a fraction of the creep slope (keeps the law invertible). */
+  postLimitSlopeFraction: number;
+}
+
+interface RotatingElementBase {
+  name: string;
+  radiusM: number;
+  inertiaKgM2: number;
+  /** Bearing viscous friction b [N·m·s/rad]. */
+  bearingFrictionNms: number;
+}
+
+export interface IdlerElement extends RotatingElementBase {
+  type: 'idler';
+  wrapAngleRad: number;
+  frictionCoefficient: number;
+}
+
+export interface NipElement extends RotatingElementBase {
+  type: 'nip';
+}
+
+export interface WinderElement extends RotatingElementBase {
+  type: 'unwind' | 'rewind';
+}
+
+export type LineElement = IdlerElement | NipElement | WinderElement;
+
+export interface SpanDescription {
+  name: string;
+  from: string;
+  to: string;
+  lengthM: number;
+}
+
+export interface DancerDescription {
+  /** The span the dancer sits in (it sets that span's tension through its piston force). */
+  span: string;
+  armLengthM: number;
+  massKg: number;
+  dampingNsPerM: number;
+  pistonAreaM2: number;
+  pistonPressureSetpointPa: number;
+}
+
+export interface Setpoints {
+  lineSpeedMps: number;
+  /** The nip whose speed sets the line speed. */
+  speedMaster: string;
+  /** Draw of the zone that starts at the named nip: the next nip runs (1 + draw) times faster. */
+  draws: Record<string, number>;
+  /** Tension setpoints of tension-controlled winders [N] (an unwind with a dancer follows the dancer). */
+  tensionsN: Record<string, number>;
+}
+
+export type SensorKind = 'angularSpeed' | 'tension' | 'dancerAngle';
+
+export interface SensorDescription {
+  signal: string;
+  kind: SensorKind;
+  /** Element (angularSpeed) or span (tension); absent for the dancer angle. */
+  at?: string;
+  noiseStd: number;
+}
+
+export interface HealthRule {
+  /** A roller is degraded when P(b > degradedAboveNms) ≥ confidence. */
+  degradedAboveNms: number;
+  /** … and suspect when P(b > suspectAboveNms) ≥ confidence. */
+  suspectAboveNms: number;
+  confidence: number;
+  /** Consecutive updates the condition must hold before a roller is flagged. */
+  persistUpdates: number;
+}
+
+export interface LineDescription {
+  schemaVersion: 1;
+  id: string;
+  title: string;
+  web: WebProperties;
+  traction: TractionProperties;
+  elements: LineElement[];
+  spans: SpanDescription[];
+  dancer?: DancerDescription;
+  setpoints: Setpoints;
+  sensors: SensorDescription[];
+  health: HealthRule;
+}

@@ -1,0 +1,227 @@
+import type { UkfModel } from '../estimation/ukf';
+import type { LineTopology } from '../lines/topology';
+import { rollerPropertyPrefix } from '../lines/topology';
+import type { IdlerElement, SensorDescription } from '../lines/types';
+import {
+  allocateSteadyState,
+  solveSteadyState,
+  type SteadyState,
+  type SteadyStateInputs,
+} from './steady-state';
+
+/**
+ * The reduced web-line model in the form a filter needs: a state that joins slow boundary states with
+ * the physical parameters (as a slow random walk), a transition, and a measurement function.
+ *
+ * State x = [T_unwind, T_rewind, v_master, q_1 … q_m, (q_μ), (q_EA)]
+ *  - T_unwind, T_rewind [N], v_master [m/s]: what the controllers actually hold; they relax towards
+ *    their setpoints (Ornstein–Uhlenbeck, time constant `boundaryTimeConstantS`) and absorb small
+ *    calibration offsets of dancer, load cell and speed loop.
+ *  - q_i = ln b_i: bearing friction through a log transform, so b stays positive; μ scale and EA too.
+ * The measurement function is the line's steady state (tensions settle in seconds, samples are seconds
+ * to minutes apart). Measurement order = the line's sensor list.
+ */
+export interface JointModelOptions {
+  estimateMu?: boolean;
+  estimateEa?: boolean;
+  boundaryTimeConstantS?: number;
+  /** Stationary std of the boundary states around their setpoints. */
+  unwindTensionStdN?: number;
+  rewindTensionStdN?: number;
+  masterSpeedStdMps?: number;
+  /** Random-walk intensity of the log-parameters [1/√h]. */
+  parameterWalkPerSqrtHour?: number;
+  /** Prior on the bearing friction: median and std of ln b. */
+  frictionPriorMedianNms?: number;
+  frictionPriorLogStd?: number;
+}
+
+const LOG_MIN = -30;
+const LOG_MAX = 5;
+const clampLog = (q: number): number => (q < LOG_MIN ? LOG_MIN : q > LOG_MAX ? LOG_MAX : q);
+
+export class WebLineJointModel implements UkfModel {
+  readonly dimX: number;
+  readonly dimZ: number;
+  readonly stateNames: readonly string[];
+  readonly signalNames: readonly string[];
+  /** Index of the first ln b in x. */
+  readonly frictionOffset = 3;
+  readonly muIndex: number;
+  readonly eaIndex: number;
+  readonly setpoints: { unwindTensionN: number; rewindTensionN: number; masterSpeedMps: number };
+  private readonly opts: Required<JointModelOptions>;
+  private readonly sensors: readonly SensorDescription[];
+  private readonly sensorSlot: Int32Array;
+  private readonly steady: SteadyState;
+  private readonly inputs: SteadyStateInputs & { frictionNms: Float64Array };
+
+  constructor(
+    readonly topology: LineTopology,
+    options: JointModelOptions = {},
+  ) {
+    this.opts = {
+      estimateMu: false,
+      estimateEa: false,
+      boundaryTimeConstantS: 3600,
+      unwindTensionStdN: 2,
+      rewindTensionStdN: 2,
+      masterSpeedStdMps: 1e-3,
+      parameterWalkPerSqrtHour: 0.1,
+      frictionPriorMedianNms: 0.002,
+      frictionPriorLogStd: 1.5,
+      ...options,
+    };
+    const line = topology.line;
+    const m = topology.idlers.length;
+    this.muIndex = this.opts.estimateMu ? this.frictionOffset + m : -1;
+    this.eaIndex = this.opts.estimateEa ? this.frictionOffset + m + (this.opts.estimateMu ? 1 : 0) : -1;
+    this.dimX = this.frictionOffset + m + (this.opts.estimateMu ? 1 : 0) + (this.opts.estimateEa ? 1 : 0);
+    this.stateNames = [
+      'unwindTensionN',
+      'rewindTensionN',
+      'masterSpeedMps',
+      ...topology.frictionParameterNames.map((n) => `ln_${n}`),
+      ...(this.opts.estimateMu ? ['ln_muScale'] : []),
+      ...(this.opts.estimateEa ? ['ln_EA'] : []),
+    ];
+    this.sensors = line.sensors;
+    this.dimZ = line.sensors.length;
+    this.signalNames = line.sensors.map((s) => s.signal);
+    this.sensorSlot = new Int32Array(
+      line.sensors.map((s) =>
+        s.kind === 'tension'
+          ? (topology.spanIndex.get(s.at as string) as number)
+          : s.kind === 'angularSpeed'
+            ? (topology.elementIndex.get(s.at as string) as number)
+            : -1,
+      ),
+    );
+    const first = line.elements[0]?.name as string;
+    const last = line.elements[line.elements.length - 1]?.name as string;
+    this.setpoints = {
+      unwindTensionN: line.dancer
+        ? (line.dancer.pistonPressureSetpointPa * line.dancer.pistonAreaM2) / 2
+        : (line.setpoints.tensionsN[first] as number),
+      rewindTensionN: line.setpoints.tensionsN[last] as number,
+      masterSpeedMps: line.setpoints.lineSpeedMps,
+    };
+    this.steady = allocateSteadyState(topology);
+    this.inputs = {
+      frictionNms: new Float64Array(m),
+      muScale: 1,
+      eaN: line.web.eaN,
+      unwindTensionN: 0,
+      rewindTensionN: 0,
+      masterSpeedMps: 0,
+    };
+  }
+
+  /** Prior mean and covariance (row-major). */
+  initialState(frictionGuessNms?: ArrayLike<number>): { x0: Float64Array; P0: Float64Array } {
+    const n = this.dimX;
+    const x0 = new Float64Array(n);
+    const P0 = new Float64Array(n * n);
+    const sp = this.setpoints;
+    const o = this.opts;
+    x0[0] = sp.unwindTensionN;
+    x0[1] = sp.rewindTensionN;
+    x0[2] = sp.masterSpeedMps;
+    P0[0] = o.unwindTensionStdN ** 2;
+    P0[n + 1] = o.rewindTensionStdN ** 2;
+    P0[2 * n + 2] = o.masterSpeedStdMps ** 2;
+    for (let k = 0; k < this.topology.idlers.length; k++) {
+      const i = this.frictionOffset + k;
+      x0[i] = Math.log(frictionGuessNms?.[k] ?? o.frictionPriorMedianNms);
+      P0[i * n + i] = o.frictionPriorLogStd ** 2;
+    }
+    if (this.muIndex >= 0) P0[this.muIndex * n + this.muIndex] = 0.2 ** 2;
+    if (this.eaIndex >= 0) {
+      x0[this.eaIndex] = Math.log(this.topology.line.web.eaN);
+      P0[this.eaIndex * n + this.eaIndex] = 0.2 ** 2;
+    }
+    return { x0, P0 };
+  }
+
+  /** Boundary states relax towards their setpoints; parameters are carried (their walk is in Q). */
+  fx(x: Float64Array, dtS: number, out: Float64Array): void {
+    const decay = Math.exp(-Math.max(dtS, 0) / this.opts.boundaryTimeConstantS);
+    const sp = this.setpoints;
+    out.set(x);
+    out[0] = sp.unwindTensionN + ((x[0] as number) - sp.unwindTensionN) * decay;
+    out[1] = sp.rewindTensionN + ((x[1] as number) - sp.rewindTensionN) * decay;
+    out[2] = sp.masterSpeedMps + ((x[2] as number) - sp.masterSpeedMps) * decay;
+  }
+
+  /** Process noise for a step of dtS seconds (row-major dimX×dimX, written into out). */
+  processNoise(dtS: number, out: Float64Array): Float64Array {
+    const n = this.dimX;
+    const o = this.opts;
+    out.fill(0);
+    const ou = 1 - Math.exp((-2 * Math.max(dtS, 0)) / o.boundaryTimeConstantS);
+    out[0] = o.unwindTensionStdN ** 2 * ou;
+    out[n + 1] = o.rewindTensionStdN ** 2 * ou;
+    out[2 * n + 2] = o.masterSpeedStdMps ** 2 * ou;
+    const walk = o.parameterWalkPerSqrtHour ** 2 * (Math.max(dtS, 0) / 3600);
+    for (let i = this.frictionOffset; i < n; i++) out[i * n + i] = walk;
+    return out;
+  }
+
+  /** Diagonal measurement noise from the sensors' declared std (row-major dimZ×dimZ). */
+  measurementNoise(): Float64Array {
+    const m = this.dimZ;
+    const R = new Float64Array(m * m);
+    this.sensors.forEach((s, i) => (R[i * m + i] = s.noiseStd ** 2));
+    return R;
+  }
+
+  hx(x: Float64Array, out: Float64Array): void {
+    const st = this.solve(x);
+    for (let i = 0; i < this.dimZ; i++) {
+      const s = this.sensors[i] as SensorDescription;
+      const slot = this.sensorSlot[i] as number;
+      // The dancer loop holds the arm centred in steady state.
+      out[i] =
+        s.kind === 'tension'
+          ? (st.tensionN[slot] as number)
+          : s.kind === 'angularSpeed'
+            ? (st.omegaRadPerS[slot] as number)
+            : 0;
+    }
+  }
+
+  /** Steady state for a state vector (shared scratch: copy what you keep). */
+  solve(x: ArrayLike<number>): SteadyState {
+    return solveSteadyState(this.topology, this.decode(x), this.steady);
+  }
+
+  decode(x: ArrayLike<number>): SteadyStateInputs {
+    const inp = this.inputs;
+    inp.unwindTensionN = Math.max(x[0] as number, 1e-3);
+    inp.rewindTensionN = Math.max(x[1] as number, 1e-3);
+    inp.masterSpeedMps = Math.max(x[2] as number, 1e-6);
+    for (let k = 0; k < inp.frictionNms.length; k++)
+      inp.frictionNms[k] = Math.exp(clampLog(x[this.frictionOffset + k] as number));
+    inp.muScale = this.muIndex >= 0 ? Math.exp(clampLog(x[this.muIndex] as number)) : 1;
+    inp.eaN = this.eaIndex >= 0 ? Math.exp(clampLog(x[this.eaIndex] as number)) : this.topology.line.web.eaN;
+    return inp;
+  }
+
+  /** Names of the virtual outputs: every span's tension, then every idler's slip velocity. */
+  virtualNames(): string[] {
+    const t = this.topology;
+    return [
+      ...t.spanNames.map((s) => `${s}_Tension_N_virtual`),
+      ...t.idlers.map(
+        (e) => `${rollerPropertyPrefix((t.elements[e] as IdlerElement).name)}_SlipVelocity_mps_virtual`,
+      ),
+    ];
+  }
+
+  virtualOutputs(x: Float64Array, out: Float64Array): void {
+    const st = this.solve(x);
+    const t = this.topology;
+    out.set(st.tensionN, 0);
+    t.idlers.forEach((e, k) => (out[t.spanNames.length + k] = st.slipMps[e] as number));
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Web–roller traction: the capstan limit and a smooth creep–slip law.
+ *
+ * F(s) = Fmax · (tanh(s / vc) + k · s / vc), with s the slip velocity (web surface minus roller surface)
+ * and Fmax = T_low · (e^{μθ} − 1). Below the limit the roller creeps (s ≈ vc·F/Fmax, tiny); near it
+ * the tanh saturates and s grows quickly but continuously; the small post-limit slope k keeps F(s)
+ * strictly increasing, so it can be inverted everywhere (no hard switch between the regimes).
+ */
+export interface CreepLaw {
+  creepVelocityMps: number;
+  postLimitSlopeFraction: number;
+}
+
+export function tractionLimitN(
+  lowTensionN: number,
+  frictionCoefficient: number,
+  wrapAngleRad: number,
+): number {
+  return Math.max(lowTensionN, 0) * Math.expm1(frictionCoefficient * wrapAngleRad);
+}
+
+export function tractionForceN(slipMps: number, limitN: number, law: CreepLaw): number {
+  const u = slipMps / law.creepVelocityMps;
+  return limitN * (Math.tanh(u) + law.postLimitSlopeFraction * u);
+}
+
+/** dF/ds */
+export function tractionSlopeNsPerM(slipMps: number, limitN: number, law: CreepLaw): number {
+  const c = Math.cosh(slipMps / law.creepVelocityMps);
+  return (limitN / law.creepVelocityMps) * (1 / (c * c) + law.postLimitSlopeFraction);
+}
+
+/** Slip velocity that transmits force `forceN` (inverse of tractionForceN, by safeguarded Newton). */
+export function slipForForceMps(forceN: number, limitN: number, law: CreepLaw): number {
+  if (forceN === 0) return 0;
+  // A slack web (no traction capacity) is given a vanishing limit, i.e. a very large slip.
+  limitN = Math.max(limitN, 1e-9);
+  const sign = Math.sign(forceN);
+  const f = Math.abs(forceN);
+  const vc = law.creepVelocityMps;
+  const k = law.postLimitSlopeFraction;
+  // Bracket in u = s/vc: F/Fmax ≤ tanh(u) + k·u ≤ 1 + k·u gives hi; lo = 0.
+  const target = f / limitN;
+  let lo = 0;
+  let hi = Math.max(target / k, 1);
+  let u = target < 0.9 ? Math.atanh(Math.min(target, 0.99)) / (1 + k) : (target - 1) / k + 1;
+  if (!(u > lo && u < hi)) u = 0.5 * (lo + hi);
+  for (let it = 0; it < 100; it++) {
+    const t = Math.tanh(u);
+    const g = t + k * u - target;
+    if (g > 0) hi = u;
+    else lo = u;
+    const dg = 1 - t * t + k;
+    const step = g / dg;
+    if (Math.abs(step) <= 1e-14 * Math.max(1, u)) {
+      u -= step;
+      break;
+    }
+    const next = u - step;
+    u = next > lo && next < hi ? next : 0.5 * (lo + hi);
+  }
+  return sign * u * vc;
+}
+
+export interface IdlerSteadyState {
+  omegaRadPerS: number;
+  slipMps: number;
+  /** Tension rise across the roller T_out − T_in = b·ω/R [N]. */
+  tensionRiseN: number;
+}
+
+/** Newton iterations used by the last solveIdlerSteadyState call (for tests and benchmarks). */
+export let lastIdlerIterations = 0;
+
+/**
+ * Steady state of a free idler driven by the web: R·F(s) = b·ω with s = v_web − ω·R.
+ * g(ω) = b·ω/R − F(v_web − ω·R) is strictly increasing on [0, v_web/R], so the root is unique;
+ * Newton from the linear-creep estimate, safeguarded by bisection. Writes into `out` (hot path:
+ * it runs for every idler of every sigma point), using one exp per iteration for tanh and sech².
+ */
+export function solveIdlerSteadyState(
+  webSpeedMps: number,
+  radiusM: number,
+  frictionNms: number,
+  limitN: number,
+  law: CreepLaw,
+  out: IdlerSteadyState,
+): IdlerSteadyState {
+  const omegaFree = webSpeedMps / radiusM;
+  if (frictionNms <= 0 || limitN <= 0) {
+    out.omegaRadPerS = frictionNms <= 0 ? omegaFree : 0;
+    out.slipMps = frictionNms <= 0 ? 0 : webSpeedMps;
+    out.tensionRiseN = 0;
+    return out;
+  }
+  const b = frictionNms;
+  const R = radiusM;
+  const vc = law.creepVelocityMps;
+  const k = law.postLimitSlopeFraction;
+  const creepStiffness = (limitN * (1 + k)) / vc;
+  let lo = 0;
+  let hi = omegaFree;
+  let w = (creepStiffness * webSpeedMps) / (b / R + creepStiffness * R);
+  let it = 0;
+  for (; it < 100; it++) {
+    const u = (webSpeedMps - w * R) / vc;
+    const e = Math.exp(-2 * Math.abs(u));
+    const th = Math.sign(u) * ((1 - e) / (1 + e));
+    const g = (b * w) / R - limitN * (th + k * u);
+    if (g > 0) hi = w;
+    else lo = w;
+    const dg = b / R + ((R * limitN) / vc) * (1 - th * th + k);
+    const step = g / dg;
+    if (Math.abs(step) <= 1e-12 * omegaFree) {
+      w -= step;
+      break;
+    }
+    const next = w - step;
+    w = next > lo && next < hi ? next : 0.5 * (lo + hi);
+  }
+  lastIdlerIterations = it + 1;
+  out.omegaRadPerS = w;
+  out.slipMps = webSpeedMps - w * R;
+  out.tensionRiseN = (b * w) / R;
+  return out;
+}

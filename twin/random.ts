@@ -1,0 +1,59 @@
+import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
+
+/**
+ * A seeded random source, injected wherever randomness is needed (the core never touches Math.random).
+ * Backed by pure-rand's xoroshiro128+; its state can be saved and restored for savepoints.
+ */
+export class SeededRandom {
+  private rng: JumpableRandomGenerator;
+  private spareNormal: number | undefined;
+
+  constructor(seed: number | readonly number[]) {
+    this.rng = typeof seed === 'number' ? xoroshiro128plus(seed) : xoroshiro128plusFromState(seed);
+  }
+
+  /** Uniform in [0, 1). */
+  uniform(): number {
+    return uniformFloat64(this.rng);
+  }
+
+  /** Uniform in [lo, hi). */
+  between(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.uniform();
+  }
+
+  /** Standard normal (Marsaglia polar method, the spare value is kept). */
+  normal(): number {
+    if (this.spareNormal !== undefined) {
+      const v = this.spareNormal;
+      this.spareNormal = undefined;
+      return v;
+    }
+    for (;;) {
+      const u = 2 * this.uniform() - 1;
+      const v = 2 * this.uniform() - 1;
+      const s = u * u + v * v;
+      if (s > 0 && s < 1) {
+        const f = Math.sqrt((-2 * Math.log(s)) / s);
+        this.spareNormal = v * f;
+        return u * f;
+      }
+    }
+  }
+
+  /** An independent stream derived from this one (for per-sensor or per-scenario streams). */
+  fork(): SeededRandom {
+    const child = new SeededRandom(0);
+    child.rng = this.rng.clone();
+    child.rng.jump();
+    this.rng.jump();
+    this.rng.jump();
+    return child;
+  }
+
+  state(): readonly number[] {
+    return this.rng.getState();
+  }
+}
