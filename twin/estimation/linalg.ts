@@ -142,9 +142,10 @@ export function matMul(
   expectLength('matMul B', b.length, k * n);
   expectLength('matMul output', out.length, m * n);
   for (let i = 0; i < m; i++) {
+    const rowA = i * k;
     for (let j = 0; j < n; j++) {
       let s = 0;
-      for (let l = 0; l < k; l++) s += a[i * k + l]! * b[l * n + j]!;
+      for (let l = 0, ib = j; l < k; l++, ib += n) s += a[rowA + l]! * b[ib]!;
       out[i * n + j] = s;
     }
   }
@@ -164,9 +165,11 @@ export function matMulTransB(
   expectLength('matMulTransB B', b.length, n * k);
   expectLength('matMulTransB output', out.length, m * n);
   for (let i = 0; i < m; i++) {
+    const rowA = i * k;
     for (let j = 0; j < n; j++) {
+      const rowB = j * k;
       let s = 0;
-      for (let l = 0; l < k; l++) s += a[i * k + l]! * b[j * k + l]!;
+      for (let l = 0; l < k; l++) s += a[rowA + l]! * b[rowB + l]!;
       out[i * n + j] = s;
     }
   }

@@ -85,6 +85,8 @@ export class MerweScaledSigmaPoints implements MerweParams {
 /**
  * FilterPy's `unscented_transform` with the default mean and residual: mean = Σ Wm[i]·σ[i];
  * cov = Σ_i y[i]ᵀ·(Wc[i]·y[i]) + noiseCov with y[i] = σ[i] − mean, summed in FilterPy's order.
+ * Only the upper triangle of the spread is summed and then mirrored: the lower triangle may
+ * differ from numpy's by an ulp, and the result is exactly symmetric (before noiseCov).
  * `sigmas` is row-major (numSigmas)×dim (only the first numSigmas*dim entries are read);
  * `scratch` needs length ≥ 2·dim. `mean`/`cov` must not alias `sigmas`.
  */
@@ -113,11 +115,15 @@ export function unscentedTransform(
       scratch[b] = yb;
       scratch[dim + b] = w * yb;
     }
+    // Upper triangle only (half the work); mirrored below, so cov is exactly symmetric.
     for (let a = 0; a < dim; a++) {
       const ya = scratch[a]!;
       const off = a * dim;
-      for (let b = 0; b < dim; b++) cov[off + b]! += ya * scratch[dim + b]!;
+      for (let b = a; b < dim; b++) cov[off + b]! += ya * scratch[dim + b]!;
     }
+  }
+  for (let a = 0; a < dim; a++) {
+    for (let b = a + 1; b < dim; b++) cov[b * dim + a] = cov[a * dim + b]!;
   }
   if (noiseCov !== null) for (let e = 0; e < dim * dim; e++) cov[e]! += noiseCov[e]!;
 }

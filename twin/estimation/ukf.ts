@@ -214,12 +214,16 @@ export class UnscentedKalmanFilter {
     unscentedTransform(sigmasH, this.nSig, m, Wm, Wc, c.R, zp, c.S, this.scratch);
     const logDetS = invertWithLogDet(c.S, m, c.SI, c.invWork);
     // Cross variance against the current x (the prior mean), FilterPy's cross_variance.
-    c.Pxz.fill(0);
+    const { Pxz } = c;
+    const dz = this.scratch;
+    Pxz.fill(0);
     for (let i = 0; i < this.nSig; i++) {
       const w = Wc[i]!;
+      for (let b = 0; b < m; b++) dz[b] = sigmasH[i * m + b]! - zp[b]!;
       for (let a = 0; a < nx; a++) {
         const dx = sigmasF[i * nx + a]! - x[a]!;
-        for (let b = 0; b < m; b++) c.Pxz[a * m + b]! += w * (dx * (sigmasH[i * m + b]! - zp[b]!));
+        const off = a * m;
+        for (let b = 0; b < m; b++) Pxz[off + b]! += w * (dx * dz[b]!);
       }
     }
     matMul(c.Pxz, c.SI, nx, m, m, c.K);

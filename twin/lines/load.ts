@@ -3,7 +3,7 @@ import { LineDescriptionError } from '../errors';
 import { lineDescriptionSchema } from './schema';
 import type { LineDescription, LineElement } from './types';
 
-const ajv = new Ajv({ allErrors: false, strict: true, strictTuples: false, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, allowUnionTypes: true });
 const validateSchema = ajv.compile(lineDescriptionSchema);
 
 /** Parse and validate a line description given as JSON text or an already-parsed value. */
@@ -18,7 +18,11 @@ export function parseLineDescription(input: string | unknown): LineDescription {
   }
   rejectNonFinite(value, '');
   if (!validateSchema(value)) {
-    const err = validateSchema.errors?.[0];
+    // Report the most specific problem: the deepest path (an unknown element type beats the
+    // additional-property complaints its wrong branch produces).
+    const err = [...(validateSchema.errors ?? [])].sort(
+      (a, b) => b.instancePath.split('/').length - a.instancePath.split('/').length,
+    )[0];
     const path = err?.instancePath ?? '';
     const extra =
       err?.params && 'additionalProperty' in err.params ? ` '${String(err.params.additionalProperty)}'` : '';

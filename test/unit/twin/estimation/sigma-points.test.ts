@@ -131,13 +131,27 @@ describe('MerweScaledSigmaPoints.sigmaPoints', () => {
 
         // Act
         const sigmas = points.sigmaPoints(Float64Array.from(x), P);
-        unscentedTransform(sigmas, points.numSigmas, n, points.Wm, points.Wc, null, mean, cov, new Float64Array(2 * n));
+        unscentedTransform(
+          sigmas,
+          points.numSigmas,
+          n,
+          points.Wm,
+          points.Wc,
+          null,
+          mean,
+          cov,
+          new Float64Array(2 * n),
+        );
         // Wc0 weights the zero residual σ0 − x, so β cannot matter for the identity.
 
         // Assess
         const scaleP = Math.max(...Array.from(P, Math.abs));
         expectClose(mean, x, 1e-9);
-        expectClose(Array.from(cov, (v) => v / scaleP), Array.from(P, (v) => v / scaleP), 1e-9);
+        expectClose(
+          Array.from(cov, (v) => v / scaleP),
+          Array.from(P, (v) => v / scaleP),
+          1e-9,
+        );
       }),
       { numRuns: 200 },
     );
@@ -184,7 +198,14 @@ describe('sigmaPointsWithFallback', () => {
     const P = m(4, 2, 2, 3);
 
     // Act
-    const repaired = sigmaPointsWithFallback(points, m(0, 0), P, new Float64Array(10), fallbackLadder(), new Float64Array(4));
+    const repaired = sigmaPointsWithFallback(
+      points,
+      m(0, 0),
+      P,
+      new Float64Array(10),
+      fallbackLadder(),
+      new Float64Array(4),
+    );
 
     // Assess
     expect(repaired).toBe(false);
@@ -197,7 +218,14 @@ describe('sigmaPointsWithFallback', () => {
     const P = m(1, 1, 1, 1 - 1e-13);
 
     // Act
-    const repaired = sigmaPointsWithFallback(points, m(0, 0), P, new Float64Array(10), fallbackLadder(), new Float64Array(4));
+    const repaired = sigmaPointsWithFallback(
+      points,
+      m(0, 0),
+      P,
+      new Float64Array(10),
+      fallbackLadder(),
+      new Float64Array(4),
+    );
 
     // Assess: first rung that works is ε = 1e-12 (scale = mean diag ≈ 1) added to the diagonal.
     expect(repaired).toBe(true);
@@ -212,7 +240,14 @@ describe('sigmaPointsWithFallback', () => {
     // Act
     let err: unknown;
     try {
-      sigmaPointsWithFallback(points, m(0, 0), P, new Float64Array(10), fallbackLadder(), new Float64Array(4));
+      sigmaPointsWithFallback(
+        points,
+        m(0, 0),
+        P,
+        new Float64Array(10),
+        fallbackLadder(),
+        new Float64Array(4),
+      );
     } catch (e) {
       err = e;
     }

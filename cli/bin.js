@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+// Installed entry point: run the TypeScript CLI through tsx (a runtime dependency of the CLI).
+require('tsx/cjs');
+require('./main.ts');

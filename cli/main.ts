@@ -1,0 +1,214 @@
+import { createWriteStream } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { SelfcalError } from '../twin/errors';
+import { loadLine, type LineTopology } from '../twin/lines/topology';
+import { PlantSimulator, readingsToCsv } from '../simulators/plant/plant-simulator';
+import { DEFAULT_DEMO, demoScenario, formatDemoSummary, runDemo } from './demo';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Show a progress bar on stderr (off in tests). */
+  progress: boolean;
+}
+
+const processIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  progress: true,
+};
+
+function numberIn(min: number, max: number, integer = false) {
+  return (raw: string): number => {
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(v)) throw new InvalidArgumentError(`'${raw}' is not a number.`);
+    if (integer && !Number.isInteger(v)) throw new InvalidArgumentError(`'${raw}' is not an integer.`);
+    if (v < min || v > max) throw new InvalidArgumentError(`${raw} is outside [${min}, ${max}].`);
+    return v;
+  };
+}
+
+function requireIdler(topology: LineTopology, roller: string): void {
+  const idx = topology.elementIndex.get(roller);
+  if (idx === undefined || topology.elements[idx]?.type !== 'idler') {
+    const idlers = topology.idlers.map((i) => topology.elements[i]?.name).join(', ');
+    throw new SelfcalError(
+      'CLI_ARGUMENT_INVALID',
+      `--roller '${roller}' is not an idler of line ${topology.line.id} (idlers: ${idlers})`,
+    );
+  }
+}
+
+function progressBar(
+  io: CliIo,
+  label: string,
+): { update: (done: number, total: number) => void; stop: () => void } {
+  if (!io.progress) return { update: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({
+    format: `${label} [{bar}] {percentage}% | {value}/{total} samples | ETA {eta}s`,
+    stream: process.stderr,
+    noTTYOutput: true,
+    notTTYSchedule: 5000,
+    hideCursor: true,
+  });
+  let started = false;
+  return {
+    update: (done, total) => {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('selfcal')
+    .description(
+      'Self-calibrating digital twins of industrial lines (edge + cloud), runnable against simulators.',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const days = new Option('--days <n>', 'simulated days')
+    .argParser(numberIn(0.01, 3650))
+    .default(DEFAULT_DEMO.days);
+  const seed = new Option('--seed <n>', 'random seed (integer)')
+    .argParser(numberIn(0, 2 ** 31 - 1, true))
+    .default(DEFAULT_DEMO.seed);
+  const period = new Option('--sample-period <s>', 'seconds between samples')
+    .argParser(numberIn(1, 86400))
+    .default(DEFAULT_DEMO.samplePeriodS);
+  const line = new Option('--line <id|path>', 'shipped line id or path to a line description JSON').default(
+    'reference-web-line',
+  );
+
+  program
+    .command('demo')
+    .description('simulate the line with one bearing degrading, run the joint UKF, and report what it found')
+    .addOption(days)
+    .addOption(new Option('--roller <name>', 'idler whose bearing degrades').default(DEFAULT_DEMO.roller))
+    .addOption(seed)
+    .addOption(period)
+    .addOption(line)
+    .option('--json', 'print the result as JSON')
+    .action(
+      (o: {
+        days: number;
+        roller: string;
+        seed: number;
+        samplePeriod: number;
+        line: string;
+        json?: boolean;
+      }) => {
+        const topology = loadLine(o.line);
+        requireIdler(topology, o.roller);
+        const bar = progressBar(io, 'simulating + estimating');
+        const result = runDemo(
+          topology,
+          { ...DEFAULT_DEMO, days: o.days, roller: o.roller, seed: o.seed, samplePeriodS: o.samplePeriod },
+          bar.update,
+        );
+        bar.stop();
+        io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
+      },
+    );
+
+  program
+    .command('simulate')
+    .description('run the plant simulator and write its readings as CSV (ts + one column per signal)')
+    .addOption(days)
+    .addOption(new Option('--roller <name>', 'idler whose bearing degrades (default: none, a healthy line)'))
+    .addOption(seed)
+    .addOption(period)
+    .addOption(line)
+    .option('--out <file>', 'CSV file to write (default: stdout)')
+    .action(
+      async (o: {
+        days: number;
+        roller?: string;
+        seed: number;
+        samplePeriod: number;
+        line: string;
+        out?: string;
+      }) => {
+        const topology = loadLine(o.line);
+        if (o.roller !== undefined) requireIdler(topology, o.roller);
+        const scenario = demoScenario(topology, {
+          ...DEFAULT_DEMO,
+          days: o.days,
+          roller: o.roller ?? '',
+          seed: o.seed,
+          samplePeriodS: o.samplePeriod,
+        });
+        if (o.roller === undefined) scenario.degradations = [];
+        const sim = new PlantSimulator(topology, scenario);
+        const signals = topology.line.sensors.map((s) => s.signal);
+        const bar = progressBar(io, 'simulating');
+        const total = sim.sampleCount;
+        let done = 0;
+        const readings = (function* () {
+          for (const s of sim.samples()) {
+            done += 1;
+            if (done % 50 === 0 || done === total) bar.update(done, total);
+            yield s.reading;
+          }
+        })();
+        if (o.out === undefined) {
+          for (const row of readingsToCsv(signals, readings)) io.stdout(row);
+        } else {
+          const file = createWriteStream(o.out);
+          for (const row of readingsToCsv(signals, readings))
+            if (!file.write(row)) await new Promise<void>((r) => file.once('drain', () => r()));
+          await new Promise<void>((resolve, reject) =>
+            file.end((err?: Error | null) => (err ? reject(err) : resolve())),
+          );
+        }
+        bar.stop();
+      },
+    );
+
+  program
+    .command('validate-line <file>')
+    .description('check a line description against the schema and the topology rules')
+    .action((file: string) => {
+      const t = loadLine(file.includes('/') || file.endsWith('.json') ? file : `./${file}`);
+      io.stdout(
+        `ok: line ${t.line.id}: ${t.elements.length} elements, ${t.spanNames.length} spans, ${t.line.sensors.length} sensors\n`,
+      );
+    });
+  return program;
+}
+
+/** Run the CLI; returns the exit code (0 ok, 1 runtime failure, 2 bad arguments or input). */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
+        return 0;
+      // Commander already printed its message; add our stable code for scripts.
+      io.stderr(`error code: CLI_ARGUMENT_INVALID (${err.code})\n`);
+      return 2;
+    }
+    if (err instanceof SelfcalError) {
+      io.stderr(`error [${err.code}]: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr(`error: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,228 @@
+import type { LineTopology } from '../lines/topology';
+import type { IdlerElement } from '../lines/types';
+import { WebLineJointModel, type JointModelOptions } from '../model/joint-model';
+import { chiSquareQuantile, normalCdf, normalQuantile } from './normal';
+import { MerweScaledSigmaPoints } from './sigma-points';
+import { UnscentedKalmanFilter } from './ukf';
+
+export type HealthState = 'healthy' | 'suspect' | 'degraded';
+
+export interface ParameterPosterior {
+  mean: number;
+  std: number;
+  p05: number;
+  p95: number;
+}
+
+export interface RollerHealth {
+  state: HealthState;
+  /** P(b > degradedAboveNms) under the current posterior. */
+  pDegraded: number;
+}
+
+export interface EstimatorStepResult {
+  ts: number;
+  nis: number;
+  dof: number;
+  /** True when the whole update was rejected by the innovation gate. */
+  gated: boolean;
+  /** Signals left out of this update as outliers or stuck. */
+  rejected: string[];
+  stuck: string[];
+}
+
+export interface EstimatorOptions {
+  model?: JointModelOptions;
+  /** Merwe sigma-point tuning; α = 1 keeps every weight positive (covariances stay PSD). */
+  alpha?: number;
+  beta?: number;
+  kappa?: number;
+  /** A channel whose standardized innovation exceeds this is left out of the update (spikes). */
+  outlierSigma?: number;
+  /** …unless it has been out this many updates in a row: then the line really changed. */
+  outlierPersistUpdates?: number;
+  /** Bit-identical repeats after which a channel counts as stuck. */
+  stuckAfterRepeats?: number;
+}
+
+export interface Reading {
+  ts: number;
+  values: Readonly<Record<string, number>>;
+}
+
+/**
+ * Joint state–parameter estimation on a web line: the FilterPy-style UKF over the reduced model, plus
+ * what field data needs — missing channels, spike rejection by standardized innovation, stuck-sensor
+ * detection, and per-roller health with debounced flags.
+ */
+export class JointWebLineEstimator {
+  readonly model: WebLineJointModel;
+  readonly ukf: UnscentedKalmanFilter;
+  /** Element name → epoch seconds when it was first flagged degraded. */
+  readonly flagged = new Map<string, number>();
+  private readonly opts: Required<Omit<EstimatorOptions, 'model'>>;
+  private readonly z: Float64Array;
+  private readonly mask: boolean[];
+  private readonly lastValue: Float64Array;
+  private readonly repeats: Int32Array;
+  private readonly outlierRun: Int32Array;
+  private readonly degradedRun: Int32Array;
+  private lastTs: number | undefined;
+  private readonly rollerNames: string[];
+
+  constructor(
+    readonly topology: LineTopology,
+    options: EstimatorOptions = {},
+  ) {
+    this.opts = {
+      alpha: 1,
+      beta: 2,
+      kappa: 0,
+      outlierSigma: 6,
+      outlierPersistUpdates: 3,
+      stuckAfterRepeats: 3,
+      ...options,
+    };
+    this.model = new WebLineJointModel(topology, options.model);
+    const { x0, P0 } = this.model.initialState();
+    this.ukf = new UnscentedKalmanFilter({
+      model: this.model,
+      points: new MerweScaledSigmaPoints(this.model.dimX, this.opts.alpha, this.opts.beta, this.opts.kappa),
+      x0,
+      P0,
+      Q: this.model.processNoise(0, new Float64Array(this.model.dimX ** 2)),
+      R: this.model.measurementNoise(),
+    });
+    const m = this.model.dimZ;
+    this.z = new Float64Array(m);
+    this.mask = new Array<boolean>(m).fill(false);
+    this.lastValue = new Float64Array(m).fill(NaN);
+    this.repeats = new Int32Array(m);
+    this.outlierRun = new Int32Array(m);
+    this.degradedRun = new Int32Array(topology.idlers.length);
+    this.rollerNames = topology.idlers.map((e) => (topology.elements[e] as IdlerElement).name);
+  }
+
+  /** One reading: predict to its time, update with the channels it carries. */
+  step(reading: Reading): EstimatorStepResult {
+    const { model, ukf, opts } = this;
+    const dt = this.lastTs === undefined ? 0 : Math.max(reading.ts - this.lastTs, 0);
+    this.lastTs = reading.ts;
+    model.processNoise(dt, ukf.Q);
+    ukf.predict(dt);
+
+    const stuck: string[] = [];
+    model.signalNames.forEach((signal, i) => {
+      const v = reading.values[signal];
+      const present = typeof v === 'number' && Number.isFinite(v);
+      this.z[i] = present ? v : NaN;
+      this.repeats[i] = present && v === this.lastValue[i] ? (this.repeats[i] as number) + 1 : 0;
+      if (present) this.lastValue[i] = v;
+      const isStuck = (this.repeats[i] as number) >= opts.stuckAfterRepeats - 1 && opts.stuckAfterRepeats > 0;
+      if (isStuck) stuck.push(signal);
+      this.mask[i] = present && !isStuck;
+    });
+
+    const used = this.mask.filter(Boolean).length;
+    const gate = used > 0 ? chiSquareQuantile(1 - 1e-6, used) : Infinity;
+    let result = ukf.update(this.z, { mask: this.mask, innovationGate: { maxNis: gate } });
+    const rejected: string[] = [];
+    if (result.gated) {
+      // Leave out the channels that stand out; keep any that have stood out for several updates.
+      const n = model.dimZ;
+      for (let i = 0; i < n; i++) {
+        if (!this.mask[i]) continue;
+        const r = Math.abs(ukf.y[i] as number) / Math.sqrt(ukf.S[i * n + i] as number);
+        const out = r > opts.outlierSigma;
+        this.outlierRun[i] = out ? (this.outlierRun[i] as number) + 1 : 0;
+        if (out && (this.outlierRun[i] as number) < opts.outlierPersistUpdates) {
+          this.mask[i] = false;
+          rejected.push(model.signalNames[i] as string);
+        }
+      }
+      result = ukf.update(this.z, { mask: this.mask });
+    } else {
+      this.outlierRun.fill(0);
+    }
+    this.updateFlags(reading.ts);
+    return { ts: reading.ts, nis: result.nis, dof: result.dof, gated: result.gated, rejected, stuck };
+  }
+
+  private updateFlags(ts: number): void {
+    const rule = this.topology.line.health;
+    this.rollerNames.forEach((name, k) => {
+      const p = this.probabilityAbove(k, rule.degradedAboveNms);
+      this.degradedRun[k] = p >= rule.confidence ? (this.degradedRun[k] as number) + 1 : 0;
+      if ((this.degradedRun[k] as number) >= rule.persistUpdates && !this.flagged.has(name))
+        this.flagged.set(name, ts);
+    });
+  }
+
+  /** P(b_k > threshold) under the Gaussian posterior of ln b_k. */
+  probabilityAbove(k: number, thresholdNms: number): number {
+    const { mean, std } = this.logMoments(k);
+    return 1 - normalCdf((Math.log(thresholdNms) - mean) / Math.max(std, 1e-12));
+  }
+
+  private logMoments(k: number): { mean: number; std: number } {
+    const n = this.model.dimX;
+    const i = this.model.frictionOffset + k;
+    return { mean: this.ukf.x[i] as number, std: Math.sqrt(Math.max(this.ukf.P[i * n + i] as number, 0)) };
+  }
+
+  /** Posterior of every bearing friction (log-normal: mean and std in N·m·s/rad, quantiles exact). */
+  parameters(): Record<string, ParameterPosterior> {
+    const out: Record<string, ParameterPosterior> = {};
+    const z95 = normalQuantile(0.95);
+    this.topology.frictionParameterNames.forEach((name, k) => {
+      const { mean: m, std: s } = this.logMoments(k);
+      const mean = Math.exp(m + (s * s) / 2);
+      out[name] = {
+        mean,
+        std: mean * Math.sqrt(Math.expm1(s * s)),
+        p05: Math.exp(m - z95 * s),
+        p95: Math.exp(m + z95 * s),
+      };
+    });
+    return out;
+  }
+
+  health(): Record<string, RollerHealth> {
+    const rule = this.topology.line.health;
+    const out: Record<string, RollerHealth> = {};
+    this.rollerNames.forEach((name, k) => {
+      const pDegraded = this.probabilityAbove(k, rule.degradedAboveNms);
+      const pSuspect = this.probabilityAbove(k, rule.suspectAboveNms);
+      const state: HealthState =
+        pDegraded >= rule.confidence ? 'degraded' : pSuspect >= rule.confidence ? 'suspect' : 'healthy';
+      out[name] = { state, pDegraded };
+    });
+    return out;
+  }
+
+  /** Virtual sensors (every span's tension, every idler's slip) with std, by the unscented transform. */
+  virtualSensors(): Record<string, { value: number; std: number }> {
+    const names = this.model.virtualNames();
+    const n = this.model.dimX;
+    const points = this.ukf.points;
+    const sig = new Float64Array(points.numSigmas * n);
+    points.sigmaPoints(this.ukf.x, this.ukf.P, sig);
+    const k = names.length;
+    const ys = new Float64Array(points.numSigmas * k);
+    const row = new Float64Array(k);
+    for (let s = 0; s < points.numSigmas; s++) {
+      this.model.virtualOutputs(sig.subarray(s * n, (s + 1) * n), row);
+      ys.set(row, s * k);
+    }
+    const out: Record<string, { value: number; std: number }> = {};
+    names.forEach((name, j) => {
+      let mean = 0;
+      for (let s = 0; s < points.numSigmas; s++) mean += (points.Wm[s] as number) * (ys[s * k + j] as number);
+      let v = 0;
+      for (let s = 0; s < points.numSigmas; s++)
+        v += (points.Wc[s] as number) * ((ys[s * k + j] as number) - mean) ** 2;
+      out[name] = { value: mean, std: Math.sqrt(Math.max(v, 0)) };
+    });
+    return out;
+  }
+}
