@@ -2,6 +2,10 @@ import type { LineTopology } from '../../twin/lines/topology';
 import type { IdlerElement, LineElement } from '../../twin/lines/types';
 import { slipForForceMps, tractionLimitN } from '../../twin/model/traction';
 
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const { min: mMin } = Math;
+
 /**
  * Full fast dynamics of a web line (the plant, not the estimators' reduced model):
  *  - span tension transport  L·dT/dt = EA·(v_out − v_in) + T_prev·v_in − T·v_out (+ EA·dL/dt at a dancer);
@@ -106,7 +110,7 @@ export class LineDynamics {
       if (e.type === 'idler') {
         const idler = e as IdlerElement;
         const dT = tOut - tIn;
-        const limit = tractionLimitN(Math.min(tIn, tOut), idler.frictionCoefficient, idler.wrapAngleRad);
+        const limit = tractionLimitN(mMin(tIn, tOut), idler.frictionCoefficient, idler.wrapAngleRad);
         v[i] = w * e.radiusM + slipForForceMps(dT, limit, this.law);
       } else {
         v[i] = w * e.radiusM;

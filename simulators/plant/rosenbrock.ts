@@ -7,6 +7,9 @@
  * (ROS2 is a W-method: it keeps order 2 with an approximate Jacobian, and equilibria stay exact fixed
  * points), refreshed at once after a rejected step.
  */
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const { abs: mAbs, max: mMax, min: mMin, sqrt: mSqrt } = Math;
 export type Rhs = (t: number, y: Float64Array, dydt: Float64Array) => void;
 
 export interface IntegratorOptions {
@@ -69,10 +72,10 @@ export class Ros2Integrator {
     const minStep = this.opts.minStepS ?? 1e-9;
     let t = t0;
     const reuse = this.opts.jacobianReuseSteps ?? 8;
-    let h = Math.min(this.lastStepS, t1 - t0, maxStep);
+    let h = mMin(this.lastStepS, t1 - t0, maxStep);
     let jacobianAge = Infinity;
     while (t < t1 - 1e-12) {
-      h = Math.min(h, t1 - t, maxStep);
+      h = mMin(h, t1 - t, maxStep);
       this.rhs(t, y, this.f0);
       this.stats.rhsEvaluations += 1;
       if (jacobianAge >= reuse) {
@@ -96,12 +99,12 @@ export class Ros2Integrator {
           const yi = (y[i] as number) + 1.5 * h * (this.k1[i] as number) + 0.5 * h * (this.k2[i] as number);
           this.yNew[i] = yi;
           const atol = typeof absTolOpt === 'number' ? absTolOpt : (absTolOpt[i] as number);
-          const sc = atol + relTol * Math.max(Math.abs(y[i] as number), Math.abs(yi));
+          const sc = atol + relTol * mMax(mAbs(y[i] as number), mAbs(yi));
           const e = (0.5 * h * ((this.k1[i] as number) + (this.k2[i] as number))) / sc;
           errSq += e * e;
         }
-        const err = Math.sqrt(errSq / n);
-        const factor = Math.min(4, Math.max(0.2, 0.9 / Math.sqrt(Math.max(err, 1e-10))));
+        const err = mSqrt(errSq / n);
+        const factor = mMin(4, mMax(0.2, 0.9 / mSqrt(mMax(err, 1e-10))));
         if (err <= 1 || h <= minStep) {
           y.set(this.yNew);
           t += h;
@@ -116,7 +119,7 @@ export class Ros2Integrator {
           this.jacobian(t, y);
           jacobianAge = 0;
         }
-        h = Math.max(h * factor, minStep);
+        h = mMax(h * factor, minStep);
       }
     }
   }
@@ -125,7 +128,7 @@ export class Ros2Integrator {
     const { n } = this;
     for (let j = 0; j < n; j++) {
       const yj = y[j] as number;
-      const d = 1e-7 * Math.max(Math.abs(yj), 1e-3);
+      const d = 1e-7 * mMax(mAbs(yj), 1e-3);
       y[j] = yj + d;
       this.rhs(t, y, this.fp);
       y[j] = yj;
@@ -138,9 +141,9 @@ export class Ros2Integrator {
     const { n, M, piv } = this;
     for (let k = 0; k < n; k++) {
       let p = k;
-      let max = Math.abs(M[k * n + k] as number);
+      let max = mAbs(M[k * n + k] as number);
       for (let i = k + 1; i < n; i++) {
-        const v = Math.abs(M[i * n + k] as number);
+        const v = mAbs(M[i * n + k] as number);
         if (v > max) {
           max = v;
           p = i;

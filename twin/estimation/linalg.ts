@@ -7,6 +7,10 @@
  */
 import { EstimationError, expectLength } from './errors';
 
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const { abs: mAbs, log: mLog, sqrt: mSqrt } = Math;
+
 /**
  * Lower-triangular L with L·Lᵀ = A (upper triangle of the result is zeroed).
  *
@@ -36,7 +40,7 @@ export function cholesky(
         `cholesky: leading minor ${j + 1} of ${n} is not positive definite (pivot ${d})`,
       );
     }
-    const ljj = Math.sqrt(d);
+    const ljj = mSqrt(d);
     out[rowJ + j] = ljj;
     for (let i = j + 1; i < n; i++) {
       const rowI = i * n;
@@ -72,9 +76,9 @@ export function invertWithLogDet(
   let negative = false;
   for (let c = 0; c < n; c++) {
     let p = c;
-    let best = Math.abs(work[c * n + c]!);
+    let best = mAbs(work[c * n + c]!);
     for (let r = c + 1; r < n; r++) {
-      const v = Math.abs(work[r * n + c]!);
+      const v = mAbs(work[r * n + c]!);
       if (v > best) {
         best = v;
         p = r;
@@ -91,7 +95,7 @@ export function invertWithLogDet(
     if (!Number.isFinite(pivot))
       throw new EstimationError('NON_FINITE', `invert: pivot ${pivot} in column ${c}`);
     if (pivot < 0) negative = !negative;
-    logAbsDet += Math.log(Math.abs(pivot));
+    logAbsDet += mLog(mAbs(pivot));
     const inv = 1 / pivot;
     // Columns < c of row c are already zero, so the work row starts at c.
     for (let j = c; j < n; j++) work[rowC + j]! *= inv;

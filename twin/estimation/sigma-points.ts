@@ -6,6 +6,10 @@
 import { EstimationError, expectFinite, expectLength, isEstimationError } from './errors';
 import { cholesky } from './linalg';
 
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const { max: mMax } = Math;
+
 /** The (α, β, κ) tuning of the scaled sigma points. */
 export interface MerweParams {
   readonly alpha: number;
@@ -84,11 +88,11 @@ export class MerweScaledSigmaPoints implements MerweParams {
 
 /**
  * FilterPy's `unscented_transform` with the default mean and residual: mean = Σ Wm[i]·σ[i];
- * cov = Σ_i y[i]ᵀ·(Wc[i]·y[i]) + noiseCov with y[i] = σ[i] − mean, summed in FilterPy's order.
- * Only the upper triangle of the spread is summed and then mirrored: the lower triangle may
- * differ from numpy's by an ulp, and the result is exactly symmetric (before noiseCov).
- * `sigmas` is row-major (numSigmas)×dim (only the first numSigmas*dim entries are read);
- * `scratch` needs length ≥ 2·dim. `mean`/`cov` must not alias `sigmas`.
+ * cov = Σ_i y[i]ᵀ·(Wc[i]·y[i]) + noiseCov with y[i] = σ[i] − mean, each entry summed over i in
+ * order, as numpy's y.T @ (diag(Wc) @ y). Only the upper triangle is summed and then mirrored,
+ * so cov is exactly symmetric (before noiseCov); the lower triangle may differ from numpy's by
+ * an ulp. `sigmas` is row-major numSigmas×dim (only the first numSigmas·dim entries are read);
+ * `scratch` needs length ≥ 2·numSigmas·dim. `mean`/`cov` must not alias `sigmas`.
  */
 export function unscentedTransform(
   sigmas: Float64Array,
@@ -101,29 +105,35 @@ export function unscentedTransform(
   cov: Float64Array,
   scratch: Float64Array,
 ): void {
+  const N = numSigmas;
+  if (scratch.length < 2 * N * dim) {
+    throw new EstimationError('DIMENSION_MISMATCH', `unscentedTransform: scratch needs ${2 * N * dim}`);
+  }
   for (let a = 0; a < dim; a++) {
     let s = 0;
-    for (let i = 0; i < numSigmas; i++) s += Wm[i]! * sigmas[i * dim + a]!;
+    for (let i = 0; i < N; i++) s += Wm[i]! * sigmas[i * dim + a]!;
     mean[a] = s;
   }
-  for (let e = 0; e < dim * dim; e++) cov[e] = 0;
-  for (let i = 0; i < numSigmas; i++) {
-    const row = i * dim;
+  // Residuals transposed (dim×N) so the inner loops below run over contiguous memory and
+  // accumulate in a register: yT[a][i] = y[i][a], wyT[a][i] = Wc[i]·y[i][a].
+  const wyOff = N * dim;
+  for (let i = 0; i < N; i++) {
     const w = Wc[i]!;
-    for (let b = 0; b < dim; b++) {
-      const yb = sigmas[row + b]! - mean[b]!;
-      scratch[b] = yb;
-      scratch[dim + b] = w * yb;
-    }
-    // Upper triangle only (half the work); mirrored below, so cov is exactly symmetric.
     for (let a = 0; a < dim; a++) {
-      const ya = scratch[a]!;
-      const off = a * dim;
-      for (let b = a; b < dim; b++) cov[off + b]! += ya * scratch[dim + b]!;
+      const y = sigmas[i * dim + a]! - mean[a]!;
+      scratch[a * N + i] = y;
+      scratch[wyOff + a * N + i] = w * y;
     }
   }
   for (let a = 0; a < dim; a++) {
-    for (let b = a + 1; b < dim; b++) cov[b * dim + a] = cov[a * dim + b]!;
+    const ya = a * N;
+    for (let b = a; b < dim; b++) {
+      const wyb = wyOff + b * N;
+      let s = 0;
+      for (let i = 0; i < N; i++) s += scratch[ya + i]! * scratch[wyb + i]!;
+      cov[a * dim + b] = s;
+      cov[b * dim + a] = s;
+    }
   }
   if (noiseCov !== null) for (let e = 0; e < dim * dim; e++) cov[e]! += noiseCov[e]!;
 }
@@ -181,7 +191,7 @@ export function sigmaPointsWithFallback(
   backup.set(P);
   let meanDiag = 0;
   for (let i = 0; i < n; i++) meanDiag += P[i * n + i]! / n;
-  const jitterScale = Math.max(meanDiag, JITTER_SCALE_FLOOR);
+  const jitterScale = mMax(meanDiag, JITTER_SCALE_FLOOR);
   for (const eps of ladder) {
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) P[i * n + j] = 0.5 * (backup[i * n + j]! + backup[j * n + i]!);

@@ -18,6 +18,10 @@ import {
   type SqrtFallbackOptions,
 } from './sigma-points';
 
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const { log: mLog, max: mMax } = Math;
+
 export type { SqrtFallbackOptions } from './sigma-points';
 
 export interface UkfModel {
@@ -63,7 +67,7 @@ export interface UpdateResult {
   readonly gated: boolean;
 }
 
-const LOG_2PI = Math.log(2 * Math.PI);
+const LOG_2PI = mLog(2 * Math.PI);
 const f = (len: number): Float64Array => new Float64Array(len);
 
 /** Exact-size views (m = rows used) into the compact work buffers, so linalg can check lengths. */
@@ -111,7 +115,6 @@ export class UnscentedKalmanFilter {
   private readonly hOut: Float64Array;
   private readonly zp: Float64Array;
   private readonly yc: Float64Array;
-  private readonly KSKt: Float64Array;
   private readonly backup: Float64Array;
   private readonly scratch: Float64Array;
   private readonly usedIdx: Int32Array;
@@ -149,9 +152,9 @@ export class UnscentedKalmanFilter {
     [this.x, this.P] = [Float64Array.from(opts.x0), Float64Array.from(opts.P0)];
     [this.Q, this.R] = [Float64Array.from(opts.Q), Float64Array.from(opts.R)];
     [this.xPrior, this.xPost, this.rowIn, this.rowOut] = [f(nx), f(nx), f(nx), f(nx)];
-    [this.PPrior, this.PPost, this.KSKt, this.backup] = [f(nx * nx), f(nx * nx), f(nx * nx), f(nx * nx)];
+    [this.PPrior, this.PPost, this.backup] = [f(nx * nx), f(nx * nx), f(nx * nx)];
     [this.K, this.S, this.SI, this.y] = [f(nx * nz), f(nz * nz), f(nz * nz), f(nz)];
-    [this.hOut, this.zp, this.yc, this.scratch] = [f(nz), f(nz), f(nz), f(2 * Math.max(nx, nz))];
+    [this.hOut, this.zp, this.yc, this.scratch] = [f(nz), f(nz), f(nz), f(2 * this.nSig * mMax(nx, nz))];
     [this.sigmas, this.sigmasF, this.sigmasH] = [f(this.nSig * nx), f(this.nSig * nx), f(this.nSig * nz)];
     this.usedIdx = new Int32Array(nz);
     const [zz, xz] = [nz * nz, nx * nz];
@@ -214,16 +217,23 @@ export class UnscentedKalmanFilter {
     unscentedTransform(sigmasH, this.nSig, m, Wm, Wc, c.R, zp, c.S, this.scratch);
     const logDetS = invertWithLogDet(c.S, m, c.SI, c.invWork);
     // Cross variance against the current x (the prior mean), FilterPy's cross_variance.
+    // Residuals transposed into scratch (dxT: nx×N, dzT: m×N) so each entry accumulates over i
+    // in a register, in FilterPy's order: Pxz = Σ_i Wc[i]·(dx_i ⊗ dz_i).
     const { Pxz } = c;
-    const dz = this.scratch;
-    Pxz.fill(0);
-    for (let i = 0; i < this.nSig; i++) {
-      const w = Wc[i]!;
-      for (let b = 0; b < m; b++) dz[b] = sigmasH[i * m + b]! - zp[b]!;
-      for (let a = 0; a < nx; a++) {
-        const dx = sigmasF[i * nx + a]! - x[a]!;
-        const off = a * m;
-        for (let b = 0; b < m; b++) Pxz[off + b]! += w * (dx * dz[b]!);
+    const N = this.nSig;
+    const t = this.scratch;
+    const dzOff = nx * N;
+    for (let i = 0; i < N; i++) {
+      for (let a = 0; a < nx; a++) t[a * N + i] = sigmasF[i * nx + a]! - x[a]!;
+      for (let b = 0; b < m; b++) t[dzOff + b * N + i] = sigmasH[i * m + b]! - zp[b]!;
+    }
+    for (let a = 0; a < nx; a++) {
+      for (let b = 0; b < m; b++) {
+        const dxa = a * N;
+        const dzb = dzOff + b * N;
+        let s = 0;
+        for (let i = 0; i < N; i++) s += Wc[i]! * (t[dxa + i]! * t[dzb + i]!);
+        Pxz[a * m + b] = s;
       }
     }
     matMul(c.Pxz, c.SI, nx, m, m, c.K);
@@ -243,10 +253,18 @@ export class UnscentedKalmanFilter {
         for (let b = 0; b < m; b++) s += c.K[a * m + b]! * yc[b]!;
         x[a] = x[a]! + s;
       }
-      // P ← P − K·(S·Kᵀ), FilterPy's association.
-      matMulTransB(c.S, c.K, m, m, nx, c.SKt);
-      matMul(c.K, c.SKt, nx, m, nx, this.KSKt);
-      for (let e = 0; e < nx * nx; e++) P[e] = P[e]! - this.KSKt[e]!;
+      // P ← P − K·(S·Kᵀ), FilterPy's association; K·S·Kᵀ is symmetric, so only its upper
+      // triangle is summed (half the work) and subtracted on both sides.
+      const { K, SKt } = c;
+      matMulTransB(c.S, K, m, m, nx, SKt);
+      for (let a = 0; a < nx; a++) {
+        for (let b = a; b < nx; b++) {
+          let s = 0;
+          for (let k = 0, kb = b; k < m; k++, kb += nx) s += K[a * m + k]! * SKt[kb]!;
+          P[a * nx + b] = P[a * nx + b]! - s;
+          if (b !== a) P[b * nx + a] = P[b * nx + a]! - s;
+        }
+      }
     }
     this.xPost.set(x);
     this.PPost.set(P);

@@ -9,6 +9,10 @@ import {
   type SteadyStateInputs,
 } from './steady-state';
 
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const { exp: mExp, log: mLog, max: mMax } = Math;
+
 /**
  * The reduced web-line model in the form a filter needs: a state that joins slow boundary states with
  * the physical parameters (as a slow random walk), a transition, and a measurement function.
@@ -132,12 +136,12 @@ export class WebLineJointModel implements UkfModel {
     P0[2 * n + 2] = o.masterSpeedStdMps ** 2;
     for (let k = 0; k < this.topology.idlers.length; k++) {
       const i = this.frictionOffset + k;
-      x0[i] = Math.log(frictionGuessNms?.[k] ?? o.frictionPriorMedianNms);
+      x0[i] = mLog(frictionGuessNms?.[k] ?? o.frictionPriorMedianNms);
       P0[i * n + i] = o.frictionPriorLogStd ** 2;
     }
     if (this.muIndex >= 0) P0[this.muIndex * n + this.muIndex] = 0.2 ** 2;
     if (this.eaIndex >= 0) {
-      x0[this.eaIndex] = Math.log(this.topology.line.web.eaN);
+      x0[this.eaIndex] = mLog(this.topology.line.web.eaN);
       P0[this.eaIndex * n + this.eaIndex] = 0.2 ** 2;
     }
     return { x0, P0 };
@@ -145,7 +149,7 @@ export class WebLineJointModel implements UkfModel {
 
   /** Boundary states relax towards their setpoints; parameters are carried (their walk is in Q). */
   fx(x: Float64Array, dtS: number, out: Float64Array): void {
-    const decay = Math.exp(-Math.max(dtS, 0) / this.opts.boundaryTimeConstantS);
+    const decay = mExp(-mMax(dtS, 0) / this.opts.boundaryTimeConstantS);
     const sp = this.setpoints;
     out.set(x);
     out[0] = sp.unwindTensionN + ((x[0] as number) - sp.unwindTensionN) * decay;
@@ -158,11 +162,11 @@ export class WebLineJointModel implements UkfModel {
     const n = this.dimX;
     const o = this.opts;
     out.fill(0);
-    const ou = 1 - Math.exp((-2 * Math.max(dtS, 0)) / o.boundaryTimeConstantS);
+    const ou = 1 - mExp((-2 * mMax(dtS, 0)) / o.boundaryTimeConstantS);
     out[0] = o.unwindTensionStdN ** 2 * ou;
     out[n + 1] = o.rewindTensionStdN ** 2 * ou;
     out[2 * n + 2] = o.masterSpeedStdMps ** 2 * ou;
-    const walk = o.parameterWalkPerSqrtHour ** 2 * (Math.max(dtS, 0) / 3600);
+    const walk = o.parameterWalkPerSqrtHour ** 2 * (mMax(dtS, 0) / 3600);
     for (let i = this.frictionOffset; i < n; i++) out[i * n + i] = walk;
     return out;
   }
@@ -197,13 +201,13 @@ export class WebLineJointModel implements UkfModel {
 
   decode(x: ArrayLike<number>): SteadyStateInputs {
     const inp = this.inputs;
-    inp.unwindTensionN = Math.max(x[0] as number, 1e-3);
-    inp.rewindTensionN = Math.max(x[1] as number, 1e-3);
-    inp.masterSpeedMps = Math.max(x[2] as number, 1e-6);
+    inp.unwindTensionN = mMax(x[0] as number, 1e-3);
+    inp.rewindTensionN = mMax(x[1] as number, 1e-3);
+    inp.masterSpeedMps = mMax(x[2] as number, 1e-6);
     for (let k = 0; k < inp.frictionNms.length; k++)
-      inp.frictionNms[k] = Math.exp(clampLog(x[this.frictionOffset + k] as number));
-    inp.muScale = this.muIndex >= 0 ? Math.exp(clampLog(x[this.muIndex] as number)) : 1;
-    inp.eaN = this.eaIndex >= 0 ? Math.exp(clampLog(x[this.eaIndex] as number)) : this.topology.line.web.eaN;
+      inp.frictionNms[k] = mExp(clampLog(x[this.frictionOffset + k] as number));
+    inp.muScale = this.muIndex >= 0 ? mExp(clampLog(x[this.muIndex] as number)) : 1;
+    inp.eaN = this.eaIndex >= 0 ? mExp(clampLog(x[this.eaIndex] as number)) : this.topology.line.web.eaN;
     return inp;
   }
 

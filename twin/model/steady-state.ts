@@ -3,6 +3,10 @@ import type { IdlerElement, LineElement } from '../lines/types';
 import type { LineTopology, TensionZone } from '../lines/topology';
 import { solveIdlerSteadyState, tractionLimitN, type CreepLaw } from './traction';
 
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const { abs: mAbs } = Math;
+
 /** What the reduced model needs besides the line: physical parameters and boundary conditions. */
 export interface SteadyStateInputs {
   /** Bearing friction b per idler, in `topology.idlers` order [N·m·s/rad]. */
@@ -81,7 +85,7 @@ export function solveSteadyState(
   let massFlow = firstNipSpeed * (ea - tEnd);
   for (let p = 0; p < MAX_PASSES; p++) {
     const next = firstNipSpeed * (ea - pass(firstZone.spans, inputs.unwindTensionN, massFlow));
-    const converged = Math.abs(next - massFlow) <= MASS_FLOW_RELATIVE_TOLERANCE * Math.abs(massFlow);
+    const converged = mAbs(next - massFlow) <= MASS_FLOW_RELATIVE_TOLERANCE * mAbs(massFlow);
     massFlow = next;
     if (converged) break;
   }
@@ -99,7 +103,7 @@ export function solveSteadyState(
       t0 -= frictionRiseGuessN(topology, zone.spans[k] as number, frictionOf, massFlow / ea);
     }
     let e0 = pass(zone.spans, t0, massFlow) - target;
-    if (Math.abs(e0) > SHIFT_TOLERANCE_N) {
+    if (mAbs(e0) > SHIFT_TOLERANCE_N) {
       // dT_end/dT_start = 1 + Σ dF/dT_in ≥ 1: secant, starting from the unit slope.
       let t1 = t0 - e0;
       for (let it = 0; it < MAX_PASSES; it++) {
@@ -107,7 +111,7 @@ export function solveSteadyState(
         const slope = (e1 - e0) / (t1 - t0);
         t0 = t1;
         e0 = e1;
-        if (Math.abs(e1) <= SHIFT_TOLERANCE_N) break;
+        if (mAbs(e1) <= SHIFT_TOLERANCE_N) break;
         t1 = t1 - e1 / (Number.isFinite(slope) && slope > 0.05 ? slope : 1);
       }
     }

@@ -6,6 +6,19 @@
  * the tanh saturates and s grows quickly but continuously; the small post-limit slope k keeps F(s)
  * strictly increasing, so it can be inverted everywhere (no hard switch between the regimes).
  */
+// Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
+// slow inside vm contexts such as jest's test environment).
+const {
+  abs: mAbs,
+  atanh: mAtanh,
+  cosh: mCosh,
+  exp: mExp,
+  expm1: mExpm1,
+  max: mMax,
+  min: mMin,
+  sign: mSign,
+  tanh: mTanh,
+} = Math;
 export interface CreepLaw {
   creepVelocityMps: number;
   postLimitSlopeFraction: number;
@@ -16,17 +29,17 @@ export function tractionLimitN(
   frictionCoefficient: number,
   wrapAngleRad: number,
 ): number {
-  return Math.max(lowTensionN, 0) * Math.expm1(frictionCoefficient * wrapAngleRad);
+  return mMax(lowTensionN, 0) * mExpm1(frictionCoefficient * wrapAngleRad);
 }
 
 export function tractionForceN(slipMps: number, limitN: number, law: CreepLaw): number {
   const u = slipMps / law.creepVelocityMps;
-  return limitN * (Math.tanh(u) + law.postLimitSlopeFraction * u);
+  return limitN * (mTanh(u) + law.postLimitSlopeFraction * u);
 }
 
 /** dF/ds */
 export function tractionSlopeNsPerM(slipMps: number, limitN: number, law: CreepLaw): number {
-  const c = Math.cosh(slipMps / law.creepVelocityMps);
+  const c = mCosh(slipMps / law.creepVelocityMps);
   return (limitN / law.creepVelocityMps) * (1 / (c * c) + law.postLimitSlopeFraction);
 }
 
@@ -34,25 +47,25 @@ export function tractionSlopeNsPerM(slipMps: number, limitN: number, law: CreepL
 export function slipForForceMps(forceN: number, limitN: number, law: CreepLaw): number {
   if (forceN === 0) return 0;
   // A slack web (no traction capacity) is given a vanishing limit, i.e. a very large slip.
-  limitN = Math.max(limitN, 1e-9);
-  const sign = Math.sign(forceN);
-  const f = Math.abs(forceN);
+  limitN = mMax(limitN, 1e-9);
+  const sign = mSign(forceN);
+  const f = mAbs(forceN);
   const vc = law.creepVelocityMps;
   const k = law.postLimitSlopeFraction;
   // Bracket in u = s/vc: F/Fmax ≤ tanh(u) + k·u ≤ 1 + k·u gives hi; lo = 0.
   const target = f / limitN;
   let lo = 0;
-  let hi = Math.max(target / k, 1);
-  let u = target < 0.9 ? Math.atanh(Math.min(target, 0.99)) / (1 + k) : (target - 1) / k + 1;
+  let hi = mMax(target / k, 1);
+  let u = target < 0.9 ? mAtanh(mMin(target, 0.99)) / (1 + k) : (target - 1) / k + 1;
   if (!(u > lo && u < hi)) u = 0.5 * (lo + hi);
   for (let it = 0; it < 100; it++) {
-    const t = Math.tanh(u);
+    const t = mTanh(u);
     const g = t + k * u - target;
     if (g > 0) hi = u;
     else lo = u;
     const dg = 1 - t * t + k;
     const step = g / dg;
-    if (Math.abs(step) <= 1e-14 * Math.max(1, u)) {
+    if (mAbs(step) <= 1e-14 * mMax(1, u)) {
       u -= step;
       break;
     }
@@ -104,14 +117,14 @@ export function solveIdlerSteadyState(
   let it = 0;
   for (; it < 100; it++) {
     const u = (webSpeedMps - w * R) / vc;
-    const e = Math.exp(-2 * Math.abs(u));
-    const th = Math.sign(u) * ((1 - e) / (1 + e));
+    const e = mExp(-2 * mAbs(u));
+    const th = mSign(u) * ((1 - e) / (1 + e));
     const g = (b * w) / R - limitN * (th + k * u);
     if (g > 0) hi = w;
     else lo = w;
     const dg = b / R + ((R * limitN) / vc) * (1 - th * th + k);
     const step = g / dg;
-    if (Math.abs(step) <= 1e-12 * omegaFree) {
+    if (mAbs(step) <= 1e-12 * omegaFree) {
       w -= step;
       break;
     }

@@ -6,7 +6,11 @@ import { defaultScenario } from '../../../../simulators/plant/scenario';
 const topology = loadLine();
 
 function run(faults: Partial<ReturnType<typeof defaultScenario>['sensorFaults']> = {}, hours = 24) {
-  const scenario = defaultScenario({ seed: 11, durationS: hours * 3600, sensorFaults: { ...defaultScenario().sensorFaults, ...faults } });
+  const scenario = defaultScenario({
+    seed: 11,
+    durationS: hours * 3600,
+    sensorFaults: { ...defaultScenario().sensorFaults, ...faults },
+  });
   const sim = new PlantSimulator(topology, scenario);
   const est = new JointWebLineEstimator(topology);
   const steps = [];
@@ -42,7 +46,10 @@ describe('joint state–parameter estimator on the reference line', () => {
   });
 
   it('detects a stuck sensor and leaves it out', () => {
-    const { steps } = run({ stuck: [{ signal: 'Roller3_w', fromS: 6 * 3600, durationS: 3 * 3600 }], dropoutProbability: 0 }, 12);
+    const { steps } = run(
+      { stuck: [{ signal: 'Roller3_w', fromS: 6 * 3600, durationS: 3 * 3600 }], dropoutProbability: 0 },
+      12,
+    );
     const flaggedStuck = steps.filter((s) => s.stuck.includes('Roller3_w')).length;
     expect(flaggedStuck).toBeGreaterThanOrEqual(10);
   });

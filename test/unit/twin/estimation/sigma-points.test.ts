@@ -140,7 +140,7 @@ describe('MerweScaledSigmaPoints.sigmaPoints', () => {
           null,
           mean,
           cov,
-          new Float64Array(2 * n),
+          new Float64Array(2 * points.numSigmas * n),
         );
         // Wc0 weights the zero residual σ0 − x, so β cannot matter for the identity.
 
@@ -167,7 +167,17 @@ describe('unscentedTransform', () => {
     const cov = new Float64Array(1);
 
     // Act
-    unscentedTransform(m(1, 3, -1), 3, 1, points.Wm, points.Wc, m(0.25), mean, cov, new Float64Array(2));
+    unscentedTransform(
+      m(1, 3, -1),
+      3,
+      1,
+      points.Wm,
+      points.Wc,
+      m(0.25),
+      mean,
+      cov,
+      new Float64Array(2 * 3 * 1),
+    );
 
     // Assess
     expect(mean[0]).toBe(1);

@@ -1,0 +1,167 @@
+/**
+ * Benchmarks (`npm run bench`): figures with a baseline measured in the same run, written as JSON to
+ * bench-results/ and stdout. Not tests — nothing here asserts a time.
+ *
+ *  1. UKF step (predict + update) on the reference line, beside (a) the same filter over a linear model
+ *     of the same dimensions (the filter's own algebra) and (b) the 2n+1 model evaluations alone.
+ *  2. Plant simulator: simulated seconds per wall second on a degrading scenario, beside the same
+ *     settle windows integrated with fixed-step RK4 at its stability-limited step.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadLine } from '../../twin/lines/topology';
+import { JointWebLineEstimator, type Reading } from '../../twin/estimation/joint-estimator';
+import { MerweScaledSigmaPoints } from '../../twin/estimation/sigma-points';
+import { UnscentedKalmanFilter, type UkfModel } from '../../twin/estimation/ukf';
+import { PlantSimulator } from '../../simulators/plant/plant-simulator';
+import { defaultScenario } from '../../simulators/plant/scenario';
+import { LineDynamics } from '../../simulators/plant/line-dynamics';
+
+const topology = loadLine();
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+function readings(count: number): Reading[] {
+  const sim = new PlantSimulator(
+    topology,
+    defaultScenario({ seed: 42, durationS: (count - 1) * 600, degradations: [{ element: 'R4', onsetS: 86400, rampS: 2 * 86400, finalNms: 0.3 }] }),
+  );
+  return [...sim.samples()].map((s) => s.reading);
+}
+
+function benchUkf() {
+  const data = readings(1500);
+  const rounds: number[] = [];
+  const algebraRounds: number[] = [];
+  const modelRounds: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const est = new JointWebLineEstimator(topology);
+    let t0 = performance.now();
+    for (const r of data) est.step(r);
+    rounds.push(((performance.now() - t0) * 1000) / data.length);
+
+    // Baseline (a): identical filter dimensions over a linear model.
+    const n = est.model.dimX;
+    const m = est.model.dimZ;
+    const linear: UkfModel = {
+      dimX: n,
+      dimZ: m,
+      fx: (x, _dt, out) => out.set(x),
+      hx: (x, out) => {
+        for (let i = 0; i < m; i++) out[i] = (x[i % n] as number) + 0.5 * (x[(i + 1) % n] as number);
+      },
+    };
+    const { x0, P0 } = est.model.initialState();
+    const ukf = new UnscentedKalmanFilter({
+      model: linear,
+      points: new MerweScaledSigmaPoints(n, 1, 2, 0),
+      x0,
+      P0,
+      Q: est.model.processNoise(600, new Float64Array(n * n)),
+      R: est.model.measurementNoise(),
+    });
+    const z = new Float64Array(m);
+    t0 = performance.now();
+    for (let k = 0; k < data.length; k++) {
+      for (let i = 0; i < m; i++) z[i] = (x0[i % n] as number) * 1.5;
+      ukf.predict(600);
+      ukf.update(z);
+    }
+    algebraRounds.push(((performance.now() - t0) * 1000) / data.length);
+
+    // Baseline (b): the model evaluations a step needs, alone.
+    const out = new Float64Array(m);
+    const sig = new Float64Array(est.ukf.sigmasF);
+    t0 = performance.now();
+    for (let k = 0; k < data.length; k++) for (let s = 0; s < 2 * n + 1; s++) est.model.hx(sig.subarray(s * n, (s + 1) * n), out);
+    modelRounds.push(((performance.now() - t0) * 1000) / data.length);
+  }
+  const step = median(rounds);
+  return {
+    name: 'ukf-step-reference-line',
+    stateDim: topology.idlers.length + 3,
+    measurementDim: topology.line.sensors.length,
+    steps: data.length,
+    microsPerStep: step,
+    baselineLinearModelMicrosPerStep: median(algebraRounds),
+    baselineModelEvaluationsMicrosPerStep: median(modelRounds),
+    ratioToLinearModel: step / median(algebraRounds),
+    targetMicros: 200,
+  };
+}
+
+function benchPlant() {
+  const days = 2;
+  const scenario = defaultScenario({ seed: 3, durationS: days * 86400, degradations: [{ element: 'R8', onsetS: 6 * 3600, rampS: 86400, finalNms: 0.3 }] });
+  const t0 = performance.now();
+  const sim = new PlantSimulator(topology, scenario);
+  for (const _ of sim.samples()) void _;
+  const wall = (performance.now() - t0) / 1000;
+  const stats = sim.integratorStats();
+  const settleS = scenario.settleS * (stats.steps > 0 ? countSettles(scenario) : 0);
+
+  // Baseline: the same settle windows with fixed-step RK4 (explicit; step limited by stiffness).
+  const dyn = new LineDynamics(topology, { ...sim.dynamics.inputs, frictionNms: new Float64Array(sim.dynamics.inputs.frictionNms) });
+  const y = new Float64Array(dyn.size);
+  const yState = (sim as unknown as { state: Float64Array }).state;
+  y.set(yState);
+  const h = 2e-4;
+  const k1 = new Float64Array(dyn.size);
+  const k2 = new Float64Array(dyn.size);
+  const k3 = new Float64Array(dyn.size);
+  const k4 = new Float64Array(dyn.size);
+  const tmp = new Float64Array(dyn.size);
+  const rk4Seconds = 20;
+  const r0 = performance.now();
+  for (let t = 0; t < rk4Seconds; t += h) {
+    dyn.rhs(t, y, k1);
+    for (let i = 0; i < y.length; i++) tmp[i] = (y[i] as number) + 0.5 * h * (k1[i] as number);
+    dyn.rhs(t, tmp, k2);
+    for (let i = 0; i < y.length; i++) tmp[i] = (y[i] as number) + 0.5 * h * (k2[i] as number);
+    dyn.rhs(t, tmp, k3);
+    for (let i = 0; i < y.length; i++) tmp[i] = (y[i] as number) + h * (k3[i] as number);
+    dyn.rhs(t, tmp, k4);
+    for (let i = 0; i < y.length; i++) y[i] = (y[i] as number) + (h / 6) * ((k1[i] as number) + 2 * (k2[i] as number) + 2 * (k3[i] as number) + (k4[i] as number));
+  }
+  const rk4Wall = (performance.now() - r0) / 1000;
+  const rk4Finite = y.every(Number.isFinite);
+  return {
+    name: 'plant-simulator',
+    simulatedSeconds: scenario.durationS,
+    wallSeconds: wall,
+    simulatedSecondsPerWallSecond: scenario.durationS / wall,
+    integratedDynamicsSeconds: settleS,
+    integratedDynamicsSecondsPerWallSecond: settleS / wall,
+    integrator: stats,
+    baselineRk4: {
+      stepS: h,
+      dynamicsSecondsPerWallSecond: rk4Seconds / rk4Wall,
+      stayedFinite: rk4Finite,
+    },
+    ratioDynamicsRateToRk4: settleS / wall / (rk4Seconds / rk4Wall),
+  };
+}
+
+function countSettles(s: ReturnType<typeof defaultScenario>): number {
+  // Settles happen at each sample while the slow state moves (the ramp) plus the first.
+  const d = s.degradations[0];
+  return d ? Math.ceil(d.rampS / s.samplePeriodS) + 1 : 1;
+}
+
+const results = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: (() => {
+    const os = require('node:os') as typeof import('node:os');
+    return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`;
+  })(),
+  benchmarks: [benchUkf(), benchPlant()],
+};
+const dir = join(process.cwd(), 'bench-results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `bench-${results.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify(results, null, 2)}\nwritten to ${file}\n`);
