@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// Installed entry point: run the TypeScript CLI through tsx (a runtime dependency of the CLI).
+// Installed entry point: run the TypeScript CLI through tsx (a runtime dependency).
 require('tsx/cjs');
-require('./main.ts');
+require('./main.ts').main();

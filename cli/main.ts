@@ -207,8 +207,11 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   }
 }
 
-if (require.main === module) {
-  void runCli(process.argv.slice(2)).then((code) => {
+/** Entry point for `node cli/bin.js` and `tsx cli/main.ts`: sets the process exit code. */
+export function main(argv: readonly string[] = process.argv.slice(2)): void {
+  void runCli(argv).then((code) => {
     process.exitCode = code;
   });
 }
+
+if (require.main === module) main();

@@ -9,6 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus } from 'node:os';
 import { loadLine } from '../../twin/lines/topology';
 import { JointWebLineEstimator, type Reading } from '../../twin/estimation/joint-estimator';
 import { MerweScaledSigmaPoints } from '../../twin/estimation/sigma-points';
@@ -27,7 +28,11 @@ function median(xs: number[]): number {
 function readings(count: number): Reading[] {
   const sim = new PlantSimulator(
     topology,
-    defaultScenario({ seed: 42, durationS: (count - 1) * 600, degradations: [{ element: 'R4', onsetS: 86400, rampS: 2 * 86400, finalNms: 0.3 }] }),
+    defaultScenario({
+      seed: 42,
+      durationS: (count - 1) * 600,
+      degradations: [{ element: 'R4', onsetS: 86400, rampS: 2 * 86400, finalNms: 0.3 }],
+    }),
   );
   return [...sim.samples()].map((s) => s.reading);
 }
@@ -76,7 +81,8 @@ function benchUkf() {
     const out = new Float64Array(m);
     const sig = new Float64Array(est.ukf.sigmasF);
     t0 = performance.now();
-    for (let k = 0; k < data.length; k++) for (let s = 0; s < 2 * n + 1; s++) est.model.hx(sig.subarray(s * n, (s + 1) * n), out);
+    for (let k = 0; k < data.length; k++)
+      for (let s = 0; s < 2 * n + 1; s++) est.model.hx(sig.subarray(s * n, (s + 1) * n), out);
     modelRounds.push(((performance.now() - t0) * 1000) / data.length);
   }
   const step = median(rounds);
@@ -95,7 +101,11 @@ function benchUkf() {
 
 function benchPlant() {
   const days = 2;
-  const scenario = defaultScenario({ seed: 3, durationS: days * 86400, degradations: [{ element: 'R8', onsetS: 6 * 3600, rampS: 86400, finalNms: 0.3 }] });
+  const scenario = defaultScenario({
+    seed: 3,
+    durationS: days * 86400,
+    degradations: [{ element: 'R8', onsetS: 6 * 3600, rampS: 86400, finalNms: 0.3 }],
+  });
   const t0 = performance.now();
   const sim = new PlantSimulator(topology, scenario);
   for (const _ of sim.samples()) void _;
@@ -103,18 +113,22 @@ function benchPlant() {
   const stats = sim.integratorStats();
   const settleS = scenario.settleS * (stats.steps > 0 ? countSettles(scenario) : 0);
 
-  // Baseline: the same settle windows with fixed-step RK4 (explicit; step limited by stiffness).
-  const dyn = new LineDynamics(topology, { ...sim.dynamics.inputs, frictionNms: new Float64Array(sim.dynamics.inputs.frictionNms) });
+  // Baseline: fixed-step RK4 on the same dynamics from the same state, at 2e-5 s — about the largest step
+  // that stays finite with a roller in gross slip (at 5e-5 s it blows up; see stayedFinite).
+  const dyn = new LineDynamics(topology, {
+    ...sim.dynamics.inputs,
+    frictionNms: new Float64Array(sim.dynamics.inputs.frictionNms),
+  });
   const y = new Float64Array(dyn.size);
   const yState = (sim as unknown as { state: Float64Array }).state;
   y.set(yState);
-  const h = 2e-4;
+  const h = 2e-5;
   const k1 = new Float64Array(dyn.size);
   const k2 = new Float64Array(dyn.size);
   const k3 = new Float64Array(dyn.size);
   const k4 = new Float64Array(dyn.size);
   const tmp = new Float64Array(dyn.size);
-  const rk4Seconds = 20;
+  const rk4Seconds = 2;
   const r0 = performance.now();
   for (let t = 0; t < rk4Seconds; t += h) {
     dyn.rhs(t, y, k1);
@@ -124,7 +138,10 @@ function benchPlant() {
     dyn.rhs(t, tmp, k3);
     for (let i = 0; i < y.length; i++) tmp[i] = (y[i] as number) + h * (k3[i] as number);
     dyn.rhs(t, tmp, k4);
-    for (let i = 0; i < y.length; i++) y[i] = (y[i] as number) + (h / 6) * ((k1[i] as number) + 2 * (k2[i] as number) + 2 * (k3[i] as number) + (k4[i] as number));
+    for (let i = 0; i < y.length; i++)
+      y[i] =
+        (y[i] as number) +
+        (h / 6) * ((k1[i] as number) + 2 * (k2[i] as number) + 2 * (k3[i] as number) + (k4[i] as number));
   }
   const rk4Wall = (performance.now() - r0) / 1000;
   const rk4Finite = y.every(Number.isFinite);
@@ -154,10 +171,7 @@ function countSettles(s: ReturnType<typeof defaultScenario>): number {
 const results = {
   date: new Date().toISOString(),
   node: process.version,
-  cpus: (() => {
-    const os = require('node:os') as typeof import('node:os');
-    return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`;
-  })(),
+  cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   benchmarks: [benchUkf(), benchPlant()],
 };
 const dir = join(process.cwd(), 'bench-results');

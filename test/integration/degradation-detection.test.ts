@@ -52,7 +52,11 @@ function runScenario(seed: number): Outcome {
   return {
     seed,
     roller,
-    crossS: crossingTimeS(scenario.degradations[0] as (typeof scenario.degradations)[0], healthyB, 0.1) as number,
+    crossS: crossingTimeS(
+      scenario.degradations[0] as (typeof scenario.degradations)[0],
+      healthyB,
+      0.1,
+    ) as number,
     flaggedS: flagged.find((f) => f.element === roller)?.tS,
     falseFlags: flagged.filter((f) => f.element !== roller).map((f) => f.element),
   };
@@ -61,10 +65,13 @@ function runScenario(seed: number): Outcome {
 describe('degradation detection across 20 seeded scenarios', () => {
   const outcomes = Array.from({ length: 20 }, (_, i) => i + 1).map((seed) => ({ seed }));
 
-  it.each(outcomes)('seed $seed: flags the degraded roller within 48 h of b > 0.1 and nothing else', ({ seed }) => {
-    const o = runScenario(seed);
-    expect(o.falseFlags).toEqual([]);
-    expect(o.flaggedS).toBeDefined();
-    expect((o.flaggedS as number) - o.crossS).toBeLessThanOrEqual(48 * HOUR);
-  });
+  it.each(outcomes)(
+    'seed $seed: flags the degraded roller within 48 h of b > 0.1 and nothing else',
+    ({ seed }) => {
+      const o = runScenario(seed);
+      expect(o.falseFlags).toEqual([]);
+      expect(o.flaggedS).toBeDefined();
+      expect((o.flaggedS as number) - o.crossS).toBeLessThanOrEqual(48 * HOUR);
+    },
+  );
 });

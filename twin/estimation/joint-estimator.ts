@@ -69,6 +69,8 @@ export class JointWebLineEstimator {
   private readonly degradedRun: Int32Array;
   private lastTs: number | undefined;
   private readonly rollerNames: string[];
+  /** Innovation gate by number of channels used: the χ² quantile at 1 − 1e-6 (a spike, not noise). */
+  private readonly gateByDof: Float64Array;
 
   constructor(
     readonly topology: LineTopology,
@@ -100,6 +102,9 @@ export class JointWebLineEstimator {
     this.repeats = new Int32Array(m);
     this.outlierRun = new Int32Array(m);
     this.degradedRun = new Int32Array(topology.idlers.length);
+    this.gateByDof = new Float64Array(m + 1).map((_, dof) =>
+      dof > 0 ? chiSquareQuantile(1 - 1e-6, dof) : Infinity,
+    );
     this.rollerNames = topology.idlers.map((e) => (topology.elements[e] as IdlerElement).name);
   }
 
@@ -112,19 +117,21 @@ export class JointWebLineEstimator {
     ukf.predict(dt);
 
     const stuck: string[] = [];
-    model.signalNames.forEach((signal, i) => {
+    let used = 0;
+    for (let i = 0; i < model.dimZ; i++) {
+      const signal = model.signalNames[i] as string;
       const v = reading.values[signal];
       const present = typeof v === 'number' && Number.isFinite(v);
       this.z[i] = present ? v : NaN;
       this.repeats[i] = present && v === this.lastValue[i] ? (this.repeats[i] as number) + 1 : 0;
       if (present) this.lastValue[i] = v;
-      const isStuck = (this.repeats[i] as number) >= opts.stuckAfterRepeats - 1 && opts.stuckAfterRepeats > 0;
+      const isStuck = opts.stuckAfterRepeats > 0 && (this.repeats[i] as number) >= opts.stuckAfterRepeats - 1;
       if (isStuck) stuck.push(signal);
       this.mask[i] = present && !isStuck;
-    });
+      if (this.mask[i]) used += 1;
+    }
 
-    const used = this.mask.filter(Boolean).length;
-    const gate = used > 0 ? chiSquareQuantile(1 - 1e-6, used) : Infinity;
+    const gate = this.gateByDof[used] as number;
     let result = ukf.update(this.z, { mask: this.mask, innovationGate: { maxNis: gate } });
     const rejected: string[] = [];
     if (result.gated) {

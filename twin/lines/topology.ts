@@ -26,6 +26,8 @@ export interface LineTopology {
   readonly idlers: readonly number[];
   /** Position of each element in `idlers`, or −1 for driven elements. */
   readonly idlerSlot: Int32Array;
+  /** Capstan factor e^{μθ} − 1 of each idler as described (0 for driven elements). */
+  readonly capstanFactor: Float64Array;
   /** Surface speed of each nip relative to the line speed (master = 1; draws cascade). */
   readonly nipSpeedRatio: ReadonlyMap<number, number>;
   readonly zones: readonly TensionZone[];
@@ -50,6 +52,9 @@ export function compileLine(line: LineDescription): LineTopology {
   const idlers = elements.flatMap((e, i) => (e.type === 'idler' ? [i] : []));
   const idlerSlot = new Int32Array(elements.length).fill(-1);
   idlers.forEach((e, k) => (idlerSlot[e] = k));
+  const capstanFactor = new Float64Array(
+    elements.map((e) => (e.type === 'idler' ? Math.expm1(e.frictionCoefficient * e.wrapAngleRad) : 0)),
+  );
   const driven = elements.flatMap((e, i) => (e.type === 'idler' ? [] : [i]));
   const masterElement = elementIndex.get(line.setpoints.speedMaster) as number;
 
@@ -90,6 +95,7 @@ export function compileLine(line: LineDescription): LineTopology {
     spanLengthM,
     idlers,
     idlerSlot,
+    capstanFactor,
     nipSpeedRatio,
     zones,
     masterElement,

@@ -4,7 +4,7 @@ import { rollerPropertyPrefix } from '../lines/topology';
 import type { IdlerElement, SensorDescription } from '../lines/types';
 import {
   allocateSteadyState,
-  solveSteadyState,
+  solveValidatedSteadyState,
   type SteadyState,
   type SteadyStateInputs,
 } from './steady-state';
@@ -194,9 +194,10 @@ export class WebLineJointModel implements UkfModel {
     }
   }
 
-  /** Steady state for a state vector (shared scratch: copy what you keep). */
+  /** Steady state for a state vector (shared scratch: copy what you keep). decode() clamps every
+   * input into its valid range, so the input checks are skipped on this hot path. */
   solve(x: ArrayLike<number>): SteadyState {
-    return solveSteadyState(this.topology, this.decode(x), this.steady);
+    return solveValidatedSteadyState(this.topology, this.decode(x), this.steady);
   }
 
   decode(x: ArrayLike<number>): SteadyStateInputs {

@@ -5,7 +5,7 @@ import { solveIdlerSteadyState, tractionLimitN, type CreepLaw } from './traction
 
 // Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
 // slow inside vm contexts such as jest's test environment).
-const { abs: mAbs } = Math;
+const { abs: mAbs, max: mMax } = Math;
 
 /** What the reduced model needs besides the line: physical parameters and boundary conditions. */
 export interface SteadyStateInputs {
@@ -66,6 +66,15 @@ export function solveSteadyState(
   out: SteadyState,
 ): SteadyState {
   validateInputs(topology, inputs);
+  return solveValidatedSteadyState(topology, inputs, out);
+}
+
+/** solveSteadyState without the input checks, for callers that build valid inputs themselves (hot path). */
+export function solveValidatedSteadyState(
+  topology: LineTopology,
+  inputs: SteadyStateInputs,
+  out: SteadyState,
+): SteadyState {
   const { elements, zones } = topology;
   const ea = inputs.eaN;
   const law = topology.line.traction;
@@ -152,7 +161,10 @@ function forwardPass(
     const e = spans[k] as number; // the idler at the downstream end of span e − 1
     const idler = topology.elements[e] as IdlerElement;
     const webSpeed = massFlow / (ea - t);
-    const limit = tractionLimitN(t, idler.frictionCoefficient * muScale, idler.wrapAngleRad);
+    const limit =
+      muScale === 1
+        ? mMax(t, 0) * (topology.capstanFactor[e] as number)
+        : tractionLimitN(t, idler.frictionCoefficient * muScale, idler.wrapAngleRad);
     const st = solveIdlerSteadyState(webSpeed, idler.radiusM, frictionOf(e), limit, law, idlerScratch);
     out.omegaRadPerS[e] = st.omegaRadPerS;
     out.slipMps[e] = st.slipMps;

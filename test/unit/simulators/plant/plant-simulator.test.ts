@@ -4,8 +4,16 @@ import { PlantSimulator, readingsToCsv, type Reading } from '../../../../simulat
 import { defaultScenario, type PlantScenario } from '../../../../simulators/plant/scenario';
 
 const topology = loadLine();
-const quiet = { dropoutProbability: 0, spikeProbability: 0, spikeSigma: 0, stuck: [], bias: {}, clockSkewPpm: 0 };
-const scenario = (o: Partial<PlantScenario> = {}) => defaultScenario({ durationS: 6 * 3600, samplePeriodS: 600, ...o });
+const quiet = {
+  dropoutProbability: 0,
+  spikeProbability: 0,
+  spikeSigma: 0,
+  stuck: [],
+  bias: {},
+  clockSkewPpm: 0,
+};
+const scenario = (o: Partial<PlantScenario> = {}) =>
+  defaultScenario({ durationS: 6 * 3600, samplePeriodS: 600, ...o });
 const collect = (sim: PlantSimulator) => [...sim.samples()];
 
 describe('plant simulator', () => {
@@ -33,13 +41,19 @@ describe('plant simulator', () => {
       },
       allocateSteadyState(topology),
     );
-    topology.spanNames.forEach((s, i) => expect(Math.abs((truth?.tensionN[s] as number) - (reduced.tensionN[i] as number))).toBeLessThan(0.05));
+    topology.spanNames.forEach((s, i) =>
+      expect(Math.abs((truth?.tensionN[s] as number) - (reduced.tensionN[i] as number))).toBeLessThan(0.05),
+    );
   });
 
   it('follows a degradation: the worn roller slips and tensions redistribute', () => {
     const sim = new PlantSimulator(
       topology,
-      scenario({ sensorFaults: quiet, durationS: 4 * 3600, degradations: [{ element: 'R8', onsetS: 600, rampS: 3600, finalNms: 0.3 }] }),
+      scenario({
+        sensorFaults: quiet,
+        durationS: 4 * 3600,
+        degradations: [{ element: 'R8', onsetS: 600, rampS: 3600, finalNms: 0.3 }],
+      }),
     );
     const samples = collect(sim);
     const first = samples[0]?.truth;
@@ -68,11 +82,15 @@ describe('plant simulator', () => {
     const readings = samples.map((s) => s.reading);
     const counts = readings.map((r) => Object.keys(r.values).length);
     expect(Math.min(...counts)).toBeLessThan(16);
-    const stuck = samples.filter((s) => s.truth.tS >= 3600 && s.truth.tS < 7200).map((s) => s.reading.values.S5_Tension_N);
+    const stuck = samples
+      .filter((s) => s.truth.tS >= 3600 && s.truth.tS < 7200)
+      .map((s) => s.reading.values.S5_Tension_N);
     const present = stuck.filter((v) => v !== undefined);
     expect(present.length).toBeGreaterThan(1);
     expect(new Set(present).size).toBe(1);
-    const bias = samples.map((s) => (s.reading.values.S2_Tension_N ?? NaN) - (s.truth.tensionN.S2 as number)).filter(Number.isFinite);
+    const bias = samples
+      .map((s) => (s.reading.values.S2_Tension_N ?? NaN) - (s.truth.tensionN.S2 as number))
+      .filter(Number.isFinite);
     expect(bias.reduce((a, b) => a + b, 0) / bias.length).toBeGreaterThan(4);
     const last = samples[samples.length - 1] as (typeof samples)[number];
     expect(last.reading.ts - sim.scenario.startTimeS - last.truth.tS).toBeCloseTo(last.truth.tS * 1e-4, 2);
@@ -86,13 +104,30 @@ describe('plant simulator', () => {
   });
 
   it('writes CSV with a header and empty cells for missing values', () => {
-    const rows = [...readingsToCsv(['a', 'b'], [{ ts: 1, values: { a: 1.5 } }, { ts: 2, values: { a: 2, b: 3 } }])];
+    const rows = [
+      ...readingsToCsv(
+        ['a', 'b'],
+        [
+          { ts: 1, values: { a: 1.5 } },
+          { ts: 2, values: { a: 2, b: 3 } },
+        ],
+      ),
+    ];
     expect(rows).toEqual(['ts,a,b\n', '1,1.5,\n', '2,2,3\n']);
   });
 
   it('rejects a degradation of an element that is not an idler', () => {
     expect(
-      () => new PlantSimulator(topology, scenario({ degradations: [{ element: 'NR1', onsetS: 0, rampS: 10, finalNms: 0.2 }] })),
-    ).toThrow(expect.objectContaining({ code: 'SCENARIO_INVALID', message: expect.stringMatching(/'NR1' is not an idler/) }));
+      () =>
+        new PlantSimulator(
+          topology,
+          scenario({ degradations: [{ element: 'NR1', onsetS: 0, rampS: 10, finalNms: 0.2 }] }),
+        ),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'SCENARIO_INVALID',
+        message: expect.stringMatching(/'NR1' is not an idler/),
+      }),
+    );
   });
 });

@@ -3,9 +3,12 @@ import { LineDescriptionError } from '../../../../twin/errors';
 import { parseLineDescription } from '../../../../twin/lines/load';
 import { compileLine, loadLine } from '../../../../twin/lines/topology';
 
-const clone = (): Record<string, unknown> => structuredClone(referenceJson) as Record<string, unknown>;
+// The mutations below poke at arbitrary places of untyped JSON on purpose (that is what a bad file is).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+const clone = (): Json => structuredClone(referenceJson);
 
-function expectLineError(mutate: (d: any) => void, path: string, message: RegExp): void {
+function expectLineError(mutate: (d: Json) => void, path: string, message: RegExp): void {
   const d = clone();
   mutate(d);
   let caught: unknown;
@@ -24,7 +27,21 @@ function expectLineError(mutate: (d: any) => void, path: string, message: RegExp
 describe('reference line description', () => {
   it('has the names of ARCHITECTURE.md in web order', () => {
     const t = loadLine();
-    expect(t.elements.map((e) => e.name)).toEqual(['WS1', 'R1', 'R2', 'R3', 'R4', 'R5', 'NR1', 'R7', 'R8', 'R9', 'R10', 'NR2', 'WS2']);
+    expect(t.elements.map((e) => e.name)).toEqual([
+      'WS1',
+      'R1',
+      'R2',
+      'R3',
+      'R4',
+      'R5',
+      'NR1',
+      'R7',
+      'R8',
+      'R9',
+      'R10',
+      'NR2',
+      'WS2',
+    ]);
     expect(t.spanNames).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9', 'S10', 'S11', 'S12']);
     expect(t.frictionParameterNames).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b7', 'b8', 'b9', 'b10']);
   });
@@ -65,7 +82,11 @@ describe('bad line descriptions', () => {
   });
 
   it('names an unknown element type', () => {
-    expectLineError((d) => (d.elements[2].type = 'roller'), '/elements/2/type', /must be equal to one of the allowed values/);
+    expectLineError(
+      (d) => (d.elements[2].type = 'roller'),
+      '/elements/2/type',
+      /must be equal to one of the allowed values/,
+    );
   });
 
   it('names a negative radius', () => {
@@ -90,7 +111,11 @@ describe('bad line descriptions', () => {
   });
 
   it('names an unknown property', () => {
-    expectLineError((d) => (d.elements[1].colour = 'red'), '/elements/1', /must NOT have additional properties 'colour'/);
+    expectLineError(
+      (d) => (d.elements[1].colour = 'red'),
+      '/elements/1',
+      /must NOT have additional properties 'colour'/,
+    );
   });
 
   it('names a sensor on an unknown span', () => {

@@ -1,17 +1,33 @@
 import { loadLine } from '../../../../twin/lines/topology';
 import type { IdlerElement } from '../../../../twin/lines/types';
-import { allocateSteadyState, solveSteadyState, type SteadyStateInputs } from '../../../../twin/model/steady-state';
+import {
+  allocateSteadyState,
+  solveSteadyState,
+  type SteadyStateInputs,
+} from '../../../../twin/model/steady-state';
 import { tractionLimitN } from '../../../../twin/model/traction';
 
 const topology = loadLine();
 const span = (name: string) => topology.spanIndex.get(name) as number;
 const element = (name: string) => topology.elementIndex.get(name) as number;
 
-function solve(friction: Partial<Record<string, number>> = {}, base = 0.001, extra: Partial<SteadyStateInputs> = {}) {
+function solve(
+  friction: Partial<Record<string, number>> = {},
+  base = 0.001,
+  extra: Partial<SteadyStateInputs> = {},
+) {
   const frictionNms = topology.frictionParameterNames.map((n) => friction[n] ?? base);
   return solveSteadyState(
     topology,
-    { frictionNms, muScale: 1, eaN: 4e5, unwindTensionN: 100, rewindTensionN: 100, masterSpeedMps: 1, ...extra },
+    {
+      frictionNms,
+      muScale: 1,
+      eaN: 4e5,
+      unwindTensionN: 100,
+      rewindTensionN: 100,
+      masterSpeedMps: 1,
+      ...extra,
+    },
     allocateSteadyState(topology),
   );
 }
@@ -31,7 +47,8 @@ describe('reduced steady-state model', () => {
   it("raises S7–S11 to ≈150 N with NR1's draw", () => {
     const st = solve({}, 0);
     for (const s of ['S7', 'S8', 'S9', 'S10', 'S11']) expect(st.tensionN[span(s)]).toBeCloseTo(150, 0);
-    for (const s of ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S12']) expect(st.tensionN[span(s)]).toBeCloseTo(100, 6);
+    for (const s of ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S12'])
+      expect(st.tensionN[span(s)]).toBeCloseTo(100, 6);
     expect(st.omegaRadPerS[element('R1')]).toBeCloseTo(20, 2);
   });
 
@@ -39,7 +56,9 @@ describe('reduced steady-state model', () => {
     const healthy = solve();
     const worn = solve({ b8: 0.05 });
     expect(worn.tensionN[span('S11')]).toBeCloseTo(healthy.tensionN[span('S11')] as number, 6);
-    expect((worn.tensionN[span('S7')] as number) - (healthy.tensionN[span('S7')] as number)).toBeLessThan(-15);
+    expect((worn.tensionN[span('S7')] as number) - (healthy.tensionN[span('S7')] as number)).toBeLessThan(
+      -15,
+    );
   });
 
   it('slips only past the traction limit', () => {
@@ -72,7 +91,8 @@ describe('reduced steady-state model', () => {
       const webSpeed = (st.omegaRadPerS[i + 1] as number) * e.radiusM + (st.slipMps[i + 1] as number);
       return webSpeed * (4e5 - (st.tensionN[i] as number));
     });
-    for (const f of flows) expect(Math.abs(f - (flows[0] as number)) / (flows[0] as number)).toBeLessThan(1e-7);
+    for (const f of flows)
+      expect(Math.abs(f - (flows[0] as number)) / (flows[0] as number)).toBeLessThan(1e-7);
   });
 
   it('rejects negative friction with a typed error', () => {

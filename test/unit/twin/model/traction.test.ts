@@ -1,5 +1,10 @@
 import fc from 'fast-check';
-import { slipForForceMps, solveIdlerSteadyState, tractionForceN, tractionLimitN } from '../../../../twin/model/traction';
+import {
+  slipForForceMps,
+  solveIdlerSteadyState,
+  tractionForceN,
+  tractionLimitN,
+} from '../../../../twin/model/traction';
 
 const law = { creepVelocityMps: 0.01, postLimitSlopeFraction: 0.002 };
 
@@ -10,10 +15,16 @@ describe('creep–slip traction', () => {
 
   it('inverts the force law everywhere (property)', () => {
     fc.assert(
-      fc.property(fc.double({ min: -500, max: 500, noNaN: true }), fc.double({ min: 1, max: 200, noNaN: true }), (force, limit) => {
-        const s = slipForForceMps(force, limit, law);
-        expect(Math.abs(tractionForceN(s, limit, law) - force)).toBeLessThan(1e-7 * Math.max(1, Math.abs(force)));
-      }),
+      fc.property(
+        fc.double({ min: -500, max: 500, noNaN: true }),
+        fc.double({ min: 1, max: 200, noNaN: true }),
+        (force, limit) => {
+          const s = slipForForceMps(force, limit, law);
+          expect(Math.abs(tractionForceN(s, limit, law) - force)).toBeLessThan(
+            1e-7 * Math.max(1, Math.abs(force)),
+          );
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -21,13 +32,17 @@ describe('creep–slip traction', () => {
   it('balances R·F(s) = b·ω at the idler steady state (property)', () => {
     const out = { omegaRadPerS: 0, slipMps: 0, tensionRiseN: 0 };
     fc.assert(
-      fc.property(fc.double({ min: 1e-5, max: 2, noNaN: true }), fc.double({ min: 5, max: 100, noNaN: true }), (b, limit) => {
-        solveIdlerSteadyState(1, 0.05, b, limit, law, out);
-        expect(out.omegaRadPerS).toBeGreaterThan(0);
-        expect(out.omegaRadPerS).toBeLessThanOrEqual(20);
-        const f = tractionForceN(out.slipMps, limit, law);
-        expect(Math.abs(f - out.tensionRiseN)).toBeLessThan(1e-6 * Math.max(1, f));
-      }),
+      fc.property(
+        fc.double({ min: 1e-5, max: 2, noNaN: true }),
+        fc.double({ min: 5, max: 100, noNaN: true }),
+        (b, limit) => {
+          solveIdlerSteadyState(1, 0.05, b, limit, law, out);
+          expect(out.omegaRadPerS).toBeGreaterThan(0);
+          expect(out.omegaRadPerS).toBeLessThanOrEqual(20);
+          const f = tractionForceN(out.slipMps, limit, law);
+          expect(Math.abs(f - out.tensionRiseN)).toBeLessThan(1e-6 * Math.max(1, f));
+        },
+      ),
       { numRuns: 2000 },
     );
   });

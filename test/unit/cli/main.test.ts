@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { runCli } from '../../../cli/main';
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), progress: false });
+  return { code, out, err };
+}
+
+describe('selfcal CLI', () => {
+  it('prints help listing the commands', async () => {
+    const r = await cli('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/demo \[options\]/);
+    expect(r.out).toMatch(/simulate \[options\]/);
+  });
+
+  it.each([
+    [['demo', '--days', 'abc'], /option '--days <n>' argument 'abc' is invalid\. 'abc' is not a number/],
+    [['demo', '--days', '-3'], /-3 is outside \[0\.01, 3650\]/],
+    [['demo', '--seed', '1.5'], /'1\.5' is not an integer/],
+    [['demo', '--sample-period', 'NaN'], /'NaN' is not a number/],
+    [['demo', '--frobnicate'], /unknown option '--frobnicate'/],
+    [['launch'], /unknown command 'launch'/],
+  ])('rejects %j with exit code 2 and a precise message', async (args, message) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err).toMatch(/CLI_ARGUMENT_INVALID/);
+  });
+
+  it('rejects a roller that is not an idler, naming the idlers', async () => {
+    const r = await cli('demo', '--roller', 'R6');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /error \[CLI_ARGUMENT_INVALID\]: --roller 'R6' is not an idler of line reference-web-line \(idlers: R1, R2/,
+    );
+  });
+
+  it('rejects a bad line file with the offending path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'selfcal-cli-'));
+    const file = join(dir, 'bad-line.json');
+    const line = JSON.parse(
+      readFileSync(join(__dirname, '../../../twin/lines/reference-web-line.json'), 'utf8'),
+    );
+    line.elements[3].radiusM = -1;
+    writeFileSync(file, JSON.stringify(line));
+    const r = await cli('validate-line', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/error \[LINE_INVALID\]: line description \/elements\/3\/radiusM: must be > 0/);
+  });
+
+  it('runs a short demo and prints the JSON result', async () => {
+    const r = await cli('demo', '--days', '4', '--roller', 'R9', '--seed', '3', '--json');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.out);
+    expect(result.flagged).toEqual([{ element: 'R9', firstFlaggedAt: expect.any(Number) }]);
+    expect(result.flagged[0].firstFlaggedAt).toBeGreaterThan(result.truth.onsetS);
+    expect(Object.keys(result.parameters)).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b7', 'b8', 'b9', 'b10']);
+    expect(result.parameters.b9).toEqual({
+      mean: expect.any(Number),
+      std: expect.any(Number),
+      p05: expect.any(Number),
+      p95: expect.any(Number),
+    });
+    expect(result.parameters.b9.p05).toBeLessThan(result.truth.finalFrictionNms.b9);
+    expect(result.parameters.b9.p95).toBeGreaterThan(result.truth.finalFrictionNms.b9);
+  });
+
+  it('writes simulator CSV to a file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'selfcal-cli-'));
+    const file = join(dir, 'plant.csv');
+    const r = await cli('simulate', '--days', '0.1', '--out', file);
+    expect(r.code).toBe(0);
+    const rows = readFileSync(file, 'utf8').trim().split('\n');
+    expect(rows[0]).toMatch(/^ts,Roller1_w,Roller2_w,/);
+    expect(rows).toHaveLength(1 + Math.floor(8640 / 600) + 1);
+  });
+
+  it('exits non-zero from the real executable on a bad argument', async () => {
+    const run = promisify(execFile);
+    const bin = join(__dirname, '../../../cli/bin.js');
+    await expect(run(process.execPath, [bin, 'demo', '--days', 'x'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/'x' is not a number/),
+    });
+  });
+});
