@@ -10,9 +10,10 @@ export type SelfcalErrorCode =
   | 'SCENARIO_INVALID'
   | 'CLI_ARGUMENT_INVALID';
 
-export class SelfcalError extends Error {
-  readonly code: SelfcalErrorCode;
-  constructor(code: SelfcalErrorCode, message: string, options?: { cause?: unknown }) {
+/** Base of every typed error in selfcal; layers with their own catalogue narrow `C`. */
+export class SelfcalError<C extends string = SelfcalErrorCode> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SelfcalError';
     this.code = code;

@@ -2,15 +2,15 @@
  * Errors of the estimation layer. The stable `code` is what callers switch on (e.g. the twin
  * loop restarts a filter on NOT_POSITIVE_DEFINITE but treats DIMENSION_MISMATCH as a bug).
  */
+import { SelfcalError } from '../errors';
+
 export type EstimationErrorCode =
   'NOT_POSITIVE_DEFINITE' | 'SINGULAR_MATRIX' | 'DIMENSION_MISMATCH' | 'NON_FINITE';
 
-export class EstimationError extends Error {
-  readonly code: EstimationErrorCode;
+export class EstimationError extends SelfcalError<EstimationErrorCode> {
   constructor(code: EstimationErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'EstimationError';
-    this.code = code;
   }
 }
 

@@ -142,18 +142,8 @@ export function matMul(
   n: number,
   out: Float64Array = new Float64Array(m * n),
 ): Float64Array {
-  expectLength('matMul A', a.length, m * k);
   expectLength('matMul B', b.length, k * n);
-  expectLength('matMul output', out.length, m * n);
-  for (let i = 0; i < m; i++) {
-    const rowA = i * k;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let l = 0, ib = j; l < k; l++, ib += n) s += a[rowA + l]! * b[ib]!;
-      out[i * n + j] = s;
-    }
-  }
-  return out;
+  return multiplyStrided(a, b, m, k, n, n, 1, out, 'matMul');
 }
 
 /** out (m×n) = A (m×k) · Bᵀ where B is n×k. `out` must not alias A or B. */
@@ -165,15 +155,29 @@ export function matMulTransB(
   n: number,
   out: Float64Array = new Float64Array(m * n),
 ): Float64Array {
-  expectLength('matMulTransB A', a.length, m * k);
   expectLength('matMulTransB B', b.length, n * k);
-  expectLength('matMulTransB output', out.length, m * n);
+  return multiplyStrided(a, b, m, k, n, 1, k, out, 'matMulTransB');
+}
+
+/** A·B where B(l, j) = b[l·bRowStride + j·bColStride]; sums over l in order, like numpy's dot. */
+function multiplyStrided(
+  a: Float64Array,
+  b: Float64Array,
+  m: number,
+  k: number,
+  n: number,
+  bRowStride: number,
+  bColStride: number,
+  out: Float64Array,
+  what: string,
+): Float64Array {
+  expectLength(`${what} A`, a.length, m * k);
+  expectLength(`${what} output`, out.length, m * n);
   for (let i = 0; i < m; i++) {
     const rowA = i * k;
     for (let j = 0; j < n; j++) {
-      const rowB = j * k;
       let s = 0;
-      for (let l = 0; l < k; l++) s += a[rowA + l]! * b[rowB + l]!;
+      for (let l = 0, ib = j * bColStride; l < k; l++, ib += bRowStride) s += a[rowA + l]! * b[ib]!;
       out[i * n + j] = s;
     }
   }
