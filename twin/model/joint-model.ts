@@ -40,9 +40,11 @@ export interface JointModelOptions {
   frictionPriorLogStd?: number;
 }
 
-const LOG_MIN = -30;
-const LOG_MAX = 5;
-const clampLog = (q: number): number => (q < LOG_MIN ? LOG_MIN : q > LOG_MAX ? LOG_MAX : q);
+/** Bounds of the log-parameters (keep exp() finite and the physics meaningful). */
+const clamp = (q: number, lo: number, hi: number): number => (q < lo ? lo : q > hi ? hi : q);
+const LN_FRICTION = [-30, 5] as const; // b in [1e-13, 148] N·m·s/rad
+const LN_MU_SCALE = [Math.log(0.05), Math.log(20)] as const;
+const LN_EA = [Math.log(1e3), Math.log(1e10)] as const; // N
 
 export class WebLineJointModel implements UkfModel {
   readonly dimX: number;
@@ -206,9 +208,10 @@ export class WebLineJointModel implements UkfModel {
     inp.rewindTensionN = mMax(x[1] as number, 1e-3);
     inp.masterSpeedMps = mMax(x[2] as number, 1e-6);
     for (let k = 0; k < inp.frictionNms.length; k++)
-      inp.frictionNms[k] = mExp(clampLog(x[this.frictionOffset + k] as number));
-    inp.muScale = this.muIndex >= 0 ? mExp(clampLog(x[this.muIndex] as number)) : 1;
-    inp.eaN = this.eaIndex >= 0 ? mExp(clampLog(x[this.eaIndex] as number)) : this.topology.line.web.eaN;
+      inp.frictionNms[k] = mExp(clamp(x[this.frictionOffset + k] as number, ...LN_FRICTION));
+    inp.muScale = this.muIndex >= 0 ? mExp(clamp(x[this.muIndex] as number, ...LN_MU_SCALE)) : 1;
+    inp.eaN =
+      this.eaIndex >= 0 ? mExp(clamp(x[this.eaIndex] as number, ...LN_EA)) : this.topology.line.web.eaN;
     return inp;
   }
 

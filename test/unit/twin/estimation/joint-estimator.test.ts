@@ -5,14 +5,18 @@ import { defaultScenario } from '../../../../simulators/plant/scenario';
 
 const topology = loadLine();
 
-function run(faults: Partial<ReturnType<typeof defaultScenario>['sensorFaults']> = {}, hours = 24) {
+function run(
+  faults: Partial<ReturnType<typeof defaultScenario>['sensorFaults']> = {},
+  hours = 24,
+  options: ConstructorParameters<typeof JointWebLineEstimator>[1] = {},
+) {
   const scenario = defaultScenario({
     seed: 11,
     durationS: hours * 3600,
     sensorFaults: { ...defaultScenario().sensorFaults, ...faults },
   });
   const sim = new PlantSimulator(topology, scenario);
-  const est = new JointWebLineEstimator(topology);
+  const est = new JointWebLineEstimator(topology, options);
   const steps = [];
   let truth = {} as Record<string, number>;
   for (const s of sim.samples()) {
@@ -62,5 +66,13 @@ describe('joint state–parameter estimator on the reference line', () => {
       expect(Math.abs((v[`${s}_Tension_N_virtual`]?.value as number) - (truth[s] as number))).toBeLessThan(2);
       expect(v[`${s}_Tension_N_virtual`]?.std).toBeGreaterThan(0);
     }
+  });
+
+  it('estimates EA and the μ scale jointly when asked', () => {
+    const { est } = run({}, 12, { model: { estimateEa: true, estimateMu: true } });
+    const ea = Math.exp(est.ukf.x[est.model.eaIndex] as number);
+    const mu = Math.exp(est.ukf.x[est.model.muIndex] as number);
+    expect(Math.abs(ea - 4e5) / 4e5).toBeLessThan(0.05);
+    expect(Math.abs(mu - 1)).toBeLessThan(0.1);
   });
 });

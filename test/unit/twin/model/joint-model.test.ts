@@ -1,0 +1,62 @@
+import { loadLine } from '../../../../twin/lines/topology';
+import { WebLineJointModel } from '../../../../twin/model/joint-model';
+
+const topology = loadLine();
+
+describe('joint web-line model', () => {
+  it('lays out boundary states, then ln b per idler, then the optional ln μ-scale and ln EA', () => {
+    const model = new WebLineJointModel(topology, { estimateMu: true, estimateEa: true });
+    expect(model.stateNames).toEqual([
+      'unwindTensionN',
+      'rewindTensionN',
+      'masterSpeedMps',
+      ...['b1', 'b2', 'b3', 'b4', 'b5', 'b7', 'b8', 'b9', 'b10'].map((b) => `ln_${b}`),
+      'ln_muScale',
+      'ln_EA',
+    ]);
+    expect(model.dimX).toBe(14);
+    expect(model.dimZ).toBe(16);
+  });
+
+  it('measures the creep of every roller: a larger μ-scale brings ω closer to free rolling', () => {
+    const model = new WebLineJointModel(topology, { estimateMu: true });
+    const { x0 } = model.initialState();
+    const low = new Float64Array(model.dimZ);
+    const high = new Float64Array(model.dimZ);
+    model.hx(x0, low);
+    x0[model.muIndex] = Math.log(1.5);
+    model.hx(x0, high);
+    const r1 = model.signalNames.indexOf('Roller1_w');
+    expect(high[r1]).toBeGreaterThan(low[r1] as number);
+  });
+
+  it('reads EA from the state: the draw zone holds strain, so its tension scales with EA', () => {
+    const model = new WebLineJointModel(topology, { estimateEa: true });
+    const { x0 } = model.initialState();
+    const soft = new Float64Array(model.dimZ);
+    const stiff = new Float64Array(model.dimZ);
+    model.hx(x0, soft);
+    x0[model.eaIndex] = Math.log(8e5);
+    model.hx(x0, stiff);
+    const s8 = model.signalNames.indexOf('S8_Tension_N');
+    // T_draw − T_unwind ≈ draw · EA: 50 N at 4e5, 100 N at 8e5.
+    expect((stiff[s8] as number) - (soft[s8] as number)).toBeCloseTo(50, 0);
+  });
+
+  it('relaxes boundary states towards their setpoints and carries parameters unchanged', () => {
+    const model = new WebLineJointModel(topology);
+    const { x0 } = model.initialState();
+    x0[0] = 110;
+    const out = new Float64Array(model.dimX);
+    model.fx(x0, 3600, out);
+    expect(out[0]).toBeCloseTo(100 + 10 * Math.exp(-1), 10);
+    expect(Array.from(out.subarray(3))).toEqual(Array.from(x0.subarray(3)));
+  });
+
+  it('grows the parameter random walk linearly with the step', () => {
+    const model = new WebLineJointModel(topology, { parameterWalkPerSqrtHour: 0.2 });
+    const n = model.dimX;
+    const q = model.processNoise(1800, new Float64Array(n * n));
+    expect(q[3 * n + 3]).toBeCloseTo(0.04 * 0.5, 12);
+  });
+});
