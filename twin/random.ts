@@ -6,12 +6,17 @@ import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGene
  * A seeded random source, injected wherever randomness is needed (the core never touches Math.random).
  * Backed by pure-rand's xoroshiro128+; its state can be saved and restored for savepoints.
  */
+const WARM_UP_DRAWS = 64;
+
 export class SeededRandom {
   private rng: JumpableRandomGenerator;
   private spareNormal: number | undefined;
 
   constructor(seed: number | readonly number[]) {
     this.rng = typeof seed === 'number' ? xoroshiro128plus(seed) : xoroshiro128plusFromState(seed);
+    // xoroshiro128+ seeded from a small integer starts out nearly linear in the seed (seeds 1, 2, 3 give
+    // almost the same first draws); discard a warm-up so neighbouring seeds give unrelated streams.
+    if (typeof seed === 'number') for (let i = 0; i < WARM_UP_DRAWS; i++) this.rng.next();
   }
 
   /** Uniform in [0, 1). */
