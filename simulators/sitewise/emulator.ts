@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SitewiseApiError, invalidRequest } from './api-errors';
+import { FaultController } from './faults';
+import type { FaultDecision, FaultSchedule } from './faults';
+import { SlidingWindowQuota } from './quota';
+import { matchRoute } from './routes';
+import type { RouteContext } from './routes';
+import { SitewiseStore } from './store';
+import type { Tqv } from './wire-types';
+
+export interface SitewiseEmulatorOptions {
+  /** 0 (default) = an ephemeral port. */
+  port?: number;
+  host?: string;
+  /** SQLite file; ':memory:' by default. */
+  dbPath?: string;
+  /** The service's "now" (epoch ms) for the timestamp window and fault windows; injectable for time-compressed runs. */
+  clock?: () => number;
+  /** Clock of the rate quotas (epoch ms); real time by default so a compressed data clock does not distort rates. */
+  quotaClock?: () => number;
+  faults?: FaultSchedule;
+  quota?: { valuesPerSecond?: number; requestsPerSecond?: number };
+  /** Unknown aliases in BatchPut create a disassociated data stream (as the real service does); true by default. */
+  autoCreateAliases?: boolean;
+}
+
+export interface EmulatorStats {
+  requestsByOperation: Record<string, number>;
+  /** TQVs accepted by BatchPut (overwrites included). */
+  valuesStored: number;
+  /** TQVs reported in BatchPut errorEntries. */
+  valuesRejected: number;
+  /** Whole-request errors by name (injected faults and quotas included). */
+  errorsByName: Record<string, number>;
+  faultsInjected: Record<string, number>;
+  /** Points currently in the store. */
+  storedPoints: number;
+}
+
+export interface SitewiseEmulator {
+  endpoint: string;
+  port: number;
+  faults: FaultController;
+  stats(): EmulatorStats;
+  /** All points of an alias, ascending — a test convenience; tests should read through the SDK. */
+  history(alias: string): Tqv[];
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+const bump = (m: Record<string, number>, k: string, by = 1) => (m[k] = (m[k] ?? 0) + by);
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+    });
+    req.on('end', () =>
+      size > MAX_BODY_BYTES
+        ? reject(invalidRequest('Request body too large'))
+        : resolve(Buffer.concat(chunks).toString('utf8')),
+    );
+    req.on('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, e: SitewiseApiError): void {
+  send(
+    res,
+    e.status,
+    { message: e.message, __type: e.errorName, ...e.extra },
+    { 'x-amzn-errortype': e.errorName },
+  );
+}
+
+export async function startSitewiseEmulator(
+  options: SitewiseEmulatorOptions = {},
+): Promise<SitewiseEmulator> {
+  const clock = options.clock ?? Date.now;
+  const quotaClock = options.quotaClock ?? Date.now;
+  const store = new SitewiseStore(options.dbPath ?? ':memory:');
+  const faults = new FaultController(options.faults);
+  const valuesQuota = options.quota?.valuesPerSecond
+    ? new SlidingWindowQuota(options.quota.valuesPerSecond)
+    : null;
+  const requestsQuota = options.quota?.requestsPerSecond
+    ? new SlidingWindowQuota(options.quota.requestsPerSecond)
+    : null;
+  const counters = {
+    requestsByOperation: {} as Record<string, number>,
+    valuesStored: 0,
+    valuesRejected: 0,
+    errorsByName: {} as Record<string, number>,
+    faultsInjected: {} as Record<string, number>,
+  };
+  const throttled = (what: string) => new SitewiseApiError('ThrottlingException', `Rate exceeded: ${what}`);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const rawBody = await readBody(req);
+    const match = matchRoute(req.method ?? 'GET', url.pathname);
+    if (!match) {
+      throw new SitewiseApiError(
+        'UnknownOperationException',
+        `No operation for ${req.method} ${url.pathname}`,
+      );
+    }
+    const operation = match.route.operation;
+    bump(counters.requestsByOperation, operation);
+    const decision: FaultDecision = faults.decide(operation, clock());
+    for (const kind of decision.applied) bump(counters.faultsInjected, kind);
+    if (decision.latencyMs > 0) await new Promise((r) => setTimeout(r, decision.latencyMs));
+    if (decision.terminal === 'dropConnection') {
+      req.socket.destroy();
+      return;
+    }
+    if (decision.terminal === 'unavailable') {
+      throw new SitewiseApiError('ServiceUnavailableException', 'Injected fault: service unavailable');
+    }
+    if (decision.terminal === 'throttle') throw throttled('injected fault');
+    if (requestsQuota && !requestsQuota.tryTake(1, quotaClock())) throw throttled('requests per second');
+    let body: unknown = {};
+    if (rawBody.trim() !== '') {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        throw invalidRequest('The request body is not valid JSON');
+      }
+    }
+    const ctx: RouteContext = {
+      store,
+      nowMs: clock(),
+      query: url.searchParams,
+      body,
+      params: match.params,
+      autoCreateAliases: options.autoCreateAliases ?? true,
+      faults,
+      partialFailure: decision.partialFailure,
+      takeValues: (n) => {
+        if (valuesQuota && !valuesQuota.tryTake(n, quotaClock())) throw throttled('values per second');
+      },
+      recordPut: (o) => {
+        counters.valuesStored += o.valuesStored;
+        counters.valuesRejected += o.valuesRejected;
+      },
+    };
+    const result = match.route.handle(ctx);
+    send(res, result.status, result.body);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const apiError =
+        e instanceof SitewiseApiError
+          ? e
+          : new SitewiseApiError(
+              'InternalFailureException',
+              `Emulator failure: ${e instanceof Error ? e.message : String(e)}`,
+            );
+      bump(counters.errorsByName, apiError.errorName);
+      if (!res.headersSent && !res.destroyed) sendError(res, apiError);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host ?? '127.0.0.1';
+  let closed: Promise<void> | undefined;
+
+  return {
+    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    faults,
+    stats: () => ({
+      ...counters,
+      requestsByOperation: { ...counters.requestsByOperation },
+      errorsByName: { ...counters.errorsByName },
+      faultsInjected: { ...counters.faultsInjected },
+      storedPoints: store.countValues(),
+    }),
+    history: (alias) => {
+      const stream = store.streamByAlias(alias);
+      return stream
+        ? store.history({ streamId: stream.streamId, descending: false, limit: Number.MAX_SAFE_INTEGER - 1 })
+        : [];
+    },
+    close: () =>
+      (closed ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => {
+          store.close();
+          if (err) reject(err);
+          else resolve();
+        });
+        server.closeAllConnections();
+      })),
+  };
+}

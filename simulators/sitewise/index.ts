@@ -1,0 +1,10 @@
+export { startSitewiseEmulator } from './emulator';
+export type { EmulatorStats, SitewiseEmulator, SitewiseEmulatorOptions } from './emulator';
+export { createSitewiseClient } from './client';
+export type { SitewiseClientOptions } from './client';
+export { FaultController, readFaultScheduleFile } from './faults';
+export type { FaultKind, FaultRule, FaultSchedule } from './faults';
+export { runSitewiseEmulatorCli } from './cli';
+export type { SitewiseEmulatorCliOptions } from './cli';
+export { LIMITS } from './validation';
+export type { Quality, TimeInNanos, Tqv, Variant } from './wire-types';
