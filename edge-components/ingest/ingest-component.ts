@@ -1,0 +1,227 @@
+/**
+ * Edge ingest: MQTT `lines/+/telemetry` (QoS 1, persistent session) → validate → group commit into the
+ * outbox store → PUBACK. A message is acknowledged only after its readings are committed (or after it
+ * was rejected for good), so a crash at any moment loses nothing the broker considers delivered; the
+ * price is that un-acknowledged messages may be redelivered and committed twice (duplicates by
+ * (line, signal, ts), harmless downstream: SiteWise overwrites equal timestamp + quality).
+ *
+ * Reconnects are mqtt.js's job (`reconnectPeriodMs`, default 1 s: fixed period, cheap on a local broker).
+ * A failed commit (e.g. STORE_FULL under reject-new) is not acknowledged; after `storeRetryMs` the
+ * connection is dropped on purpose, because MQTT 3.1.1 brokers redeliver only on reconnect.
+ */
+import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { NewReading, OutboxStore } from '../store/contract';
+import type { Logger } from '../shared/logger';
+import { parseTelemetry, signalsByLine, type PayloadRules } from './payload';
+import { PubackGate, type HeldAck } from './puback-gate';
+
+export const TELEMETRY_TOPIC_FILTER = 'lines/+/telemetry';
+const EXCERPT_BYTES = 256;
+
+/** The part of a line description the ingest needs (a `LineTopology` fits). */
+export interface IngestLine {
+  line: { id: string; sensors: readonly { signal: string }[] };
+}
+
+export interface GroupCommitOptions {
+  /** Commit when this many messages are pending. Default 500. */
+  maxMessages?: number;
+  /** … or when the oldest pending message is this old. Default 20 ms. */
+  maxDelayMs?: number;
+}
+
+export interface IngestOptions {
+  brokerUrl: string;
+  /** Fixed: the persistent session (and its un-acknowledged messages) is keyed by it. */
+  clientId: string;
+  lines: readonly IngestLine[] | ReadonlyMap<string, IngestLine>;
+  store: OutboxStore;
+  logger: Logger;
+  clock?: () => number;
+  groupCommit?: GroupCommitOptions;
+  maxPayloadBytes?: number;
+  reconnectPeriodMs?: number;
+  storeRetryMs?: number;
+}
+
+export interface IngestStats {
+  received: number;
+  /** Messages whose readings were committed. */
+  committed: number;
+  committedReadings: number;
+  rejectedByReason: Record<string, number>;
+  /** Successful store transactions. */
+  commits: number;
+  commitFailures: number;
+  /** PUBACKs not sent because the connection closed before the commit (redelivered by the broker). */
+  acksDropped: number;
+}
+
+export interface IngestHandle {
+  /** Resolves once the subscription is acknowledged by the broker (the session exists). */
+  readonly ready: Promise<void>;
+  /** Commit what is pending, acknowledge it, disconnect. Does not close the store (the caller owns it). */
+  stop(): Promise<void>;
+  stats(): IngestStats;
+}
+
+interface PendingMessage {
+  readings: NewReading[];
+  ack: HeldAck | undefined;
+}
+
+export function startIngest(options: IngestOptions): IngestHandle {
+  const { store, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const maxMessages = options.groupCommit?.maxMessages ?? 500;
+  const maxDelayMs = options.groupCommit?.maxDelayMs ?? 20;
+  const lines =
+    options.lines instanceof Map ? [...options.lines.values()] : (options.lines as readonly IngestLine[]);
+  const rules: PayloadRules = {
+    signalsByLine: signalsByLine(lines),
+    maxPayloadBytes: options.maxPayloadBytes,
+    clock,
+  };
+  const stats: IngestStats = {
+    received: 0,
+    committed: 0,
+    committedReadings: 0,
+    rejectedByReason: {},
+    commits: 0,
+    commitFailures: 0,
+    acksDropped: 0,
+  };
+
+  const client: MqttClient = connect(options.brokerUrl, {
+    clientId: options.clientId,
+    clean: false,
+    protocolVersion: 4,
+    reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+    connectTimeout: 10_000,
+  });
+  const gate = new PubackGate(client);
+
+  let pendingValid: PendingMessage[] = [];
+  let pendingRejectedAcks: HeldAck[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let redeliveryTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const valid = pendingValid;
+    const rejectedAcks = pendingRejectedAcks;
+    pendingValid = [];
+    pendingRejectedAcks = [];
+    if (valid.length > 0) {
+      const readings = valid.flatMap((m) => m.readings);
+      try {
+        store.append(readings);
+        stats.commits += 1;
+        stats.committed += valid.length;
+        stats.committedReadings += readings.length;
+        for (const m of valid) if (m.ack) gate.release(m.ack);
+      } catch (error) {
+        stats.commitFailures += 1;
+        for (const m of valid) if (m.ack) gate.discard(m.ack);
+        logger.error('commit failed; messages left unacknowledged with the broker', {
+          code: (error as { code?: unknown }).code ?? 'UNKNOWN',
+          messages: valid.length,
+          error,
+        });
+        scheduleRedelivery();
+      }
+    }
+    for (const ack of rejectedAcks) gate.release(ack);
+    stats.acksDropped = gate.dropped;
+  };
+
+  const scheduleRedelivery = (): void => {
+    if (redeliveryTimer !== undefined || stopped) return;
+    redeliveryTimer = setTimeout(() => {
+      redeliveryTimer = undefined;
+      if (stopped) return;
+      logger.warn('reconnecting so that the broker redelivers unacknowledged messages');
+      client.stream?.destroy();
+    }, options.storeRetryMs ?? 5000);
+  };
+
+  const recordRejection = (topic: string, payload: Buffer, reason: string, detail: string): void => {
+    stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
+    const shownTopic = topic.slice(0, 256);
+    logger.warn('payload rejected', { reason, detail, topic: shownTopic, bytes: payload.byteLength });
+    try {
+      store.reject({
+        topic: shownTopic,
+        reason,
+        detail,
+        excerpt: payload.subarray(0, EXCERPT_BYTES).toString('utf8'),
+        atMs: clock(),
+      });
+    } catch (error) {
+      // Still acknowledged: the message is invalid whether or not its record was kept.
+      logger.error('could not record a rejected payload', {
+        code: (error as { code?: unknown }).code,
+        error,
+      });
+    }
+  };
+
+  client.handleMessage = (packet: IPublishPacket, callback) => {
+    if (stopped) {
+      // Not taken in any more: hold its PUBACK forever (the broker redelivers it to the next session).
+      if (packet.qos > 0 && packet.messageId !== undefined) gate.hold(packet.messageId);
+      callback();
+      return;
+    }
+    stats.received += 1;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const ack = packet.qos > 0 && packet.messageId !== undefined ? gate.hold(packet.messageId) : undefined;
+    const result = parseTelemetry(packet.topic, payload, rules);
+    if (result.ok) pendingValid.push({ readings: result.readings, ack });
+    else {
+      recordRejection(packet.topic, payload, result.reason, result.detail);
+      if (ack) pendingRejectedAcks.push(ack);
+    }
+    callback(); // mqtt.js moves on; its PUBACK is held by the gate until flush.
+    if (pendingValid.length + pendingRejectedAcks.length >= maxMessages) flush();
+    else timer ??= setTimeout(flush, maxDelayMs);
+  };
+
+  // Subscribe on every connection until one SUBACK arrives (a connection lost before its SUBACK fails the
+  // subscribe, and mqtt.js only resubscribes topics that were acknowledged), then wherever the broker has
+  // lost the session.
+  let subscribed = false;
+  let resolveReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+  client.on('connect', (connack) => {
+    if (subscribed && connack.sessionPresent) return;
+    client.subscribe(TELEMETRY_TOPIC_FILTER, { qos: 1 }, (error) => {
+      if (error) {
+        logger.warn('subscribe failed; retried on the next connection', { error });
+        return;
+      }
+      subscribed = true;
+      resolveReady();
+    });
+  });
+
+  client.on('connect', (connack) => logger.info('connected', { sessionPresent: connack.sessionPresent }));
+  client.on('close', () => {
+    if (!stopped) logger.warn('connection closed; mqtt.js reconnects');
+  });
+  client.on('error', (error) => logger.error('mqtt error', { error }));
+
+  return {
+    ready,
+    stats: () => ({ ...stats, rejectedByReason: { ...stats.rejectedByReason }, acksDropped: gate.dropped }),
+    stop: async () => {
+      stopped = true;
+      if (redeliveryTimer !== undefined) clearTimeout(redeliveryTimer);
+      flush();
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      logger.info('ingest stopped', { ...stats, acksDropped: gate.dropped });
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { startLocalBroker, type LocalBroker, type LocalBrokerOptions } from './local-broker';
+export { startTcpFaultProxy, type TcpFaultProxy, type TcpFaultProxyOptions } from './tcp-fault-proxy';
