@@ -1,0 +1,54 @@
+import type { StoredReading } from '../store/contract';
+
+/** BatchPutAssetPropertyValue limits (SiteWise): entries per call and values per entry. */
+export const MAX_ENTRIES_PER_CALL = 10;
+export const MAX_VALUES_PER_ENTRY = 10;
+
+export interface PendingEntry {
+  alias: string;
+  readings: StoredReading[];
+}
+
+/**
+ * Group readings by property alias (keeping outbox order inside each alias) and cut them into calls of
+ * at most 10 entries × 10 values. Two entries of one call never share an alias, so a retry of one
+ * entry cannot reorder values of the same property.
+ */
+export function planCalls(
+  readings: readonly StoredReading[],
+  aliasFor: (r: StoredReading) => string,
+): PendingEntry[][] {
+  const byAlias = new Map<string, StoredReading[]>();
+  for (const r of readings) {
+    const alias = aliasFor(r);
+    const list = byAlias.get(alias);
+    if (list) list.push(r);
+    else byAlias.set(alias, [r]);
+  }
+  const entries: PendingEntry[] = [];
+  for (const [alias, list] of byAlias) {
+    for (let i = 0; i < list.length; i += MAX_VALUES_PER_ENTRY)
+      entries.push({ alias, readings: list.slice(i, i + MAX_VALUES_PER_ENTRY) });
+  }
+  // Fill calls round-robin over aliases is unnecessary: any 10 entries with distinct aliases will do.
+  const calls: PendingEntry[][] = [];
+  let current: PendingEntry[] = [];
+  let aliases = new Set<string>();
+  for (const e of entries) {
+    if (current.length === MAX_ENTRIES_PER_CALL || aliases.has(e.alias)) {
+      calls.push(current);
+      current = [];
+      aliases = new Set();
+    }
+    current.push(e);
+    aliases.add(e.alias);
+  }
+  if (current.length > 0) calls.push(current);
+  return calls;
+}
+
+/** SiteWise TQV timestamp from epoch milliseconds. */
+export function toTimeInNanos(tsMs: number): { timeInSeconds: number; offsetInNanos: number } {
+  const timeInSeconds = Math.floor(tsMs / 1000);
+  return { timeInSeconds, offsetInNanos: (tsMs - timeInSeconds * 1000) * 1_000_000 };
+}

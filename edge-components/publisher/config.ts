@@ -1,0 +1,55 @@
+import type { StoredReading } from '../store/contract';
+
+/** Publisher configuration (recipe DefaultConfiguration mirrors these keys and defaults). */
+export interface PublisherConfig {
+  dbPath: string;
+  synchronous: 'FULL' | 'NORMAL';
+  /** SiteWise endpoint; unset = the AWS regional endpoint with the default credential chain. */
+  endpoint?: string;
+  region: string;
+  valuesPerSecond: number;
+  batchSize: number;
+  /** Property alias of a reading: `{lineId}` and `{signal}` are substituted. */
+  aliasTemplate: string;
+  backoff: { baseMs: number; capMs: number };
+  /** Folder for bulk-import CSV files (readings older than 7 days); unset = count them as expired. */
+  bulkExportDir?: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const publisherConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'dbPath',
+    'region',
+    'valuesPerSecond',
+    'batchSize',
+    'aliasTemplate',
+    'backoff',
+    'logLevel',
+    'synchronous',
+  ],
+  properties: {
+    dbPath: { type: 'string', minLength: 1 },
+    synchronous: { enum: ['FULL', 'NORMAL'], default: 'FULL' },
+    endpoint: { type: 'string', pattern: '^https?://' },
+    region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$', default: 'us-east-1' },
+    valuesPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100000, default: 1000 },
+    batchSize: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
+    aliasTemplate: { type: 'string', pattern: '\\{signal\\}', default: '/selfcal/{lineId}/{signal}' },
+    backoff: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['baseMs', 'capMs'],
+      properties: { baseMs: { type: 'integer', minimum: 1 }, capMs: { type: 'integer', minimum: 1 } },
+      default: { baseMs: 200, capMs: 30000 },
+    },
+    bulkExportDir: { type: 'string', minLength: 1 },
+    logLevel: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
+  },
+} as const;
+
+export function aliasFromTemplate(template: string): (r: StoredReading) => string {
+  return (r) => template.replace('{lineId}', r.lineId).replace('{signal}', r.signal);
+}

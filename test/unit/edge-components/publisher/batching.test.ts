@@ -1,0 +1,87 @@
+import fc from 'fast-check';
+import {
+  MAX_ENTRIES_PER_CALL,
+  MAX_VALUES_PER_ENTRY,
+  planCalls,
+  toTimeInNanos,
+} from '../../../../edge-components/publisher/batching';
+import { fullJitterDelayMs, ValueRateLimiter } from '../../../../edge-components/publisher/rate-limiter';
+import type { StoredReading } from '../../../../edge-components/store/contract';
+
+const reading = (id: number, signal: string): StoredReading => ({
+  id,
+  lineId: 'l1',
+  signal,
+  tsMs: 1_700_000_000_000 + id,
+  value: id,
+  quality: 'GOOD',
+  receivedMs: 0,
+});
+
+describe('planCalls', () => {
+  it('respects the API limits, keeps every reading once and the order within a property (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 600 }), (signals) => {
+        const rows = signals.map((s, i) => reading(i + 1, `s${s}`));
+        const calls = planCalls(rows, (r) => `/l1/${r.signal}`);
+        const seen: number[] = [];
+        for (const call of calls) {
+          expect(call.length).toBeLessThanOrEqual(MAX_ENTRIES_PER_CALL);
+          expect(new Set(call.map((e) => e.alias)).size).toBe(call.length);
+          for (const e of call) {
+            expect(e.readings.length).toBeGreaterThan(0);
+            expect(e.readings.length).toBeLessThanOrEqual(MAX_VALUES_PER_ENTRY);
+            seen.push(...e.readings.map((r) => r.id));
+          }
+        }
+        expect([...seen].sort((a, b) => a - b)).toEqual(rows.map((r) => r.id));
+        const perAlias = new Map<string, number[]>();
+        for (const call of calls)
+          for (const e of call)
+            perAlias.set(e.alias, [...(perAlias.get(e.alias) ?? []), ...e.readings.map((r) => r.id)]);
+        for (const ids of perAlias.values()) expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('converts epoch ms to SiteWise seconds + nanos', () => {
+    expect(toTimeInNanos(1_700_000_000_123)).toEqual({
+      timeInSeconds: 1_700_000_000,
+      offsetInNanos: 123_000_000,
+    });
+  });
+});
+
+describe('ValueRateLimiter', () => {
+  it('never lets more than the budget through over time (virtual clock)', async () => {
+    let now = 0;
+    const limiter = new ValueRateLimiter(
+      100,
+      () => now,
+      async (ms) => {
+        now += ms;
+      },
+    );
+    for (let i = 0; i < 50; i++) await limiter.take(20);
+    // 1000 values at 100/s with a one-second burst allowance: at least 9 s of virtual time.
+    expect(now).toBeGreaterThanOrEqual(9000);
+    expect(now).toBeLessThanOrEqual(10_500);
+  });
+});
+
+describe('fullJitterDelayMs', () => {
+  it('stays within [0, min(cap, base·2^attempt)]', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 60 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (attempt, u) => {
+          const d = fullJitterDelayMs(attempt, 100, 5000, () => u);
+          expect(d).toBeGreaterThanOrEqual(0);
+          expect(d).toBeLessThanOrEqual(Math.min(5000, 100 * 2 ** attempt));
+        },
+      ),
+    );
+  });
+});
