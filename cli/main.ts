@@ -4,6 +4,11 @@ import { SingleBar } from 'cli-progress';
 import { SelfcalError } from '../twin/errors';
 import { loadLine, type LineTopology } from '../twin/lines/topology';
 import { PlantSimulator, readingsToCsv } from '../simulators/plant/plant-simulator';
+import { runSitewiseEmulatorCli } from '../simulators/sitewise/index';
+import { loadIngestConfig } from '../edge-components/ingest/config';
+import { serveIngest } from '../edge-components/ingest/main';
+import { runPublisher } from '../edge-components/publisher/main';
+import { createLogger } from '../edge-components/shared/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, runDemo } from './demo';
 
 export interface CliIo {
@@ -171,6 +176,49 @@ function buildProgram(io: CliIo): Command {
         bar.stop();
       },
     );
+
+  program
+    .command('sitewise-emulator')
+    .description('run the SiteWise emulator (HTTP + SQLite) until SIGTERM/SIGINT; logs JSON lines')
+    .addOption(
+      new Option('--port <n>', 'TCP port to listen on (0 = any free port)')
+        .argParser(numberIn(0, 65535, true))
+        .default(9443),
+    )
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--db <file>', "SQLite file of the emulator's data (':memory:' for none)", 'sitewise-emulator.db')
+    .option('--faults <file>', 'JSON fault schedule (see README)')
+    .action(async (o: { port: number; host: string; db: string; faults?: string }) => {
+      const { stopped } = await runSitewiseEmulatorCli({
+        port: o.port,
+        host: o.host,
+        db: o.db,
+        faultsFile: o.faults,
+        log: (line: string) => io.stdout(`${line}\n`),
+      });
+      await stopped;
+    });
+
+  program
+    .command('ingest')
+    .description(
+      `run the MQTT ingest component until SIGTERM/SIGINT (config: --config FILE and/or SELFCAL_INGEST_CONFIG)`,
+    )
+    .option('--config <file>', 'JSON configuration file')
+    .action(async (o: { config?: string }) => {
+      const config = loadIngestConfig({ filePath: o.config, env: process.env });
+      await serveIngest(config, createLogger({ component: 'ingest', level: config.logLevel }));
+    });
+
+  program
+    .command('publisher')
+    .description(
+      `run the SiteWise publisher component until SIGTERM/SIGINT (config: --config FILE and/or SELFCAL_PUBLISHER_CONFIG)`,
+    )
+    .option('--config <file>', 'JSON configuration file')
+    .action(async (o: { config?: string }) => {
+      await runPublisher({ configFile: o.config });
+    });
 
   program
     .command('validate-line <file>')

@@ -1,13 +1,11 @@
 /**
  * Configuration of the standalone ingest: read once at start-up from a JSON file and/or the
  * SELFCAL_INGEST_CONFIG environment variable (JSON text, or a path to a JSON file; its keys override the
- * file's), validated with ajv into a frozen object. A bad value fails with one error naming the key.
+ * file's), validated with ajv into a frozen object. A bad value fails with one ConfigError naming the key.
  */
-import { readFileSync } from 'node:fs';
-import Ajv, { type ErrorObject } from 'ajv';
 import type { FullPolicy } from '../store/contract';
+import { loadConfig } from '../shared/config';
 import type { LogLevel } from '../shared/logger';
-import { IngestError } from './errors';
 
 export interface IngestConfig {
   readonly brokerUrl: string;
@@ -67,87 +65,12 @@ const schema = {
   additionalProperties: false,
 };
 
-const validate = new Ajv({ allErrors: false }).compile(schema);
-
-function keyOf(error: ErrorObject): string {
-  const path = error.instancePath.replace(/^\//, '');
-  const params = error.params as { missingProperty?: string; additionalProperty?: string };
-  const child = params.missingProperty ?? params.additionalProperty;
-  return child === undefined ? path || '(root)' : path ? `${path}/${child}` : child;
-}
-
-function readJsonObject(text: string, source: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new IngestError(
-      'INGEST_CONFIG_INVALID',
-      `config from ${source} is not valid JSON (${(cause as Error).message})`,
-      {
-        cause,
-        key: '(root)',
-      },
-    );
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new IngestError('INGEST_CONFIG_INVALID', `config from ${source} must be a JSON object`, {
-      key: '(root)',
-    });
-  }
-  return value as Record<string, unknown>;
-}
-
-function readFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new IngestError(
-      'INGEST_CONFIG_INVALID',
-      `cannot read config file '${path}' (${(cause as Error).message})`,
-      {
-        cause,
-        key: '(file)',
-      },
-    );
-  }
-}
-
-/** Merge the sources (file, then env), apply defaults, validate; throws IngestError naming the key. */
+/** Merge the sources (file, then env), apply defaults, validate; throws ConfigError naming the key. */
 export function loadIngestConfig(sources: { filePath?: string; env?: NodeJS.ProcessEnv }): IngestConfig {
-  const fromFile =
-    sources.filePath === undefined ? {} : readJsonObject(readFile(sources.filePath), sources.filePath);
-  const envValue = sources.env?.[CONFIG_ENV]?.trim();
-  const fromEnv =
-    envValue === undefined || envValue === ''
-      ? {}
-      : envValue.startsWith('{')
-        ? readJsonObject(envValue, CONFIG_ENV)
-        : readJsonObject(readFile(envValue), envValue);
-  if (sources.filePath === undefined && (envValue === undefined || envValue === '')) {
-    throw new IngestError(
-      'INGEST_CONFIG_INVALID',
-      `no configuration: pass a JSON file path or set ${CONFIG_ENV} (JSON text or a file path); dbPath is required`,
-      { key: 'dbPath' },
-    );
-  }
-  const merged: Record<string, unknown> = { ...fromFile, ...fromEnv };
-  if (!validate(merged)) {
-    const error = validate.errors?.[0];
-    const key = error === undefined ? '(root)' : keyOf(error);
-    throw new IngestError('INGEST_CONFIG_INVALID', `config key '${key}': ${error?.message ?? 'invalid'}`, {
-      key,
-    });
-  }
-  const groupCommit = { ...DEFAULTS.groupCommit, ...(merged.groupCommit as object | undefined) };
-  const config = { ...DEFAULTS, ...merged, groupCommit } as unknown as IngestConfig;
-  return deepFreeze(config);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
+  return loadConfig<IngestConfig>(schema, {
+    file: sources.filePath,
+    env: sources.env ?? {},
+    envVar: CONFIG_ENV,
+    defaults: DEFAULTS,
+  });
 }

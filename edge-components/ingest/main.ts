@@ -6,10 +6,11 @@
  */
 import { LineDescriptionError } from '../../twin/errors';
 import { loadLine, type LineTopology } from '../../twin/lines/topology';
+import { ConfigError } from '../shared/config';
+import { untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../shared/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { loadIngestConfig, type IngestConfig } from './config';
-import { IngestError } from './errors';
 import { startIngest, type IngestHandle } from './ingest-component';
 
 function loadLines(config: IngestConfig): LineTopology[] {
@@ -18,10 +19,7 @@ function loadLines(config: IngestConfig): LineTopology[] {
       return loadLine(idOrPath);
     } catch (cause) {
       if (!(cause instanceof LineDescriptionError)) throw cause;
-      throw new IngestError('INGEST_CONFIG_INVALID', `config key 'lines/${i}': ${cause.message}`, {
-        cause,
-        key: `lines/${i}`,
-      });
+      throw new ConfigError(`lines/${i}`, cause.message, { cause });
     }
   });
 }
@@ -62,34 +60,37 @@ export function runIngest(config: IngestConfig, logger: Logger): RunningIngest {
   };
 }
 
+/** Run until SIGTERM/SIGINT, then stop: pending messages committed and acknowledged, store closed. */
+export async function serveIngest(config: IngestConfig, logger: Logger): Promise<void> {
+  const running = runIngest(config, logger);
+  const signal = await untilStopSignal();
+  logger.info('stopping', { signal });
+  await running.shutdown();
+}
+
 export function main(argv: readonly string[], env: NodeJS.ProcessEnv): void {
-  let config: IngestConfig;
-  let running: RunningIngest;
   const bootLogger = createLogger({ component: 'ingest' });
+  let config: IngestConfig;
   try {
     config = loadIngestConfig({ filePath: argv[0], env });
-    running = runIngest(config, createLogger({ component: 'ingest', level: config.logLevel }));
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    bootLogger.error((error as Error).message, { code, key: (error as { key?: unknown }).key });
-    process.exitCode = code === 'INGEST_CONFIG_INVALID' ? 2 : 1;
+    bootLogger.error((error as Error).message, {
+      code: (error as { code?: unknown }).code,
+      key: (error as { key?: unknown }).key,
+    });
+    process.exitCode = error instanceof ConfigError ? 2 : 1;
     return;
   }
-  let stopping = false;
-  const onSignal = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    bootLogger.info('stopping', { signal });
-    running.shutdown().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        bootLogger.error('shutdown failed', { error });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
+  serveIngest(config, createLogger({ component: 'ingest', level: config.logLevel })).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      bootLogger.error((error as Error).message, {
+        code: (error as { code?: unknown }).code,
+        key: (error as { key?: unknown }).key,
+      });
+      process.exit(error instanceof ConfigError ? 2 : 1);
+    },
+  );
 }
 
 if (require.main === module) main(process.argv.slice(2), process.env);

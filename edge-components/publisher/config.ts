@@ -20,34 +20,37 @@ export interface PublisherConfig {
 export const publisherConfigSchema = {
   type: 'object',
   additionalProperties: false,
-  required: [
-    'dbPath',
-    'region',
-    'valuesPerSecond',
-    'batchSize',
-    'aliasTemplate',
-    'backoff',
-    'logLevel',
-    'synchronous',
-  ],
+  required: ['dbPath'],
   properties: {
     dbPath: { type: 'string', minLength: 1 },
-    synchronous: { enum: ['FULL', 'NORMAL'], default: 'FULL' },
+    synchronous: { enum: ['FULL', 'NORMAL'] },
     endpoint: { type: 'string', pattern: '^https?://' },
-    region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$', default: 'us-east-1' },
-    valuesPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100000, default: 1000 },
-    batchSize: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
-    aliasTemplate: { type: 'string', pattern: '\\{signal\\}', default: '/selfcal/{lineId}/{signal}' },
+    region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$' },
+    valuesPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
+    batchSize: { type: 'integer', minimum: 1, maximum: 100000 },
+    aliasTemplate: { type: 'string', pattern: '\\{signal\\}' },
     backoff: {
       type: 'object',
       additionalProperties: false,
       required: ['baseMs', 'capMs'],
       properties: { baseMs: { type: 'integer', minimum: 1 }, capMs: { type: 'integer', minimum: 1 } },
-      default: { baseMs: 200, capMs: 30000 },
     },
     bulkExportDir: { type: 'string', minLength: 1 },
-    logLevel: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
+    logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
   },
+} as const;
+
+export const PUBLISHER_CONFIG_ENV = 'SELFCAL_PUBLISHER_CONFIG';
+
+/** Defaults of every optional key (the recipe's DefaultConfiguration declares the same values). */
+export const PUBLISHER_DEFAULTS = {
+  synchronous: 'FULL',
+  region: 'us-east-1',
+  valuesPerSecond: 1000,
+  batchSize: 1000,
+  aliasTemplate: '/selfcal/{lineId}/{signal}',
+  backoff: { baseMs: 200, capMs: 30000 },
+  logLevel: 'info',
 } as const;
 
 export function aliasFromTemplate(template: string): (r: StoredReading) => string {

@@ -54,7 +54,7 @@ describe('loadIngestConfig', () => {
     [{ dbPath: '/x.db', colour: 'red' }, 'colour'],
   ])('names the key of a bad value: %j → %s', (config, key) => {
     expect(() => loadIngestConfig({ env: env(config) })).toThrow(
-      expect.objectContaining({ code: 'INGEST_CONFIG_INVALID', key, message: expect.stringContaining(key) }),
+      expect.objectContaining({ code: 'CONFIG_INVALID', key, message: expect.stringContaining(key) }),
     );
   });
 });
