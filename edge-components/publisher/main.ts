@@ -3,7 +3,13 @@ import { loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { FolderBulkExporter } from './bulk-export';
-import { aliasFromTemplate, publisherConfigSchema, type PublisherConfig } from './config';
+import {
+  aliasFromTemplate,
+  PUBLISHER_CONFIG_ENV,
+  PUBLISHER_DEFAULTS,
+  publisherConfigSchema,
+  type PublisherConfig,
+} from './config';
 import { SitewisePublisher } from './sitewise-publisher';
 
 /**
@@ -14,7 +20,8 @@ import { SitewisePublisher } from './sitewise-publisher';
 export async function runPublisher(options: { configFile?: string } = {}): Promise<number> {
   const config = loadConfig<PublisherConfig>(publisherConfigSchema, {
     file: options.configFile,
-    envVar: 'SELFCAL_PUBLISHER_CONFIG',
+    envVar: PUBLISHER_CONFIG_ENV,
+    defaults: PUBLISHER_DEFAULTS,
   });
   const logger = createLogger({ component: 'publisher', level: config.logLevel });
   const store = openOutboxStore({ path: config.dbPath, synchronous: config.synchronous });
