@@ -5,6 +5,8 @@ import { SelfcalError } from '../twin/errors';
 import { loadLine, type LineTopology } from '../twin/lines/topology';
 import { PlantSimulator, readingsToCsv } from '../simulators/plant/plant-simulator';
 import { runSitewiseEmulatorCli } from '../simulators/sitewise/index';
+import { startLocalBroker } from '../simulators/broker/index';
+import { untilStopSignal } from '../edge-components/shared/lifecycle';
 import { loadIngestConfig } from '../edge-components/ingest/config';
 import { serveIngest } from '../edge-components/ingest/main';
 import { runPublisher } from '../edge-components/publisher/main';
@@ -197,6 +199,23 @@ function buildProgram(io: CliIo): Command {
         log: (line: string) => io.stdout(`${line}\n`),
       });
       await stopped;
+    });
+
+  program
+    .command('broker')
+    .description('run the local MQTT broker (aedes) until SIGTERM/SIGINT; logs JSON lines')
+    .addOption(
+      new Option('--port <n>', 'TCP port to listen on (0 = any free port)')
+        .argParser(numberIn(0, 65535, true))
+        .default(1883),
+    )
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .action(async (o: { port: number; host: string }) => {
+      const broker = await startLocalBroker({ port: o.port, host: o.host });
+      io.stdout(`${JSON.stringify({ msg: 'listening', url: broker.url, port: broker.port })}\n`);
+      const signal = await untilStopSignal();
+      await broker.close();
+      io.stdout(`${JSON.stringify({ msg: 'stopped', signal })}\n`);
     });
 
   program

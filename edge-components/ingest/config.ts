@@ -21,6 +21,9 @@ export interface IngestConfig {
   readonly logLevel: LogLevel;
   readonly reconnectPeriodMs: number;
   readonly storeRetryMs: number;
+  /** Published readings older than this (by receipt) are deleted; checked every `retentionCheckMs`. */
+  readonly retentionMs: number;
+  readonly retentionCheckMs: number;
 }
 
 export const CONFIG_ENV = 'SELFCAL_INGEST_CONFIG';
@@ -36,6 +39,8 @@ const DEFAULTS = {
   logLevel: 'info',
   reconnectPeriodMs: 1000,
   storeRetryMs: 5000,
+  retentionMs: 7 * 86_400_000,
+  retentionCheckMs: 60_000,
 };
 
 const schema = {
@@ -60,6 +65,8 @@ const schema = {
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
     reconnectPeriodMs: { type: 'integer', minimum: 100, maximum: 600000 },
     storeRetryMs: { type: 'integer', minimum: 100, maximum: 3600000 },
+    retentionMs: { type: 'integer', minimum: 60000 },
+    retentionCheckMs: { type: 'integer', minimum: 1000, maximum: 86400000 },
   },
   required: ['dbPath'],
   additionalProperties: false,

@@ -37,6 +37,7 @@ export function runIngest(config: IngestConfig, logger: Logger): RunningIngest {
     synchronous: config.synchronous,
     maxBytes: config.maxBytes,
     fullPolicy: config.fullPolicy,
+    retentionMs: config.retentionMs,
   });
   const ingest = startIngest({
     brokerUrl: config.brokerUrl,
@@ -50,9 +51,19 @@ export function runIngest(config: IngestConfig, logger: Logger): RunningIngest {
     storeRetryMs: config.storeRetryMs,
   });
   void ingest.ready.then(() => logger.info('ingest ready', { lines: lines.map((l) => l.line.id) }));
+  const housekeeping = setInterval(() => {
+    try {
+      const deleted = store.applyRetention();
+      logger.info('store', { retentionDeleted: deleted, ...store.counters() });
+    } catch (error) {
+      logger.warn('retention failed; will retry', { error: (error as Error).message });
+    }
+  }, config.retentionCheckMs);
+  housekeeping.unref();
   return {
     ingest,
     shutdown: async () => {
+      clearInterval(housekeeping);
       await ingest.stop();
       store.close();
       logger.info('store closed');

@@ -1,6 +1,6 @@
 /**
  * The edge data path as an operator runs it: `selfcal sitewise-emulator`, `selfcal ingest` and
- * `selfcal publisher` as three processes (through cli/bin.js), a local broker, readings published over
+ * `selfcal publisher` as processes (through cli/bin.js) with `selfcal broker`, readings published over
  * MQTT, and the real SiteWise client reading them back from the emulator.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,6 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchGetAssetPropertyValueHistoryCommand } from '@aws-sdk/client-iotsitewise';
 import { connectAsync } from 'mqtt';
-import { startLocalBroker } from '../../simulators/broker/index';
 import { createSitewiseClient } from '../../simulators/sitewise/index';
 import { tempDir, waitFor } from '../unit/edge-components/ingest/support';
 
@@ -56,13 +55,15 @@ describe('selfcal edge commands', () => {
   it('carries readings from MQTT through ingest and publisher into the emulator, and stops on SIGTERM', async () => {
     // Arrange: broker in-process, the three components as processes
     const tmp = tempDir('cli-e2e');
-    const broker = await startLocalBroker();
+    const broker = selfcal(['broker', '--port', '0']);
+    await waitFor(() => broker.out().includes('"listening"'), 30_000, 'broker listening');
+    const brokerUrl = (JSON.parse(broker.out().split('\n')[0] as string) as { url: string }).url;
     const dbPath = join(tmp.dir, 'outbox.db');
     const emulator = selfcal(['sitewise-emulator', '--port', '0', '--db', join(tmp.dir, 'sitewise.db')]);
     await waitFor(() => emulator.out().includes('"listening"'), 30_000, 'emulator listening');
     const endpoint = (JSON.parse(emulator.out().split('\n')[0] as string) as { endpoint: string }).endpoint;
     const ingest = selfcal(['ingest'], {
-      SELFCAL_INGEST_CONFIG: JSON.stringify({ dbPath, brokerUrl: broker.url, clientId: 'cli-e2e' }),
+      SELFCAL_INGEST_CONFIG: JSON.stringify({ dbPath, brokerUrl, clientId: 'cli-e2e' }),
     });
     await waitFor(() => ingest.out().includes('"ingest ready"'), 30_000, 'ingest ready');
     const publisherConfig = join(tmp.dir, 'publisher.json');
@@ -72,7 +73,7 @@ describe('selfcal edge commands', () => {
 
     // Act: 50 messages of 3 signals each
     const t0 = Math.floor(Date.now() / 1000) - 100;
-    const mqtt = await connectAsync(broker.url, { clientId: 'cli-e2e-sensor' });
+    const mqtt = await connectAsync(brokerUrl, { clientId: 'cli-e2e-sensor' });
     for (let i = 0; i < 50; i++) {
       await mqtt.publishAsync(
         'lines/reference-web-line/telemetry',
@@ -106,6 +107,8 @@ describe('selfcal edge commands', () => {
     client.destroy();
     for (const p of [publisher, ingest, emulator]) p.child.kill('SIGTERM');
     const codes = await Promise.all([publisher.exit, ingest.exit, emulator.exit]);
+    broker.child.kill('SIGTERM');
+    codes.push(await broker.exit);
 
     // Assess: every value once, with its timestamp; clean exits
     const byEntry = new Map(entries.map((e) => [e.entryId, e.assetPropertyValueHistory ?? []]));
@@ -117,10 +120,9 @@ describe('selfcal edge commands', () => {
       Array.from({ length: 50 }, (_, i) => 100 + i),
     );
     expect(byEntry.get('e2')).toHaveLength(50);
-    expect(codes).toEqual([0, 0, 0]);
+    expect(codes).toEqual([0, 0, 0, 0]);
     expect(publisher.out()).toContain('"stopped"');
     expect(ingest.out()).toContain('"store closed"');
-    await broker.close();
     tmp.remove();
   }, 90_000);
 });
