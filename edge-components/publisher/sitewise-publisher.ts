@@ -3,7 +3,7 @@ import type { Logger } from '../shared/logger';
 import type { DeadLetter, OutboxStore, StoredReading } from '../store/contract';
 import { planCalls, toTimeInNanos, type PendingEntry } from './batching';
 import type { BulkExporter } from './bulk-export';
-import { classifyErrorCode, classifyThrown } from './errors';
+import { classifyErrorCode, classifyThrown, PublisherError } from './errors';
 import { fullJitterDelayMs, ValueRateLimiter } from './rate-limiter';
 
 /** SiteWise accepts timestamps in [now − 7 days, now + 10 minutes]. */
@@ -11,16 +11,21 @@ export const SITEWISE_PAST_WINDOW_MS = 7 * 86_400_000;
 export const SITEWISE_FUTURE_WINDOW_MS = 10 * 60_000;
 /** Route to bulk import a little before the hard edge, so a value cannot age out in flight. */
 const PAST_WINDOW_MARGIN_MS = 5 * 60_000;
+/** Window of the `publishedPerSecond` metric. */
+const RATE_WINDOW_MS = 60_000;
+/** Largest outbox read per batch (the config schema's bound). */
+const MAX_BATCH_SIZE = 100_000;
 
 export interface PublisherOptions {
   store: OutboxStore;
   client: IoTSiteWiseClient;
   aliasFor: (r: StoredReading) => string;
-  /** Values/s budget across all calls. */
+  /** Values/s budget across all calls (finite, > 0). */
   valuesPerSecond: number;
   destination?: string;
-  /** Readings read from the outbox per batch. */
+  /** Readings read from the outbox per batch (1..100000, default 1000). */
   batchSize?: number;
+  /** Full-jitter backoff between retry rounds: base and cap [ms] (> 0, cap ≥ base). */
   backoff?: { baseMs: number; capMs: number };
   /** Where readings too old for the API go; without it they are counted as expired. */
   bulkExporter?: BulkExporter;
@@ -28,7 +33,7 @@ export interface PublisherOptions {
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** How long `run` waits when the outbox is empty. */
+  /** How long `run` waits when the outbox is empty (≥ 0, default 200). */
   idlePollMs?: number;
 }
 
@@ -38,7 +43,9 @@ export interface BatchOutcome {
   deadLettered: number;
   expired: number;
   bulkExported: number;
+  /** BatchPutAssetPropertyValue requests made (failed ones included). */
   calls: number;
+  /** Retry rounds (each after a backoff delay). */
   retries: number;
 }
 
@@ -46,10 +53,22 @@ export interface PublisherMetrics {
   backlog: number;
   /** Age of the oldest unpublished reading (by receipt) [ms]; 0 when none. */
   lagMs: number;
+  /** Values published per second over the last minute (by acknowledged batch). */
+  publishedPerSecond: number;
   totals: BatchOutcome;
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface SendResult {
+  published: number;
+  retry: StoredReading[];
+  deadLetters: DeadLetter[];
+  tooOld: StoredReading[];
+  calls: number;
+  /** The whole request failed for a reason that is not the data's (outage, throttling, refusal). */
+  outage: boolean;
+}
 
 /**
  * Reads the outbox by cursor and delivers to SiteWise with BatchPutAssetPropertyValue at the API limits,
@@ -73,14 +92,19 @@ export class SitewisePublisher {
     calls: 0,
     retries: 0,
   };
+  /** (time, totals.published) at each acknowledged batch, for the rate metric. */
+  private readonly ackSamples: { atMs: number; published: number }[] = [];
   private stopping = false;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly opts: PublisherOptions) {
+    validateOptions(opts);
     this.destination = opts.destination ?? 'sitewise';
     this.clock = opts.clock ?? Date.now;
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
     this.limiter = new ValueRateLimiter(opts.valuesPerSecond, this.clock, this.sleep);
+    this.ackSamples.push({ atMs: this.clock(), published: 0 });
   }
 
   /** Deliver one outbox batch completely (retrying what failed). Returns what happened to it. */
@@ -99,19 +123,21 @@ export class SitewisePublisher {
     if (rows.length === 0) return outcome;
     const deadLetters: DeadLetter[] = [];
     const tooOld: StoredReading[] = [];
-    let pending: StoredReading[] = [];
-    const sortByWindow = (list: readonly StoredReading[]) => {
+    /** What cannot be sent: too old (bulk path), too far in the future, not a finite number. */
+    const screen = (list: readonly StoredReading[]) => {
       const now = this.clock();
       const next: StoredReading[] = [];
       for (const r of list) {
-        if (r.tsMs < now - SITEWISE_PAST_WINDOW_MS + PAST_WINDOW_MARGIN_MS) tooOld.push(r);
+        if (!Number.isFinite(r.value))
+          deadLetters.push(this.dead(r, `value ${r.value} is not a finite number`, 'NON_FINITE_VALUE'));
+        else if (r.tsMs < now - SITEWISE_PAST_WINDOW_MS + PAST_WINDOW_MARGIN_MS) tooOld.push(r);
         else if (r.tsMs > now + SITEWISE_FUTURE_WINDOW_MS)
           deadLetters.push(this.dead(r, 'timestamp beyond now + 10 min', 'TIMESTAMP_IN_FUTURE'));
         else next.push(r);
       }
       return next;
     };
-    pending = sortByWindow(rows);
+    let pending = screen(rows);
 
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) {
@@ -124,17 +150,24 @@ export class SitewisePublisher {
           this.random,
         );
         logger.warn('retrying', { values: pending.length, attempt, delayMs: delay });
-        await this.sleep(delay);
-        pending = sortByWindow(pending);
+        await this.pause(delay);
+        if (this.stopping) throw new PublisherStoppedError();
+        pending = screen(pending);
       }
       const retry: StoredReading[] = [];
-      for (const call of planCalls(pending, this.opts.aliasFor)) {
-        const result = await this.send(call);
-        outcome.calls += 1;
+      const calls = planCalls(pending, this.opts.aliasFor);
+      for (let i = 0; i < calls.length; i++) {
+        const result = await this.send(calls[i] as PendingEntry[]);
+        outcome.calls += result.calls;
         outcome.published += result.published;
         retry.push(...result.retry);
         deadLetters.push(...result.deadLetters);
         tooOld.push(...result.tooOld);
+        if (result.outage) {
+          // The service is down, throttling or refusing us: back off before sending the rest.
+          for (const rest of calls.slice(i + 1)) for (const e of rest) retry.push(...e.readings);
+          break;
+        }
       }
       pending = retry;
     }
@@ -152,6 +185,11 @@ export class SitewisePublisher {
       }
     }
     outcome.deadLettered = deadLetters.length;
+    if (deadLetters.length > 0) {
+      const byCode: Record<string, number> = {};
+      for (const d of deadLetters) byCode[d.code ?? 'none'] = (byCode[d.code ?? 'none'] ?? 0) + 1;
+      logger.warn('dead-lettered', { values: deadLetters.length, byCode });
+    }
     const lastId = (rows[rows.length - 1] as StoredReading).id;
     store.acknowledge(this.destination, lastId, {
       published: outcome.published,
@@ -160,23 +198,15 @@ export class SitewisePublisher {
       deadLetters,
     });
     for (const k of Object.keys(outcome) as (keyof BatchOutcome)[]) this.totals[k] += outcome[k];
+    this.sampleRate();
     return outcome;
   }
 
-  private async send(call: PendingEntry[]): Promise<{
-    published: number;
-    retry: StoredReading[];
-    deadLetters: DeadLetter[];
-    tooOld: StoredReading[];
-  }> {
+  /** One request (and, when SiteWise calls it invalid as a whole, smaller ones to find the culprit). */
+  private async send(call: PendingEntry[]): Promise<SendResult> {
     const values = call.reduce((n, e) => n + e.readings.length, 0);
     await this.limiter.take(values);
-    const out = {
-      published: 0,
-      retry: [] as StoredReading[],
-      deadLetters: [] as DeadLetter[],
-      tooOld: [] as StoredReading[],
-    };
+    const out: SendResult = { published: 0, retry: [], deadLetters: [], tooOld: [], calls: 1, outage: false };
     let errorEntries: {
       entryId?: string;
       errors?: {
@@ -204,21 +234,48 @@ export class SitewisePublisher {
     } catch (err) {
       const c = classifyThrown(err);
       const all = call.flatMap((e) => e.readings);
-      if (c.disposition === 'retry') {
-        this.opts.logger.warn('sitewise call failed, will retry', {
+      if (c.disposition === 'invalid-request') {
+        if (values === 1) {
+          this.opts.logger.error('sitewise rejected a value', { code: c.code, message: c.message });
+          out.deadLetters.push(...all.map((r) => this.dead(r, c.message, c.code)));
+          return out;
+        }
+        // One bad value must not take the other 99 of its request to the dead-letter table.
+        this.opts.logger.warn('sitewise rejected the request as invalid; isolating the culprit', {
           code: c.code,
           message: c.message,
-          values: all.length,
+          values,
         });
-        out.retry.push(...all);
-      } else {
-        this.opts.logger.error('sitewise rejected the call', {
-          code: c.code,
-          message: c.message,
-          values: all.length,
-        });
-        out.deadLetters.push(...all.map((r) => this.dead(r, c.message, c.code)));
+        const parts: PendingEntry[][] =
+          call.length > 1
+            ? call.map((e) => [e])
+            : (call[0] as PendingEntry).readings.map((r) => [
+                { alias: (call[0] as PendingEntry).alias, readings: [r] },
+              ]);
+        for (let i = 0; i < parts.length; i++) {
+          const part = await this.send(parts[i] as PendingEntry[]);
+          out.calls += part.calls;
+          out.published += part.published;
+          out.retry.push(...part.retry);
+          out.deadLetters.push(...part.deadLetters);
+          out.tooOld.push(...part.tooOld);
+          if (part.outage) {
+            for (const rest of parts.slice(i + 1)) for (const e of rest) out.retry.push(...e.readings);
+            out.outage = true;
+            break;
+          }
+        }
+        return out;
       }
+      const fields = { code: c.code, message: c.message, values: all.length };
+      if (c.disposition === 'refused')
+        this.opts.logger.error(
+          'sitewise refused the request (credentials, permissions or endpoint?); will retry, nothing is dead-lettered',
+          fields,
+        );
+      else this.opts.logger.warn('sitewise call failed, will retry', fields);
+      out.retry.push(...all);
+      out.outage = true;
       return out;
     }
     const resolved = new Set<StoredReading>();
@@ -258,12 +315,38 @@ export class SitewisePublisher {
     return { readingId: r.id, destination: this.destination, reason, code };
   }
 
+  /** Sleeps, but returns at once when `stop` is called (clearing its timer, so the process can exit). */
+  private pause(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = done;
+      if (this.opts.sleep) this.opts.sleep(ms).then(done, done);
+      else timer = setTimeout(done, ms);
+    });
+  }
+
+  private sampleRate(): void {
+    const now = this.clock();
+    this.ackSamples.push({ atMs: now, published: this.totals.published });
+    while (
+      this.ackSamples.length > 2 &&
+      (this.ackSamples[1] as { atMs: number }).atMs <= now - RATE_WINDOW_MS
+    )
+      this.ackSamples.shift();
+  }
+
   /** Publish until stopped; idles when the outbox is empty. */
   async run(): Promise<void> {
     while (!this.stopping) {
       try {
         const o = await this.publishBatch();
-        if (o.read === 0) await this.sleep(this.opts.idlePollMs ?? 200);
+        if (o.read === 0) await this.pause(this.opts.idlePollMs ?? 200);
       } catch (err) {
         if (err instanceof PublisherStoppedError) return;
         throw err;
@@ -271,24 +354,67 @@ export class SitewisePublisher {
     }
   }
 
-  /** Ask `run` to return after the call in flight (a batch interrupted mid-way is re-sent next start). */
+  /**
+   * Ask `run` to return after the request in flight; a backoff or idle wait ends at once. A batch left
+   * unacknowledged is re-sent from the cursor on the next start.
+   */
   stop(): void {
     this.stopping = true;
+    this.wake?.();
   }
 
   metrics(): PublisherMetrics {
     const oldest = this.opts.store.readAfterCursor(this.destination, 1)[0];
+    const now = this.clock();
+    const first = this.ackSamples[0] as { atMs: number; published: number };
+    const spanS = (now - first.atMs) / 1000;
     return {
       backlog: this.opts.store.backlog(this.destination),
-      lagMs: oldest ? Math.max(0, this.clock() - oldest.receivedMs) : 0,
+      lagMs: oldest ? Math.max(0, now - oldest.receivedMs) : 0,
+      publishedPerSecond: spanS > 0 ? (this.totals.published - first.published) / spanS : 0,
       totals: { ...this.totals },
     };
   }
 }
 
-export class PublisherStoppedError extends Error {
+export class PublisherStoppedError extends PublisherError {
   constructor() {
-    super('publisher stopped with a batch in flight; it will be re-sent on the next start');
+    super(
+      'PUBLISHER_STOPPED',
+      'publisher stopped with a batch in flight; it will be re-sent on the next start',
+    );
     this.name = 'PublisherStoppedError';
   }
+}
+
+function validateOptions(o: PublisherOptions): void {
+  const fail = (option: string, problem: string, value: unknown): never => {
+    throw new PublisherError(
+      'PUBLISHER_INVALID_OPTIONS',
+      `publisher option ${option} ${problem}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`,
+      { option },
+    );
+  };
+  const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (typeof o !== 'object' || o === null) fail('(options)', 'must be an object', o);
+  if (!isNumber(o.valuesPerSecond) || o.valuesPerSecond <= 0)
+    fail('valuesPerSecond', 'must be a finite number > 0', o.valuesPerSecond);
+  if (
+    o.batchSize !== undefined &&
+    (!Number.isSafeInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > MAX_BATCH_SIZE)
+  )
+    fail('batchSize', `must be an integer in 1..${MAX_BATCH_SIZE}`, o.batchSize);
+  if (o.backoff !== undefined) {
+    const { baseMs, capMs } = o.backoff;
+    if (!isNumber(baseMs) || baseMs <= 0) fail('backoff.baseMs', 'must be a finite number > 0', baseMs);
+    if (!isNumber(capMs) || capMs < baseMs)
+      fail('backoff.capMs', `must be a finite number ≥ baseMs (${baseMs})`, capMs);
+  }
+  if (o.idlePollMs !== undefined && (!isNumber(o.idlePollMs) || o.idlePollMs < 0))
+    fail('idlePollMs', 'must be a finite number ≥ 0', o.idlePollMs);
+  if (o.destination !== undefined && (typeof o.destination !== 'string' || o.destination === ''))
+    fail('destination', 'must be a non-empty string', o.destination);
+  if (typeof o.aliasFor !== 'function') fail('aliasFor', 'must be a function', o.aliasFor);
+  if (typeof o.store?.readAfterCursor !== 'function') fail('store', 'must be an OutboxStore', o.store);
+  if (typeof o.client?.send !== 'function') fail('client', 'must be an IoTSiteWiseClient', o.client);
 }

@@ -57,6 +57,8 @@ export async function runCrashScenario(opts: {
   kills: number;
   messages: number;
   seed: number;
+  /** Runs after the ingest has stopped, before the outbox is deleted (e.g. to publish it onwards). */
+  afterIngest?: (outbox: { dbPath: string; pubacked: readonly number[] }) => Promise<void>;
 }): Promise<CrashOutcome> {
   let seed = opts.seed;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -132,6 +134,7 @@ export async function runCrashScenario(opts: {
     const sigtermExitCode = await exited(current.child);
     await pub.endAsync();
 
+    await opts.afterIngest?.({ dbPath, pubacked });
     const rows = reader?.prepare('SELECT ts_ms FROM readings').all() as { ts_ms: number }[];
     const distinct = new Set(rows.map((r) => r.ts_ms));
     return {

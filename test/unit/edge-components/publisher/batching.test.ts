@@ -45,6 +45,22 @@ describe('planCalls', () => {
     );
   });
 
+  it('fills calls with up to 10 different properties (round-robin over aliases)', () => {
+    // Prepare: 10 signals × 100 readings, then 7 signals × 70 readings.
+    const ten = Array.from({ length: 1000 }, (_, i) => reading(i + 1, `s${i % 10}`));
+    const seven = Array.from({ length: 490 }, (_, i) => reading(i + 1, `s${i % 7}`));
+
+    // Act
+    const tenCalls = planCalls(ten, (r) => `/l1/${r.signal}`);
+    const sevenCalls = planCalls(seven, (r) => `/l1/${r.signal}`);
+
+    // Assess: the fewest calls the limits allow.
+    expect(tenCalls).toHaveLength(10);
+    expect(tenCalls.every((c) => c.length === 10 && c.every((e) => e.readings.length === 10))).toBe(true);
+    expect(sevenCalls).toHaveLength(7);
+    expect(sevenCalls.every((c) => c.length === 7)).toBe(true);
+  });
+
   it('converts epoch ms to SiteWise seconds + nanos', () => {
     expect(toTimeInNanos(1_700_000_000_123)).toEqual({
       timeInSeconds: 1_700_000_000,
