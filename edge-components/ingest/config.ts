@@ -20,6 +20,7 @@ export interface IngestConfig {
   readonly maxPayloadBytes: number;
   readonly logLevel: LogLevel;
   readonly reconnectPeriodMs: number;
+  readonly maxReconnectPeriodMs: number;
   readonly storeRetryMs: number;
   /** Published readings older than this (by receipt) are deleted; checked every `retentionCheckMs`. */
   readonly retentionMs: number;
@@ -38,6 +39,7 @@ const DEFAULTS = {
   maxPayloadBytes: 64 * 1024,
   logLevel: 'info',
   reconnectPeriodMs: 1000,
+  maxReconnectPeriodMs: 10_000,
   storeRetryMs: 5000,
   retentionMs: 7 * 86_400_000,
   retentionCheckMs: 60_000,
@@ -64,6 +66,7 @@ const schema = {
     maxPayloadBytes: { type: 'integer', minimum: 64, maximum: 16777216 },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
     reconnectPeriodMs: { type: 'integer', minimum: 100, maximum: 600000 },
+    maxReconnectPeriodMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     storeRetryMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     retentionMs: { type: 'integer', minimum: 60000 },
     retentionCheckMs: { type: 'integer', minimum: 1000, maximum: 86400000 },

@@ -5,7 +5,9 @@
  * price is that un-acknowledged messages may be redelivered and committed twice (duplicates by
  * (line, signal, ts), harmless downstream: SiteWise overwrites equal timestamp + quality).
  *
- * Reconnects are mqtt.js's job (`reconnectPeriodMs`, default 1 s: fixed period, cheap on a local broker).
+ * Reconnects are mqtt.js's, with capped exponential backoff: the first retry after `reconnectPeriodMs`
+ * (default 1 s), doubling per failed attempt up to `maxReconnectPeriodMs` (default 10 s), back to the
+ * first period once a CONNACK arrives — never a hot loop against a broker that is down or refusing.
  * A failed commit (e.g. STORE_FULL under reject-new) is not acknowledged; after `storeRetryMs` the
  * connection is dropped on purpose, because MQTT 3.1.1 brokers redeliver only on reconnect.
  */
@@ -40,7 +42,10 @@ export interface IngestOptions {
   clock?: () => number;
   groupCommit?: GroupCommitOptions;
   maxPayloadBytes?: number;
+  /** First reconnect delay; doubles per failed attempt up to `maxReconnectPeriodMs`. Default 1 s. */
   reconnectPeriodMs?: number;
+  /** Cap of the reconnect delay. Default 10 s (at least `reconnectPeriodMs`). */
+  maxReconnectPeriodMs?: number;
   storeRetryMs?: number;
 }
 
@@ -92,12 +97,27 @@ export function startIngest(options: IngestOptions): IngestHandle {
     acksDropped: 0,
   };
 
+  const firstReconnectMs = options.reconnectPeriodMs ?? 1000;
+  const maxReconnectMs = Math.max(firstReconnectMs, options.maxReconnectPeriodMs ?? 10_000);
   const client: MqttClient = connect(options.brokerUrl, {
     clientId: options.clientId,
     clean: false,
     protocolVersion: 4,
-    reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+    reconnectPeriod: firstReconnectMs,
     connectTimeout: 10_000,
+  });
+  // Backoff: mqtt.js re-reads options.reconnectPeriod each time a connection closes (it arms its reconnect
+  // timer with it), so doubling it on every attempt and resetting it on CONNACK spaces out the attempts.
+  let reconnectAttempt = 0;
+  client.on('reconnect', () => {
+    reconnectAttempt += 1;
+    const delayMs = client.options.reconnectPeriod ?? firstReconnectMs;
+    logger.info('reconnecting', { attempt: reconnectAttempt, afterMs: delayMs });
+    client.options.reconnectPeriod = Math.min(maxReconnectMs, delayMs * 2);
+  });
+  client.on('connect', () => {
+    reconnectAttempt = 0;
+    client.options.reconnectPeriod = firstReconnectMs;
   });
   const gate = new PubackGate(client);
 
@@ -115,26 +135,47 @@ export function startIngest(options: IngestOptions): IngestHandle {
     pendingValid = [];
     pendingRejectedAcks = [];
     if (valid.length > 0) {
-      const readings = valid.flatMap((m) => m.readings);
-      try {
-        store.append(readings);
-        stats.commits += 1;
-        stats.committed += valid.length;
-        stats.committedReadings += readings.length;
-        for (const m of valid) if (m.ack) gate.release(m.ack);
-      } catch (error) {
-        stats.commitFailures += 1;
-        for (const m of valid) if (m.ack) gate.discard(m.ack);
+      const failure = commit(valid);
+      if (failure !== undefined) {
         logger.error('commit failed; messages left unacknowledged with the broker', {
-          code: (error as { code?: unknown }).code ?? 'UNKNOWN',
-          messages: valid.length,
-          error,
+          code: (failure.error as { code?: unknown }).code ?? 'UNKNOWN',
+          messages: failure.messages,
+          error: failure.error,
         });
         scheduleRedelivery();
       }
     }
     for (const ack of rejectedAcks) gate.release(ack);
     stats.acksDropped = gate.dropped;
+  };
+
+  /**
+   * Commits the messages in one transaction and releases their PUBACKs. When the store is full, commits
+   * them in halves, oldest first, so that what fits is committed and acknowledged: a group larger than
+   * the room the full-policy can make would otherwise be refused again on every redelivery (the broker
+   * redelivers in bursts), forever. Returns what was left unacknowledged, if anything.
+   */
+  const commit = (group: PendingMessage[]): { error: unknown; messages: number } | undefined => {
+    const readings = group.flatMap((m) => m.readings);
+    try {
+      store.append(readings);
+    } catch (error) {
+      stats.commitFailures += 1;
+      if (group.length > 1 && (error as { code?: unknown }).code === 'STORE_FULL') {
+        const half = Math.ceil(group.length / 2);
+        const first = commit(group.slice(0, half));
+        if (first === undefined) return commit(group.slice(half));
+        for (const m of group.slice(half)) if (m.ack) gate.discard(m.ack);
+        return { error: first.error, messages: first.messages + group.length - half };
+      }
+      for (const m of group) if (m.ack) gate.discard(m.ack);
+      return { error, messages: group.length };
+    }
+    stats.commits += 1;
+    stats.committed += group.length;
+    stats.committedReadings += readings.length;
+    for (const m of group) if (m.ack) gate.release(m.ack);
+    return undefined;
   };
 
   const scheduleRedelivery = (): void => {

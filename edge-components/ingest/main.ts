@@ -48,6 +48,7 @@ export function runIngest(config: IngestConfig, logger: Logger): RunningIngest {
     groupCommit: config.groupCommit,
     maxPayloadBytes: config.maxPayloadBytes,
     reconnectPeriodMs: config.reconnectPeriodMs,
+    maxReconnectPeriodMs: config.maxReconnectPeriodMs,
     storeRetryMs: config.storeRetryMs,
   });
   void ingest.ready.then(() => logger.info('ingest ready', { lines: lines.map((l) => l.line.id) }));

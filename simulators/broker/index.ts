@@ -1,2 +1,3 @@
 export { startLocalBroker, type LocalBroker, type LocalBrokerOptions } from './local-broker';
 export { startTcpFaultProxy, type TcpFaultProxy, type TcpFaultProxyOptions } from './tcp-fault-proxy';
+export { findMosquitto, startMosquitto, type MosquittoBroker, type MosquittoOptions } from './mosquitto';
