@@ -1,6 +1,6 @@
 /**
- * The edge path end to end under crashes: the ingest is SIGKILLed 20 times under load (the harness of
- * ingest-sigkill), then the publisher delivers the resulting outbox to the SiteWise emulator through
+ * The edge path end to end under crashes: the ingest is SIGKILLed 20 times under load at random moments
+ * (test/unit/edge-components/ingest/crash-harness.ts), then the publisher delivers the resulting outbox to the SiteWise emulator through
  * the real SDK. Every PUBACKed reading must end in SiteWise exactly once (identity alias + timestamp),
  * and the rows the broker redelivered after a kill (stored twice in the outbox) must collapse there.
  */
@@ -79,9 +79,11 @@ describe('edge path (ingest → outbox → publisher → SiteWise) under repeate
     );
 
     // Assess
-    // (PUBACK-after-commit itself, `ingestAcksBeforeCommit`, is the ingest's invariant: asserted in
-    // ingest-sigkill.test.ts and only logged here; this test is about what reaches SiteWise.)
+    // The ingest: no PUBACK before its rows were committed, every PUBACKed reading stored, clean SIGTERM.
+    expect(ingest.ingestAcksBeforeCommit).toBe(0);
     expect(ingest.missing).toBe(0);
+    expect(ingest.found).toBe(ingest.published);
+    expect(ingest.sigtermExitCode).toBe(0);
     expect(delivered).toBeDefined();
     const d = delivered as NonNullable<typeof delivered>;
     // Every PUBACKed reading is in SiteWise with its value, once.
