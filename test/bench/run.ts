@@ -6,6 +6,10 @@
  *     of the same dimensions (the filter's own algebra) and (b) the 2n+1 model evaluations alone.
  *  2. Plant simulator: simulated seconds per wall second on a degrading scenario, beside the same
  *     settle windows integrated with fixed-step RK4 at its stability-limited step.
+ *  3. Edge data path (test/bench/edge/): ingest readings/s beside raw better-sqlite3 inserts, publisher
+ *     values/s beside the SiteWise emulator's raw capacity, RSS of both with a 1 000 000-reading backlog.
+ *
+ * Sections: `npm run bench -- ukf plant edge` (any subset; default all). Progress on stderr.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +21,7 @@ import { UnscentedKalmanFilter, type UkfModel } from '../../twin/estimation/ukf'
 import { PlantSimulator } from '../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../simulators/plant/scenario';
 import { LineDynamics } from '../../simulators/plant/line-dynamics';
+import { benchEdge } from './edge/index';
 
 const topology = loadLine();
 
@@ -168,14 +173,42 @@ function countSettles(s: ReturnType<typeof defaultScenario>): number {
   return d ? Math.ceil(d.rampS / s.samplePeriodS) + 1 : 1;
 }
 
-const results = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
-  benchmarks: [benchUkf(), benchPlant()],
-};
-const dir = join(process.cwd(), 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `bench-${results.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`${JSON.stringify(results, null, 2)}\nwritten to ${file}\n`);
+const SECTIONS = ['ukf', 'plant', 'edge'] as const;
+type Section = (typeof SECTIONS)[number];
+
+async function main(argv: readonly string[]): Promise<void> {
+  const unknown = argv.filter((a) => !(SECTIONS as readonly string[]).includes(a));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown bench section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const selected: readonly Section[] = argv.length > 0 ? (argv as Section[]) : SECTIONS;
+  const benchmarks: unknown[] = [];
+  for (const section of SECTIONS) {
+    if (!selected.includes(section)) continue;
+    process.stderr.write(`[bench] ${section}\n`);
+    if (section === 'ukf') benchmarks.push(benchUkf());
+    else if (section === 'plant') benchmarks.push(benchPlant());
+    else benchmarks.push(...(await benchEdge()));
+  }
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+    sections: SECTIONS.filter((s) => selected.includes(s)),
+    benchmarks,
+  };
+  const dir = join(process.cwd(), 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${results.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\nwritten to ${file}\n`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});
