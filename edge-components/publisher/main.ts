@@ -1,5 +1,5 @@
 import { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
-import { loadConfig } from '../shared/config';
+import { ConfigError, loadConfig } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { FolderBulkExporter } from './bulk-export';
@@ -57,4 +57,17 @@ export async function runPublisher(options: { configFile?: string } = {}): Promi
     client.destroy();
     store.close();
   }
+}
+
+if (require.main === module) {
+  runPublisher().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      createLogger({ component: 'publisher' }).error((error as Error).message, {
+        code: (error as { code?: unknown }).code,
+        key: (error as { key?: unknown }).key,
+      });
+      process.exit(error instanceof ConfigError ? 2 : 1);
+    },
+  );
 }

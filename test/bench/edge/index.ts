@@ -114,7 +114,7 @@ export async function benchEdge(options: EdgeBenchOptions = {}) {
       name: 'edge-ingest',
       path:
         'load generator → aedes (bench process) → ingest process ' +
-        '(node -r tsx/cjs edge-components/ingest/main.ts) → SQLite commit → PUBACK',
+        '(the bundled component, dist/components/ingest/main.js) → SQLite commit → PUBACK',
       synchronous,
       groupCommit: { maxMessages: GROUP_COMMIT_MESSAGES, maxDelayMs: 20 },
       readingsPerMessage: signals.length,

@@ -1,6 +1,6 @@
 /**
  * Ingest throughput: QoS 1 telemetry messages published to the local aedes broker (in this process) and
- * consumed by the ingest component running as its own process (`edge-components/ingest/main.ts`, the
+ * consumed by the ingest component running as its own process (dist/components/ingest/main.js, the
  * standalone entry), timed from the first publish until the last reading of the round is a committed row.
  * "Committed" is observed through the ingest's PUBACKs at the broker (it acknowledges a message only after
  * its commit), so no reader connection competes with the writer; the row count is checked in SQLite after
@@ -79,7 +79,7 @@ export async function startIngestSession(o: {
   });
   const reader = new Database(o.dbPath, { readonly: true, timeout: 5000 });
   const seq = reader.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'readings'");
-  const ingest = spawnComponent('edge-components/ingest/main.ts', {
+  const ingest = spawnComponent('dist/components/ingest/main.js', {
     marker: '"ingest ready"',
     nodeArgs: o.nodeArgs,
     env: {

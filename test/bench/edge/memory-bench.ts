@@ -70,6 +70,9 @@ export async function runNominalMemory(o: {
        * The pair's own memory, shared pages counted once: both private sets plus the larger mapped-file set
        * (the same node binary and native addon back both processes).
        */
+      /** Sum of the two processes' proportional set sizes (shared pages split between sharers). */
+      combinedPssMedianMb: round1(ingestMem.medianPssMb + publisherMem.medianPssMb),
+      combinedPssMaxMb: round1(ingestMem.maxSampledPssMb + publisherMem.maxSampledPssMb),
       combinedMedianEstimateMb: round1(
         ingestMem.medianAnonMb +
           publisherMem.medianAnonMb +

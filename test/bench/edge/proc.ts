@@ -1,6 +1,6 @@
 /**
  * Child processes of the edge benchmarks: components started the way they run standalone
- * (`node -r tsx/cjs <entry>.ts`), their readiness read from their JSON log lines, and their memory read
+ * (bundled with esbuild as deployed, dist/components/<name>/main.js; .ts entries under tsx), their readiness read from their JSON log lines, and their memory read
  * from /proc/<pid>/status (VmRSS now, VmHWM = peak RSS since start).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,6 +37,13 @@ export interface Component {
   stop(graceMs?: number): Promise<number | null>;
 }
 
+/**
+ * Node flags the components run with when deployed (the Greengrass recipes' Run scripts use the same):
+ * a 2 MiB young generation instead of Node 20's 16 MiB semi-spaces keeps a busy component's resident set
+ * down at no measurable cost in throughput.
+ */
+export const COMPONENT_NODE_ARGS = ['--max-semi-space-size=2'];
+
 export function spawnComponent(
   entry: string,
   options: {
@@ -48,7 +55,7 @@ export function spawnComponent(
   },
 ): Component {
   const loader = entry.endsWith('.ts') ? ['-r', 'tsx/cjs'] : [];
-  const argv = [...(options.nodeArgs ?? []), ...loader, entry, ...(options.args ?? [])];
+  const argv = [...(options.nodeArgs ?? COMPONENT_NODE_ARGS), ...loader, entry, ...(options.args ?? [])];
   const child = spawn(process.execPath, argv, {
     cwd: repoRoot(),
     env: { ...process.env, ...options.env },

@@ -97,7 +97,7 @@ export function spawnPublisher(o: {
       logLevel: 'info',
     }),
   );
-  return spawnComponent('test/bench/edge/publisher-launcher.ts', {
+  return spawnComponent('dist/components/publisher/main.js', {
     marker: '"started"',
     env: {
       SELFCAL_PUBLISHER_CONFIG: configPath,
@@ -201,7 +201,7 @@ export async function runPublisherBench(o: {
       const mem = memory.stop();
       const exitCode = await publisher.stop();
       run = {
-        process: 'node -r tsx/cjs test/bench/edge/publisher-launcher.ts (runPublisher)',
+        process: 'node dist/components/publisher/main.js (the bundled component)',
         valuesPerSecondBudget: 100_000,
         backlogAtStart,
         totalsAtStop: publisherTotals(publisher),
