@@ -72,6 +72,11 @@ function progressBar(
   };
 }
 
+const portOption = (defaultPort: number) =>
+  new Option('--port <n>', 'TCP port to listen on (0 = any free port)')
+    .argParser(numberIn(0, 65535, true))
+    .default(defaultPort);
+
 function buildProgram(io: CliIo): Command {
   const program = new Command('selfcal')
     .description(
@@ -182,11 +187,7 @@ function buildProgram(io: CliIo): Command {
   program
     .command('sitewise-emulator')
     .description('run the SiteWise emulator (HTTP + SQLite) until SIGTERM/SIGINT; logs JSON lines')
-    .addOption(
-      new Option('--port <n>', 'TCP port to listen on (0 = any free port)')
-        .argParser(numberIn(0, 65535, true))
-        .default(9443),
-    )
+    .addOption(portOption(9443))
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--db <file>', "SQLite file of the emulator's data (':memory:' for none)", 'sitewise-emulator.db')
     .option('--faults <file>', 'JSON fault schedule (see README)')
@@ -204,11 +205,7 @@ function buildProgram(io: CliIo): Command {
   program
     .command('broker')
     .description('run the local MQTT broker (aedes) until SIGTERM/SIGINT; logs JSON lines')
-    .addOption(
-      new Option('--port <n>', 'TCP port to listen on (0 = any free port)')
-        .argParser(numberIn(0, 65535, true))
-        .default(1883),
-    )
+    .addOption(portOption(1883))
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .action(async (o: { port: number; host: string }) => {
       const broker = await startLocalBroker({ port: o.port, host: o.host });

@@ -77,21 +77,23 @@ interface SendResult {
  * counted expired. A crash before that re-sends the batch on restart; SiteWise overwrites a value with the
  * same timestamp and quality, so the result is exactly-once in effect.
  */
+const emptyOutcome = (): BatchOutcome => ({
+  read: 0,
+  published: 0,
+  deadLettered: 0,
+  expired: 0,
+  bulkExported: 0,
+  calls: 0,
+  retries: 0,
+});
+
 export class SitewisePublisher {
   readonly destination: string;
   private readonly limiter: ValueRateLimiter;
   private readonly clock: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
-  private readonly totals: BatchOutcome = {
-    read: 0,
-    published: 0,
-    deadLettered: 0,
-    expired: 0,
-    bulkExported: 0,
-    calls: 0,
-    retries: 0,
-  };
+  private readonly totals: BatchOutcome = emptyOutcome();
   /** (time, totals.published) at each acknowledged batch, for the rate metric. */
   private readonly ackSamples: { atMs: number; published: number }[] = [];
   private stopping = false;
@@ -111,15 +113,7 @@ export class SitewisePublisher {
   async publishBatch(): Promise<BatchOutcome> {
     const { store, logger } = this.opts;
     const rows = store.readAfterCursor(this.destination, this.opts.batchSize ?? 1000);
-    const outcome: BatchOutcome = {
-      read: rows.length,
-      published: 0,
-      deadLettered: 0,
-      expired: 0,
-      bulkExported: 0,
-      calls: 0,
-      retries: 0,
-    };
+    const outcome: BatchOutcome = { ...emptyOutcome(), read: rows.length };
     if (rows.length === 0) return outcome;
     const deadLetters: DeadLetter[] = [];
     const tooOld: StoredReading[] = [];
