@@ -35,6 +35,27 @@ export function openOutboxStore(options: StoreOptions): OutboxStore {
   return SqliteOutboxStore.open(options);
 }
 
+/**
+ * Opens the store's SQLite file with its pragmas, integrity check, migrations and quota: the one way to
+ * open it, shared by the outbox and the parameter store (same file, same migrations).
+ */
+export function openStoreDatabase(options: StoreOptions): Database.Database {
+  validateOptions(options);
+  let db: Database.Database;
+  try {
+    db = new Database(options.path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+  } catch (err) {
+    throw asOpenError(err, options.path);
+  }
+  try {
+    configure(db, options);
+    return db;
+  } catch (err) {
+    db.close();
+    throw asOpenError(err, options.path);
+  }
+}
+
 export class SqliteOutboxStore implements OutboxStore {
   private readonly db: Database.Database;
   private readonly clock: () => number;
@@ -58,15 +79,8 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   static open(options: StoreOptions): SqliteOutboxStore {
-    validateOptions(options);
-    let db: Database.Database;
+    const db = openStoreDatabase(options);
     try {
-      db = new Database(options.path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
-    } catch (err) {
-      throw asOpenError(err, options.path);
-    }
-    try {
-      configure(db, options);
       return new SqliteOutboxStore(db, options);
     } catch (err) {
       db.close();
@@ -383,12 +397,12 @@ function prepareStatements(db: Database.Database) {
 /** Pragmas, integrity check, migrations and quota, in that order (journal_mode cannot change in a transaction). */
 function configure(db: Database.Database, options: StoreOptions): void {
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
-  const check = db.pragma('quick_check', { simple: false }) as { quick_check: string }[];
-  const problems = check.map((r) => r.quick_check).filter((m) => m !== 'ok');
+  const check = db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[];
+  const problems = check.map((r) => r.integrity_check).filter((m) => m !== 'ok');
   if (problems.length > 0) {
     throw new StoreError(
       'STORE_CORRUPT',
-      `outbox ${options.path} failed quick_check: ${problems.join('; ')}`,
+      `outbox ${options.path} failed integrity_check: ${problems.join('; ')}`,
     );
   }
   const version = db.pragma('user_version', { simple: true }) as number;
