@@ -1,0 +1,7 @@
+export {
+  startFakeNucleus,
+  type FakeNucleus,
+  type FakeNucleusOptions,
+  type IoTCorePublish,
+} from './ipc-fake-nucleus';
+export { type AccessControl } from './access-control';
