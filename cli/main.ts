@@ -12,6 +12,7 @@ import { serveIngest } from '../edge-components/ingest/main';
 import { runPublisher } from '../edge-components/publisher/main';
 import { createLogger } from '../edge-components/shared/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, runDemo } from './demo';
+import { registerParamsCommands } from './params';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -245,6 +246,9 @@ function buildProgram(io: CliIo): Command {
         `ok: line ${t.line.id}: ${t.elements.length} elements, ${t.spanNames.length} spans, ${t.line.sensors.length} sensors\n`,
       );
     });
+
+  // Applied parameter sets (show, history, rollback) and manifest signing (keygen, sign): cli/params.ts.
+  registerParamsCommands(program, io);
   return program;
 }
 

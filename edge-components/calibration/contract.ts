@@ -5,37 +5,14 @@
  * Wire form, delivered as the desired state of the named shadow `CALIBRATION_SHADOW`:
  *   { "manifest": Manifest, "signature": { "alg": "Ed25519", "keyId": string, "value": base64 } }
  * The signature is Ed25519 over the UTF-8 bytes of the RFC 8785 canonical JSON of `manifest`.
- * The receiver reports `{ appliedVersion, status, reason?, atMs }` as the shadow's reported state.
+ * The receiver reports `{ appliedVersion, status, reason?, code?, atMs }` as the shadow's reported state.
  */
+import type { ParameterEstimate } from '../../twin/calibration/manifest';
+
 export const CALIBRATION_SHADOW = 'selfcal-calibration';
 
-export interface ParameterEstimate {
-  mean: number;
-  std: number;
-  p05: number;
-  p95: number;
-}
-
-export interface Manifest {
-  /** Format version of the manifest itself. */
-  format: 1;
-  lineId: string;
-  /** Monotonic per line: a receiver applies only versions greater than any it has applied. */
-  version: number;
-  /** ISO-8601 instants. */
-  issuedAt: string;
-  expiresAt: string;
-  /** The reduced model the parameters belong to, e.g. `web-line-reduced/1`. */
-  modelId: string;
-  /** `b{n}` per idler (N·m·s/rad); optionally `mu_scale`, `ea_N`. */
-  parameters: Record<string, ParameterEstimate>;
-  source: { jobId: string; window: { from: string; to: string } };
-}
-
-export interface SignedManifest {
-  manifest: Manifest;
-  signature: { alg: 'Ed25519'; keyId: string; value: string };
-}
+// The manifest formats and their verification live in the pure core (twin/calibration), shared with the cloud.
+export type { Manifest, ParameterEstimate, SignedManifest } from '../../twin/calibration/manifest';
 
 export interface AppliedParameters {
   lineId: string;

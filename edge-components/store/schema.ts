@@ -52,6 +52,30 @@ export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       );
     `);
   },
+  (db) => {
+    // Applied parameter sets (parameter-store.ts). Two tables only: each costs a page of every file, and
+    // small quotas are counted in pages. Sets are never deleted (the highest version ever applied is the
+    // replay protection), so plain rowids never repeat. A set's parameters are one JSON row, written
+    // whole; the active set of a line is its newest activation (apply or rollback).
+    db.exec(`
+      CREATE TABLE parameter_sets (
+        id INTEGER PRIMARY KEY,
+        line_id TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        model_id TEXT NOT NULL,
+        parameters_json TEXT NOT NULL,
+        applied_at_ms INTEGER NOT NULL,
+        manifest_json TEXT NOT NULL
+      );
+      CREATE TABLE parameter_activations (
+        id INTEGER PRIMARY KEY,
+        line_id TEXT NOT NULL,
+        set_id INTEGER NOT NULL REFERENCES parameter_sets (id),
+        at_ms INTEGER NOT NULL,
+        reason TEXT NOT NULL CHECK (reason IN ('apply', 'rollback'))
+      );
+    `);
+  },
 ];
 
 export const COUNTER_NAMES = [
