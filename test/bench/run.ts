@@ -9,7 +9,10 @@
  *  3. Edge data path (test/bench/edge/): ingest readings/s beside raw better-sqlite3 inserts, publisher
  *     values/s beside the SiteWise emulator's raw capacity, RSS of both with a 1 000 000-reading backlog.
  *
- * Sections: `npm run bench -- ukf plant edge` (any subset; default all). Progress on stderr.
+ *  4. Estimator (test/bench/estimator.ts): component updates/s beside the bare estimator step, RSS of the
+ *     bundled estimator process.
+ *
+ * Sections: `npm run bench -- ukf plant edge estimator` (any subset; default all). Progress on stderr.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +25,7 @@ import { PlantSimulator } from '../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../simulators/plant/scenario';
 import { LineDynamics } from '../../simulators/plant/line-dynamics';
 import { benchEdge } from './edge/index';
+import { benchEstimator } from './estimator';
 
 const topology = loadLine();
 
@@ -173,7 +177,7 @@ function countSettles(s: ReturnType<typeof defaultScenario>): number {
   return d ? Math.ceil(d.rampS / s.samplePeriodS) + 1 : 1;
 }
 
-const SECTIONS = ['ukf', 'plant', 'edge'] as const;
+const SECTIONS = ['ukf', 'plant', 'edge', 'estimator'] as const;
 type Section = (typeof SECTIONS)[number];
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -190,7 +194,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`[bench] ${section}\n`);
     if (section === 'ukf') benchmarks.push(benchUkf());
     else if (section === 'plant') benchmarks.push(benchPlant());
-    else benchmarks.push(...(await benchEdge()));
+    else if (section === 'edge') benchmarks.push(...(await benchEdge()));
+    else benchmarks.push(await benchEstimator());
   }
   const results = {
     date: new Date().toISOString(),

@@ -1,0 +1,114 @@
+import { loadConfig, type ConfigSources } from '../shared/config';
+import type { DriftSettings } from './drift-monitor';
+
+/** Estimator configuration (the recipe's DefaultConfiguration mirrors these keys and defaults). */
+export interface EstimatorConfig {
+  dbPath: string;
+  synchronous: 'FULL' | 'NORMAL';
+  /** Lines to estimate: shipped line ids or line-description file paths. */
+  lines: string[];
+  /** Thing name for the cloud alarm topic `selfcal/<thingName>/lines/<lineId>/drift`. */
+  thingName: string;
+  /** Idle wait between outbox reads once caught up. */
+  pollIntervalMs: number;
+  /** Rows per outbox read. */
+  readBatchRows: number;
+  frictionPrior: { minLogStd: number; fallbackLogStd: number };
+  /** Random walk of ln b between calibrations [1/√h]. */
+  parameterWalkPerSqrtHour: number;
+  innovationWindow: number;
+  missingAfterReadings: number;
+  drift: DriftSettings;
+  /** Wait before re-trying alarm messages that could not be published (e.g. no cloud). */
+  alarmRetryMs: number;
+  /** Alarm messages kept while they cannot be published (oldest dropped, counted, beyond it). */
+  maxPendingAlarms: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const positive = { type: 'number', exclusiveMinimum: 0 } as const;
+const probability = { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } as const;
+
+export const estimatorConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dbPath'],
+  properties: {
+    dbPath: { type: 'string', minLength: 1 },
+    synchronous: { enum: ['FULL', 'NORMAL'] },
+    lines: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+    thingName: { type: 'string', pattern: '^[A-Za-z0-9_:-]{1,128}$' },
+    pollIntervalMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+    readBatchRows: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    frictionPrior: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['minLogStd', 'fallbackLogStd'],
+      properties: { minLogStd: positive, fallbackLogStd: positive },
+    },
+    parameterWalkPerSqrtHour: { type: 'number', minimum: 0 },
+    innovationWindow: { type: 'integer', minimum: 1, maximum: 10_000 },
+    missingAfterReadings: positiveInt,
+    drift: {
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'nisScoreRaise',
+        'nisScoreClear',
+        'frictionFactor',
+        'frictionConfidence',
+        'frictionClearProbability',
+        'raiseAfterUpdates',
+        'clearAfterUpdates',
+      ],
+      properties: {
+        nisScoreRaise: positive,
+        nisScoreClear: positive,
+        frictionFactor: { type: 'number', minimum: 1 },
+        frictionConfidence: probability,
+        frictionClearProbability: probability,
+        raiseAfterUpdates: positiveInt,
+        clearAfterUpdates: positiveInt,
+      },
+    },
+    alarmRetryMs: { type: 'integer', minimum: 10 },
+    maxPendingAlarms: positiveInt,
+    logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
+  },
+} as const;
+
+export const ESTIMATOR_CONFIG_ENV = 'SELFCAL_ESTIMATOR_CONFIG';
+
+/** Defaults of every optional key (the recipe's DefaultConfiguration declares the same values). */
+export const ESTIMATOR_DEFAULTS = {
+  synchronous: 'FULL',
+  lines: ['reference-web-line'],
+  thingName: 'selfcal-gateway',
+  pollIntervalMs: 1000,
+  readBatchRows: 5000,
+  frictionPrior: { minLogStd: 0.1, fallbackLogStd: 1.5 },
+  parameterWalkPerSqrtHour: 0.1,
+  innovationWindow: 12,
+  missingAfterReadings: 3,
+  drift: {
+    nisScoreRaise: 4,
+    nisScoreClear: 2,
+    frictionFactor: 1.5,
+    frictionConfidence: 0.99,
+    frictionClearProbability: 0.5,
+    raiseAfterUpdates: 3,
+    clearAfterUpdates: 6,
+  },
+  alarmRetryMs: 30_000,
+  maxPendingAlarms: 100,
+  logLevel: 'info',
+} as const;
+
+export function loadEstimatorConfig(sources: ConfigSources = {}): Readonly<EstimatorConfig> {
+  return loadConfig<EstimatorConfig>(estimatorConfigSchema, {
+    ...sources,
+    envVar: ESTIMATOR_CONFIG_ENV,
+    defaults: ESTIMATOR_DEFAULTS,
+  });
+}
