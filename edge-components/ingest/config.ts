@@ -75,6 +75,9 @@ const schema = {
   additionalProperties: false,
 };
 
+/** The schema and defaults, for the recipe tests (recipes/com.selfcal.Ingest.yaml declares the same defaults). */
+export { DEFAULTS as INGEST_DEFAULTS, schema as ingestConfigSchema };
+
 /** Merge the sources (file, then env), apply defaults, validate; throws ConfigError naming the key. */
 export function loadIngestConfig(sources: { filePath?: string; env?: NodeJS.ProcessEnv }): IngestConfig {
   return loadConfig<IngestConfig>(schema, {
