@@ -23,6 +23,21 @@ export interface EstimatorConfig {
   alarmRetryMs: number;
   /** Alarm messages kept while they cannot be published (oldest dropped, counted, beyond it). */
   maxPendingAlarms: number;
+  /**
+   * Where pub/sub, the device shadow and component state come from: `greengrass-ipc` (the nucleus),
+   * `mqtt` (standalone, the broker at `mqtt.brokerUrl` with AWS's shadow topics), `none` (alarms logged
+   * only, no parameter manifests), `auto` (IPC when started by a nucleus, none otherwise).
+   */
+  runtime: 'auto' | 'greengrass-ipc' | 'mqtt' | 'none';
+  mqtt: { brokerUrl: string; clientId: string };
+  /** The calibration receiver: trusted Ed25519 public keys (key id → PEM), limits of the checks. */
+  calibration: {
+    trustedKeys: Record<string, string>;
+    maxManifestBytes: number;
+    clockSkewMs: number;
+    /** Newest GOOD readings of the line the trial compares candidate and active parameters on. */
+    trialReadings: number;
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -74,6 +89,30 @@ export const estimatorConfigSchema = {
     },
     alarmRetryMs: { type: 'integer', minimum: 10 },
     maxPendingAlarms: positiveInt,
+    runtime: { enum: ['auto', 'greengrass-ipc', 'mqtt', 'none'] },
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['brokerUrl', 'clientId'],
+      properties: {
+        brokerUrl: { type: 'string', pattern: '^(mqtts?|tcp|ssl)://' },
+        clientId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+      },
+    },
+    calibration: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['trustedKeys', 'maxManifestBytes', 'clockSkewMs', 'trialReadings'],
+      properties: {
+        trustedKeys: {
+          type: 'object',
+          additionalProperties: { type: 'string', pattern: '^-----BEGIN PUBLIC KEY-----' },
+        },
+        maxManifestBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 },
+        clockSkewMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        trialReadings: { type: 'integer', minimum: 16, maximum: 1_000_000 },
+      },
+    },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
   },
 } as const;
@@ -102,6 +141,9 @@ export const ESTIMATOR_DEFAULTS = {
   },
   alarmRetryMs: 30_000,
   maxPendingAlarms: 100,
+  runtime: 'auto',
+  mqtt: { brokerUrl: 'mqtt://127.0.0.1:1883', clientId: 'selfcal-estimator' },
+  calibration: { trustedKeys: {}, maxManifestBytes: 65_536, clockSkewMs: 300_000, trialReadings: 2000 },
   logLevel: 'info',
 } as const;
 

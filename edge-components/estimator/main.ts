@@ -14,6 +14,8 @@ import { openParameterStore } from '../store/parameter-store';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { loadEstimatorConfig, type EstimatorConfig } from './config';
 import { EstimatorComponent, type ParameterSource } from './estimator-component';
+import { createCalibrationReceiver, startRuntime } from './wiring';
+import type { CalibrationReceiver } from '../calibration/calibration-receiver';
 
 function loadLines(config: EstimatorConfig): LineTopology[] {
   return config.lines.map((idOrPath, i) => {
@@ -89,11 +91,50 @@ export function runEstimator(
   };
 }
 
-export async function serveEstimator(config: Readonly<EstimatorConfig>, logger: Logger): Promise<void> {
-  const running = runEstimator(config, logger);
-  const signal = await Promise.race([untilStopSignal(), running.done.then(() => undefined)]);
-  logger.info('stopping', { signal: signal ?? null });
-  await running.shutdown();
+/**
+ * Run until SIGTERM/SIGINT: the runtime (if configured), the estimator, and the calibration receiver on
+ * the runtime's shadow; reports RUNNING to the nucleus once all are up.
+ */
+export async function serveEstimator(
+  config: Readonly<EstimatorConfig>,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  // Listen first: a signal during start-up still ends in a clean stop.
+  const stopSignal = untilStopSignal();
+  const runtime = await startRuntime(config, env, logger);
+  const parameters = openParameterStore({ path: config.dbPath, synchronous: config.synchronous });
+  let running: RunningEstimator | undefined;
+  let receiver: CalibrationReceiver | undefined;
+  try {
+    const topologies = loadLines(config);
+    running = runEstimator(config, logger, {
+      parameters,
+      pubsub: runtime
+        ? { thingName: runtime.thingName, local: runtime.local, cloud: runtime.cloud }
+        : undefined,
+    });
+    const estimator = running.estimator;
+    if (runtime) {
+      receiver = createCalibrationReceiver({
+        config,
+        lines: topologies,
+        runtime,
+        parameters,
+        logger,
+        onApplied: (applied) => estimator.onParametersApplied(applied),
+      });
+      await receiver.start();
+      await runtime.reportState('RUNNING');
+    }
+    const signal = await Promise.race([stopSignal, running.done.then(() => undefined)]);
+    logger.info('stopping', { signal: signal ?? null });
+  } finally {
+    await receiver?.stop();
+    await running?.shutdown();
+    parameters.close();
+    await runtime?.close();
+  }
 }
 
 export function main(argv: readonly string[], env: NodeJS.ProcessEnv): void {
@@ -112,7 +153,7 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv): void {
     process.exitCode = fail(error);
     return;
   }
-  serveEstimator(config, createLogger({ component: 'estimator', level: config.logLevel })).then(
+  serveEstimator(config, createLogger({ component: 'estimator', level: config.logLevel }), env).then(
     () => process.exit(0),
     (error: unknown) => process.exit(fail(error)),
   );

@@ -25,6 +25,8 @@ export interface IngestConfig {
   /** Published readings older than this (by receipt) are deleted; checked every `retentionCheckMs`. */
   readonly retentionMs: number;
   readonly retentionCheckMs: number;
+  /** Outbox destinations that must take a reading before it counts as published (quota, retention). */
+  readonly destinations: readonly string[];
 }
 
 export const CONFIG_ENV = 'SELFCAL_INGEST_CONFIG';
@@ -43,6 +45,7 @@ const DEFAULTS = {
   storeRetryMs: 5000,
   retentionMs: 7 * 86_400_000,
   retentionCheckMs: 60_000,
+  destinations: ['sitewise'],
 };
 
 const schema = {
@@ -70,6 +73,11 @@ const schema = {
     storeRetryMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     retentionMs: { type: 'integer', minimum: 60000 },
     retentionCheckMs: { type: 'integer', minimum: 1000, maximum: 86400000 },
+    destinations: {
+      type: 'array',
+      uniqueItems: true,
+      items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    },
   },
   required: ['dbPath'],
   additionalProperties: false,

@@ -38,6 +38,7 @@ export function runIngest(config: IngestConfig, logger: Logger): RunningIngest {
     maxBytes: config.maxBytes,
     fullPolicy: config.fullPolicy,
     retentionMs: config.retentionMs,
+    destinations: config.destinations,
   });
   const ingest = startIngest({
     brokerUrl: config.brokerUrl,

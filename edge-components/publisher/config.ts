@@ -6,7 +6,8 @@ export interface PublisherConfig {
   synchronous: 'FULL' | 'NORMAL';
   /** SiteWise endpoint; unset = the AWS regional endpoint with the default credential chain. */
   endpoint?: string;
-  region: string;
+  /** AWS region; unset = AWS_REGION (Greengrass sets it to the core's region), else us-east-1. */
+  region?: string;
   valuesPerSecond: number;
   batchSize: number;
   /** Property alias of a reading: `{lineId}` and `{signal}` are substituted. */
@@ -45,7 +46,6 @@ export const PUBLISHER_CONFIG_ENV = 'SELFCAL_PUBLISHER_CONFIG';
 /** Defaults of every optional key (the recipe's DefaultConfiguration declares the same values). */
 export const PUBLISHER_DEFAULTS = {
   synchronous: 'FULL',
-  region: 'us-east-1',
   valuesPerSecond: 1000,
   batchSize: 1000,
   aliasTemplate: '/selfcal/{lineId}/{signal}',

@@ -25,8 +25,9 @@ export async function runPublisher(options: { configFile?: string } = {}): Promi
   });
   const logger = createLogger({ component: 'publisher', level: config.logLevel });
   const store = openOutboxStore({ path: config.dbPath, synchronous: config.synchronous });
+  const region = config.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const client = new IoTSiteWiseClient({
-    region: config.region,
+    region,
     ...(config.endpoint ? { endpoint: config.endpoint, disableHostPrefix: true } : {}),
   });
   const publisher = new SitewisePublisher({
@@ -47,7 +48,7 @@ export async function runPublisher(options: { configFile?: string } = {}): Promi
   process.once('SIGINT', stop);
   const metrics = setInterval(() => logger.info('metrics', { ...publisher.metrics() }), 60_000);
   metrics.unref();
-  logger.info('started', { dbPath: config.dbPath, endpoint: config.endpoint ?? `aws:${config.region}` });
+  logger.info('started', { dbPath: config.dbPath, endpoint: config.endpoint ?? `aws:${region}` });
   try {
     await publisher.run();
     return 0;

@@ -37,6 +37,12 @@ export interface StoreOptions {
   /** Bound of the `rejected` table (oldest rows dropped beyond it). */
   maxRejected?: number;
   clock?: () => number;
+  /**
+   * Destinations that must take a row before it counts as published (for the quota's drop order and
+   * retention), registered at open. A destination is also registered by its first read; listing it here
+   * keeps rows unpublished for it even before its process has started.
+   */
+  destinations?: readonly string[];
 }
 
 export interface AppendResult {

@@ -76,6 +76,7 @@ export class SqliteOutboxStore implements OutboxStore {
     this.retentionMs = options.retentionMs;
     this.maxRejected = options.maxRejected ?? DEFAULT_MAX_REJECTED;
     this.stmt = prepareStatements(db);
+    for (const destination of options.destinations ?? []) this.stmt.registerCursor.run(destination);
   }
 
   static open(options: StoreOptions): SqliteOutboxStore {
