@@ -4,10 +4,9 @@
  * Exit codes: 0 after SIGTERM/SIGINT (the batch in hand estimated and stored, store closed), 2 for a bad
  * configuration or line description, 1 for anything else at start-up.
  */
-import { LineDescriptionError } from '../../twin/errors';
-import { loadLine, type LineTopology } from '../../twin/lines/topology';
 import type { PubSub } from '../runtime/contract';
 import { ConfigError } from '../shared/config';
+import { loadConfiguredLines } from '../shared/lines';
 import { untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../shared/logger';
 import { openParameterStore } from '../store/parameter-store';
@@ -16,17 +15,6 @@ import { loadEstimatorConfig, type EstimatorConfig } from './config';
 import { EstimatorComponent, type ParameterSource } from './estimator-component';
 import { createCalibrationReceiver, startRuntime } from './wiring';
 import type { CalibrationReceiver } from '../calibration/calibration-receiver';
-
-function loadLines(config: EstimatorConfig): LineTopology[] {
-  return config.lines.map((idOrPath, i) => {
-    try {
-      return loadLine(idOrPath);
-    } catch (cause) {
-      if (!(cause instanceof LineDescriptionError)) throw cause;
-      throw new ConfigError(`lines/${i}`, cause.message, { cause });
-    }
-  });
-}
 
 export interface EstimatorWiring {
   /** Active calibrated parameters; default: the calibration receiver's ParameterStore in the same file. */
@@ -49,7 +37,7 @@ export function runEstimator(
   logger: Logger,
   wiring: EstimatorWiring = {},
 ): RunningEstimator {
-  const lines = loadLines(config);
+  const lines = loadConfiguredLines(config.lines);
   const store = openOutboxStore({ path: config.dbPath, synchronous: config.synchronous });
   let ownParameters: ReturnType<typeof openParameterStore> | undefined;
   let estimator: EstimatorComponent;
@@ -107,7 +95,7 @@ export async function serveEstimator(
   let running: RunningEstimator | undefined;
   let receiver: CalibrationReceiver | undefined;
   try {
-    const topologies = loadLines(config);
+    const topologies = loadConfiguredLines(config.lines);
     running = runEstimator(config, logger, {
       parameters,
       pubsub: runtime

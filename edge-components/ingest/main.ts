@@ -4,25 +4,13 @@
  * Exit codes: 0 after SIGTERM/SIGINT (pending messages committed and acknowledged, store closed),
  * 2 for a bad configuration or line description, 1 for anything else at start-up.
  */
-import { LineDescriptionError } from '../../twin/errors';
-import { loadLine, type LineTopology } from '../../twin/lines/topology';
 import { ConfigError } from '../shared/config';
+import { loadConfiguredLines } from '../shared/lines';
 import { untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../shared/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { startIngest, type IngestHandle } from './ingest-component';
-
-function loadLines(config: IngestConfig): LineTopology[] {
-  return config.lines.map((idOrPath, i) => {
-    try {
-      return loadLine(idOrPath);
-    } catch (cause) {
-      if (!(cause instanceof LineDescriptionError)) throw cause;
-      throw new ConfigError(`lines/${i}`, cause.message, { cause });
-    }
-  });
-}
 
 export interface RunningIngest {
   ingest: IngestHandle;
@@ -31,7 +19,7 @@ export interface RunningIngest {
 }
 
 export function runIngest(config: IngestConfig, logger: Logger): RunningIngest {
-  const lines = loadLines(config);
+  const lines = loadConfiguredLines(config.lines);
   const store = openOutboxStore({
     path: config.dbPath,
     synchronous: config.synchronous,
