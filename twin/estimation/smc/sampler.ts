@@ -1,0 +1,470 @@
+/**
+ * Sequential Monte Carlo with adaptive likelihood tempering and resample–move (Del Moral, Doucet &
+ * Jasra 2006; adaptive tempering as in Jasra et al. 2011):
+ *
+ *   π_φ(θ) ∝ p(θ) · L(θ)^φ,  0 = φ_0 < φ_1 < … < φ_T = 1.
+ *
+ * Each stage picks the next φ by bisection so that the conditional ESS of the incremental weights is
+ * `targetConditionalEss`·N, reweights (accumulating the log-evidence ln Z = Σ ln Σ W_i L_i^Δφ),
+ * resamples systematically when the ESS falls below `essThreshold`·N, then moves every particle with
+ * `moveSteps` random-walk Metropolis steps targeting π_φ, the proposal covariance being the particles'
+ * weighted covariance times s², s adapted from the acceptance rate. Every member evaluation goes through
+ * `MemberModel.evaluate` as one batch of N; every reduction is float64 on the CPU.
+ *
+ * Deterministic: all randomness comes from one SeededRandom (normals by Box–Muller from its uniforms, so
+ * nothing is cached outside its state). `snapshot()` between stages captures everything, and a sampler
+ * resumed from it continues bit-identically.
+ */
+import { SeededRandom } from '../../random';
+import { EstimationError } from '../errors';
+import { cholesky } from '../linalg';
+import type { ParameterPosterior } from '../joint-estimator';
+import type { MemberModel } from './member-model';
+import {
+  effectiveSampleSize,
+  normaliseLogWeights,
+  systematicResample,
+  weightedExceedance,
+  weightedMoments,
+  weightedQuantile,
+} from './weighted';
+
+const { ceil: mCeil, cos: mCos, exp: mExp, log: mLog, max: mMax, min: mMin, sqrt: mSqrt, PI } = Math;
+
+/** Independent Gaussian prior on θ. */
+export interface GaussianPrior {
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+export interface SmcProblem<I> {
+  model: MemberModel<I>;
+  inputs: I;
+  prior: GaussianPrior;
+  /** ln L(θ_i) for each member from its predictions z (N×dimZ) into out (N); −∞ allowed. */
+  logLikelihood(z: Float64Array, out: Float64Array): void;
+}
+
+export interface SmcProgress {
+  stage: number;
+  temperature: number;
+  ess: number;
+  resampled: boolean;
+  acceptance: number;
+  logEvidence: number;
+  evaluations: number;
+}
+
+export interface SmcOptions {
+  seed: number;
+  /** Number of particles N (default 512). */
+  particles?: number;
+  /** Resample when ESS < essThreshold·N (default 0.5). */
+  essThreshold?: number;
+  /** Conditional ESS fraction each tempering increment aims at (default 0.5). */
+  targetConditionalEss?: number;
+  /**
+   * Metropolis sweeps per stage: at least `moveSteps` (default 2), then as many as make a particle move
+   * at least once with probability 1 − `stayProbability` at the observed acceptance rate a, i.e.
+   * ⌈ln(stayProbability)/ln(1 − a)⌉ (Drovandi & Pettitt 2011), capped by `maxMoveSteps` (default 30).
+   */
+  moveSteps?: number;
+  maxMoveSteps?: number;
+  /** Default 0.01. */
+  stayProbability?: number;
+  /** Safety bound on the number of stages (default 500). */
+  maxStages?: number;
+  onProgress?: (p: SmcProgress) => void;
+}
+
+/** The sampler's complete state between stages; JSON-serialisable (−∞ written as null). */
+export interface SmcSnapshot {
+  version: 1;
+  dimTheta: number;
+  particles: number;
+  stage: number;
+  temperature: number;
+  logEvidence: number;
+  scale: number;
+  evaluations: number;
+  theta: number[];
+  logWeights: (number | null)[];
+  logLikelihood: (number | null)[];
+  rngState: number[];
+  essHistory: number[];
+  temperatures: number[];
+  acceptance: number[];
+  resampled: boolean[];
+  sweeps: number[];
+}
+
+export interface SmcResult {
+  thetaNames: readonly string[];
+  /** N×dimTheta, row-major, with their normalised weights. */
+  theta: Float64Array;
+  weights: Float64Array;
+  mean: Float64Array;
+  cov: Float64Array;
+  logEvidence: number;
+  essHistory: number[];
+  temperatures: number[];
+  acceptance: number[];
+  resampled: boolean[];
+  /** Metropolis sweeps per stage. */
+  sweeps: number[];
+  stages: number;
+  evaluations: number;
+}
+
+const encode = (a: ArrayLike<number>): (number | null)[] =>
+  Array.from(a, (v) => (Number.isFinite(v) ? v : null));
+const decode = (a: readonly (number | null)[]): Float64Array =>
+  Float64Array.from(a, (v) => (v === null ? -Infinity : v));
+
+export class SmcSampler<I> {
+  readonly n: number;
+  readonly dim: number;
+  private readonly opts: Required<Omit<SmcOptions, 'onProgress'>> & Pick<SmcOptions, 'onProgress'>;
+  private rng: SeededRandom;
+  private theta: Float64Array;
+  private logW: Float64Array;
+  private logLik: Float64Array;
+  private temperature = 0;
+  private logEvidence = 0;
+  private stage = 0;
+  private scale: number;
+  private evaluations = 0;
+  private readonly essHistory: number[] = [];
+  private readonly temperatures: number[] = [];
+  private readonly acceptance: number[] = [];
+  private readonly resampledHistory: boolean[] = [];
+  private readonly sweeps: number[] = [];
+  // Scratch.
+  private readonly w: Float64Array;
+  private readonly z: Float64Array;
+  private readonly proposal: Float64Array;
+  private readonly propLogLik: Float64Array;
+  private readonly ancestors: Int32Array;
+
+  constructor(
+    readonly problem: SmcProblem<I>,
+    options: SmcOptions,
+    snapshot?: SmcSnapshot,
+  ) {
+    this.opts = {
+      particles: 512,
+      essThreshold: 0.5,
+      targetConditionalEss: 0.5,
+      moveSteps: 2,
+      maxMoveSteps: 30,
+      stayProbability: 0.01,
+      maxStages: 500,
+      ...options,
+    };
+    const n = (this.n = this.opts.particles);
+    const d = (this.dim = problem.model.dimTheta);
+    if (!Number.isInteger(n) || n < 2)
+      throw new EstimationError('DIMENSION_MISMATCH', `particles must be ≥ 2, got ${n}`);
+    if (problem.prior.mean.length !== d || problem.prior.std.length !== d) {
+      throw new EstimationError('DIMENSION_MISMATCH', `prior: expected ${d} means and stds`);
+    }
+    this.w = new Float64Array(n);
+    this.z = new Float64Array(n * problem.model.dimZ);
+    this.proposal = new Float64Array(n * d);
+    this.propLogLik = new Float64Array(n);
+    this.ancestors = new Int32Array(n);
+    this.scale = 2.38 / mSqrt(d);
+    if (snapshot) {
+      if (snapshot.version !== 1 || snapshot.dimTheta !== d || snapshot.particles !== n) {
+        throw new EstimationError(
+          'DIMENSION_MISMATCH',
+          `snapshot is for ${snapshot.particles} particles of dimension ${snapshot.dimTheta}, sampler has ${n}×${d}`,
+        );
+      }
+      this.rng = new SeededRandom(snapshot.rngState);
+      this.theta = Float64Array.from(snapshot.theta);
+      this.logW = decode(snapshot.logWeights);
+      this.logLik = decode(snapshot.logLikelihood);
+      this.temperature = snapshot.temperature;
+      this.logEvidence = snapshot.logEvidence;
+      this.stage = snapshot.stage;
+      this.scale = snapshot.scale;
+      this.evaluations = snapshot.evaluations;
+      this.essHistory.push(...snapshot.essHistory);
+      this.temperatures.push(...snapshot.temperatures);
+      this.acceptance.push(...snapshot.acceptance);
+      this.resampledHistory.push(...snapshot.resampled);
+      this.sweeps.push(...snapshot.sweeps);
+      return;
+    }
+    this.rng = new SeededRandom(this.opts.seed);
+    this.theta = new Float64Array(n * d);
+    const { mean, std } = problem.prior;
+    for (let i = 0; i < n; i++)
+      for (let k = 0; k < d; k++) this.theta[i * d + k] = mean[k]! + std[k]! * this.normal();
+    this.logW = new Float64Array(n);
+    this.logLik = new Float64Array(n);
+    this.evaluate(this.theta, this.logLik);
+    this.essHistory.push(n);
+    this.temperatures.push(0);
+  }
+
+  /** Continue from a snapshot (the problem and options must be those of the interrupted run). */
+  static resume<I>(problem: SmcProblem<I>, options: SmcOptions, snapshot: SmcSnapshot): SmcSampler<I> {
+    return new SmcSampler(problem, options, snapshot);
+  }
+
+  get done(): boolean {
+    return this.temperature >= 1;
+  }
+
+  get stageIndex(): number {
+    return this.stage;
+  }
+
+  /** One tempering stage: choose φ, reweight, resample if needed, move. Returns `done`. */
+  step(): boolean {
+    if (this.done) return true;
+    if (this.stage >= this.opts.maxStages) {
+      throw new EstimationError(
+        'NON_FINITE',
+        `SMC did not reach temperature 1 in ${this.opts.maxStages} stages`,
+      );
+    }
+    const n = this.n;
+    const next = this.nextTemperature();
+    const dPhi = next - this.temperature;
+    const before = normaliseLogWeights(this.logW, this.w);
+    for (let i = 0; i < n; i++) {
+      const inc = dPhi * this.logLik[i]!;
+      this.logW[i] = this.logW[i]! + (Number.isNaN(inc) ? -Infinity : inc);
+    }
+    const after = normaliseLogWeights(this.logW, this.w);
+    this.logEvidence += after - before;
+    this.temperature = next;
+    const ess = effectiveSampleSize(this.w);
+    const resample = ess < this.opts.essThreshold * n;
+    if (resample) this.resample();
+    const acc = this.move();
+    this.stage++;
+    this.essHistory.push(ess);
+    this.temperatures.push(next);
+    this.acceptance.push(acc);
+    this.resampledHistory.push(resample);
+    this.opts.onProgress?.({
+      stage: this.stage,
+      temperature: next,
+      ess,
+      resampled: resample,
+      acceptance: acc,
+      logEvidence: this.logEvidence,
+      evaluations: this.evaluations,
+    });
+    return this.done;
+  }
+
+  /** Run to temperature 1 (or until `stopAfterStages` more stages, for interruption tests). */
+  run(stopAfterStages = Infinity): SmcResult | undefined {
+    for (let k = 0; k < stopAfterStages && !this.done; k++) this.step();
+    return this.done ? this.result() : undefined;
+  }
+
+  snapshot(): SmcSnapshot {
+    return {
+      version: 1,
+      dimTheta: this.dim,
+      particles: this.n,
+      stage: this.stage,
+      temperature: this.temperature,
+      logEvidence: this.logEvidence,
+      scale: this.scale,
+      evaluations: this.evaluations,
+      theta: Array.from(this.theta),
+      logWeights: encode(this.logW),
+      logLikelihood: encode(this.logLik),
+      rngState: [...this.rng.state()],
+      essHistory: [...this.essHistory],
+      temperatures: [...this.temperatures],
+      acceptance: [...this.acceptance],
+      resampled: [...this.resampledHistory],
+      sweeps: [...this.sweeps],
+    };
+  }
+
+  result(): SmcResult {
+    const weights = new Float64Array(this.n);
+    normaliseLogWeights(this.logW, weights);
+    const { mean, cov } = weightedMoments(this.theta, weights, this.dim);
+    return {
+      thetaNames: this.problem.model.thetaNames,
+      theta: new Float64Array(this.theta),
+      weights,
+      mean,
+      cov,
+      logEvidence: this.logEvidence,
+      essHistory: [...this.essHistory],
+      temperatures: [...this.temperatures],
+      acceptance: [...this.acceptance],
+      resampled: [...this.resampledHistory],
+      sweeps: [...this.sweeps],
+      stages: this.stage,
+      evaluations: this.evaluations,
+    };
+  }
+
+  /** Standard normal by Box–Muller from two uniforms (no cached spare: the RNG state is the whole state). */
+  private normal(): number {
+    const u1 = 1 - this.rng.uniform(); // (0, 1]
+    const u2 = this.rng.uniform();
+    return mSqrt(-2 * mLog(u1)) * mCos(2 * PI * u2);
+  }
+
+  private evaluate(theta: Float64Array, out: Float64Array): void {
+    this.problem.model.evaluate(theta, this.problem.inputs, this.z);
+    this.problem.logLikelihood(this.z, out);
+    this.evaluations += this.n;
+  }
+
+  /** Largest φ ≤ 1 whose incremental weights keep the conditional ESS at the target (bisection). */
+  private nextTemperature(): number {
+    const n = this.n;
+    normaliseLogWeights(this.logW, this.w);
+    const target = this.opts.targetConditionalEss * n;
+    const cess = (dPhi: number): number => {
+      let m = -Infinity;
+      for (let i = 0; i < n; i++) if (this.w[i]! > 0) m = mMax(m, dPhi * this.logLik[i]!);
+      let s1 = 0;
+      let s2 = 0;
+      for (let i = 0; i < n; i++) {
+        const wi = this.w[i]!;
+        if (wi === 0) continue;
+        const e = mExp(dPhi * this.logLik[i]! - m);
+        s1 += wi * e;
+        s2 += wi * e * e;
+      }
+      return s2 > 0 ? (n * s1 * s1) / s2 : 0;
+    };
+    const room = 1 - this.temperature;
+    if (cess(room) >= target) return 1;
+    let lo = 0;
+    let hi = room;
+    for (let it = 0; it < 60; it++) {
+      const mid = 0.5 * (lo + hi);
+      if (cess(mid) >= target) lo = mid;
+      else hi = mid;
+    }
+    // Always make progress, however peaked the likelihood.
+    return mMin(1, this.temperature + mMax(lo, 1e-12));
+  }
+
+  private resample(): void {
+    const n = this.n;
+    const d = this.dim;
+    systematicResample(this.w, this.rng.uniform(), this.ancestors);
+    const src = this.theta;
+    const dst = this.proposal;
+    const ll = this.propLogLik;
+    for (let i = 0; i < n; i++) {
+      const a = this.ancestors[i]!;
+      for (let k = 0; k < d; k++) dst[i * d + k] = src[a * d + k]!;
+      ll[i] = this.logLik[a]!;
+    }
+    src.set(dst);
+    this.logLik.set(ll);
+    this.logW.fill(0);
+  }
+
+  private logPrior(theta: Float64Array, i: number): number {
+    const { mean, std } = this.problem.prior;
+    const d = this.dim;
+    let s = 0;
+    for (let k = 0; k < d; k++) {
+      const r = (theta[i * d + k]! - mean[k]!) / std[k]!;
+      s += r * r;
+    }
+    return -0.5 * s;
+  }
+
+  /** Random-walk Metropolis sweeps targeting π_φ (their number adapted, see SmcOptions.moveSteps); returns
+   * the mean acceptance rate. */
+  private move(): number {
+    const n = this.n;
+    const d = this.dim;
+    normaliseLogWeights(this.logW, this.w);
+    const { cov } = weightedMoments(this.theta, this.w, d);
+    // Proposal covariance s²·Σ, with a jitter relative to the prior so a collapsed direction can reopen.
+    const { std } = this.problem.prior;
+    for (let k = 0; k < d; k++) cov[k * d + k] = cov[k * d + k]! + 1e-10 * std[k]! * std[k]!;
+    const s2 = this.scale * this.scale;
+    for (let k = 0; k < d * d; k++) cov[k] = cov[k]! * s2;
+    const L = cholesky(cov, d);
+    const phi = this.temperature;
+    const xi = new Float64Array(d);
+    let accepted = 0;
+    let sweeps = this.opts.moveSteps;
+    let sweep = 0;
+    for (; sweep < sweeps; sweep++) {
+      const prop = this.proposal;
+      for (let i = 0; i < n; i++) {
+        for (let k = 0; k < d; k++) xi[k] = this.normal();
+        for (let a = 0; a < d; a++) {
+          let v = this.theta[i * d + a]!;
+          for (let b = 0; b <= a; b++) v += L[a * d + b]! * xi[b]!;
+          prop[i * d + a] = v;
+        }
+      }
+      this.evaluate(prop, this.propLogLik);
+      for (let i = 0; i < n; i++) {
+        const cur = this.logPrior(this.theta, i) + phi * this.logLik[i]!;
+        const cand = this.logPrior(prop, i) + phi * this.propLogLik[i]!;
+        const logU = mLog(this.rng.uniform());
+        if (cand - cur > logU || (cur === -Infinity && cand > -Infinity)) {
+          for (let k = 0; k < d; k++) this.theta[i * d + k] = prop[i * d + k]!;
+          this.logLik[i] = this.propLogLik[i]!;
+          accepted++;
+        }
+      }
+      if (sweep + 1 === this.opts.moveSteps) {
+        const a = accepted / (n * (sweep + 1));
+        const needed = a >= 1 ? 0 : a <= 0 ? Infinity : mCeil(mLog(this.opts.stayProbability) / mLog(1 - a));
+        sweeps = mMax(sweeps, mMin(needed, this.opts.maxMoveSteps));
+      }
+    }
+    this.sweeps.push(sweep);
+    const rate = accepted / (n * sweep);
+    // Robbins–Monro-style nudge towards the RWM optimum of ≈ 0.234, bounded.
+    this.scale = mMin(mMax(this.scale * mExp(2 * (rate - 0.234)), 0.02), 3);
+    return rate;
+  }
+}
+
+/** Weighted marginal summary of θ_k (optionally through a monotone transform such as exp). */
+export function marginalPosterior(
+  result: SmcResult,
+  k: number,
+  transform: (v: number) => number = (v) => v,
+): ParameterPosterior {
+  const d = result.thetaNames.length;
+  const n = result.weights.length;
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = transform(result.theta[i * d + k]!);
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += result.weights[i]! * values[i]!;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += result.weights[i]! * (values[i]! - mean) ** 2;
+  return {
+    mean,
+    std: mSqrt(v),
+    p05: weightedQuantile(values, result.weights, 0.05),
+    p95: weightedQuantile(values, result.weights, 0.95),
+  };
+}
+
+/** P(θ_k > threshold) under the weighted particles. */
+export function exceedanceProbability(result: SmcResult, k: number, threshold: number): number {
+  const d = result.thetaNames.length;
+  const n = result.weights.length;
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = result.theta[i * d + k]!;
+  return weightedExceedance(values, result.weights, threshold);
+}
