@@ -13,6 +13,8 @@ import { runPublisher } from '../edge-components/publisher/main';
 import { createLogger } from '../edge-components/shared/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, runDemo } from './demo';
 import { registerParamsCommands } from './params';
+import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
+import { calibrateWindow, type CalibrationOutput } from '../cloud/calibration-job/calibrate-window';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -51,10 +53,11 @@ function requireIdler(topology: LineTopology, roller: string): void {
 function progressBar(
   io: CliIo,
   label: string,
+  unit = 'samples',
 ): { update: (done: number, total: number) => void; stop: () => void } {
   if (!io.progress) return { update: () => undefined, stop: () => undefined };
   const bar = new SingleBar({
-    format: `${label} [{bar}] {percentage}% | {value}/{total} samples | ETA {eta}s`,
+    format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | ETA {eta}s`,
     stream: process.stderr,
     noTTYOutput: true,
     notTTYSchedule: 5000,
@@ -248,8 +251,67 @@ function buildProgram(io: CliIo): Command {
     });
 
   // Applied parameter sets (show, history, rollback) and manifest signing (keygen, sign): cli/params.ts.
+  program
+    .command('calibrate')
+    .description(
+      'recalibrate the bearing frictions of a line from a CSV window (SMC posterior: parameters, health, virtual sensors)',
+    )
+    .requiredOption('--csv <file>', 'CSV with a header row, a time column and numeric columns (see README)')
+    .option(
+      '--columns <map.json>',
+      'JSON map from CSV columns to signal names (default: columns named as signals)',
+    )
+    .addOption(line)
+    .addOption(
+      new Option('--particles <n>', 'SMC members').argParser(numberIn(64, 1_000_000, true)).default(4096),
+    )
+    .addOption(seed)
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (o: {
+        csv: string;
+        columns?: string;
+        line: string;
+        particles: number;
+        seed: number;
+        json?: boolean;
+      }) => {
+        const topology = loadLine(o.line);
+        const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
+        const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
+        const bar = progressBar(io, 'recalibrating', 'tempering');
+        const result = calibrateWindow(topology, csv.readings, {
+          particles: o.particles,
+          seed: o.seed,
+          onProgress: (p) => bar.update(Math.round(p.temperature * 1000), 1000),
+        });
+        bar.stop();
+        io.stdout(
+          o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCalibration(topology, result)}\n`,
+        );
+      },
+    );
+
   registerParamsCommands(program, io);
   return program;
+}
+
+function formatCalibration(topology: LineTopology, r: CalibrationOutput): string {
+  const d = r.diagnostics;
+  const rows = topology.idlers.map((e, k) => {
+    const name = topology.elements[e]?.name ?? '?';
+    const p = r.parameters[topology.frictionParameterNames[k] as string];
+    const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(5).padStart(9));
+    return `${name.padEnd(7)} ${(r.health[name] ?? '-').padEnd(9)} ${f(p?.mean)} ${f(p?.std)} ${f(p?.p05)} ${f(p?.p95)}`;
+  });
+  return [
+    `selfcal calibrate — line ${topology.line.id}, ${d.readings} readings (${d.window.fromS} … ${d.window.toS} s)`,
+    '',
+    'roller  health      b mean     b std       p05       p95',
+    ...rows,
+    '',
+    `SMC: ${d.particles} members (${d.backend}), ${d.stages} stages, ${d.resamples} resamples, final ESS ${d.finalEss.toFixed(0)}, log-evidence ${d.logEvidence.toFixed(1)}, ${(d.wallMs / 1000).toFixed(1)} s`,
+  ].join('\n');
 }
 
 /** Run the CLI; returns the exit code (0 ok, 1 runtime failure, 2 bad arguments or input). */

@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../../cli/main';
+import { loadLine } from '../../../twin/lines/topology';
+import { PlantSimulator, readingsToCsv } from '../../../simulators/plant/plant-simulator';
+import { defaultScenario } from '../../../simulators/plant/scenario';
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), progress: false });
+  return { code, out, err };
+}
+
+describe('selfcal calibrate --csv', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'selfcal-calibrate-'));
+  const csv = join(dir, 'window.csv');
+  const topology = loadLine();
+  beforeAll(() => {
+    // 200 samples with R4 worn to b = 0.15 from the start (settled long enough to be steady)
+    const sim = new PlantSimulator(
+      topology,
+      defaultScenario({
+        seed: 5,
+        durationS: 199 * 600,
+        settleS: 300,
+        degradations: [{ element: 'R4', onsetS: 0, rampS: 1, finalNms: 0.15 }],
+      }),
+    );
+    const signals = topology.line.sensors.map((s) => s.signal);
+    writeFileSync(
+      csv,
+      [
+        ...readingsToCsv(
+          signals,
+          [...sim.samples()].map((s) => s.reading),
+        ),
+      ].join(''),
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('finds the worn bearing and reports parameters, health, virtual sensors and diagnostics as JSON', async () => {
+    // Act
+    const r = await cli('calibrate', '--csv', csv, '--particles', '512', '--seed', '3', '--json');
+
+    // Assess
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as {
+      parameters: Record<string, { mean: number; std: number; p05: number; p95: number }>;
+      health: Record<string, string>;
+      virtual: Record<string, { mean: number; std: number }>;
+      diagnostics: { backend: string; particles: number; readings: number };
+    };
+    expect(out.health.R4).toBe('degraded');
+    for (const [roller, state] of Object.entries(out.health))
+      if (roller !== 'R4') expect(state).toBe('healthy');
+    const b4 = out.parameters.b4 as { mean: number; p05: number; p95: number };
+    expect(b4.mean).toBeGreaterThan(0.135);
+    expect(b4.mean).toBeLessThan(0.165);
+    expect(b4.p05).toBeLessThanOrEqual(b4.mean);
+    expect(b4.p95).toBeGreaterThanOrEqual(b4.mean);
+    // The unwind zone is held at ≈ 100 N, NR1's draw lifts S7–S11 to ≈ 150 N.
+    expect(out.virtual.S1_Tension_N_virtual?.mean).toBeCloseTo(100, -1);
+    expect(out.virtual.S9_Tension_N_virtual?.mean).toBeGreaterThan(130);
+    expect(out.diagnostics).toMatchObject({ backend: 'typescript-reference', particles: 512, readings: 200 });
+  }, 60_000);
+
+  it('gives the same result for the same seed', async () => {
+    const a = await cli('calibrate', '--csv', csv, '--particles', '128', '--seed', '9', '--json');
+    const b = await cli('calibrate', '--csv', csv, '--particles', '128', '--seed', '9', '--json');
+    const strip = (s: string) => {
+      const o = JSON.parse(s) as { diagnostics: { wallMs?: number } };
+      delete o.diagnostics.wallMs;
+      return o;
+    };
+    expect(strip(a.out)).toEqual(strip(b.out));
+  }, 60_000);
+
+  it('names the row and column of a bad cell, with exit code 2', async () => {
+    // Prepare
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'ts,Roller1_w,S2_Tension_N\n1767225600,20.0,100\n1767226200,twenty,100\n');
+    // Act
+    const r = await cli('calibrate', '--csv', bad, '--particles', '64');
+    // Assess
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/CSV_NOT_NUMERIC/);
+    expect(r.err).toMatch(/row 3, column 'Roller1_w'/);
+  });
+
+  it('rejects a column map naming a signal the line does not have', async () => {
+    const map = join(dir, 'map.json');
+    writeFileSync(map, JSON.stringify({ time: 'ts', signals: { Roller1_w: 'Roller6_w' } }));
+    const r = await cli('calibrate', '--csv', csv, '--columns', map);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/COLUMN_MAP_INVALID/);
+  });
+});
