@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -8,6 +7,7 @@ import { Registry } from './control-plane';
 import { matchRoute } from './routes';
 import { Scheduler, logFilePath } from './scheduler';
 import type { JobDetail } from './wire-types';
+import { readBody, sendJson } from '../http/json-http';
 
 export interface BatchEmulatorOptions {
   /** 0 (default) = an ephemeral port. */
@@ -52,39 +52,6 @@ export interface BatchEmulator {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
-    });
-    req.on('end', () =>
-      size > MAX_BODY_BYTES
-        ? reject(clientError('Request body too large'))
-        : resolve(Buffer.concat(chunks).toString('utf8')),
-    );
-    req.on('error', reject);
-  });
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-    ...headers,
-  });
-  res.end(text);
-}
-
 export async function startBatchEmulator(options: BatchEmulatorOptions): Promise<BatchEmulator> {
   mkdirSync(options.logDir, { recursive: true });
   const registry = new Registry(options.autoCreateQueues ?? true, options.minTimeoutSeconds ?? 60);
@@ -102,7 +69,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const raw = await readBody(req);
+    const raw = await readBody(req, MAX_BODY_BYTES, () => clientError('Request body too large'));
     const route = matchRoute(req.method ?? 'GET', url.pathname);
     if (!route) throw clientError(`No operation for ${req.method} ${url.pathname}`);
     let body: unknown = {};
@@ -113,7 +80,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
         throw clientError('The request body is not valid JSON');
       }
     }
-    send(res, 200, route.handle({ registry, scheduler, body }));
+    sendJson(res, 200, route.handle({ registry, scheduler, body }));
   }
 
   const server = createServer((req, res) => {
@@ -126,7 +93,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
               `Emulator failure: ${e instanceof Error ? e.message : String(e)}`,
             );
       if (!res.headersSent && !res.destroyed) {
-        send(
+        sendJson(
           res,
           err.status,
           { message: err.message, __type: err.errorName },

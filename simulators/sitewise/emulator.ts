@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +9,7 @@ import { matchRoute } from './routes';
 import type { RouteContext } from './routes';
 import { SitewiseStore } from './store';
 import type { Tqv } from './wire-types';
+import { readBody, sendJson } from '../http/json-http';
 
 export interface SitewiseEmulatorOptions {
   /** 0 (default) = an ephemeral port. */
@@ -53,41 +53,8 @@ export interface SitewiseEmulator {
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const bump = (m: Record<string, number>, k: string, by = 1) => (m[k] = (m[k] ?? 0) + by);
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
-    });
-    req.on('end', () =>
-      size > MAX_BODY_BYTES
-        ? reject(invalidRequest('Request body too large'))
-        : resolve(Buffer.concat(chunks).toString('utf8')),
-    );
-    req.on('error', reject);
-  });
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-    ...headers,
-  });
-  res.end(text);
-}
-
 function sendError(res: ServerResponse, e: SitewiseApiError): void {
-  send(
+  sendJson(
     res,
     e.status,
     { message: e.message, __type: e.errorName, ...e.extra },
@@ -119,7 +86,7 @@ export async function startSitewiseEmulator(
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const rawBody = await readBody(req);
+    const rawBody = await readBody(req, MAX_BODY_BYTES, () => invalidRequest('Request body too large'));
     const match = matchRoute(req.method ?? 'GET', url.pathname);
     if (!match) {
       throw new SitewiseApiError(
@@ -167,7 +134,7 @@ export async function startSitewiseEmulator(
       },
     };
     const result = match.route.handle(ctx);
-    send(res, result.status, result.body);
+    sendJson(res, result.status, result.body);
   }
 
   const server = createServer((req, res) => {
