@@ -8,15 +8,30 @@ import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGene
  */
 const WARM_UP_DRAWS = 64;
 
+/** Everything a SeededRandom's future draws depend on (JSON-serialisable, for savepoints). */
+export interface RandomState {
+  generator: number[];
+  /** The second normal of the last polar-method pair, not yet returned. */
+  spareNormal: number | null;
+}
+
 export class SeededRandom {
   private rng: JumpableRandomGenerator;
   private spareNormal: number | undefined;
 
-  constructor(seed: number | readonly number[]) {
-    this.rng = typeof seed === 'number' ? xoroshiro128plus(seed) : xoroshiro128plusFromState(seed);
+  constructor(seed: number) {
+    this.rng = xoroshiro128plus(seed);
     // xoroshiro128+ seeded from a small integer starts out nearly linear in the seed (seeds 1, 2, 3 give
     // almost the same first draws); discard a warm-up so neighbouring seeds give unrelated streams.
-    if (typeof seed === 'number') for (let i = 0; i < WARM_UP_DRAWS; i++) this.rng.next();
+    for (let i = 0; i < WARM_UP_DRAWS; i++) this.rng.next();
+  }
+
+  /** A source that continues exactly where the one that gave `state` was. */
+  static fromState(state: RandomState): SeededRandom {
+    const r = new SeededRandom(0);
+    r.rng = xoroshiro128plusFromState(state.generator);
+    r.spareNormal = state.spareNormal ?? undefined;
+    return r;
   }
 
   /** Uniform in [0, 1). */
@@ -58,7 +73,7 @@ export class SeededRandom {
     return child;
   }
 
-  state(): readonly number[] {
-    return this.rng.getState();
+  state(): RandomState {
+    return { generator: [...this.rng.getState()], spareNormal: this.spareNormal ?? null };
   }
 }

@@ -11,11 +11,11 @@
  * weighted covariance times s², s adapted from the acceptance rate. Every member evaluation goes through
  * `MemberModel.evaluate` as one batch of N; every reduction is float64 on the CPU.
  *
- * Deterministic: all randomness comes from one SeededRandom (normals by Box–Muller from its uniforms, so
- * nothing is cached outside its state). `snapshot()` between stages captures everything, and a sampler
+ * Deterministic: all randomness comes from one SeededRandom, whose state (spare normal included) goes into
+ * the snapshot. `snapshot()` between stages captures everything, and a sampler
  * resumed from it continues bit-identically.
  */
-import { SeededRandom } from '../../random';
+import { SeededRandom, type RandomState } from '../../random';
 import { EstimationError } from '../errors';
 import { cholesky } from '../linalg';
 import type { ParameterPosterior } from '../joint-estimator';
@@ -29,7 +29,7 @@ import {
   weightedQuantile,
 } from './weighted';
 
-const { ceil: mCeil, cos: mCos, exp: mExp, log: mLog, max: mMax, min: mMin, sqrt: mSqrt, PI } = Math;
+const { ceil: mCeil, exp: mExp, log: mLog, max: mMax, min: mMin, sqrt: mSqrt } = Math;
 
 /** Independent Gaussian prior on θ. */
 export interface GaussianPrior {
@@ -90,7 +90,7 @@ export interface SmcSnapshot {
   theta: number[];
   logWeights: (number | null)[];
   logLikelihood: (number | null)[];
-  rngState: number[];
+  rngState: RandomState;
   essHistory: number[];
   temperatures: number[];
   acceptance: number[];
@@ -181,7 +181,7 @@ export class SmcSampler<I> {
           `snapshot is for ${snapshot.particles} particles of dimension ${snapshot.dimTheta}, sampler has ${n}×${d}`,
         );
       }
-      this.rng = new SeededRandom(snapshot.rngState);
+      this.rng = SeededRandom.fromState(snapshot.rngState);
       this.theta = Float64Array.from(snapshot.theta);
       this.logW = decode(snapshot.logWeights);
       this.logLik = decode(snapshot.logLikelihood);
@@ -201,7 +201,7 @@ export class SmcSampler<I> {
     this.theta = new Float64Array(n * d);
     const { mean, std } = problem.prior;
     for (let i = 0; i < n; i++)
-      for (let k = 0; k < d; k++) this.theta[i * d + k] = mean[k]! + std[k]! * this.normal();
+      for (let k = 0; k < d; k++) this.theta[i * d + k] = mean[k]! + std[k]! * this.rng.normal();
     this.logW = new Float64Array(n);
     this.logLik = new Float64Array(n);
     this.evaluate(this.theta, this.logLik);
@@ -282,7 +282,7 @@ export class SmcSampler<I> {
       theta: Array.from(this.theta),
       logWeights: encode(this.logW),
       logLikelihood: encode(this.logLik),
-      rngState: [...this.rng.state()],
+      rngState: this.rng.state(),
       essHistory: [...this.essHistory],
       temperatures: [...this.temperatures],
       acceptance: [...this.acceptance],
@@ -310,13 +310,6 @@ export class SmcSampler<I> {
       stages: this.stage,
       evaluations: this.evaluations,
     };
-  }
-
-  /** Standard normal by Box–Muller from two uniforms (no cached spare: the RNG state is the whole state). */
-  private normal(): number {
-    const u1 = 1 - this.rng.uniform(); // (0, 1]
-    const u2 = this.rng.uniform();
-    return mSqrt(-2 * mLog(u1)) * mCos(2 * PI * u2);
   }
 
   private evaluate(theta: Float64Array, out: Float64Array): void {
@@ -406,7 +399,7 @@ export class SmcSampler<I> {
     for (; sweep < sweeps; sweep++) {
       const prop = this.proposal;
       for (let i = 0; i < n; i++) {
-        for (let k = 0; k < d; k++) xi[k] = this.normal();
+        for (let k = 0; k < d; k++) xi[k] = this.rng.normal();
         for (let a = 0; a < d; a++) {
           let v = this.theta[i * d + a]!;
           for (let b = 0; b <= a; b++) v += L[a * d + b]! * xi[b]!;
