@@ -4,13 +4,14 @@
  * Exit codes: 0 after SIGTERM/SIGINT (the batch in hand estimated and stored, store closed), 2 for a bad
  * configuration or line description, 1 for anything else at start-up.
  */
+import type { LineTopology } from '../../twin/lines/topology';
 import type { PubSub } from '../runtime/contract';
 import { ConfigError } from '../shared/config';
 import { loadConfiguredLines } from '../shared/lines';
 import { untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../shared/logger';
-import { openParameterStore } from '../store/parameter-store';
-import { openOutboxStore } from '../store/sqlite-outbox-store';
+import { SqliteParameterStore } from '../store/parameter-store';
+import { openStoreDatabase, SqliteOutboxStore } from '../store/sqlite-outbox-store';
 import { loadEstimatorConfig, type EstimatorConfig } from './config';
 import { EstimatorComponent, type ParameterSource } from './estimator-component';
 import { createCalibrationReceiver, startRuntime } from './wiring';
@@ -26,37 +27,39 @@ export interface EstimatorWiring {
 
 export interface RunningEstimator {
   estimator: EstimatorComponent;
+  lines: readonly LineTopology[];
+  /** The parameter sets in the outbox file, on the estimator's own connection (for the receiver). */
+  parameters: SqliteParameterStore;
   /** Resolves when the loop has stopped and the store is closed. */
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
 
-/** Open the outbox and start the estimation loop. */
+/** Open the outbox (one connection for readings and parameter sets) and start the estimation loop. */
 export function runEstimator(
   config: Readonly<EstimatorConfig>,
   logger: Logger,
   wiring: EstimatorWiring = {},
 ): RunningEstimator {
   const lines = loadConfiguredLines(config.lines);
-  const store = openOutboxStore({ path: config.dbPath, synchronous: config.synchronous });
-  let ownParameters: ReturnType<typeof openParameterStore> | undefined;
+  const storeOptions = { path: config.dbPath, synchronous: config.synchronous };
+  const db = openStoreDatabase(storeOptions);
+  const store = SqliteOutboxStore.open(storeOptions, db);
+  const parameters = new SqliteParameterStore(db);
   let estimator: EstimatorComponent;
   try {
-    if (!wiring.parameters)
-      ownParameters = openParameterStore({ path: config.dbPath, synchronous: config.synchronous });
     estimator = new EstimatorComponent({
       store,
       lines,
       settings: config,
       logger,
-      parameters: wiring.parameters ?? ownParameters,
+      parameters: wiring.parameters ?? parameters,
       pubsub: wiring.pubsub
         ? { ...wiring.pubsub, thingName: wiring.pubsub.thingName ?? config.thingName }
         : undefined,
       clock: wiring.clock,
     });
   } catch (error) {
-    ownParameters?.close();
     store.close();
     throw error;
   }
@@ -65,12 +68,13 @@ export function runEstimator(
   logger.info('estimator started', { dbPath: config.dbPath, lines: lines.map((l) => l.line.id) });
   const done = estimator.run().finally(() => {
     clearInterval(metrics);
-    ownParameters?.close();
     store.close();
     logger.info('estimator stopped', { ...estimator.metrics() });
   });
   return {
     estimator,
+    lines,
+    parameters,
     done,
     shutdown: async () => {
       estimator.stop();
@@ -91,13 +95,10 @@ export async function serveEstimator(
   // Listen first: a signal during start-up still ends in a clean stop.
   const stopSignal = untilStopSignal();
   const runtime = await startRuntime(config, env, logger);
-  const parameters = openParameterStore({ path: config.dbPath, synchronous: config.synchronous });
   let running: RunningEstimator | undefined;
   let receiver: CalibrationReceiver | undefined;
   try {
-    const topologies = loadConfiguredLines(config.lines);
     running = runEstimator(config, logger, {
-      parameters,
       pubsub: runtime
         ? { thingName: runtime.thingName, local: runtime.local, cloud: runtime.cloud }
         : undefined,
@@ -106,9 +107,9 @@ export async function serveEstimator(
     if (runtime) {
       receiver = createCalibrationReceiver({
         config,
-        lines: topologies,
+        lines: running.lines,
         runtime,
-        parameters,
+        parameters: running.parameters,
         logger,
         onApplied: (applied) => estimator.onParametersApplied(applied),
       });
@@ -120,7 +121,6 @@ export async function serveEstimator(
   } finally {
     await receiver?.stop();
     await running?.shutdown();
-    parameters.close();
     await runtime?.close();
   }
 }

@@ -79,8 +79,11 @@ export class SqliteOutboxStore implements OutboxStore {
     for (const destination of options.destinations ?? []) this.stmt.registerCursor.run(destination);
   }
 
-  static open(options: StoreOptions): SqliteOutboxStore {
-    const db = openStoreDatabase(options);
+  /**
+   * Opens the file, or uses `db` when the process already holds a connection to it (opened by
+   * `openStoreDatabase`), so one process keeps one connection. Closing the store closes it.
+   */
+  static open(options: StoreOptions, db: Database.Database = openStoreDatabase(options)): SqliteOutboxStore {
     try {
       return new SqliteOutboxStore(db, options);
     } catch (err) {
