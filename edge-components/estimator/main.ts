@@ -6,9 +6,8 @@
  */
 import type { LineTopology } from '../../twin/lines/topology';
 import type { PubSub } from '../runtime/contract';
-import { ConfigError } from '../shared/config';
 import { loadConfiguredLines } from '../shared/lines';
-import { untilStopSignal } from '../shared/lifecycle';
+import { reportFailure, untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../shared/logger';
 import { SqliteParameterStore } from '../store/parameter-store';
 import { openStoreDatabase, SqliteOutboxStore } from '../store/sqlite-outbox-store';
@@ -127,13 +126,7 @@ export async function serveEstimator(
 
 export function main(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   const bootLogger = createLogger({ component: 'estimator' });
-  const fail = (error: unknown) => {
-    bootLogger.error((error as Error).message, {
-      code: (error as { code?: unknown }).code,
-      key: (error as { key?: unknown }).key,
-    });
-    return error instanceof ConfigError ? 2 : 1;
-  };
+  const fail = (error: unknown) => reportFailure(bootLogger, error);
   let config: Readonly<EstimatorConfig>;
   try {
     config = loadEstimatorConfig({ file: argv[0], env });

@@ -4,9 +4,8 @@
  * Exit codes: 0 after SIGTERM/SIGINT (pending messages committed and acknowledged, store closed),
  * 2 for a bad configuration or line description, 1 for anything else at start-up.
  */
-import { ConfigError } from '../shared/config';
 import { loadConfiguredLines } from '../shared/lines';
-import { untilStopSignal } from '../shared/lifecycle';
+import { reportFailure, untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../shared/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { loadIngestConfig, type IngestConfig } from './config';
@@ -75,22 +74,12 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   try {
     config = loadIngestConfig({ filePath: argv[0], env });
   } catch (error) {
-    bootLogger.error((error as Error).message, {
-      code: (error as { code?: unknown }).code,
-      key: (error as { key?: unknown }).key,
-    });
-    process.exitCode = error instanceof ConfigError ? 2 : 1;
+    process.exitCode = reportFailure(bootLogger, error);
     return;
   }
   serveIngest(config, createLogger({ component: 'ingest', level: config.logLevel })).then(
     () => process.exit(0),
-    (error: unknown) => {
-      bootLogger.error((error as Error).message, {
-        code: (error as { code?: unknown }).code,
-        key: (error as { key?: unknown }).key,
-      });
-      process.exit(error instanceof ConfigError ? 2 : 1);
-    },
+    (error: unknown) => process.exit(reportFailure(bootLogger, error)),
   );
 }
 

@@ -1,5 +1,6 @@
 import { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
-import { ConfigError, loadConfig } from '../shared/config';
+import { loadConfig } from '../shared/config';
+import { reportFailure, untilStopSignal } from '../shared/lifecycle';
 import { createLogger } from '../shared/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { FolderBulkExporter } from './bulk-export';
@@ -40,12 +41,10 @@ export async function runPublisher(options: { configFile?: string } = {}): Promi
     ...(config.bulkExportDir ? { bulkExporter: new FolderBulkExporter(config.bulkExportDir) } : {}),
     logger,
   });
-  const stop = () => {
-    logger.info('stopping');
+  void untilStopSignal().then((signal) => {
+    logger.info('stopping', { signal });
     publisher.stop();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  });
   const metrics = setInterval(() => logger.info('metrics', { ...publisher.metrics() }), 60_000);
   metrics.unref();
   logger.info('started', { dbPath: config.dbPath, endpoint: config.endpoint ?? `aws:${region}` });
@@ -63,12 +62,6 @@ export async function runPublisher(options: { configFile?: string } = {}): Promi
 if (require.main === module) {
   runPublisher().then(
     (code) => process.exit(code),
-    (error: unknown) => {
-      createLogger({ component: 'publisher' }).error((error as Error).message, {
-        code: (error as { code?: unknown }).code,
-        key: (error as { key?: unknown }).key,
-      });
-      process.exit(error instanceof ConfigError ? 2 : 1);
-    },
+    (error: unknown) => process.exit(reportFailure(createLogger({ component: 'publisher' }), error)),
   );
 }

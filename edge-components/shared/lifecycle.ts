@@ -1,3 +1,6 @@
+import { ConfigError } from './config';
+import type { Logger } from './logger';
+
 /** Resolves with the first SIGTERM or SIGINT the process receives (handlers removed afterwards). */
 export function untilStopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -9,4 +12,16 @@ export function untilStopSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
+}
+
+/**
+ * Logs why a component could not start or stopped on an error, as one JSON line with its stable code and
+ * the config key at fault; returns the exit code: 2 for a bad configuration, 1 for anything else.
+ */
+export function reportFailure(logger: Logger, error: unknown): number {
+  logger.error((error as Error).message, {
+    code: (error as { code?: unknown }).code,
+    key: (error as { key?: unknown }).key,
+  });
+  return error instanceof ConfigError ? 2 : 1;
 }
