@@ -1,3 +1,4 @@
+import { spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -50,4 +51,45 @@ export function integrity(dbPath: string): string {
 
 export function storedIds(dbPath: string): number[] {
   return inspect(dbPath, (db) => db.prepare('SELECT id FROM readings ORDER BY id').pluck().all() as number[]);
+}
+
+/**
+ * Runs a fixture child (`fixtures/<name>.ts <dbPath>`) that prints `ready`, then one number per committed
+ * unit of work; SIGKILLs it `afterMs` after `ready` and returns the numbers of its complete lines (a line
+ * cut by the kill has no newline).
+ */
+export function runThenKill(fixture: string, dbPath: string, afterMs: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['-r', 'tsx/cjs', path.join(__dirname, 'fixtures', fixture), dbPath],
+      {
+        cwd: path.resolve(__dirname, '../../../..'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (timer === undefined && out.includes('ready\n'))
+        timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (_code, signal) => {
+      if (signal !== 'SIGKILL') {
+        reject(new Error(`${fixture} ended without being killed (signal ${String(signal)}): ${err}`));
+        return;
+      }
+      resolve(
+        out
+          .split('\n')
+          .slice(0, -1)
+          .filter((l) => l !== 'ready')
+          .map(Number),
+      );
+    });
+  });
 }
