@@ -1,13 +1,15 @@
 /**
- * SMC recalibration of a line's bearing frictions over a window of readings: the window is reduced to
- * per-channel sufficient statistics (window-likelihood.ts), members are evaluated by a MemberModel (the
- * steady-state reference here; gpu.js kernels later), and the SMC sampler returns the posterior.
+ * SMC recalibration of a line's bearing frictions over a window of readings: the window's trailing
+ * horizon is reduced to per-bin sufficient statistics (binned-window.ts), members are evaluated by a
+ * MemberLikelihood (the plain-TypeScript trend model here; the gpu.js kernels in cloud/), and the SMC
+ * sampler returns the posterior of the frictions at the window's end.
  * Pure: no I/O, no clock; the seed is the only source of randomness.
  */
 import type { LineTopology } from '../../lines/topology';
 import type { IdlerElement } from '../../lines/types';
 import type { HealthState, ParameterPosterior } from '../joint-estimator';
-import { SteadyStateMemberModel, type MemberModel, type SteadyStateMemberInputs } from './member-model';
+import { binWindow, type BinnedWindow, type WindowReading } from './binned-window';
+import type { MemberLikelihood } from './member-likelihood';
 import {
   SmcSampler,
   exceedanceProbability,
@@ -18,18 +20,27 @@ import {
   type SmcSnapshot,
 } from './sampler';
 import {
-  summariseWindow,
-  windowLogLikelihood,
-  type WindowReading,
-  type WindowSummary,
-} from './window-likelihood';
+  TrendLikelihoodReference,
+  lineSetpoints,
+  trendLayout,
+  type WindowSetpoints,
+} from './trend-likelihood';
 
 const { log: mLog, exp: mExp } = Math;
 
+/** Builds the member likelihood for a window (the reference by default; a gpu.js kernel in the cloud job). */
+export type LikelihoodFactory = (
+  topology: LineTopology,
+  window: BinnedWindow,
+  setpoints: WindowSetpoints,
+) => MemberLikelihood | Promise<MemberLikelihood>;
+
 export interface RecalibrationOptions extends SmcOptions {
-  /** Prior on ln b: median [N·m·s/rad] and log-std (defaults 0.002, 1.5 as the UKF). */
+  /** Prior on ln b at the window end: median [N·m·s/rad] and log-std (defaults 0.002, 1.5 as the UKF). */
   frictionPriorMedianNms?: number;
   frictionPriorLogStd?: number;
+  /** Prior std of the change of ln b over the horizon (default 4: a bearing may wear fast). */
+  frictionTrendStd?: number;
   /** Prior std of the boundary offsets (defaults 2 N, 2 N, 1e-3 m/s as the UKF). */
   unwindTensionStdN?: number;
   rewindTensionStdN?: number;
@@ -37,10 +48,18 @@ export interface RecalibrationOptions extends SmcOptions {
   /** Model discrepancy per channel in multiples of its noise std (default 10: the reduced model is not the plant). */
   discrepancyInSigmas?: number;
   outlierSigma?: number;
+  /** Trailing part of the window the frictions are fitted to first, and its bins (defaults 48 h, 8). */
+  horizonS?: number;
+  bins?: number;
   /** Setpoints of the window (default: the line description's). */
-  inputs?: SteadyStateMemberInputs;
-  /** Replaces the reference member model (e.g. by a gpu.js kernel with the same θ layout). */
-  model?: MemberModel<SteadyStateMemberInputs>;
+  setpoints?: WindowSetpoints;
+  likelihood?: LikelihoodFactory;
+  /** The shortest horizon the fit check may fall back to (default 6 h). */
+  minHorizonS?: number;
+  /** Continue an interrupted run (same window and options) from its last snapshot. */
+  resumeFrom?: RecalibrationSnapshot;
+  /** Called after every stage with the complete state (to persist a savepoint). */
+  onSnapshot?: (snapshot: RecalibrationSnapshot) => void | Promise<void>;
 }
 
 export interface RollerHealthSmc {
@@ -52,8 +71,10 @@ export interface RollerHealthSmc {
 }
 
 export interface Recalibration {
-  /** Per friction parameter (`b4`), in N·m·s/rad. */
+  /** Per friction parameter (`b4`) at the window end, in N·m·s/rad. */
   parameters: Record<string, ParameterPosterior>;
+  /** Change of ln b over the horizon per friction parameter (`b4`). */
+  trends: Record<string, ParameterPosterior>;
   /** Boundary offsets (ΔT_unwind, ΔT_rewind, Δv_master). */
   boundary: Record<string, ParameterPosterior>;
   /** Per idler element name (`R4`). */
@@ -67,78 +88,152 @@ export interface Recalibration {
     stages: number;
     evaluations: number;
     droppedValues: Record<string, number>;
+    /** What evaluated the members. */
+    backend: string;
+    bins: number;
+    horizonFromS: number;
+    horizonReadings: number;
+    /** The fit check of the horizon reported, and of the longer horizons rejected before it. */
+    fit: FitCheck;
+    rejectedHorizons: FitCheck[];
   };
   result: SmcResult;
+  window: BinnedWindow;
 }
 
-/** The SMC problem for a window: reference model, Gaussian priors, summarised window likelihood. */
-export function frictionProblem(
+/** The binned window and the Gaussian prior of a recalibration. */
+export function frictionWindow(
   topology: LineTopology,
   readings: readonly WindowReading[],
   options: Omit<RecalibrationOptions, 'seed'> = {},
-): { problem: SmcProblem<SteadyStateMemberInputs>; summary: WindowSummary } {
-  const model = options.model ?? new SteadyStateMemberModel(topology);
+): { window: BinnedWindow; prior: SmcProblem['prior'] } {
   const sensors = topology.line.sensors;
-  const summary = summariseWindow(model.signalNames, readings, {
-    noiseStd: sensors.map((s) => s.noiseStd),
-    discrepancyInSigmas: options.discrepancyInSigmas ?? 10,
-    outlierSigma: options.outlierSigma ?? 8,
-  });
+  const window = binWindow(
+    sensors.map((s) => s.signal),
+    readings,
+    {
+      noiseStd: sensors.map((s) => s.noiseStd),
+      discrepancyInSigmas: options.discrepancyInSigmas ?? 10,
+      outlierSigma: options.outlierSigma ?? 8,
+      horizonS: options.horizonS,
+      bins: options.bins,
+    },
+  );
   const m = topology.idlers.length;
   const lnB = mLog(options.frictionPriorMedianNms ?? 0.002);
-  const sB = options.frictionPriorLogStd ?? 1.5;
   const prior = {
-    mean: [0, 0, 0, ...new Array<number>(m).fill(lnB)],
+    mean: [0, 0, 0, ...new Array<number>(m).fill(lnB), ...new Array<number>(m).fill(0)],
     std: [
       options.unwindTensionStdN ?? 2,
       options.rewindTensionStdN ?? 2,
       options.masterSpeedStdMps ?? 1e-3,
-      ...new Array<number>(m).fill(sB),
+      ...new Array<number>(m).fill(options.frictionPriorLogStd ?? 1.5),
+      ...new Array<number>(m).fill(options.frictionTrendStd ?? 4),
     ],
   };
-  const inputs =
-    options.inputs ??
-    (model instanceof SteadyStateMemberModel
-      ? model.defaultInputs()
-      : new SteadyStateMemberModel(topology).defaultInputs());
-  return {
-    problem: {
-      model,
-      inputs,
-      prior,
-      logLikelihood: (z, out) => windowLogLikelihood(summary, z, out),
-    },
-    summary,
-  };
+  return { window, prior };
 }
 
-/** Runs (or resumes) the SMC over the window and summarises the posterior. */
-export function recalibrateFrictions(
+/** A savepoint of a recalibration: the horizon being fitted and the sampler's state. */
+export interface RecalibrationSnapshot {
+  horizonS: number;
+  /** Horizons already rejected by the fit check (longest first). */
+  rejected: FitCheck[];
+  sampler: SmcSnapshot;
+}
+
+/**
+ * Posterior predictive check of a fit: q_min = −2·(best member's ln L − constant), the weighted sum of
+ * squares of the best member, against the number of bin-channel values (dof). With the discrepancy
+ * budget the model allows, a fit that explains the data gives q_min ≪ dof; a friction path the trend
+ * cannot follow (a ramp that ended inside the horizon) gives q_min ≫ dof.
+ */
+export interface FitCheck {
+  horizonS: number;
+  qMin: number;
+  dof: number;
+  ok: boolean;
+}
+
+/**
+ * Runs (or resumes) the SMC over the window and summarises the posterior. The horizon adapts: when the
+ * fit check fails, the fit is repeated on the trailing half of the horizon, down to `minHorizonS`
+ * (default 6 h), so the posterior always describes the most recent stretch the model explains.
+ */
+export async function recalibrateFrictions(
   topology: LineTopology,
   readings: readonly WindowReading[],
   options: RecalibrationOptions,
-  resumeFrom?: SmcSnapshot,
-): Recalibration {
-  const { problem, summary } = frictionProblem(topology, readings, options);
-  const sampler = resumeFrom
-    ? SmcSampler.resume(problem, options, resumeFrom)
-    : new SmcSampler(problem, options);
-  const result = sampler.run() as SmcResult;
-  return summariseRecalibration(topology, result, summary);
+): Promise<Recalibration> {
+  const setpoints = options.setpoints ?? lineSetpoints(topology);
+  const minHorizon = options.minHorizonS ?? 6 * 3600;
+  const resume = options.resumeFrom;
+  const rejected: FitCheck[] = resume ? [...resume.rejected] : [];
+  let horizonS = resume?.horizonS ?? options.horizonS ?? DEFAULT_HORIZON_S;
+  for (;;) {
+    const { window, prior } = frictionWindow(topology, readings, { ...options, horizonS });
+    const likelihood = await (options.likelihood ?? defaultLikelihood)(topology, window, setpoints);
+    let result: SmcResult;
+    try {
+      const problem: SmcProblem = { likelihood, prior, logLikelihoodConstant: window.constant };
+      const sampler =
+        resume && resume.horizonS === horizonS
+          ? SmcSampler.resume(problem, options, resume.sampler)
+          : await SmcSampler.create(problem, options);
+      while (!sampler.done) {
+        await sampler.step();
+        if (options.onSnapshot)
+          await options.onSnapshot({ horizonS, rejected: [...rejected], sampler: sampler.snapshot() });
+      }
+      result = sampler.result();
+    } finally {
+      likelihood.dispose?.();
+    }
+    const fit = fitCheck(result, window, horizonS);
+    const shorter = horizonS / 2;
+    const enough = readings.filter((r) => r.ts >= window.toS - shorter).length >= MIN_HORIZON_READINGS;
+    if (fit.ok || shorter < minHorizon || !enough) {
+      return summariseRecalibration(topology, result, window, likelihood.backend, fit, rejected);
+    }
+    rejected.push(fit);
+    horizonS = shorter;
+  }
 }
+
+export const DEFAULT_HORIZON_S = 48 * 3600;
+/** A horizon with fewer readings is not tried. */
+const MIN_HORIZON_READINGS = 8;
+
+export function fitCheck(result: SmcResult, window: BinnedWindow, horizonS: number): FitCheck {
+  let best = -Infinity;
+  for (const v of result.logLikelihood) if (v > best) best = v;
+  let dof = 0;
+  for (const w of window.weight) if (w > 0) dof++;
+  const qMin = -2 * (best - window.constant);
+  return { horizonS, qMin, dof, ok: qMin <= dof };
+}
+
+const defaultLikelihood: LikelihoodFactory = (topology, window, setpoints) =>
+  new TrendLikelihoodReference(topology, window, setpoints);
 
 export function summariseRecalibration(
   topology: LineTopology,
   result: SmcResult,
-  summary: WindowSummary,
+  window: BinnedWindow,
+  backend: string,
+  fit: FitCheck = fitCheck(result, window, window.toS - window.horizonFromS),
+  rejected: readonly FitCheck[] = [],
 ): Recalibration {
+  const layout = trendLayout(topology);
+  const trends: Record<string, ParameterPosterior> = {};
   const rule = topology.line.health;
   const parameters: Record<string, ParameterPosterior> = {};
   const health: Record<string, RollerHealthSmc> = {};
   topology.idlers.forEach((e, k) => {
-    const j = 3 + k;
+    const j = layout.lnFrictionOffset + k;
     const name = topology.frictionParameterNames[k]!;
     parameters[name] = marginalPosterior(result, j, mExp);
+    trends[name] = marginalPosterior(result, layout.trendOffset + k);
     const pDegraded = exceedanceProbability(result, j, mLog(rule.degradedAboveNms));
     const pSuspect = exceedanceProbability(result, j, mLog(rule.suspectAboveNms));
     const state: HealthState =
@@ -148,11 +243,12 @@ export function summariseRecalibration(
   const boundary: Record<string, ParameterPosterior> = {};
   for (let j = 0; j < 3; j++) boundary[result.thetaNames[j]!] = marginalPosterior(result, j);
   const droppedValues: Record<string, number> = {};
-  summary.signalNames.forEach((s, c) => {
-    if (summary.dropped[c]! > 0) droppedValues[s] = summary.dropped[c]!;
+  window.signalNames.forEach((s, c) => {
+    if (window.dropped[c]! > 0) droppedValues[s] = window.dropped[c]!;
   });
   return {
     parameters,
+    trends,
     boundary,
     health,
     diagnostics: {
@@ -164,7 +260,14 @@ export function summariseRecalibration(
       stages: result.stages,
       evaluations: result.evaluations,
       droppedValues,
+      backend,
+      bins: window.bins,
+      horizonFromS: window.horizonFromS,
+      horizonReadings: window.readings,
+      fit,
+      rejectedHorizons: [...rejected],
     },
     result,
+    window,
   };
 }

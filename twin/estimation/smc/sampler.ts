@@ -9,7 +9,8 @@
  * resamples systematically when the ESS falls below `essThreshold`·N, then moves every particle with
  * `moveSteps` random-walk Metropolis steps targeting π_φ, the proposal covariance being the particles'
  * weighted covariance times s², s adapted from the acceptance rate. Every member evaluation goes through
- * `MemberModel.evaluate` as one batch of N; every reduction is float64 on the CPU.
+ * `MemberLikelihood.evaluate` as one batch of N (possibly asynchronous: a GPU kernel); every reduction
+ * is float64 on the CPU.
  *
  * Deterministic: all randomness comes from one SeededRandom, whose state (spare normal included) goes into
  * the snapshot. `snapshot()` between stages captures everything, and a sampler
@@ -19,7 +20,7 @@ import { SeededRandom, type RandomState } from '../../random';
 import { EstimationError } from '../errors';
 import { cholesky } from '../linalg';
 import type { ParameterPosterior } from '../joint-estimator';
-import type { MemberModel } from './member-model';
+import type { MemberLikelihood } from './member-likelihood';
 import {
   effectiveSampleSize,
   normaliseLogWeights,
@@ -37,12 +38,11 @@ export interface GaussianPrior {
   std: readonly number[];
 }
 
-export interface SmcProblem<I> {
-  model: MemberModel<I>;
-  inputs: I;
+export interface SmcProblem {
+  likelihood: MemberLikelihood;
+  /** Added to every member's log-likelihood (the θ-independent part; it only changes the log-evidence). */
+  logLikelihoodConstant?: number;
   prior: GaussianPrior;
-  /** ln L(θ_i) for each member from its predictions z (N×dimZ) into out (N); −∞ allowed. */
-  logLikelihood(z: Float64Array, out: Float64Array): void;
 }
 
 export interface SmcProgress {
@@ -103,6 +103,8 @@ export interface SmcResult {
   /** N×dimTheta, row-major, with their normalised weights. */
   theta: Float64Array;
   weights: Float64Array;
+  /** ln L(θ_i) of every particle (the window constant included). */
+  logLikelihood: Float64Array;
   mean: Float64Array;
   cov: Float64Array;
   logEvidence: number;
@@ -121,7 +123,7 @@ const encode = (a: ArrayLike<number>): (number | null)[] =>
 const decode = (a: readonly (number | null)[]): Float64Array =>
   Float64Array.from(a, (v) => (v === null ? -Infinity : v));
 
-export class SmcSampler<I> {
+export class SmcSampler {
   readonly n: number;
   readonly dim: number;
   private readonly opts: Required<Omit<SmcOptions, 'onProgress'>> & Pick<SmcOptions, 'onProgress'>;
@@ -141,13 +143,15 @@ export class SmcSampler<I> {
   private readonly sweeps: number[] = [];
   // Scratch.
   private readonly w: Float64Array;
-  private readonly z: Float64Array;
+  private initialised: boolean;
   private readonly proposal: Float64Array;
   private readonly propLogLik: Float64Array;
   private readonly ancestors: Int32Array;
 
-  constructor(
-    readonly problem: SmcProblem<I>,
+  /** Use `SmcSampler.create` (fresh) or `SmcSampler.resume`; a fresh sampler evaluates its prior draw
+   * on the first `step`. */
+  private constructor(
+    readonly problem: SmcProblem,
     options: SmcOptions,
     snapshot?: SmcSnapshot,
   ) {
@@ -162,14 +166,13 @@ export class SmcSampler<I> {
       ...options,
     };
     const n = (this.n = this.opts.particles);
-    const d = (this.dim = problem.model.dimTheta);
+    const d = (this.dim = problem.likelihood.dimTheta);
     if (!Number.isInteger(n) || n < 2)
       throw new EstimationError('DIMENSION_MISMATCH', `particles must be ≥ 2, got ${n}`);
     if (problem.prior.mean.length !== d || problem.prior.std.length !== d) {
       throw new EstimationError('DIMENSION_MISMATCH', `prior: expected ${d} means and stds`);
     }
     this.w = new Float64Array(n);
-    this.z = new Float64Array(n * problem.model.dimZ);
     this.proposal = new Float64Array(n * d);
     this.propLogLik = new Float64Array(n);
     this.ancestors = new Int32Array(n);
@@ -195,6 +198,7 @@ export class SmcSampler<I> {
       this.acceptance.push(...snapshot.acceptance);
       this.resampledHistory.push(...snapshot.resampled);
       this.sweeps.push(...snapshot.sweeps);
+      this.initialised = true;
       return;
     }
     this.rng = new SeededRandom(this.opts.seed);
@@ -204,14 +208,27 @@ export class SmcSampler<I> {
       for (let k = 0; k < d; k++) this.theta[i * d + k] = mean[k]! + std[k]! * this.rng.normal();
     this.logW = new Float64Array(n);
     this.logLik = new Float64Array(n);
-    this.evaluate(this.theta, this.logLik);
-    this.essHistory.push(n);
-    this.temperatures.push(0);
+    this.initialised = false;
+  }
+
+  /** A fresh sampler whose particles are drawn from the prior and evaluated. */
+  static async create(problem: SmcProblem, options: SmcOptions): Promise<SmcSampler> {
+    const s = new SmcSampler(problem, options);
+    await s.initialise();
+    return s;
   }
 
   /** Continue from a snapshot (the problem and options must be those of the interrupted run). */
-  static resume<I>(problem: SmcProblem<I>, options: SmcOptions, snapshot: SmcSnapshot): SmcSampler<I> {
+  static resume(problem: SmcProblem, options: SmcOptions, snapshot: SmcSnapshot): SmcSampler {
     return new SmcSampler(problem, options, snapshot);
+  }
+
+  private async initialise(): Promise<void> {
+    if (this.initialised) return;
+    await this.evaluate(this.theta, this.logLik);
+    this.essHistory.push(this.n);
+    this.temperatures.push(0);
+    this.initialised = true;
   }
 
   get done(): boolean {
@@ -223,7 +240,8 @@ export class SmcSampler<I> {
   }
 
   /** One tempering stage: choose φ, reweight, resample if needed, move. Returns `done`. */
-  step(): boolean {
+  async step(): Promise<boolean> {
+    await this.initialise();
     if (this.done) return true;
     if (this.stage >= this.opts.maxStages) {
       throw new EstimationError(
@@ -245,7 +263,7 @@ export class SmcSampler<I> {
     const ess = effectiveSampleSize(this.w);
     const resample = ess < this.opts.essThreshold * n;
     if (resample) this.resample();
-    const acc = this.move();
+    const acc = await this.move();
     this.stage++;
     this.essHistory.push(ess);
     this.temperatures.push(next);
@@ -264,8 +282,9 @@ export class SmcSampler<I> {
   }
 
   /** Run to temperature 1 (or until `stopAfterStages` more stages, for interruption tests). */
-  run(stopAfterStages = Infinity): SmcResult | undefined {
-    for (let k = 0; k < stopAfterStages && !this.done; k++) this.step();
+  async run(stopAfterStages = Infinity): Promise<SmcResult | undefined> {
+    await this.initialise();
+    for (let k = 0; k < stopAfterStages && !this.done; k++) await this.step();
     return this.done ? this.result() : undefined;
   }
 
@@ -296,9 +315,10 @@ export class SmcSampler<I> {
     normaliseLogWeights(this.logW, weights);
     const { mean, cov } = weightedMoments(this.theta, weights, this.dim);
     return {
-      thetaNames: this.problem.model.thetaNames,
+      thetaNames: this.problem.likelihood.thetaNames,
       theta: new Float64Array(this.theta),
       weights,
+      logLikelihood: new Float64Array(this.logLik),
       mean,
       cov,
       logEvidence: this.logEvidence,
@@ -312,9 +332,14 @@ export class SmcSampler<I> {
     };
   }
 
-  private evaluate(theta: Float64Array, out: Float64Array): void {
-    this.problem.model.evaluate(theta, this.problem.inputs, this.z);
-    this.problem.logLikelihood(this.z, out);
+  private async evaluate(theta: Float64Array, out: Float64Array): Promise<void> {
+    const pending = this.problem.likelihood.evaluate(theta, out);
+    if (pending) await pending;
+    const c = this.problem.logLikelihoodConstant ?? 0;
+    for (let i = 0; i < this.n; i++) {
+      const v = out[i]! + c;
+      out[i] = Number.isNaN(v) ? -Infinity : v;
+    }
     this.evaluations += this.n;
   }
 
@@ -380,7 +405,7 @@ export class SmcSampler<I> {
 
   /** Random-walk Metropolis sweeps targeting π_φ (their number adapted, see SmcOptions.moveSteps); returns
    * the mean acceptance rate. */
-  private move(): number {
+  private async move(): Promise<number> {
     const n = this.n;
     const d = this.dim;
     normaliseLogWeights(this.logW, this.w);
@@ -406,7 +431,7 @@ export class SmcSampler<I> {
           prop[i * d + a] = v;
         }
       }
-      this.evaluate(prop, this.propLogLik);
+      await this.evaluate(prop, this.propLogLik);
       for (let i = 0; i < n; i++) {
         const cur = this.logPrior(this.theta, i) + phi * this.logLik[i]!;
         const cand = this.logPrior(prop, i) + phi * this.propLogLik[i]!;

@@ -1,5 +1,5 @@
 import { SeededRandom } from '../../../../../twin/random';
-import type { MemberModel } from '../../../../../twin/estimation/smc/member-model';
+import type { MemberLikelihood } from '../../../../../twin/estimation/smc/member-likelihood';
 import {
   SmcSampler,
   marginalPosterior,
@@ -8,11 +8,7 @@ import {
   type SmcProgress,
   type SmcSnapshot,
 } from '../../../../../twin/estimation/smc/sampler';
-import {
-  summariseWindow,
-  windowLogLikelihood,
-  type WindowReading,
-} from '../../../../../twin/estimation/smc/window-likelihood';
+import { binWindow, type WindowReading } from '../../../../../twin/estimation/smc/binned-window';
 
 /** z = A·θ: a linear-Gaussian toy whose posterior and evidence are known in closed form. */
 const A = [
@@ -25,20 +21,9 @@ const NAMES = ['z0', 'z1', 'z2'];
 const PRIOR = { mean: [1, -1], std: [2, 0.5] };
 const TRUE_THETA = [2.2, -0.6];
 
-const linearModel: MemberModel<undefined> = {
-  dimTheta: 2,
-  dimZ: 3,
-  thetaNames: ['a', 'b'],
-  signalNames: NAMES,
-  evaluate(thetas, _inputs, out) {
-    const n = thetas.length / 2;
-    for (let i = 0; i < n; i++) {
-      const a = thetas[2 * i] as number;
-      const b = thetas[2 * i + 1] as number;
-      for (let c = 0; c < 3; c++) out[3 * i + c] = (A[c]?.[0] as number) * a + (A[c]?.[1] as number) * b;
-    }
-  },
-};
+function predict(a: number, b: number, c: number): number {
+  return (A[c]?.[0] as number) * a + (A[c]?.[1] as number) * b;
+}
 
 function toyWindow(): WindowReading[] {
   const rng = new SeededRandom(3);
@@ -56,17 +41,35 @@ function toyWindow(): WindowReading[] {
   return readings;
 }
 
-const summary = summariseWindow(NAMES, toyWindow(), { noiseStd: SIGMA, discrepancyStd: [0, 0, 0] });
-const problem: SmcProblem<undefined> = {
-  model: linearModel,
-  inputs: undefined,
+// One bin and no model discrepancy: the binned likelihood is then exactly the per-sample Gaussian one.
+const summary = binWindow(NAMES, toyWindow(), { noiseStd: SIGMA, discrepancyInSigmas: 0, bins: 1 });
+
+/** −½ Σ_c w_c (ȳ_c − A_c·θ)², the θ-dependent part (the window's constant is added by the sampler). */
+const linearLikelihood: MemberLikelihood = {
+  dimTheta: 2,
+  thetaNames: ['a', 'b'],
+  backend: 'test-linear',
+  evaluate(thetas, out) {
+    for (let i = 0; i < out.length; i++) {
+      let q = 0;
+      for (let c = 0; c < 3; c++) {
+        const r =
+          (summary.mean[c] as number) - predict(thetas[2 * i] as number, thetas[2 * i + 1] as number, c);
+        q += (summary.weight[c] as number) * r * r;
+      }
+      out[i] = -0.5 * q;
+    }
+  },
+};
+const problem: SmcProblem = {
+  likelihood: linearLikelihood,
   prior: PRIOR,
-  logLikelihood: (z, out) => windowLogLikelihood(summary, z, out),
+  logLikelihoodConstant: summary.constant,
 };
 
 /** Exact Gaussian posterior (2×2) and log-evidence via ln Z = ln L(θ*) + ln p(θ*) − ln p(θ*|y). */
 function exact() {
-  const v = Array.from(summary.meanVariance);
+  const v = Array.from(summary.weight, (w) => 1 / w);
   const ybar = Array.from(summary.mean);
   const s0 = PRIOR.std.map((s) => 1 / (s * s));
   const P = [s0[0] as number, 0, 0, s0[1] as number];
@@ -88,9 +91,8 @@ function exact() {
     (C[2] as number) * (r[0] as number) + (C[3] as number) * (r[1] as number),
   ];
   const ll = new Float64Array(1);
-  const z = new Float64Array(3);
-  linearModel.evaluate(Float64Array.from(mean), undefined, z);
-  windowLogLikelihood(summary, z, ll);
+  void linearLikelihood.evaluate(Float64Array.from(mean), ll);
+  ll[0] = (ll[0] as number) + summary.constant;
   let lnPrior = -Math.log(2 * Math.PI);
   for (let k = 0; k < 2; k++) {
     const s = PRIOR.std[k] as number;
@@ -109,7 +111,12 @@ const options: SmcOptions = { seed: 42, particles: 2000 };
 describe('SMC sampler on a linear-Gaussian toy with a known posterior', () => {
   const truth = exact();
   const progress: SmcProgress[] = [];
-  const result = new SmcSampler(problem, { ...options, onProgress: (p) => progress.push(p) }).run();
+  let result: Awaited<ReturnType<SmcSampler['run']>>;
+  beforeAll(async () => {
+    result = await (
+      await SmcSampler.create(problem, { ...options, onProgress: (p) => progress.push(p) })
+    ).run();
+  });
 
   it('matches the exact posterior mean, std and log-evidence', () => {
     expect(result).toBeDefined();
@@ -144,20 +151,20 @@ describe('SMC sampler on a linear-Gaussian toy with a known posterior', () => {
     for (const a of r.acceptance) expect(a).toBeGreaterThan(0.05);
   });
 
-  it('is deterministic for a seed, and a snapshot resumes bit-identically', () => {
-    const again = new SmcSampler(problem, options).run()!;
+  it('is deterministic for a seed, and a snapshot resumes bit-identically', async () => {
+    const again = (await (await SmcSampler.create(problem, options)).run())!;
     expect(Array.from(again.theta)).toEqual(Array.from(result!.theta));
     expect(again.logEvidence).toBe(result!.logEvidence);
 
-    const other = new SmcSampler(problem, { ...options, seed: 43 }).run()!;
+    const other = (await (await SmcSampler.create(problem, { ...options, seed: 43 })).run())!;
     expect(Array.from(other.theta)).not.toEqual(Array.from(result!.theta));
 
     for (const stop of [0, 1, 3]) {
-      const first = new SmcSampler(problem, options);
-      expect(first.run(stop)).toBeUndefined();
+      const first = await SmcSampler.create(problem, options);
+      expect(await first.run(stop)).toBeUndefined();
       const snap = JSON.parse(JSON.stringify(first.snapshot())) as SmcSnapshot;
       expect(snap.stage).toBe(stop);
-      const resumed = SmcSampler.resume(problem, options, snap).run()!;
+      const resumed = (await SmcSampler.resume(problem, options, snap).run())!;
       expect(Array.from(resumed.theta)).toEqual(Array.from(result!.theta));
       expect(Array.from(resumed.weights)).toEqual(Array.from(result!.weights));
       expect(resumed.logEvidence).toBe(result!.logEvidence);
@@ -166,8 +173,8 @@ describe('SMC sampler on a linear-Gaussian toy with a known posterior', () => {
     }
   });
 
-  it('rejects a snapshot of another shape', () => {
-    const snap = new SmcSampler(problem, { seed: 1, particles: 16 }).snapshot();
+  it('rejects a snapshot of another shape', async () => {
+    const snap = (await SmcSampler.create(problem, { seed: 1, particles: 16 })).snapshot();
     expect(() => SmcSampler.resume(problem, { seed: 1, particles: 32 }, snap)).toThrow(/snapshot/);
   });
 });

@@ -1,0 +1,117 @@
+/**
+ * The recalibration's member likelihood, plain-TypeScript reference (the gpu.js kernels in
+ * cloud/calibration-job/kernels are tested against it).
+ *
+ * θ = [ΔT_unwind [N], ΔT_rewind [N], Δv_master [m/s], ln b_1 … ln b_m, g_1 … g_m]: the boundary states
+ * as offsets from the window's setpoints (they absorb calibration offsets of dancer, load cell and speed
+ * loop, as in the UKF), the log bearing friction of each idler (`topology.idlers` order) at the window's
+ * end, and its change over the horizon: in bin b (relative time u_b ∈ [−1, 0], binned-window.ts)
+ *   ln b_k(u_b) = ln b_k + g_k·u_b,
+ * matching a bearing that wears log-linearly (and, with g ≈ 0, one that does not). Each member-bin is
+ * one steady state of the reduced model (`WebLineJointModel.hx`, ln b clamped to its range so every θ
+ * gives a finite prediction); the θ-dependent log-likelihood is −½ Σ_bc w_bc (ȳ_bc − h_c)².
+ */
+import type { LineTopology } from '../../lines/topology';
+import { WebLineJointModel } from '../../model/joint-model';
+import { expectLength } from '../errors';
+import type { BinnedWindow } from './binned-window';
+import type { MemberLikelihood } from './member-likelihood';
+
+/** The controllers' setpoints the boundary offsets are relative to. */
+export interface WindowSetpoints {
+  unwindTensionN: number;
+  rewindTensionN: number;
+  masterSpeedMps: number;
+}
+
+/** θ layout shared by the reference and the kernels. */
+export interface TrendLayout {
+  idlers: number;
+  dimTheta: number;
+  /** Index of ln b_1 and of g_1 in θ. */
+  lnFrictionOffset: number;
+  trendOffset: number;
+  thetaNames: string[];
+}
+
+export function trendLayout(topology: LineTopology): TrendLayout {
+  const m = topology.idlers.length;
+  return {
+    idlers: m,
+    dimTheta: 3 + 2 * m,
+    lnFrictionOffset: 3,
+    trendOffset: 3 + m,
+    thetaNames: [
+      'dUnwindTensionN',
+      'dRewindTensionN',
+      'dMasterSpeedMps',
+      ...topology.frictionParameterNames.map((n) => `ln_${n}`),
+      ...topology.frictionParameterNames.map((n) => `trend_${n}`),
+    ],
+  };
+}
+
+/** The setpoints of the line description (what the plant's controllers hold). */
+export function lineSetpoints(topology: LineTopology): WindowSetpoints {
+  return { ...new WebLineJointModel(topology).setpoints };
+}
+
+export class TrendLikelihoodReference implements MemberLikelihood {
+  readonly backend = 'typescript-reference';
+  readonly dimTheta: number;
+  readonly thetaNames: readonly string[];
+  readonly layout: TrendLayout;
+  private readonly joint: WebLineJointModel;
+  private readonly x: Float64Array;
+  private readonly z: Float64Array;
+
+  constructor(
+    readonly topology: LineTopology,
+    readonly window: BinnedWindow,
+    readonly setpoints: WindowSetpoints = lineSetpoints(topology),
+  ) {
+    this.joint = new WebLineJointModel(topology);
+    this.layout = trendLayout(topology);
+    this.dimTheta = this.layout.dimTheta;
+    this.thetaNames = this.layout.thetaNames;
+    expectLength('window channels', window.signalNames.length, this.joint.dimZ);
+    this.x = new Float64Array(this.joint.dimX);
+    this.z = new Float64Array(this.joint.dimZ);
+  }
+
+  /** The reduced model's state for member θ at relative time u (ln b at that time). */
+  stateAt(theta: ArrayLike<number>, row: number, u: number, out: Float64Array): Float64Array {
+    const { idlers, lnFrictionOffset, trendOffset } = this.layout;
+    const sp = this.setpoints;
+    out[0] = sp.unwindTensionN + (theta[row] as number);
+    out[1] = sp.rewindTensionN + (theta[row + 1] as number);
+    out[2] = sp.masterSpeedMps + (theta[row + 2] as number);
+    for (let k = 0; k < idlers; k++) {
+      out[3 + k] =
+        (theta[row + lnFrictionOffset + k] as number) + (theta[row + trendOffset + k] as number) * u;
+    }
+    return out;
+  }
+
+  evaluate(thetas: Float64Array, out: Float64Array): void {
+    const d = this.dimTheta;
+    const n = out.length;
+    expectLength('member thetas', thetas.length, n * d);
+    const { bins, u, mean, weight } = this.window;
+    const m = this.joint.dimZ;
+    const z = this.z;
+    for (let i = 0; i < n; i++) {
+      let q = 0;
+      for (let b = 0; b < bins; b++) {
+        this.joint.hx(this.stateAt(thetas, i * d, u[b]!, this.x), z);
+        for (let c = 0; c < m; c++) {
+          const w = weight[b * m + c]!;
+          if (w === 0) continue;
+          const r = mean[b * m + c]! - z[c]!;
+          q += w * r * r;
+        }
+      }
+      out[i] = Number.isNaN(q) ? -Infinity : -0.5 * q;
+    }
+  }
+}
