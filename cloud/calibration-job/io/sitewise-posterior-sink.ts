@@ -1,0 +1,137 @@
+/**
+ * The posterior to SiteWise (ARCHITECTURE.md "Signals and names"): per parameter `b4`, `b4_std`,
+ * `b4_p05`, `b4_p95`; per roller `Roller4_health` (0 healthy, 1 suspect, 2 degraded); per virtual
+ * sensor its mean under its own name (`S5_Tension_N_virtual`) and its std under `…_virtual_std`. Every
+ * value is a GOOD DOUBLE at the window's end, so a retried job overwrites instead of adding.
+ *
+ * BatchPutAssetPropertyValue at the API limits (10 entries per call, here one value per entry);
+ * per-entry throttling, 5xx and conflicts are re-sent with capped exponential backoff and full jitter
+ * (the SDK retries only whole requests); permanent per-entry errors end in SITEWISE_WRITE_FAILED
+ * naming each property, after everything else has been written.
+ */
+import { BatchPutAssetPropertyValueCommand } from '@aws-sdk/client-iotsitewise';
+import type { HealthState } from '../../../twin/estimation/joint-estimator';
+import { rollerPropertyPrefix } from '../../../twin/lines/topology';
+import type { CalibrationOutput } from '../calibrate-window';
+import type { PosteriorSink } from './contracts';
+import { JobIoError, describeCause } from './errors';
+import {
+  DEFAULT_ALIAS_TEMPLATE,
+  awsErrorName,
+  isRetryable,
+  propertyAlias,
+  toTimeInNanos,
+  type SitewiseIoOptions,
+} from './sitewise-common';
+
+/** BatchPutAssetPropertyValue takes at most 10 entries (shared/reference/sitewise-api.md §4). */
+export const PUT_ENTRIES_PER_CALL = 10;
+
+export const HEALTH_CODES: Readonly<Record<HealthState, number>> = { healthy: 0, suspect: 1, degraded: 2 };
+
+export interface SitewisePosteriorSinkOptions extends SitewiseIoOptions {
+  /** Tries per value, the first included (default 5). */
+  maxAttempts?: number;
+  /** Full-jitter backoff: a pause in [0, min(capMs, baseMs·2^(try−1))) (default 200 ms, 5 s). */
+  backoff?: { baseMs: number; capMs: number };
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/** The SiteWise property names and values of a calibration output, in a stable order. */
+export function posteriorValues(output: CalibrationOutput): { name: string; value: number }[] {
+  const out: { name: string; value: number }[] = [];
+  for (const [key, p] of Object.entries(output.parameters)) {
+    out.push(
+      { name: key, value: p.mean },
+      { name: `${key}_std`, value: p.std },
+      { name: `${key}_p05`, value: p.p05 },
+      { name: `${key}_p95`, value: p.p95 },
+    );
+  }
+  for (const [element, state] of Object.entries(output.health)) {
+    out.push({ name: `${rollerPropertyPrefix(element)}_health`, value: HEALTH_CODES[state] });
+  }
+  for (const [name, v] of Object.entries(output.virtual)) {
+    out.push({ name, value: v.mean }, { name: `${name}_std`, value: v.std });
+  }
+  return out;
+}
+
+interface Pending {
+  alias: string;
+  value: number;
+}
+
+export class SitewisePosteriorSink implements PosteriorSink {
+  private readonly options: SitewisePosteriorSinkOptions;
+
+  constructor(options: SitewisePosteriorSinkOptions) {
+    this.options = options;
+  }
+
+  async writePosterior(lineId: string, atS: number, output: CalibrationOutput): Promise<number> {
+    const template = this.options.aliasTemplate ?? DEFAULT_ALIAS_TEMPLATE;
+    const timestamp = toTimeInNanos(atS);
+    const values = posteriorValues(output);
+    let pending: Pending[] = values.map((v) => ({
+      alias: propertyAlias(template, lineId, v.name),
+      value: v.value,
+    }));
+    const failures: string[] = [];
+    const maxAttempts = this.options.maxAttempts ?? 5;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > 1) await this.pause(attempt - 1);
+      const retry: Pending[] = [];
+      for (let i = 0; i < pending.length; i += PUT_ENTRIES_PER_CALL) {
+        const batch = pending.slice(i, i + PUT_ENTRIES_PER_CALL);
+        for (const r of await this.putBatch(batch, timestamp)) {
+          if (r.retryable && attempt < maxAttempts) retry.push(r.item);
+          else
+            failures.push(`'${r.item.alias}' (${r.error}${r.retryable ? `, after ${attempt} tries` : ''})`);
+        }
+      }
+      pending = retry;
+    }
+    if (failures.length > 0) {
+      throw new JobIoError(
+        'SITEWISE_WRITE_FAILED',
+        `${failures.length} of ${values.length} posterior values of line '${lineId}' at ${atS} not written: ${failures.join(', ')}`,
+      );
+    }
+    return values.length;
+  }
+
+  /** The entries that failed, with why and whether another try may succeed. */
+  private async putBatch(
+    batch: Pending[],
+    timestamp: { timeInSeconds: number; offsetInNanos: number },
+  ): Promise<{ item: Pending; error: string; retryable: boolean }[]> {
+    const entries = batch.map((p, i) => ({
+      entryId: `p${i}`,
+      propertyAlias: p.alias,
+      propertyValues: [{ value: { doubleValue: p.value }, timestamp, quality: 'GOOD' as const }],
+    }));
+    try {
+      const out = await this.options.client.send(new BatchPutAssetPropertyValueCommand({ entries }));
+      return (out.errorEntries ?? []).flatMap((e) => {
+        const item = batch[Number(e.entryId?.slice(1))];
+        const first = e.errors?.[0];
+        if (!item || !first) return [];
+        const code = String(first.errorCode);
+        return [{ item, error: `${code}: ${first.errorMessage ?? ''}`, retryable: isRetryable(code) }];
+      });
+    } catch (err) {
+      const error = `${awsErrorName(err)}: ${describeCause(err)}`;
+      return batch.map((item) => ({ item, error, retryable: isRetryable(err) }));
+    }
+  }
+
+  private pause(retry: number): Promise<void> {
+    const { baseMs, capMs } = this.options.backoff ?? { baseMs: 200, capMs: 5000 };
+    const ms = Math.floor(
+      (this.options.random ?? Math.random)() * Math.min(capMs, baseMs * 2 ** (retry - 1)),
+    );
+    return (this.options.sleep ?? ((t) => new Promise((r) => setTimeout(r, t))))(ms);
+  }
+}

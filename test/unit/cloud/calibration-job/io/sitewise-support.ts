@@ -1,0 +1,84 @@
+/** Shared parts of the SiteWise I/O tests: the emulator at a fixed "now", seeding history through the SDK. */
+import { BatchPutAssetPropertyValueCommand, type IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
+import type { CalibrationOutput } from '../../../../../cloud/calibration-job/calibrate-window';
+
+export {
+  NOW_S,
+  createLineAsset,
+  startFixture,
+  type Fixture,
+} from '../../../simulators/sitewise/emulator-fixture';
+
+export const LINE = 'line-a';
+export const aliasOf = (signal: string, line = LINE) => `/selfcal/${line}/${signal}`;
+
+export interface SeedPoint {
+  signal: string;
+  ts: number;
+  value: number;
+  quality?: 'GOOD' | 'BAD' | 'UNCERTAIN';
+}
+
+/** Writes points through BatchPutAssetPropertyValue (10 entries × 1 value per call); fails on any error entry. */
+export async function seed(
+  client: IoTSiteWiseClient,
+  points: readonly SeedPoint[],
+  line = LINE,
+): Promise<void> {
+  for (let i = 0; i < points.length; i += 10) {
+    const entries = points.slice(i, i + 10).map((p, j) => {
+      const s = Math.floor(p.ts);
+      return {
+        entryId: `e${j}`,
+        propertyAlias: aliasOf(p.signal, line),
+        propertyValues: [
+          {
+            value: { doubleValue: p.value },
+            timestamp: { timeInSeconds: s, offsetInNanos: Math.round((p.ts - s) * 1e9) },
+            quality: p.quality ?? 'GOOD',
+          },
+        ],
+      };
+    });
+    const out = await client.send(new BatchPutAssetPropertyValueCommand({ entries }));
+    if ((out.errorEntries ?? []).length > 0)
+      throw new Error(`seed failed: ${JSON.stringify(out.errorEntries)}`);
+  }
+}
+
+/** A calibration output with two bearings, three rollers' health and two virtual sensors. */
+export function sampleOutput(overrides: Partial<CalibrationOutput['parameters']> = {}): CalibrationOutput {
+  return {
+    parameters: {
+      b1: { mean: 0.001, std: 0.0002, p05: 0.0007, p95: 0.0013 },
+      b4: { mean: 0.21, std: 0.03, p05: 0.16, p95: 0.26 },
+      ...overrides,
+    } as CalibrationOutput['parameters'],
+    health: { R1: 'healthy', R4: 'degraded', R9: 'suspect' },
+    virtual: {
+      S5_Tension_N_virtual: { mean: 98.5, std: 0.4 },
+      Roller9_SlipVelocity_mps_virtual: { mean: 0.0012, std: 0.0003 },
+    },
+    // The sink does not read the diagnostics (and their shape is the engine's business).
+    diagnostics: {} as CalibrationOutput['diagnostics'],
+  };
+}
+
+/** Every SiteWise name sampleOutput() must produce, with its value. */
+export const SAMPLE_VALUES: Record<string, number> = {
+  b1: 0.001,
+  b1_std: 0.0002,
+  b1_p05: 0.0007,
+  b1_p95: 0.0013,
+  b4: 0.21,
+  b4_std: 0.03,
+  b4_p05: 0.16,
+  b4_p95: 0.26,
+  Roller1_health: 0,
+  Roller4_health: 2,
+  Roller9_health: 1,
+  S5_Tension_N_virtual: 98.5,
+  S5_Tension_N_virtual_std: 0.4,
+  Roller9_SlipVelocity_mps_virtual: 0.0012,
+  Roller9_SlipVelocity_mps_virtual_std: 0.0003,
+};
