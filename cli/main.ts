@@ -13,8 +13,10 @@ import { runPublisher } from '../edge-components/publisher/main';
 import { createLogger } from '../edge-components/shared/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, runDemo } from './demo';
 import { registerParamsCommands } from './params';
+import { registerBatchCommands } from './batch';
 import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
 import { calibrateWindow, type CalibrationOutput } from '../cloud/calibration-job/calibrate-window';
+import type { BackendRequest } from '../cloud/calibration-job/kernels/select';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -266,6 +268,19 @@ function buildProgram(io: CliIo): Command {
       new Option('--particles <n>', 'SMC members').argParser(numberIn(64, 1_000_000, true)).default(4096),
     )
     .addOption(seed)
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'member evaluation: gpu, webasm, cpu (gpu.js kernels) or reference (plain TS)',
+      )
+        .choices(['auto', 'gpu', 'webasm', 'cpu', 'reference'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--horizon-hours <h>', 'trailing part of the window the frictions are fitted to')
+        .argParser(numberIn(0.01, 24 * 366, false))
+        .default(48),
+    )
     .option('--json', 'print the result as JSON')
     .action(
       async (o: {
@@ -274,15 +289,19 @@ function buildProgram(io: CliIo): Command {
         line: string;
         particles: number;
         seed: number;
+        backend: BackendRequest;
+        horizonHours: number;
         json?: boolean;
       }) => {
         const topology = loadLine(o.line);
         const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
         const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
         const bar = progressBar(io, 'recalibrating', 'tempering');
-        const result = calibrateWindow(topology, csv.readings, {
+        const result = await calibrateWindow(topology, csv.readings, {
           particles: o.particles,
           seed: o.seed,
+          backend: o.backend,
+          horizonS: o.horizonHours * 3600,
           onProgress: (p) => bar.update(Math.round(p.temperature * 1000), 1000),
         });
         bar.stop();
@@ -293,6 +312,7 @@ function buildProgram(io: CliIo): Command {
     );
 
   registerParamsCommands(program, io);
+  registerBatchCommands(program, io);
   return program;
 }
 
@@ -310,6 +330,7 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
     'roller  health      b mean     b std       p05       p95',
     ...rows,
     '',
+    `b at the window end, fitted to the last ${((d.window.toS - d.horizon.fromS) / 3600).toFixed(1)} h (${d.horizon.readings} readings, ${d.horizon.bins} bins)`,
     `SMC: ${d.particles} members (${d.backend}), ${d.stages} stages, ${d.resamples} resamples, final ESS ${d.finalEss.toFixed(0)}, log-evidence ${d.logEvidence.toFixed(1)}, ${(d.wallMs / 1000).toFixed(1)} s`,
   ].join('\n');
 }

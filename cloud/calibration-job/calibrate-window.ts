@@ -1,10 +1,19 @@
 /**
- * One recalibration of a line over a window of readings: the SMC posterior of the bearing frictions
- * (twin/estimation/smc) summarised as the job's output — parameters, health, virtual sensors (span
- * tensions and idler slip, averaged over the posterior's members) and diagnostics.
+ * One recalibration of a line over a window of readings: the SMC posterior of the bearing frictions at
+ * the window's end (twin/estimation/smc) summarised as the job's output — parameters, health, virtual
+ * sensors (span tensions and idler slip at the window's end, averaged over the posterior's members) and
+ * diagnostics. Members are evaluated by the gpu.js kernel of the chosen backend (kernels/), with
+ * automatic fallback, or by the plain-TypeScript reference.
  */
 import type { HealthState, ParameterPosterior, Reading } from '../../twin/estimation/joint-estimator';
-import { recalibrateFrictions, type Recalibration } from '../../twin/estimation/smc/recalibrate';
+import {
+  recalibrateFrictions,
+  type FitCheck,
+  type Recalibration,
+  type RecalibrationSnapshot,
+} from '../../twin/estimation/smc/recalibrate';
+import { TrendLikelihoodReference } from '../../twin/estimation/smc/trend-likelihood';
+import { likelihoodFactoryFor, type BackendRequest, type BackendSelection } from './kernels/select';
 import type { SmcProgress } from '../../twin/estimation/smc/sampler';
 import type { LineTopology } from '../../twin/lines/topology';
 import { WebLineJointModel } from '../../twin/model/joint-model';
@@ -12,15 +21,23 @@ import { WebLineJointModel } from '../../twin/model/joint-model';
 export interface CalibrationOutput {
   parameters: Record<string, ParameterPosterior>;
   health: Record<string, HealthState>;
-  /** Posterior mean and std of every virtual sensor at the window's setpoints. */
+  /** Posterior mean and std of every virtual sensor at the window's end. */
   virtual: Record<string, { mean: number; std: number }>;
   diagnostics: {
-    /** Which implementation evaluated the members. */
-    backend: 'typescript-reference';
+    /** What evaluated the members: the gpu.js kernel class that ran, or `typescript-reference`. */
+    backend: string;
+    backendRequested: BackendRequest;
+    /** Backends tried before the one that ran, with the reason each was passed over. */
+    fallbacks: BackendSelection['fallbacks'];
     particles: number;
     seed: number;
     readings: number;
     window: { fromS: number; toS: number };
+    /** The trailing part of the window the frictions were fitted to, its bins and readings. */
+    horizon: { fromS: number; bins: number; readings: number };
+    /** Posterior predictive check of the horizon reported, and of longer horizons rejected before it. */
+    fit: FitCheck;
+    rejectedHorizons: FitCheck[];
     stages: number;
     resamples: number;
     finalEss: number;
@@ -28,30 +45,68 @@ export interface CalibrationOutput {
     evaluations: number;
     droppedValues: Record<string, number>;
     pDegraded: Record<string, number>;
+    /** Change of ln b over the horizon (posterior mean) per friction parameter. */
+    trend: Record<string, number>;
     wallMs: number;
+    /** Wall time inside member evaluations (the kernels), and their number of calls. */
+    evaluateMs: number;
+    evaluateCalls: number;
   };
 }
+
+/** The state of an interrupted recalibration: the horizon being fitted and the SMC sampler's state. */
+export type CalibrationSavepoint = RecalibrationSnapshot;
 
 export interface CalibrateWindowOptions {
   particles: number;
   seed: number;
+  /** Member evaluation backend (default 'auto': GPU, then WebAssembly, then CPU, then the reference). */
+  backend?: BackendRequest;
+  /** Trailing part of the window the frictions are fitted to (default 48 h). */
+  horizonS?: number;
   onProgress?: (p: SmcProgress) => void;
+  /** Continue an interrupted run (same readings and options) from its last savepoint. */
+  resumeFrom?: CalibrationSavepoint;
+  /** After every SMC stage, with the complete state (persist it as the savepoint; JSON-serialisable). */
+  onSnapshot?: (s: CalibrationSavepoint) => void | Promise<void>;
   /** Wall clock for the timing diagnostic (the result does not depend on it). */
   clock?: () => number;
 }
 
-export function calibrateWindow(
+export async function calibrateWindow(
   topology: LineTopology,
   readings: readonly Reading[],
   options: CalibrateWindowOptions,
-): CalibrationOutput {
+): Promise<CalibrationOutput> {
   if (readings.length === 0) throw new RangeError('calibrateWindow needs at least one reading');
   const clock = options.clock ?? Date.now;
   const t0 = clock();
-  const rec = recalibrateFrictions(topology, readings, {
+  const requested = options.backend ?? 'auto';
+  const selection = likelihoodFactoryFor(requested);
+  let evaluateMs = 0;
+  let evaluateCalls = 0;
+  const rec = await recalibrateFrictions(topology, readings, {
     seed: options.seed,
     particles: options.particles,
+    horizonS: options.horizonS,
     onProgress: options.onProgress,
+    resumeFrom: options.resumeFrom,
+    onSnapshot: options.onSnapshot,
+    likelihood: async (...args) => {
+      const inner = await selection.factory(...args);
+      return {
+        dimTheta: inner.dimTheta,
+        thetaNames: inner.thetaNames,
+        backend: inner.backend,
+        evaluate: async (thetas, out) => {
+          const start = clock();
+          await inner.evaluate(thetas, out);
+          evaluateMs += clock() - start;
+          evaluateCalls++;
+        },
+        dispose: () => inner.dispose?.(),
+      };
+    },
   });
   const health: Record<string, HealthState> = {};
   const pDegraded: Record<string, number> = {};
@@ -59,16 +114,27 @@ export function calibrateWindow(
     health[name] = h.state;
     pDegraded[name] = h.pDegraded;
   }
+  const trend: Record<string, number> = {};
+  for (const [name, t] of Object.entries(rec.trends)) trend[name] = t.mean;
   return {
     parameters: rec.parameters,
     health,
     virtual: virtualSensors(topology, rec),
     diagnostics: {
-      backend: 'typescript-reference',
+      backend: rec.diagnostics.backend,
+      backendRequested: selection.request,
+      fallbacks: selection.fallbacks,
       particles: options.particles,
       seed: options.seed,
       readings: readings.length,
       window: { fromS: (readings[0] as Reading).ts, toS: (readings[readings.length - 1] as Reading).ts },
+      horizon: {
+        fromS: rec.diagnostics.horizonFromS,
+        bins: rec.diagnostics.bins,
+        readings: rec.diagnostics.horizonReadings,
+      },
+      fit: rec.diagnostics.fit,
+      rejectedHorizons: rec.diagnostics.rejectedHorizons,
       stages: rec.diagnostics.stages,
       resamples: rec.diagnostics.resamples,
       finalEss: rec.diagnostics.essHistory[rec.diagnostics.essHistory.length - 1] ?? Number.NaN,
@@ -76,17 +142,21 @@ export function calibrateWindow(
       evaluations: rec.diagnostics.evaluations,
       droppedValues: rec.diagnostics.droppedValues,
       pDegraded,
+      trend,
       wallMs: clock() - t0,
+      evaluateMs,
+      evaluateCalls,
     },
   };
 }
 
-/** Weighted mean and std of the virtual outputs over the posterior members (θ offsets → model state). */
+/** Weighted mean and std of the virtual outputs at the window's end over the posterior members. */
 function virtualSensors(
   topology: LineTopology,
   rec: Recalibration,
 ): Record<string, { mean: number; std: number }> {
   const model = new WebLineJointModel(topology);
+  const reference = new TrendLikelihoodReference(topology, rec.window);
   const names = model.virtualNames();
   const { theta, weights } = rec.result;
   const d = rec.result.thetaNames.length;
@@ -95,15 +165,10 @@ function virtualSensors(
   const y = new Float64Array(names.length);
   const sum = new Float64Array(names.length);
   const sumSq = new Float64Array(names.length);
-  const { unwindTensionN, rewindTensionN, masterSpeedMps } = model.setpoints;
   for (let i = 0; i < n; i++) {
     const w = weights[i] as number;
     if (w === 0) continue;
-    for (let k = 0; k < d; k++) x[k] = theta[i * d + k] as number;
-    x[0] = unwindTensionN + (x[0] as number);
-    x[1] = rewindTensionN + (x[1] as number);
-    x[2] = masterSpeedMps + (x[2] as number);
-    model.virtualOutputs(x, y);
+    model.virtualOutputs(reference.stateAt(theta, i * d, 0, x), y);
     for (let j = 0; j < names.length; j++) {
       const v = y[j] as number;
       sum[j] = (sum[j] as number) + w * v;

@@ -11,8 +11,12 @@
  *
  *  4. Estimator (test/bench/estimator.ts): component updates/s beside the bare estimator step, RSS of the
  *     bundled estimator process.
+ *  5. Kernels (test/bench/kernels.ts): member-steps/s of the recalibration likelihood per gpu.js backend
+ *     (gpu, webasm, cpu) beside the plain-TypeScript reference loop; wall time of a 30-day window
+ *     (≈2000 samples) at N = 4096 with the reference and the automatically chosen backend.
  *
- * Sections: `npm run bench -- ukf plant edge estimator` (any subset; default all). Progress on stderr.
+ * Sections: `npm run bench -- ukf plant edge estimator kernels` (any subset; default all). Progress on
+ * stderr.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +30,7 @@ import { defaultScenario } from '../../simulators/plant/scenario';
 import { LineDynamics } from '../../simulators/plant/line-dynamics';
 import { benchEdge } from './edge/index';
 import { benchEstimator } from './estimator';
+import { benchKernels } from './kernels';
 
 const topology = loadLine();
 
@@ -177,7 +182,7 @@ function countSettles(s: ReturnType<typeof defaultScenario>): number {
   return d ? Math.ceil(d.rampS / s.samplePeriodS) + 1 : 1;
 }
 
-const SECTIONS = ['ukf', 'plant', 'edge', 'estimator'] as const;
+const SECTIONS = ['ukf', 'plant', 'edge', 'estimator', 'kernels'] as const;
 type Section = (typeof SECTIONS)[number];
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -195,7 +200,8 @@ async function main(argv: readonly string[]): Promise<void> {
     if (section === 'ukf') benchmarks.push(benchUkf());
     else if (section === 'plant') benchmarks.push(benchPlant());
     else if (section === 'edge') benchmarks.push(...(await benchEdge()));
-    else benchmarks.push(await benchEstimator());
+    else if (section === 'estimator') benchmarks.push(await benchEstimator());
+    else benchmarks.push(...(await benchKernels()));
   }
   const results = {
     date: new Date().toISOString(),

@@ -51,7 +51,7 @@ describe('selfcal calibrate --csv', () => {
       parameters: Record<string, { mean: number; std: number; p05: number; p95: number }>;
       health: Record<string, string>;
       virtual: Record<string, { mean: number; std: number }>;
-      diagnostics: { backend: string; particles: number; readings: number };
+      diagnostics: { backend: string; backendRequested: string; particles: number; readings: number };
     };
     expect(out.health.R4).toBe('degraded');
     for (const [roller, state] of Object.entries(out.health))
@@ -64,15 +64,20 @@ describe('selfcal calibrate --csv', () => {
     // The unwind zone is held at ≈ 100 N, NR1's draw lifts S7–S11 to ≈ 150 N.
     expect(out.virtual.S1_Tension_N_virtual?.mean).toBeCloseTo(100, -1);
     expect(out.virtual.S9_Tension_N_virtual?.mean).toBeGreaterThan(130);
-    expect(out.diagnostics).toMatchObject({ backend: 'typescript-reference', particles: 512, readings: 200 });
+    expect(out.diagnostics).toMatchObject({ backendRequested: 'auto', particles: 512, readings: 200 });
+    // The default picks the first gpu.js backend that works here and reports the kernel class that ran.
+    expect(out.diagnostics.backend).toMatch(
+      /^(WebGPUKernel|WebAssemblyKernel|CPUKernel|typescript-reference)$/,
+    );
   }, 60_000);
 
   it('gives the same result for the same seed', async () => {
     const a = await cli('calibrate', '--csv', csv, '--particles', '128', '--seed', '9', '--json');
     const b = await cli('calibrate', '--csv', csv, '--particles', '128', '--seed', '9', '--json');
     const strip = (s: string) => {
-      const o = JSON.parse(s) as { diagnostics: { wallMs?: number } };
+      const o = JSON.parse(s) as { diagnostics: { wallMs?: number; evaluateMs?: number } };
       delete o.diagnostics.wallMs;
+      delete o.diagnostics.evaluateMs;
       return o;
     };
     expect(strip(a.out)).toEqual(strip(b.out));

@@ -1,0 +1,143 @@
+/**
+ * Which backend evaluates the recalibration's members. `auto` tries the gpu.js kernel on the GPU
+ * (WebGPU), then WebAssembly, then plain-JS CPU, then the TypeScript reference. Each kernel backend is
+ * accepted only after it is built AND a smoke evaluation of a few fixed members (healthy, worn, gross
+ * slip, offset boundaries) on the actual window agrees with the reference within KERNEL_TOLERANCE; a
+ * backend that fails to load, build or run, that gpu.js silently degraded to another class, or that
+ * computes something else, is passed over with the reason (`fallbacks`, reported in the job's output).
+ * An explicit request (`gpu`, `webasm`, `cpu`) never falls back: it is that backend or a KernelError
+ * BACKEND_UNAVAILABLE carrying the reason. `reference` is the TypeScript loop. The environment variable
+ * SELFCAL_BACKEND, when set, replaces an `auto` request (an explicit one wins over it).
+ */
+import type { LikelihoodFactory } from '../../../twin/estimation/smc/recalibrate';
+import { TrendLikelihoodReference, type TrendLayout } from '../../../twin/estimation/smc/trend-likelihood';
+import { BACKEND_CLASS, KERNEL_BACKENDS, firstLine, releaseWebGpu, type KernelBackend } from './gpu-backends';
+import { KernelError } from './kernel-errors';
+import { kernelDiscrepancy, solverScale } from './tolerance';
+import { TrendLikelihoodKernel } from './trend-kernel';
+
+export type BackendRequest = 'auto' | 'gpu' | 'webasm' | 'cpu' | 'reference';
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'gpu', 'webasm', 'cpu', 'reference'];
+
+export interface BackendSelection {
+  /** The request in effect (SELFCAL_BACKEND replaces `auto`). */
+  request: BackendRequest;
+  factory: LikelihoodFactory;
+  /** Backends passed over before the one that ran, with why; filled when the factory runs. */
+  fallbacks: { backend: string; reason: string }[];
+}
+
+export interface SelectOptions {
+  /** Environment to read SELFCAL_BACKEND from (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Replaces the kernel source (tests: a backend that computes garbage). */
+  kernelSource?: string;
+}
+
+export function likelihoodFactoryFor(request: BackendRequest, options: SelectOptions = {}): BackendSelection {
+  const fromEnv = (options.env ?? process.env).SELFCAL_BACKEND;
+  if (fromEnv !== undefined && fromEnv !== '' && !(BACKEND_REQUESTS as readonly string[]).includes(fromEnv)) {
+    throw new KernelError(
+      'BACKEND_UNAVAILABLE',
+      `SELFCAL_BACKEND=${fromEnv} is not a backend (one of ${BACKEND_REQUESTS.join(', ')})`,
+    );
+  }
+  const effective = request === 'auto' && fromEnv ? (fromEnv as BackendRequest) : request;
+  const fallbacks: BackendSelection['fallbacks'] = [];
+  if (effective === 'reference') {
+    return { request: effective, factory: (t, w, s) => new TrendLikelihoodReference(t, w, s), fallbacks };
+  }
+  const order: readonly KernelBackend[] = effective === 'auto' ? KERNEL_BACKENDS : [effective];
+  const factory: LikelihoodFactory = async (topology, window, setpoints) => {
+    fallbacks.length = 0;
+    const reference = new TrendLikelihoodReference(topology, window, setpoints);
+    for (const backend of order) {
+      let kernel: TrendLikelihoodKernel | undefined;
+      try {
+        kernel = new TrendLikelihoodKernel(topology, window, setpoints, backend, {
+          source: options.kernelSource,
+        });
+        await smokeTest(kernel, reference, backend);
+        return kernel;
+      } catch (error) {
+        kernel?.dispose();
+        if (backend === 'gpu') releaseWebGpu();
+        const reason = error instanceof KernelError ? error.message : `${backend}: ${firstLine(error)}`;
+        if (effective !== 'auto') throw new KernelError('BACKEND_UNAVAILABLE', reason, { cause: error });
+        fallbacks.push({ backend, reason });
+      }
+    }
+    return reference;
+  };
+  return { request: effective, factory, fallbacks };
+}
+
+/** Evaluates the smoke members on both and throws BACKEND_UNAVAILABLE unless they agree. */
+async function smokeTest(
+  kernel: TrendLikelihoodKernel,
+  reference: TrendLikelihoodReference,
+  backend: KernelBackend,
+) {
+  const thetas = smokeMembers(reference.layout);
+  const n = thetas.length / kernel.dimTheta;
+  const expected = new Float64Array(n);
+  const got = new Float64Array(n);
+  reference.evaluate(thetas, expected);
+  await kernel.evaluate(thetas, got);
+  if (kernel.backend !== BACKEND_CLASS[backend]) {
+    const why = kernel.fallbackReason ? ` (${kernel.fallbackReason})` : '';
+    throw new KernelError('BACKEND_UNAVAILABLE', `${backend}: gpu.js ran ${kernel.backend} instead${why}`);
+  }
+  const d = kernelDiscrepancy(expected, got, solverScale(kernel.topology, kernel.window));
+  if (!(d.worstRatio <= 1)) {
+    const i = d.worstIndex;
+    throw new KernelError(
+      'BACKEND_UNAVAILABLE',
+      `${backend}: ${kernel.backend} disagrees with the reference (member ${i}: ln L ${got[i]} vs ${expected[i]})`,
+    );
+  }
+}
+
+/** Fixed members spanning the regimes: healthy, worn with a trend, one roller in gross slip, offsets. */
+export function smokeMembers(layout: TrendLayout): Float64Array {
+  const d = layout.dimTheta;
+  const m = layout.idlers;
+  const rows: number[][] = [];
+  const member = (offsets: number[], lnB: (k: number) => number, g: (k: number) => number) => [
+    ...offsets,
+    ...Array.from({ length: m }, (_, k) => lnB(k)),
+    ...Array.from({ length: m }, (_, k) => g(k)),
+  ];
+  const healthy = Math.log(0.002);
+  rows.push(
+    member(
+      [0, 0, 0],
+      () => healthy,
+      () => 0,
+    ),
+  );
+  rows.push(
+    member(
+      [1.5, -1, 5e-4],
+      (k) => healthy + 0.3 * k - 1,
+      (k) => (k % 3) - 1,
+    ),
+  );
+  rows.push(
+    member(
+      [-2, 2, -1e-3],
+      (k) => (k === m - 1 ? Math.log(0.3) : healthy),
+      (k) => (k === m - 1 ? 2 : 0),
+    ),
+  );
+  rows.push(
+    member(
+      [0, 0, 0],
+      (k) => (k === 0 ? 3 : healthy),
+      () => 0.5,
+    ),
+  );
+  const out = new Float64Array(rows.length * d);
+  rows.forEach((r, i) => out.set(r, i * d));
+  return out;
+}

@@ -1,0 +1,166 @@
+/**
+ * Kernel benchmark (`npm run bench -- kernels`):
+ *  1. member-steps/s (member × bin steady-state solves per second) of the recalibration's likelihood at
+ *     N = 4096 members × 8 bins, per gpu.js backend that works here (gpu = WebGPU when Dawn loads,
+ *     webasm, cpu) beside the plain-TypeScript reference loop in the same run: medians of 5 rounds,
+ *     for members drawn from the prior (the first SMC stage) and concentrated ones (later stages);
+ *  2. wall time of a full recalibration (calibrateWindow) of a 30-day window (≈2000 samples from the
+ *     plant simulator, R4 wearing into slip) at N = 4096, with the reference and with the auto choice
+ *     (and every other kernel backend with SELFCAL_BENCH_ALL_BACKENDS=1).
+ * Progress on stderr; nothing here asserts a time.
+ */
+import { PlantSimulator, type Reading } from '../../simulators/plant/plant-simulator';
+import { defaultScenario } from '../../simulators/plant/scenario';
+import { loadLine } from '../../twin/lines/topology';
+import { frictionWindow } from '../../twin/estimation/smc/recalibrate';
+import {
+  TrendLikelihoodReference,
+  lineSetpoints,
+  trendLayout,
+} from '../../twin/estimation/smc/trend-likelihood';
+import type { MemberLikelihood } from '../../twin/estimation/smc/member-likelihood';
+import { SeededRandom } from '../../twin/random';
+import { calibrateWindow } from '../../cloud/calibration-job/calibrate-window';
+import { TrendLikelihoodKernel } from '../../cloud/calibration-job/kernels/trend-kernel';
+import {
+  KERNEL_BACKENDS,
+  ensureWebGpu,
+  firstLine,
+  releaseWebGpu,
+} from '../../cloud/calibration-job/kernels/gpu-backends';
+import type { BackendRequest } from '../../cloud/calibration-job/kernels/select';
+
+const topology = loadLine();
+const MEMBERS = 4096;
+const ROUNDS = 5;
+const log = (line: string) => process.stderr.write(`[bench kernels] ${line}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+function thirtyDayReadings(): Reading[] {
+  const sim = new PlantSimulator(
+    topology,
+    defaultScenario({
+      seed: 30,
+      durationS: 30 * 86400,
+      samplePeriodS: 1296,
+      degradations: [{ element: 'R4', onsetS: 20 * 86400, rampS: 8 * 86400, finalNms: 0.3 }],
+    }),
+  );
+  return [...sim.samples()].map((s) => s.reading);
+}
+
+function members(spread: number, seed: number): Float64Array {
+  const layout = trendLayout(topology);
+  const m = layout.idlers;
+  const mean = [0, 0, 0, ...new Array<number>(m).fill(Math.log(0.002)), ...new Array<number>(m).fill(0)];
+  const std = [2, 2, 1e-3, ...new Array<number>(m).fill(1.5), ...new Array<number>(m).fill(4)];
+  const rng = new SeededRandom(seed);
+  const out = new Float64Array(MEMBERS * layout.dimTheta);
+  for (let i = 0; i < MEMBERS; i++)
+    for (let j = 0; j < layout.dimTheta; j++)
+      out[i * layout.dimTheta + j] = mean[j]! + spread * std[j]! * rng.normal();
+  return out;
+}
+
+async function rate(likelihood: MemberLikelihood, thetas: Float64Array, bins: number) {
+  const out = new Float64Array(MEMBERS);
+  await likelihood.evaluate(thetas, out); // build / warm-up
+  const ms: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now();
+    await likelihood.evaluate(thetas, out);
+    ms.push(performance.now() - t0);
+  }
+  const medianMs = median(ms);
+  return { medianMs, memberStepsPerS: (MEMBERS * bins) / (medianMs / 1000) };
+}
+
+async function memberSteps(readings: Reading[]) {
+  const { window } = frictionWindow(topology, readings, { bins: 8 });
+  const setpoints = lineSetpoints(topology);
+  const gpu = ensureWebGpu();
+  const results: Record<string, unknown>[] = [];
+  for (const [population, spread] of [
+    ['prior', 1],
+    ['concentrated', 0.05],
+  ] as const) {
+    const thetas = members(spread, 7);
+    log(`member-steps: ${population} members, reference loop`);
+    const reference = await rate(
+      new TrendLikelihoodReference(topology, window, setpoints),
+      thetas,
+      window.bins,
+    );
+    const row: Record<string, unknown> = { population, reference };
+    for (const backend of KERNEL_BACKENDS) {
+      if (backend === 'gpu' && !gpu.ok) {
+        row[backend] = { unavailable: gpu.reason };
+        continue;
+      }
+      log(`member-steps: ${population} members, ${backend}`);
+      let kernel: TrendLikelihoodKernel | undefined;
+      try {
+        kernel = new TrendLikelihoodKernel(topology, window, setpoints, backend);
+        const r = await rate(kernel, thetas, window.bins);
+        row[backend] = {
+          ...r,
+          class: kernel.backend,
+          ratioToReference: r.memberStepsPerS / reference.memberStepsPerS,
+        };
+      } catch (error) {
+        row[backend] = { unavailable: firstLine(error) };
+      } finally {
+        kernel?.dispose();
+      }
+    }
+    results.push(row);
+  }
+  return { name: 'kernel-member-steps', members: MEMBERS, bins: window.bins, rounds: ROUNDS, results };
+}
+
+async function fullWindow(readings: Reading[]) {
+  const requests: BackendRequest[] =
+    process.env.SELFCAL_BENCH_ALL_BACKENDS === '1'
+      ? ['reference', 'auto', 'webasm', 'cpu']
+      : ['reference', 'auto'];
+  const runs: Record<string, unknown>[] = [];
+  for (const backend of requests) {
+    log(`30-day window, N = ${MEMBERS}, backend ${backend}`);
+    const t0 = performance.now();
+    const out = await calibrateWindow(topology, readings, {
+      particles: MEMBERS,
+      seed: 1,
+      backend,
+      onProgress: (p) => log(`  stage ${p.stage} φ=${p.temperature.toPrecision(3)} ESS=${Math.round(p.ess)}`),
+    });
+    const d = out.diagnostics;
+    runs.push({
+      requested: backend,
+      backend: d.backend,
+      fallbacks: d.fallbacks,
+      wallS: (performance.now() - t0) / 1000,
+      evaluateS: d.evaluateMs / 1000,
+      evaluateCalls: d.evaluateCalls,
+      stages: d.stages,
+      evaluations: d.evaluations,
+      b4: out.parameters.b4,
+      health: out.health,
+    });
+  }
+  return {
+    name: 'kernel-recalibration-30-day-window',
+    readings: readings.length,
+    members: MEMBERS,
+    runs,
+  };
+}
+
+export async function benchKernels(): Promise<unknown[]> {
+  log('simulating a 30-day window (≈2000 samples)');
+  const readings = thirtyDayReadings();
+  try {
+    return [await memberSteps(readings), await fullWindow(readings)];
+  } finally {
+    releaseWebGpu();
+  }
+}

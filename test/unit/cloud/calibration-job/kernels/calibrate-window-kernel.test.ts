@@ -1,0 +1,50 @@
+/**
+ * A whole recalibration (calibrateWindow) with members evaluated by the WebAssembly kernel: it reports
+ * the kernel class that ran, its posterior agrees with the float64 reference's for the same seed (not
+ * bit-identical: the kernel's f32 ln L moves weights slightly), and it is deterministic.
+ */
+import {
+  calibrateWindow,
+  type CalibrationOutput,
+} from '../../../../../cloud/calibration-job/calibrate-window';
+import type { BackendRequest } from '../../../../../cloud/calibration-job/kernels/select';
+import * as f from './fixtures';
+
+const readings = f.plantReadings(9);
+const run = (backend: BackendRequest): Promise<CalibrationOutput> =>
+  calibrateWindow(f.topology, readings, { particles: 256, seed: 17, backend, clock: () => 0 });
+
+describe('calibrateWindow on the webasm kernel', () => {
+  let kernel: CalibrationOutput;
+  let reference: CalibrationOutput;
+  beforeAll(async () => {
+    kernel = await run('webasm');
+    reference = await run('reference');
+  });
+
+  it('reports the kernel class that evaluated the members', () => {
+    // Assess
+    expect(kernel.diagnostics.backend).toBe('WebAssemblyKernel');
+    expect(kernel.diagnostics.backendRequested).toBe('webasm');
+    expect(kernel.diagnostics.fallbacks).toEqual([]);
+    expect(reference.diagnostics.backend).toBe('typescript-reference');
+  });
+
+  it('gives a posterior close to the reference: every b mean within one posterior std', () => {
+    // Assess
+    for (const [name, p] of Object.entries(reference.parameters)) {
+      const k = kernel.parameters[name]!;
+      const std = Math.max(p.std, k.std);
+      expect(Math.abs(k.mean - p.mean)).toBeLessThanOrEqual(std);
+    }
+    expect(kernel.health).toEqual(reference.health);
+  });
+
+  it('is deterministic: the same seed on the same backend gives identical output', async () => {
+    // Act
+    const again = await run('webasm');
+
+    // Assess
+    expect(again).toEqual(kernel);
+  });
+});

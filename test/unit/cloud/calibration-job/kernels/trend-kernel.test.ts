@@ -1,0 +1,138 @@
+/**
+ * Conformance of the gpu.js trend kernel with the float64 TypeScript reference, on every backend that
+ * works here (webasm and cpu always; gpu when Dawn loads, else skipped with the reason the selection
+ * reports): prior members, members near a fit, rollers in gross slip (b from 0.5 to beyond the clamp),
+ * windows with missing channels and bins (weight 0, mean NaN), 1 and 8 bins, N not a power of two.
+ * Tolerance: tolerance.ts (f32 rounding plus the reference's own 1e-2 N solver band); the measured
+ * worst cases are printed.
+ */
+import { TrendLikelihoodReference } from '../../../../../twin/estimation/smc/trend-likelihood';
+import { TrendLikelihoodKernel } from '../../../../../cloud/calibration-job/kernels/trend-kernel';
+import {
+  BACKEND_CLASS,
+  ensureWebGpu,
+  type KernelBackend,
+} from '../../../../../cloud/calibration-job/kernels/gpu-backends';
+import {
+  KERNEL_TOLERANCE,
+  kernelDiscrepancy,
+  solverScale,
+} from '../../../../../cloud/calibration-job/kernels/tolerance';
+import { likelihoodFactoryFor } from '../../../../../cloud/calibration-job/kernels/select';
+import { KernelError } from '../../../../../cloud/calibration-job/kernels/kernel-errors';
+import type { BinnedWindow } from '../../../../../twin/estimation/smc/binned-window';
+import * as f from './fixtures';
+
+const webGpu = ensureWebGpu();
+const backends: KernelBackend[] = webGpu.ok ? ['gpu', 'webasm', 'cpu'] : ['webasm', 'cpu'];
+// N not a power of two; fewer on cpu, whose plain-JS kernel is slow inside jest's vm context.
+const sizeFor = (backend: KernelBackend): number => (backend === 'cpu' ? 333 : 999);
+const readings = f.plantReadings();
+const windows: Record<string, BinnedWindow> = {};
+for (const bins of [8, 1]) {
+  const plant = f.plantWindow(readings, bins);
+  windows[`plant/${bins} bins`] = plant;
+  windows[`fitted/${bins} bins`] = f.fittedWindow(plant);
+  windows[`fitted+missing/${bins} bins`] = f.withMissing(f.fittedWindow(plant));
+}
+const measured: string[] = [];
+afterAll(() => {
+  process.stdout.write(`kernel vs reference, worst |Δ ln L| (ratio to tolerance):\n${measured.join('\n')}\n`);
+});
+
+describe.each(backends)('trend kernel on %s', (backend) => {
+  it.each(Object.keys(windows))(
+    'matches the reference on %s for prior, near-fit and gross-slip members',
+    async (name) => {
+      // Prepare
+      const window = windows[name]!;
+      const reference = new TrendLikelihoodReference(f.topology, window, f.setpoints);
+      const kernel = new TrendLikelihoodKernel(f.topology, window, f.setpoints, backend);
+      const scale = solverScale(f.topology, window);
+      const N = sizeFor(backend);
+      try {
+        for (const set of ['prior', 'nearFit', 'grossSlip'] as const) {
+          const thetas = f.members(set, N);
+          const expected = new Float64Array(N);
+          const got = new Float64Array(N);
+          reference.evaluate(thetas, expected);
+
+          // Act
+          await kernel.evaluate(thetas, got);
+
+          // Assess
+          const d = kernelDiscrepancy(expected, got, scale);
+          measured.push(
+            `  ${backend} ${name} ${set}: max|Δ| ${d.maxAbs.toExponential(2)}, max|Δ|/(1+|lnL|) ${d.maxRelative.toExponential(2)}, worst ratio ${d.worstRatio.toFixed(3)}`,
+          );
+          expect(kernel.backend).toBe(BACKEND_CLASS[backend]);
+          expect(got.every((v) => !Number.isNaN(v))).toBe(true);
+          expect(d.worstRatio).toBeLessThanOrEqual(1);
+          if (set === 'nearFit' && !name.startsWith('plant')) {
+            // Near a fit (the members the posterior is made of) only float32 rounding remains.
+            expect(d.maxAbs).toBeLessThanOrEqual(KERNEL_TOLERANCE.absolute);
+          }
+        }
+      } finally {
+        kernel.dispose();
+      }
+    },
+  );
+
+  it('handles N changing between calls (rebuilds for the new N)', async () => {
+    // Prepare
+    const window = windows['fitted/8 bins']!;
+    const reference = new TrendLikelihoodReference(f.topology, window, f.setpoints);
+    const kernel = new TrendLikelihoodKernel(f.topology, window, f.setpoints, backend);
+    const big = f.members('nearFit', 37);
+    const small = big.slice(0, 5 * f.layout.dimTheta);
+    const expected = new Float64Array(5);
+    reference.evaluate(small, expected);
+    const first = new Float64Array(37);
+    const second = new Float64Array(5);
+
+    // Act
+    await kernel.evaluate(big, first);
+    await kernel.evaluate(small, second);
+    kernel.dispose();
+
+    // Assess
+    expect(Array.from(second)).toEqual(Array.from(first.subarray(0, 5)));
+    expect(
+      kernelDiscrepancy(expected, second, solverScale(f.topology, window)).worstRatio,
+    ).toBeLessThanOrEqual(1);
+  });
+
+  it('rejects thetas of the wrong length with DIMENSION_MISMATCH', () => {
+    // Prepare
+    const kernel = new TrendLikelihoodKernel(f.topology, windows['fitted/1 bins']!, f.setpoints, backend);
+
+    // Act
+    const act = () => kernel.evaluate(new Float64Array(10), new Float64Array(2));
+
+    // Assess
+    expect(act).toThrow(KernelError);
+    expect(act).toThrow(expect.objectContaining({ code: 'DIMENSION_MISMATCH' }));
+    kernel.dispose();
+  });
+});
+
+describe('gpu backend', () => {
+  (webGpu.ok ? it.skip : it)(
+    'is skipped here, and the skip reason is what auto selection reports',
+    async () => {
+      // Prepare
+      const reason = webGpu.ok ? '' : webGpu.reason;
+      process.stdout.write(`gpu backend skipped: ${reason}\n`);
+      const selection = likelihoodFactoryFor('auto', { env: {} });
+
+      // Act
+      const likelihood = await selection.factory(f.topology, windows['fitted/1 bins']!, f.setpoints);
+      likelihood.dispose?.();
+
+      // Assess
+      expect(selection.fallbacks[0]).toEqual({ backend: 'gpu', reason: `gpu: ${reason}` });
+      expect(likelihood.backend).toBe('WebAssemblyKernel');
+    },
+  );
+});
