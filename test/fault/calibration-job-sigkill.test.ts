@@ -1,0 +1,109 @@
+/**
+ * Retry safety of the calibration job under SIGKILL, on the Batch emulator with the real entrypoint:
+ * an attempt that dies mid-run is retried by the job definition's retry strategy, and the retry resumes
+ * from the savepoint in the object store and stores the same result as an uninterrupted run — whether
+ * the attempt killed itself right after a given stage's savepoint (deterministic fault hook) or was
+ * killed from outside at a random moment (a lost host).
+ */
+import { join } from 'node:path';
+import { submitRecalibration, waitForJob } from '../../cloud/batch/submit';
+import type { StoredResult } from '../../cloud/calibration-job/job';
+import {
+  QUEUE,
+  messages,
+  plantHistory,
+  pollJob,
+  recentWindow,
+  startJobRig,
+  type JobRig,
+} from '../integration/calibration-job-rig';
+
+const KILL_STAGE = 4;
+const fast = { initialDelayMs: 20, maxDelayMs: 200, timeoutMs: 100_000 };
+
+describe('calibration job under SIGKILL (fault suite)', () => {
+  let rig: JobRig;
+  let reference: StoredResult;
+  const window = recentWindow();
+  const fleet = [{ lineId: 'line-a', thingName: 'gw-a' }];
+  const submit = (jobName: string, definition: string, store: string) =>
+    submitRecalibration(rig.batchClient, {
+      jobQueue: QUEUE,
+      jobDefinition: definition,
+      jobName,
+      fleet,
+      window: { from: window.from, to: window.to },
+      configOverrides: { objectStore: { type: 'folder', path: join(rig.dir, store) } },
+    });
+
+  beforeAll(async () => {
+    rig = await startJobRig();
+    await rig.seedHistory('line-a', plantHistory(window.fromS, 3600, { seed: 9 }));
+    await rig.registerDefinition('calibration');
+    await rig.registerDefinition('calibration-fault', {
+      env: { SELFCAL_JOB_FAULT_KILL_AFTER_STAGE: String(KILL_STAGE) },
+    });
+    const { jobId } = await submit('reference', 'calibration', 'reference');
+    const job = await waitForJob(rig.batchClient, jobId, fast);
+    if (job.status !== 'SUCCEEDED') throw new Error(`reference run ${job.status}: ${job.statusReason}`);
+    reference = rig.storedResult('line-a', window, join(rig.dir, 'reference'));
+  });
+  afterAll(() => rig?.close());
+
+  it(`resumes at stage ${KILL_STAGE} after attempt 1 killed itself there, with the uninterrupted result`, async () => {
+    // Act
+    const { jobId } = await submit('self-kill', 'calibration-fault', 'self-kill');
+    const job = await waitForJob(rig.batchClient, jobId, fast);
+
+    // Assess
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.attempts?.map((a) => a.container?.exitCode)).toEqual([137, 0]);
+    const [first = [], second = []] = rig.attemptLogs(job);
+    expect(first.find((r) => r['msg'] === 'fault: SIGKILL after savepoint')).toMatchObject({
+      stage: KILL_STAGE,
+    });
+    expect(messages(first)).not.toContain('result stored');
+    expect(second.find((r) => r['msg'] === 'resumed')).toMatchObject({ lineId: 'line-a', stage: KILL_STAGE });
+    const stages = second.filter((r) => r['msg'] === 'progress').map((r) => r['stage']);
+    expect(stages[0]).toBe(KILL_STAGE + 1);
+    const result = rig.storedResult('line-a', window, join(rig.dir, 'self-kill'));
+    expect(result.output.parameters).toEqual(reference.output.parameters);
+    expect(result.output.health).toEqual(reference.output.health);
+    expect(result.output.virtual).toEqual(reference.output.virtual);
+    expect(result.output.diagnostics.logEvidence).toBe(reference.output.diagnostics.logEvidence);
+  });
+
+  it('gives the uninterrupted result after a kill from outside at a random moment', async () => {
+    // Prepare
+    const stages = reference.output.diagnostics.stages;
+    const killAfterProgress = 1 + Math.floor(Math.random() * Math.max(1, stages - 2));
+    const extraDelayMs = Math.floor(Math.random() * 200);
+    process.stdout.write(`external kill after progress stage ${killAfterProgress} + ${extraDelayMs} ms\n`);
+
+    // Act
+    const { jobId } = await submit('host-kill', 'calibration', 'host-kill');
+    await pollJob(rig, jobId, (j) =>
+      rig
+        .streamLog(j.container?.logStreamName)
+        .some((r) => r['msg'] === 'progress' && (r['stage'] as number) >= killAfterProgress),
+    );
+    await new Promise((r) => setTimeout(r, extraDelayMs));
+    const killed = rig.batch.killAttempt(jobId);
+    const job = await waitForJob(rig.batchClient, jobId, fast);
+
+    // Assess
+    expect(killed).toBe(true);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.attempts?.map((a) => a.container?.exitCode)).toEqual([137, 0]);
+    expect(job.attempts?.[0]?.statusReason).toMatch(/^Host EC2/);
+    const [first = [], second = []] = rig.attemptLogs(job);
+    expect(messages(first)).not.toContain('result stored');
+    // The kill may land between a stage's progress line and its savepoint: the savepoint before it counts.
+    const resumed = second.find((r) => r['msg'] === 'resumed');
+    if (killAfterProgress >= 2) expect(resumed?.['stage']).toBeGreaterThanOrEqual(killAfterProgress - 1);
+    const result = rig.storedResult('line-a', window, join(rig.dir, 'host-kill'));
+    expect(result.output.parameters).toEqual(reference.output.parameters);
+    expect(result.output.health).toEqual(reference.output.health);
+    expect(result.output.diagnostics.logEvidence).toBe(reference.output.diagnostics.logEvidence);
+  });
+});

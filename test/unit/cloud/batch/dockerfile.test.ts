@@ -1,0 +1,108 @@
+/**
+ * What can be checked of the job image without a Docker daemon: the files the Dockerfile copies exist
+ * and pass .dockerignore, the bundle it builds is the file its ENTRYPOINT runs (and the same as the
+ * `bundle:job` npm script, where there is one), the runtime base meets Dawn's glibc and Vulkan needs,
+ * and the bundle built with the Dockerfile's own command starts and speaks the job's exit codes.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(__dirname, '../../../..');
+const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
+const lines = dockerfile
+  .replace(/\\\n\s*/g, ' ')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l !== '' && !l.startsWith('#'));
+const esbuildLine = lines.find((l) => l.startsWith('RUN npx esbuild')) ?? '';
+const esbuildArgs = esbuildLine.replace(/^RUN npx esbuild /, '').split(/\s+/);
+const outfile = (esbuildArgs.find((a) => a.startsWith('--outfile=')) ?? '').slice('--outfile='.length);
+
+describe('Dockerfile of the calibration job', () => {
+  it('copies only files that exist and that .dockerignore lets through', () => {
+    // Prepare
+    const allowed = readFileSync(join(REPO, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1).replace(/\/$/, ''));
+    const sources = lines
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1));
+
+    // Act
+    const missing = sources.filter((s) => !existsSync(join(REPO, s)));
+    const ignored = sources.filter((s) => !allowed.includes(s.replace(/\/$/, '')));
+
+    // Assess
+    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'twin', 'cloud']));
+    expect(missing).toEqual([]);
+    expect(ignored).toEqual([]);
+  });
+
+  it('runs the bundle it builds, which is the bundle:job script where there is one', () => {
+    // Prepare
+    const entrypoint = JSON.parse(
+      lines.find((l) => l.startsWith('ENTRYPOINT '))?.slice('ENTRYPOINT '.length) ?? '[]',
+    );
+    const script = (
+      JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts['bundle:job'];
+
+    // Act
+    const entry = esbuildArgs[0] ?? '';
+
+    // Assess
+    expect(entry).toBe('cloud/calibration-job/main.ts');
+    expect(existsSync(join(REPO, entry))).toBe(true);
+    expect(entrypoint).toEqual(['node', outfile]);
+    expect(lines).toContain(`COPY --from=build /src/dist/job ./dist/job`);
+    expect(outfile.startsWith('dist/job/')).toBe(true);
+    if (script !== undefined) {
+      expect(script.split(/\s+/).filter((a) => !a.startsWith('--log-level'))).toEqual([
+        'esbuild',
+        ...esbuildArgs,
+      ]);
+    }
+  });
+
+  it('runs on Ubuntu 24.04 with the Vulkan loader, the graphics capability and a non-root user', () => {
+    // Assess
+    expect(lines.filter((l) => l.startsWith('FROM ')).pop()).toMatch(
+      /^FROM nvidia\/cuda:[\d.]+-base-ubuntu24\.04$/,
+    );
+    expect(dockerfile).toMatch(/apt-get install[^\n]*libvulkan1/);
+    expect(dockerfile).toMatch(/NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(lines.filter((l) => l.startsWith('USER ')).pop()).toMatch(/^USER [1-9]\d*$/);
+  });
+
+  it("builds with the Dockerfile's command into a bundle that starts and exits 2 without a config", () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'job-bundle-'));
+    const out = join(dir, 'main.js');
+    const args = esbuildArgs.map((a) => (a.startsWith('--outfile=') ? `--outfile=${out}` : a));
+
+    // Act
+    const build = spawnSync(join(REPO, 'node_modules/.bin/esbuild'), [...args, '--log-level=error'], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
+    const run = spawnSync(process.execPath, [out], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', NODE_PATH: join(REPO, 'node_modules') },
+    });
+    rmSync(dir, { recursive: true, force: true });
+
+    // Assess
+    expect(build.status).toBe(0);
+    expect(run.status).toBe(2);
+    expect(JSON.parse(run.stdout.split('\n')[0] as string)).toMatchObject({
+      level: 'error',
+      msg: 'config invalid',
+      error: { code: 'JOB_CONFIG_INVALID' },
+    });
+  });
+});
