@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'bench-results/', 'artifacts/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      'bench-results/',
+      'artifacts/',
+      'validation-results/',
+      '.device/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

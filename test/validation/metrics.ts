@@ -1,0 +1,124 @@
+/**
+ * Scores a validation run against issue 6's acceptance: precision and recall of the `degraded` health state,
+ * coverage of the 90 % intervals ([p05, p95] holding the true end-of-window b; overall and split by truth),
+ * and the virtual tension MAE at the spans without a load cell. Pure: cases in, figures and misses out.
+ */
+import type { RollerCase, ScenarioResult, SpanCase } from './run-scenario';
+
+export const ACCEPTANCE = {
+  minPrecision: 0.95,
+  minRecall: 0.95,
+  coverage: [0.8, 0.97] as [number, number],
+  maxTensionMaeN: 2,
+};
+
+export interface Coverage {
+  covered: number;
+  cases: number;
+  /** covered / cases, null without cases. */
+  rate: number | null;
+}
+
+export interface ValidationSummary {
+  scenarios: number;
+  rollerCases: number;
+  detection: {
+    truePositives: number;
+    falsePositives: number;
+    falseNegatives: number;
+    trueNegatives: number;
+    /** TP / (TP + FP); 1 when nothing was flagged (no false alarm), reported with the counts. */
+    precision: number;
+    /** TP / (TP + FN); 1 when nothing was truly degraded. */
+    recall: number;
+  };
+  coverage: { all: Coverage; healthy: Coverage; degraded: Coverage };
+  virtualTension: {
+    cases: number;
+    maeN: number | null;
+    maxAbsErrorN: number | null;
+    maeBySpanN: Record<string, number>;
+  };
+  wallMs: {
+    perScenarioMean: number;
+    perScenarioMax: number;
+    simulateMean: number;
+    calibrateMean: number;
+  };
+  backends: string[];
+}
+
+function coverageOf(cases: readonly RollerCase[]): Coverage {
+  const covered = cases.filter((c) => c.p05 <= c.trueB && c.trueB <= c.p95).length;
+  return { covered, cases: cases.length, rate: cases.length ? covered / cases.length : null };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
+}
+
+function absErrors(spans: readonly SpanCase[]): number[] {
+  return spans.map((s) => Math.abs(s.virtualN - s.trueN));
+}
+
+export function summarise(results: readonly ScenarioResult[]): ValidationSummary {
+  const rollers = results.flatMap((r) => r.rollers);
+  const spans = results.flatMap((r) => r.spans);
+  const flagged = (c: RollerCase) => c.health === 'degraded';
+  const tp = rollers.filter((c) => c.trulyDegraded && flagged(c)).length;
+  const fp = rollers.filter((c) => !c.trulyDegraded && flagged(c)).length;
+  const fn = rollers.filter((c) => c.trulyDegraded && !flagged(c)).length;
+  const errors = absErrors(spans);
+  const bySpan: Record<string, number> = {};
+  for (const name of [...new Set(spans.map((s) => s.span))]) {
+    bySpan[name] = mean(absErrors(spans.filter((s) => s.span === name)));
+  }
+  const totals = results.map((r) => r.simulateMs + r.calibrateMs);
+  return {
+    scenarios: results.length,
+    rollerCases: rollers.length,
+    detection: {
+      truePositives: tp,
+      falsePositives: fp,
+      falseNegatives: fn,
+      trueNegatives: rollers.length - tp - fp - fn,
+      precision: tp + fp ? tp / (tp + fp) : 1,
+      recall: tp + fn ? tp / (tp + fn) : 1,
+    },
+    coverage: {
+      all: coverageOf(rollers),
+      healthy: coverageOf(rollers.filter((c) => !c.trulyDegraded)),
+      degraded: coverageOf(rollers.filter((c) => c.trulyDegraded)),
+    },
+    virtualTension: {
+      cases: spans.length,
+      maeN: errors.length ? mean(errors) : null,
+      maxAbsErrorN: errors.length ? Math.max(...errors) : null,
+      maeBySpanN: bySpan,
+    },
+    wallMs: {
+      perScenarioMean: mean(totals),
+      perScenarioMax: totals.length ? Math.max(...totals) : Number.NaN,
+      simulateMean: mean(results.map((r) => r.simulateMs)),
+      calibrateMean: mean(results.map((r) => r.calibrateMs)),
+    },
+    backends: [...new Set(results.map((r) => r.backend))].sort(),
+  };
+}
+
+/** The acceptance bounds the summary misses, one line each (empty when it meets all). */
+export function acceptanceMisses(s: ValidationSummary, bounds = ACCEPTANCE): string[] {
+  const misses: string[] = [];
+  const f = (x: number) => x.toFixed(3);
+  const { precision, recall } = s.detection;
+  if (!(precision >= bounds.minPrecision)) misses.push(`precision ${f(precision)} < ${bounds.minPrecision}`);
+  if (!(recall >= bounds.minRecall)) misses.push(`recall ${f(recall)} < ${bounds.minRecall}`);
+  const rate = s.coverage.all.rate;
+  const [lo, hi] = bounds.coverage;
+  if (rate === null || rate < lo || rate > hi)
+    misses.push(`90 % interval coverage ${rate === null ? 'n/a' : f(rate)} outside [${lo}, ${hi}]`);
+  const mae = s.virtualTension.maeN;
+  if (mae === null || !(mae <= bounds.maxTensionMaeN))
+    misses.push(`virtual tension MAE ${mae === null ? 'n/a' : f(mae)} N > ${bounds.maxTensionMaeN} N`);
+  return misses;
+}

@@ -1,0 +1,149 @@
+/**
+ * Seeded validation scenarios for the cloud recalibration: a 30-day window of ≈2000 samples of the reference
+ * line, about a third with every roller healthy, the rest with one (sometimes two) idlers degrading (random
+ * onset from before the window to late in it, ramp, final severity), each with its own sensor noise scale and
+ * faults. Scenario i of seed s is the same whatever the count, so a subset of a run is a prefix of it.
+ *
+ * Near the health threshold the truth is ambiguous for any method, so a degradation whose end-of-window b
+ * could fall in EXCLUSION_BAND_NMS (for any healthy starting value the plant may draw) is drawn again; nothing
+ * else is filtered.
+ */
+import {
+  DEFAULT_SENSOR_FAULTS,
+  frictionAt,
+  type Degradation,
+  type SensorFaults,
+} from '../../simulators/plant/scenario';
+import { loadLine, type LineTopology } from '../../twin/lines/topology';
+import { SeededRandom } from '../../twin/random';
+
+const DAY = 86400;
+export const WINDOW_S = 30 * DAY;
+export const SAMPLE_PERIOD_S = 1296;
+/** The plant's default healthy friction range; the exclusion test covers all of it. */
+export const HEALTHY_RANGE_NMS: [number, number] = [0.0005, 0.002];
+export const EXCLUSION_BAND_NMS: [number, number] = [0.035, 0.07];
+export const ONSET_RANGE_S: [number, number] = [-10 * DAY, 27 * DAY];
+export const RAMP_RANGE_S: [number, number] = [0.5 * DAY, 10 * DAY];
+export const SEVERITY_RANGE_NMS: [number, number] = [0.08, 0.5];
+export const NOISE_SCALE_RANGE: [number, number] = [0.5, 2];
+const MAX_REDRAWS = 1000;
+
+/** A degradation in window time: onsetS < 0 means it began before the window. */
+export interface WindowDegradation {
+  element: string;
+  onsetS: number;
+  rampS: number;
+  finalNms: number;
+}
+
+export interface ValidationScenario {
+  index: number;
+  /** Seed of the plant (its healthy frictions and sensor noise). */
+  plantSeed: number;
+  /** Plant time simulated before the window (so an onset can precede it); a multiple of the sample period. */
+  leadInS: number;
+  windowS: number;
+  samplePeriodS: number;
+  degradations: WindowDegradation[];
+  /** Multiplies every sensor's noise std in the plant (the estimator keeps the line description's). */
+  noiseScale: number;
+  /** Faults in plant time (stuck intervals include the lead-in). */
+  sensorFaults: SensorFaults;
+  /** Degradations drawn again because their end-of-window b could fall in the exclusion band. */
+  redraws: number;
+}
+
+/** Independent stream for scenario `index` of run `seed`. */
+function scenarioRandom(seed: number, index: number): SeededRandom {
+  return new SeededRandom(((seed * 7919 + index * 104729) % 2147483647) + 1);
+}
+
+/** The end-of-window b range over every healthy value the plant may draw. */
+export function endOfWindowRangeNms(d: WindowDegradation, windowS = WINDOW_S): [number, number] {
+  const shifted: Degradation = { ...d, onsetS: 0 };
+  const t = windowS - d.onsetS;
+  const [lo, hi] = HEALTHY_RANGE_NMS;
+  const a = frictionAt(shifted, lo, t);
+  const b = frictionAt(shifted, hi, t);
+  return [Math.min(a, b), Math.max(a, b)];
+}
+
+export function inExclusionBand(range: [number, number]): boolean {
+  return range[1] >= EXCLUSION_BAND_NMS[0] && range[0] <= EXCLUSION_BAND_NMS[1];
+}
+
+function drawDegradation(rng: SeededRandom, element: string): { d: WindowDegradation; redraws: number } {
+  for (let redraws = 0; redraws < MAX_REDRAWS; redraws++) {
+    const d: WindowDegradation = {
+      element,
+      onsetS: Math.round(rng.between(...ONSET_RANGE_S)),
+      rampS: Math.round(rng.between(...RAMP_RANGE_S)),
+      finalNms: rng.between(...SEVERITY_RANGE_NMS),
+    };
+    if (!inExclusionBand(endOfWindowRangeNms(d))) return { d, redraws };
+  }
+  throw new RangeError(`no degradation of ${element} outside the exclusion band in ${MAX_REDRAWS} draws`);
+}
+
+function drawFaults(rng: SeededRandom, topology: LineTopology, leadInS: number): SensorFaults {
+  const sensors = topology.line.sensors;
+  const pick = () => sensors[Math.floor(rng.uniform() * sensors.length)]!;
+  const faults: SensorFaults = {
+    ...DEFAULT_SENSOR_FAULTS,
+    dropoutProbability: rng.between(0, 0.05),
+    spikeProbability: rng.between(0, 0.003),
+    stuck: [],
+    bias: {},
+    clockSkewPpm: rng.between(-50, 50),
+  };
+  if (rng.uniform() < 0.15) {
+    const durationS = rng.between(0.5, 3) * DAY;
+    faults.stuck.push({
+      signal: pick().signal,
+      fromS: leadInS + rng.between(0, WINDOW_S - durationS),
+      durationS,
+    });
+  }
+  if (rng.uniform() < 0.15) {
+    const s = pick();
+    faults.bias[s.signal] = (rng.uniform() < 0.5 ? -1 : 1) * rng.between(1, 3) * s.noiseStd;
+  }
+  return faults;
+}
+
+export function drawScenario(seed: number, index: number, topology = loadLine()): ValidationScenario {
+  const rng = scenarioRandom(seed, index);
+  const idlers = topology.idlers.map((e) => topology.elements[e]!.name);
+  const u = rng.uniform();
+  const nDegraded = u < 1 / 3 ? 0 : u < 1 / 3 + (2 / 3) * 0.8 ? 1 : 2;
+  const pool = [...idlers];
+  const degradations: WindowDegradation[] = [];
+  let redraws = 0;
+  for (let k = 0; k < nDegraded; k++) {
+    const element = pool.splice(Math.floor(rng.uniform() * pool.length), 1)[0]!;
+    const drawn = drawDegradation(rng, element);
+    degradations.push(drawn.d);
+    redraws += drawn.redraws;
+  }
+  const earliest = Math.min(0, ...degradations.map((d) => d.onsetS));
+  const leadInS = earliest < 0 ? Math.ceil(-earliest / SAMPLE_PERIOD_S) * SAMPLE_PERIOD_S : 0;
+  const [lo, hi] = NOISE_SCALE_RANGE;
+  const noiseScale = lo * Math.pow(hi / lo, rng.uniform());
+  return {
+    index,
+    plantSeed: Math.floor(rng.uniform() * 2 ** 31),
+    leadInS,
+    windowS: WINDOW_S,
+    samplePeriodS: SAMPLE_PERIOD_S,
+    degradations,
+    noiseScale,
+    sensorFaults: drawFaults(rng, topology, leadInS),
+    redraws,
+  };
+}
+
+/** `count` reproducible scenarios of run `seed`. */
+export function drawScenarios(count: number, seed: number, topology = loadLine()): ValidationScenario[] {
+  return Array.from({ length: count }, (_, i) => drawScenario(seed, i, topology));
+}

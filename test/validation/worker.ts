@@ -1,0 +1,22 @@
+/**
+ * Child process of the validation pool: runs each scenario it is sent and replies with the scored result
+ * (or the error). Exits when the parent disconnects.
+ */
+import { loadLine } from '../../twin/lines/topology';
+import type { WorkerReply, WorkerRequest } from './pool';
+import { runScenario } from './run-scenario';
+
+const topology = loadLine();
+
+process.on('message', (request: WorkerRequest) => {
+  const reply = (r: WorkerReply) => process.send?.(r);
+  runScenario(request.scenario, request.options, topology).then(
+    (result) => reply({ index: request.scenario.index, result }),
+    (e: unknown) =>
+      reply({
+        index: request.scenario.index,
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
