@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenHttp } from '../http/json-http';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { ShadowServiceError, type ShadowService } from './shadow-service';
 
@@ -89,22 +89,7 @@ export async function startShadowHttp(options: ShadowHttpOptions): Promise<Shado
         send(res, e.status, { code: e.status, message: e.message }, name);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host ?? '127.0.0.1';
-  let closed: Promise<void> | undefined;
-  return {
-    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    close: () =>
-      (closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      })),
-  };
+  return listenHttp(server, options);
 }
 
 /** An IoTDataPlaneClient for the HTTP front (dummy credentials: the SDK signs, the front does not check). */

@@ -1,6 +1,7 @@
 /** The JSON-over-HTTP plumbing the AWS service emulators share (restJson1 as the SDK clients speak it). */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /** The request body as text; rejects with `tooLarge()` past `maxBytes` (the rest is read and dropped). */
 export function readBody(req: IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<string> {
@@ -33,4 +34,34 @@ export function sendJson(
     ...headers,
   });
   res.end(text);
+}
+
+/** An HTTP emulator listening on loopback (or `host`): its endpoint, port and an idempotent close. */
+export interface ListeningServer {
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Listen on `port` (0 = ephemeral) and `host` (default 127.0.0.1); close() also drops open connections. */
+export async function listenHttp(
+  server: Server,
+  options: { port?: number; host?: string },
+): Promise<ListeningServer> {
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    close: () =>
+      (closed ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      })),
+  };
 }

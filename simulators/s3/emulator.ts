@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenHttp } from '../http/json-http';
 import { BucketFolders } from './bucket-folder';
 import { S3Error } from './s3-errors';
 import { handleS3 } from './s3-operations';
@@ -83,22 +83,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
       res.end(xml);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host ?? '127.0.0.1';
-  let closed: Promise<void> | undefined;
-  return {
-    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    close: () =>
-      (closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      })),
-  };
+  return listenHttp(server, options);
 }
 
 function decodePath(text: string): string {
