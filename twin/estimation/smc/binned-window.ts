@@ -27,7 +27,7 @@ export interface WindowReading {
 export interface BinnedWindowOptions {
   /** Per-signal sensor noise std σ_c. */
   noiseStd: readonly number[];
-  /** Model discrepancy per channel in multiples of σ_c (default 10). */
+  /** Model discrepancy per channel in multiples of σ_c (default 10 here; the recalibration passes 5). */
   discrepancyInSigmas?: number;
   /** Spike threshold in σ_c (default 8). */
   outlierSigma?: number;
