@@ -1,13 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BatchApiError, clientError } from './api-errors';
 import { Registry } from './control-plane';
 import { matchRoute } from './routes';
 import { Scheduler, logFilePath } from './scheduler';
 import type { JobDetail } from './wire-types';
-import { readBody, sendJson } from '../http/json-http';
+import { listenHttp, readBody, sendJson } from '../http/json-http';
 
 export interface BatchEmulatorOptions {
   /** 0 (default) = an ephemeral port. */
@@ -102,16 +101,11 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
       }
     });
   });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const listening = await listenHttp(server, options);
   let closed: Promise<void> | undefined;
   return {
-    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
+    endpoint: listening.endpoint,
+    port: listening.port,
     jobs: () => scheduler.all(),
     job: (id) => scheduler.get(id),
     logFile: (stream) => logFilePath(options.logDir, stream),
@@ -119,10 +113,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
     close: () =>
       (closed ??= (async () => {
         await scheduler.close();
-        await new Promise<void>((resolve, reject) => {
-          server.close((err) => (err ? reject(err) : resolve()));
-          server.closeAllConnections();
-        });
+        await listening.close();
       })()),
   };
 }

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenHttp } from '../http/json-http';
+import { listenHttp, readBodyBytes } from '../http/json-http';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { ShadowServiceError, type ShadowService } from './shadow-service';
 
@@ -54,7 +54,11 @@ export async function startShadowHttp(options: ShadowHttpOptions): Promise<Shado
   const { service } = options;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
+    const body = await readBodyBytes(
+      req,
+      MAX_BODY_BYTES,
+      () => new HttpError(413, 'The payload exceeds the maximum size allowed'),
+    );
     const url = new URL(req.url ?? '/', 'http://shadow.local');
     const m = PATH.exec(url.pathname);
     if (!m?.[1]) throw new HttpError(404, `No route for ${req.method} ${url.pathname}`);
@@ -114,21 +118,4 @@ function send(res: ServerResponse, status: number, body: unknown, errorType?: st
     ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
   });
   res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
-    });
-    req.on('end', () =>
-      size > MAX_BODY_BYTES
-        ? reject(new HttpError(413, 'The payload exceeds the maximum size allowed'))
-        : resolve(Buffer.concat(chunks)),
-    );
-    req.on('error', reject);
-  });
 }

@@ -3,8 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** The request body as text; rejects with `tooLarge()` past `maxBytes` (the rest is read and dropped). */
-export function readBody(req: IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<string> {
+/** The request body's bytes; rejects with `tooLarge()` past `maxBytes` (the rest is read and dropped). */
+export function readBodyBytes(
+  req: IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -12,11 +16,18 @@ export function readBody(req: IncomingMessage, maxBytes: number, tooLarge: () =>
       size += c.length;
       if (size <= maxBytes) chunks.push(c);
     });
-    req.on('end', () =>
-      size > maxBytes ? reject(tooLarge()) : resolve(Buffer.concat(chunks).toString('utf8')),
-    );
+    req.on('end', () => (size > maxBytes ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
+}
+
+/** The request body as UTF-8 text (see readBodyBytes). */
+export async function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<string> {
+  return (await readBodyBytes(req, maxBytes, tooLarge)).toString('utf8');
 }
 
 /** A JSON response with a request id, as AWS services send; `undefined` sends an empty body. */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenHttp } from '../http/json-http';
+import { listenHttp, readBodyBytes } from '../http/json-http';
 import { BucketFolders } from './bucket-folder';
 import { S3Error } from './s3-errors';
 import { handleS3 } from './s3-operations';
@@ -39,7 +39,11 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   const clock = options.clock ?? Date.now;
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const body = await readBody(req, maxBody);
+    const body = await readBodyBytes(
+      req,
+      maxBody,
+      () => new S3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size'),
+    );
     const url = new URL(req.url ?? '/', 'http://s3.emulator');
     options.onRequest?.({ method: req.method ?? 'GET', path: url.pathname, headers: req.headers });
     const path = url.pathname.replace(/^\//, '');
@@ -92,21 +96,4 @@ function decodePath(text: string): string {
   } catch {
     throw new S3Error(400, 'InvalidURI', `Couldn't parse the specified URI: ${text}`);
   }
-}
-
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= maxBytes) chunks.push(c);
-    });
-    req.on('end', () =>
-      size > maxBytes
-        ? reject(new S3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size'))
-        : resolve(Buffer.concat(chunks)),
-    );
-    req.on('error', reject);
-  });
 }
