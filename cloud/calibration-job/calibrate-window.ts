@@ -12,7 +12,7 @@ import {
   type Recalibration,
   type RecalibrationSnapshot,
 } from '../../twin/estimation/smc/recalibrate';
-import { TrendLikelihoodReference } from '../../twin/estimation/smc/trend-likelihood';
+import { trendLayout, trendState } from '../../twin/estimation/smc/trend-likelihood';
 import { likelihoodFactoryFor, type BackendRequest, type BackendSelection } from './kernels/select';
 import type { SmcProgress } from '../../twin/estimation/smc/sampler';
 import type { LineTopology } from '../../twin/lines/topology';
@@ -156,7 +156,7 @@ function virtualSensors(
   rec: Recalibration,
 ): Record<string, { mean: number; std: number }> {
   const model = new WebLineJointModel(topology);
-  const reference = new TrendLikelihoodReference(topology, rec.window);
+  const layout = trendLayout(topology);
   const names = model.virtualNames();
   const { theta, weights } = rec.result;
   const d = rec.result.thetaNames.length;
@@ -168,7 +168,7 @@ function virtualSensors(
   for (let i = 0; i < n; i++) {
     const w = weights[i] as number;
     if (w === 0) continue;
-    model.virtualOutputs(reference.stateAt(theta, i * d, 0, x), y);
+    model.virtualOutputs(trendState(layout, model.setpoints, theta, i * d, 0, x), y);
     for (let j = 0; j < names.length; j++) {
       const v = y[j] as number;
       sum[j] = (sum[j] as number) + w * v;

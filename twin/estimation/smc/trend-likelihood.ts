@@ -56,6 +56,25 @@ export function lineSetpoints(topology: LineTopology): WindowSetpoints {
   return { ...new WebLineJointModel(topology).setpoints };
 }
 
+/** The reduced model's state (joint-model x) for the member at `row` of θ at relative time u. */
+export function trendState(
+  layout: TrendLayout,
+  setpoints: WindowSetpoints,
+  theta: ArrayLike<number>,
+  row: number,
+  u: number,
+  out: Float64Array,
+): Float64Array {
+  const { idlers, lnFrictionOffset, trendOffset } = layout;
+  out[0] = setpoints.unwindTensionN + (theta[row] as number);
+  out[1] = setpoints.rewindTensionN + (theta[row + 1] as number);
+  out[2] = setpoints.masterSpeedMps + (theta[row + 2] as number);
+  for (let k = 0; k < idlers; k++) {
+    out[3 + k] = (theta[row + lnFrictionOffset + k] as number) + (theta[row + trendOffset + k] as number) * u;
+  }
+  return out;
+}
+
 export class TrendLikelihoodReference implements MemberLikelihood {
   readonly backend = 'typescript-reference';
   readonly dimTheta: number;
@@ -81,16 +100,7 @@ export class TrendLikelihoodReference implements MemberLikelihood {
 
   /** The reduced model's state for member θ at relative time u (ln b at that time). */
   stateAt(theta: ArrayLike<number>, row: number, u: number, out: Float64Array): Float64Array {
-    const { idlers, lnFrictionOffset, trendOffset } = this.layout;
-    const sp = this.setpoints;
-    out[0] = sp.unwindTensionN + (theta[row] as number);
-    out[1] = sp.rewindTensionN + (theta[row + 1] as number);
-    out[2] = sp.masterSpeedMps + (theta[row + 2] as number);
-    for (let k = 0; k < idlers; k++) {
-      out[3 + k] =
-        (theta[row + lnFrictionOffset + k] as number) + (theta[row + trendOffset + k] as number) * u;
-    }
-    return out;
+    return trendState(this.layout, this.setpoints, theta, row, u, out);
   }
 
   evaluate(thetas: Float64Array, out: Float64Array): void {
