@@ -32,17 +32,29 @@ import {
 
 const { ceil: mCeil, exp: mExp, log: mLog, max: mMax, min: mMin, sqrt: mSqrt } = Math;
 
-/** Independent Gaussian prior on θ. */
-export interface GaussianPrior {
+/**
+ * Prior on θ: θ_k ~ N(mean_k, std_k²) independently, or, where `alternative` gives a weight w_k > 0, the
+ * two-component mixture (1 − w_k)·N(mean_k, std_k²) + w_k·N(alt.mean_k, alt.std_k²). Components with the
+ * same `alternative.group` (≥ 0) share the mixture indicator, so the group is a joint two-component
+ * mixture (e.g. a bearing's friction and its trend: a healthy bearing is steady, a worn one may change);
+ * their weights must be equal.
+ */
+export interface SmcPrior {
   mean: readonly number[];
   std: readonly number[];
+  alternative?: {
+    weight: readonly number[];
+    mean: readonly number[];
+    std: readonly number[];
+    group?: readonly number[];
+  };
 }
 
 export interface SmcProblem {
   likelihood: MemberLikelihood;
   /** Added to every member's log-likelihood (the θ-independent part; it only changes the log-evidence). */
   logLikelihoodConstant?: number;
-  prior: GaussianPrior;
+  prior: SmcPrior;
 }
 
 export interface SmcProgress {
@@ -118,6 +130,45 @@ export interface SmcResult {
   evaluations: number;
 }
 
+/** Validates a prior of dimension d and returns its mixture groups (dimensions with a weight > 0). */
+function checkPrior(prior: SmcPrior, d: number): { groups: number[][]; groupOf: Int32Array } {
+  const bad = (what: string): never => {
+    throw new EstimationError('DIMENSION_MISMATCH', `prior: ${what}`);
+  };
+  const okStd = (s: number | undefined) => s !== undefined && s > 0 && Number.isFinite(s);
+  if (prior.mean.length !== d || prior.std.length !== d) bad(`expected ${d} means and stds`);
+  for (let k = 0; k < d; k++) {
+    if (!Number.isFinite(prior.mean[k]) || !okStd(prior.std[k]))
+      bad(`component ${k}: mean must be finite and std > 0`);
+  }
+  const groupOf = new Int32Array(d).fill(-1);
+  const groups: number[][] = [];
+  const alt = prior.alternative;
+  if (!alt) return { groups, groupOf };
+  if (alt.weight.length !== d || alt.mean.length !== d || alt.std.length !== d)
+    bad(`alternative: expected ${d} weights, means and stds`);
+  if (alt.group !== undefined && alt.group.length !== d) bad(`alternative: expected ${d} groups`);
+  const byLabel = new Map<number, number>();
+  for (let k = 0; k < d; k++) {
+    const w = alt.weight[k]!;
+    if (!(w >= 0 && w < 1)) bad(`alternative weight ${k} must be in [0, 1), got ${w}`);
+    if (w === 0) continue;
+    if (!Number.isFinite(alt.mean[k]) || !okStd(alt.std[k]))
+      bad(`alternative component ${k}: mean must be finite and std > 0`);
+    const label = alt.group?.[k] ?? -1;
+    let j = label >= 0 ? byLabel.get(label) : undefined;
+    if (j === undefined) {
+      j = groups.push([]) - 1;
+      if (label >= 0) byLabel.set(label, j);
+    } else if (alt.weight[groups[j]![0]!] !== w) {
+      bad(`alternative group ${label}: its weights differ`);
+    }
+    groups[j]!.push(k);
+    groupOf[k] = j;
+  }
+  return { groups, groupOf };
+}
+
 const encode = (a: ArrayLike<number>): (number | null)[] =>
   Array.from(a, (v) => (Number.isFinite(v) ? v : null));
 const decode = (a: readonly (number | null)[]): Float64Array =>
@@ -147,6 +198,9 @@ export class SmcSampler {
   private readonly proposal: Float64Array;
   private readonly propLogLik: Float64Array;
   private readonly ancestors: Int32Array;
+  /** The mixture groups of the prior (dimension indices), and each dimension's group (−1: Gaussian). */
+  private readonly groups: number[][];
+  private readonly groupOf: Int32Array;
 
   /** Use `SmcSampler.create` (fresh) or `SmcSampler.resume`; a fresh sampler evaluates its prior draw
    * on the first `step`. */
@@ -169,9 +223,7 @@ export class SmcSampler {
     const d = (this.dim = problem.likelihood.dimTheta);
     if (!Number.isInteger(n) || n < 2)
       throw new EstimationError('DIMENSION_MISMATCH', `particles must be ≥ 2, got ${n}`);
-    if (problem.prior.mean.length !== d || problem.prior.std.length !== d) {
-      throw new EstimationError('DIMENSION_MISMATCH', `prior: expected ${d} means and stds`);
-    }
+    ({ groups: this.groups, groupOf: this.groupOf } = checkPrior(problem.prior, d));
     this.w = new Float64Array(n);
     this.proposal = new Float64Array(n * d);
     this.propLogLik = new Float64Array(n);
@@ -203,9 +255,19 @@ export class SmcSampler {
     }
     this.rng = new SeededRandom(this.opts.seed);
     this.theta = new Float64Array(n * d);
-    const { mean, std } = problem.prior;
-    for (let i = 0; i < n; i++)
-      for (let k = 0; k < d; k++) this.theta[i * d + k] = mean[k]! + std[k]! * this.rng.normal();
+    const { mean, std, alternative: alt } = problem.prior;
+    const other = new Uint8Array(this.groups.length);
+    for (let i = 0; i < n; i++) {
+      // Only a mixture draws its indicators (one per group), so a Gaussian prior's stream is unchanged.
+      this.groups.forEach((g, j) => (other[j] = this.rng.uniform() < alt!.weight[g[0]!]! ? 1 : 0));
+      for (let k = 0; k < d; k++) {
+        const j = this.groupOf[k]!;
+        this.theta[i * d + k] =
+          j >= 0 && other[j] === 1
+            ? alt!.mean[k]! + alt!.std[k]! * this.rng.normal()
+            : mean[k]! + std[k]! * this.rng.normal();
+      }
+    }
     this.logW = new Float64Array(n);
     this.logLik = new Float64Array(n);
     this.initialised = false;
@@ -392,15 +454,32 @@ export class SmcSampler {
     this.logW.fill(0);
   }
 
+  /** ln prior(θ_i) up to a constant. */
   private logPrior(theta: Float64Array, i: number): number {
-    const { mean, std } = this.problem.prior;
+    const { mean, std, alternative: alt } = this.problem.prior;
     const d = this.dim;
     let s = 0;
     for (let k = 0; k < d; k++) {
+      if (this.groupOf[k]! >= 0) continue;
       const r = (theta[i * d + k]! - mean[k]!) / std[k]!;
       s += r * r;
     }
-    return -0.5 * s;
+    let mixed = 0;
+    for (const g of this.groups) {
+      const w = alt!.weight[g[0]!]!;
+      let a = mLog(1 - w);
+      let b = mLog(w);
+      for (const k of g) {
+        const x = theta[i * d + k]!;
+        const r = (x - mean[k]!) / std[k]!;
+        const r2 = (x - alt!.mean[k]!) / alt!.std[k]!;
+        a += -mLog(std[k]!) - 0.5 * r * r;
+        b += -mLog(alt!.std[k]!) - 0.5 * r2 * r2;
+      }
+      const top = mMax(a, b);
+      mixed += top + mLog(mExp(a - top) + mExp(b - top));
+    }
+    return -0.5 * s + mixed;
   }
 
   /** Random-walk Metropolis sweeps targeting π_φ (their number adapted, see SmcOptions.moveSteps); returns
@@ -411,8 +490,11 @@ export class SmcSampler {
     normaliseLogWeights(this.logW, this.w);
     const { cov } = weightedMoments(this.theta, this.w, d);
     // Proposal covariance s²·Σ, with a jitter relative to the prior so a collapsed direction can reopen.
-    const { std } = this.problem.prior;
-    for (let k = 0; k < d; k++) cov[k * d + k] = cov[k * d + k]! + 1e-10 * std[k]! * std[k]!;
+    const { std, alternative: alt } = this.problem.prior;
+    for (let k = 0; k < d; k++) {
+      const s = this.groupOf[k]! >= 0 ? mMax(std[k]!, alt!.std[k]!) : std[k]!;
+      cov[k * d + k] = cov[k * d + k]! + 1e-10 * s * s;
+    }
     const s2 = this.scale * this.scale;
     for (let k = 0; k < d * d; k++) cov[k] = cov[k]! * s2;
     const L = cholesky(cov, d);
@@ -449,10 +531,45 @@ export class SmcSampler {
       }
     }
     this.sweeps.push(sweep);
+    if (this.groups.length > 0) await this.jumpGroups();
     const rate = accepted / (n * sweep);
     // Robbins–Monro-style nudge towards the RWM optimum of ≈ 0.234, bounded.
     this.scale = mMin(mMax(this.scale * mExp(2 * (rate - 0.234)), 0.02), 3);
     return rate;
+  }
+
+  /**
+   * One Metropolis sweep that lets members change mixture component: for each member a random group
+   * (e.g. one bearing's friction and trend) is redrawn from its prior, the other components kept. With
+   * the prior as the proposal the acceptance is the tempered likelihood ratio L(θ')^φ / L(θ)^φ. Random-walk
+   * moves cannot cross between a healthy and a worn mode; without this, members that settled in the
+   * wrong one early in the tempering stay there.
+   */
+  private async jumpGroups(): Promise<void> {
+    const n = this.n;
+    const d = this.dim;
+    const { mean, std, alternative: alt } = this.problem.prior;
+    const prop = this.proposal;
+    prop.set(this.theta);
+    for (let i = 0; i < n; i++) {
+      const g =
+        this.groups[mMin(this.groups.length - 1, Math.floor(this.rng.uniform() * this.groups.length))]!;
+      const other = this.rng.uniform() < alt!.weight[g[0]!]!;
+      for (const k of g) {
+        prop[i * d + k] = other
+          ? alt!.mean[k]! + alt!.std[k]! * this.rng.normal()
+          : mean[k]! + std[k]! * this.rng.normal();
+      }
+    }
+    await this.evaluate(prop, this.propLogLik);
+    const phi = this.temperature;
+    for (let i = 0; i < n; i++) {
+      const logU = mLog(this.rng.uniform());
+      if (phi * (this.propLogLik[i]! - this.logLik[i]!) > logU) {
+        for (let k = 0; k < d; k++) this.theta[i * d + k] = prop[i * d + k]!;
+        this.logLik[i] = this.propLogLik[i]!;
+      }
+    }
   }
 }
 

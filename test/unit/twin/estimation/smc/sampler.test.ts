@@ -8,6 +8,7 @@ import {
   type SmcProgress,
   type SmcSnapshot,
 } from '../../../../../twin/estimation/smc/sampler';
+import { normalCdf } from '../../../../../twin/estimation/normal';
 import { binWindow, type WindowReading } from '../../../../../twin/estimation/smc/binned-window';
 
 /** z = A·θ: a linear-Gaussian toy whose posterior and evidence are known in closed form. */
@@ -176,5 +177,103 @@ describe('SMC sampler on a linear-Gaussian toy with a known posterior', () => {
   it('rejects a snapshot of another shape', async () => {
     const snap = (await SmcSampler.create(problem, { seed: 1, particles: 16 })).snapshot();
     expect(() => SmcSampler.resume(problem, { seed: 1, particles: 32 }, snap)).toThrow(/snapshot/);
+  });
+});
+
+describe('SMC sampler with a two-component mixture prior', () => {
+  // θ ~ 0.8·N(0, 0.5²) + 0.2·N(4, 1.5²), observed y = θ + ε, ε ~ N(0, σ²): the posterior is again a
+  // two-component mixture whose component weights and evidence are known in closed form.
+  const W = 0.2;
+  const mixturePrior = {
+    mean: [0],
+    std: [0.5],
+    alternative: { weight: [W], mean: [4], std: [1.5] },
+  };
+  const SIG = 1;
+  const gaussianLikelihood = (y: number): MemberLikelihood => ({
+    dimTheta: 1,
+    thetaNames: ['x'],
+    backend: 'test-gaussian',
+    evaluate(thetas, out) {
+      for (let i = 0; i < out.length; i++) out[i] = -0.5 * ((y - (thetas[i] as number)) / SIG) ** 2;
+    },
+  });
+  const lnNormal = (x: number, m: number, v: number) =>
+    -0.5 * Math.log(2 * Math.PI * v) - (0.5 * (x - m) ** 2) / v;
+  /** Closed form: the posterior mean, P(θ > 1.5) and ln Z. */
+  function exactMixture(y: number) {
+    const a = Math.log(1 - W) + lnNormal(y, 0, 0.25 + SIG * SIG);
+    const b = Math.log(W) + lnNormal(y, 4, 2.25 + SIG * SIG);
+    const top = Math.max(a, b);
+    const lnZ = top + Math.log(Math.exp(a - top) + Math.exp(b - top));
+    const pAlt = Math.exp(b - lnZ);
+    const m1 = (y * 0.25) / (0.25 + SIG * SIG);
+    const v1 = (0.25 * SIG * SIG) / (0.25 + SIG * SIG);
+    const m2 = (4 * SIG * SIG + y * 2.25) / (2.25 + SIG * SIG);
+    const v2 = (2.25 * SIG * SIG) / (2.25 + SIG * SIG);
+    const above =
+      (1 - pAlt) * (1 - normalCdf((1.5 - m1) / Math.sqrt(v1))) +
+      pAlt * (1 - normalCdf((1.5 - m2) / Math.sqrt(v2)));
+    return { mean: (1 - pAlt) * m1 + pAlt * m2, above, lnZ };
+  }
+
+  it.each([0.5, 2.5, 5])('recovers the posterior mean, P(θ > 1.5) and the evidence (y = %p)', async (y) => {
+    const p: SmcProblem = {
+      likelihood: gaussianLikelihood(y),
+      prior: mixturePrior,
+      logLikelihoodConstant: -0.5 * Math.log(2 * Math.PI * SIG * SIG),
+    };
+    const r = (await (await SmcSampler.create(p, { seed: 7, particles: 4000 })).run())!;
+    const truth = exactMixture(y);
+    expect(Math.abs(marginalPosterior(r, 0).mean - truth.mean)).toBeLessThan(0.1);
+    expect(Math.abs(r.logEvidence - truth.lnZ)).toBeLessThan(0.1);
+    let above = 0;
+    for (let i = 0; i < r.weights.length; i++)
+      if ((r.theta[i] as number) > 1.5) above += r.weights[i] as number;
+    expect(Math.abs(above - truth.above)).toBeLessThan(0.03);
+  });
+
+  it('draws its initial members from both components, and a Gaussian prior draws as before', async () => {
+    const flat: MemberLikelihood = {
+      dimTheta: 1,
+      thetaNames: ['x'],
+      backend: 'test-flat',
+      evaluate(_t, out) {
+        out.fill(0);
+      },
+    };
+    const r = (await (
+      await SmcSampler.create({ likelihood: flat, prior: mixturePrior }, { seed: 3, particles: 4000 })
+    ).run())!;
+    let alt = 0;
+    for (let i = 0; i < r.weights.length; i++)
+      if ((r.theta[i] as number) > 1.75) alt += r.weights[i] as number;
+    expect(Math.abs(alt - W)).toBeLessThan(0.03);
+    // A mixture whose weights are all 0 is the Gaussian prior, with the same random stream.
+    const zero = { ...mixturePrior, alternative: { ...mixturePrior.alternative, weight: [0] } };
+    const g1 = (
+      await SmcSampler.create(
+        { likelihood: flat, prior: { mean: [0], std: [0.5] } },
+        { seed: 3, particles: 64 },
+      )
+    ).snapshot();
+    const g2 = (
+      await SmcSampler.create({ likelihood: flat, prior: zero }, { seed: 3, particles: 64 })
+    ).snapshot();
+    expect(g2.theta).toEqual(g1.theta);
+  });
+
+  it('rejects an invalid prior naming what is wrong', async () => {
+    const flat = gaussianLikelihood(0);
+    const make = (prior: SmcProblem['prior']) =>
+      SmcSampler.create({ likelihood: flat, prior }, { seed: 1, particles: 8 });
+    await expect(make({ mean: [0, 1], std: [1, 1] })).rejects.toThrow(/expected 1 means and stds/);
+    await expect(make({ mean: [0], std: [0] })).rejects.toThrow(/std > 0/);
+    await expect(
+      make({ ...mixturePrior, alternative: { weight: [1], mean: [4], std: [1] } }),
+    ).rejects.toThrow(/weight 0 must be in \[0, 1\)/);
+    await expect(
+      make({ ...mixturePrior, alternative: { weight: [0.1], mean: [4], std: [-1] } }),
+    ).rejects.toThrow(/alternative component 0/);
   });
 });
