@@ -10,7 +10,8 @@
  * so that the discrepancy of the horizon as a whole is τ_c² however it is binned, and a long horizon
  * cannot make the posterior arbitrarily confident about a biased fit). Marginalising δ gives
  *   ln p = Σ_cb −½[S_cb/σ² + (n−1) ln σ² + ln n + ln v_cb + n ln 2π + (ȳ_cb − h_cb)²/v_cb],
- *   v_cb = σ²/n_cb + B_c·τ_c² (+ the bin's scatter beyond σ², see below),
+ *   v_cb = σ²/n_cb + B_c·τ_c² (+ the bin's scatter beyond σ², see below; + (ρ·(ȳ_cb − z_c))², a model
+ *   error growing with the departure from the healthy line's prediction z_c, with `relativeDiscrepancy`),
  * whose θ-dependent part is the weighted sum of squares with weights 1/v_cb (0 where a bin has no data).
  * Spikes (a lone value far from both neighbours, `outlierSigma`·σ_c) are dropped; a genuine trend is kept.
  */
@@ -35,6 +36,13 @@ export interface BinnedWindowOptions {
   horizonS?: number;
   /** Bins over the horizon (default 8; fewer when there are fewer readings). */
   bins?: number;
+  /**
+   * Model error that grows with a channel's departure from the healthy line's prediction z_c:
+   * (ρ·(ȳ_cb − z_c))² is added to v_cb. The reduced model is least accurate far from its operating point
+   * (a bearing in gross slip); without this term a percent-level model error there is read as a
+   * percent-level certainty about the wrong friction.
+   */
+  relativeDiscrepancy?: { rho: number; healthy: ArrayLike<number> };
 }
 
 export interface BinnedWindow {
@@ -71,6 +79,16 @@ export function binWindow(
     );
   }
   if (readings.length === 0) throw new EstimationError('DIMENSION_MISMATCH', 'the window has no readings');
+  const rel = options.relativeDiscrepancy;
+  if (rel && rel.healthy.length !== m) {
+    throw new EstimationError(
+      'DIMENSION_MISMATCH',
+      `relativeDiscrepancy.healthy: expected ${m} values, got ${rel.healthy.length}`,
+    );
+  }
+  if (rel && !(rel.rho >= 0 && Number.isFinite(rel.rho))) {
+    throw new EstimationError('NON_FINITE', `relativeDiscrepancy.rho must be ≥ 0, got ${rel.rho}`);
+  }
   const k = options.discrepancyInSigmas ?? 10;
   const outlier = options.outlierSigma ?? 8;
   const horizon = options.horizonS ?? 48 * 3600;
@@ -149,7 +167,8 @@ export function binWindow(
       // its noise (a roller sliding into slip), that mean is not the signal at the mean time. The excess
       // scatter bounds the error, so it is added to the bin's variance (0 in a steady stretch).
       const excess = n > 1 ? mMax(0, sumSq[i]! / (n - 1) - sigma * sigma) : 0;
-      const v = (sigma * sigma) / n + binsWithData * tau * tau + excess;
+      const departure = rel ? rel.rho * (mean[i]! - rel.healthy[c]!) : 0;
+      const v = (sigma * sigma) / n + binsWithData * tau * tau + excess + departure * departure;
       weight[i] = 1 / v;
       constant +=
         -0.5 * (sumSq[i]! / (sigma * sigma) + (n - 1) * mLog(sigma * sigma) + mLog(n) + mLog(v) + n * LN_2PI);

@@ -7,6 +7,7 @@
  */
 import type { LineTopology } from '../../lines/topology';
 import type { IdlerElement } from '../../lines/types';
+import { WebLineJointModel } from '../../model/joint-model';
 import type { HealthState, ParameterPosterior } from '../joint-estimator';
 import { binWindow, type BinnedWindow, type WindowReading } from './binned-window';
 import type { MemberLikelihood } from './member-likelihood';
@@ -15,6 +16,7 @@ import {
   exceedanceProbability,
   marginalPosterior,
   type SmcOptions,
+  type SmcPrior,
   type SmcProblem,
   type SmcResult,
   type SmcSnapshot,
@@ -36,19 +38,32 @@ export type LikelihoodFactory = (
 ) => MemberLikelihood | Promise<MemberLikelihood>;
 
 export interface RecalibrationOptions extends SmcOptions {
-  /** Prior on ln b at the window end: median [N·m·s/rad] and log-std (defaults 0.002, 1.5 as the UKF). */
+  /**
+   * Prior on ln b at the window end, a mixture of a healthy and a worn bearing. Healthy: median
+   * [N·m·s/rad] (default: each idler's `bearingFrictionNms` in the line description) and log-std
+   * (default 0.4: a healthy bearing within ×1.9 of nominal at 90 %).
+   */
   frictionPriorMedianNms?: number;
   frictionPriorLogStd?: number;
-  /** Prior std of the change of ln b over the horizon (default 4: a bearing may wear fast). */
+  /** Worn: prior probability (default 0.1; 0 = healthy component only), median (0.03) and log-std (1.5). */
+  wearPriorWeight?: number;
+  wearPriorMedianNms?: number;
+  wearPriorLogStd?: number;
+  /** Prior std of the change of ln b over the horizon of a worn bearing (default 4: it may wear fast) and of
+   * a healthy one (default 0.1: steady). */
   frictionTrendStd?: number;
+  healthyTrendStd?: number;
   /** Prior std of the boundary offsets (defaults 2 N, 2 N, 1e-3 m/s as the UKF). */
   unwindTensionStdN?: number;
   rewindTensionStdN?: number;
   masterSpeedStdMps?: number;
-  /** Model discrepancy per channel in multiples of its noise std (default 5: the reduced model is not the plant;
-   * chosen on validation seed 1, where 10 gave 98 % coverage of the 90 % intervals; docs/validation.md). */
+  /** Model discrepancy per channel in multiples of its noise std (default 5: the reduced model is not the
+   * plant; docs/validation.md has how it, ρ and the prior were chosen). */
   discrepancyInSigmas?: number;
   outlierSigma?: number;
+  /** ρ of the model error relative to a channel's departure from the healthy line's prediction (default
+   * 0.02; 0 turns it off; binned-window.ts). */
+  relativeDiscrepancy?: number;
   /** Trailing part of the window the frictions are fitted to first, and its bins (defaults 48 h, 8). */
   horizonS?: number;
   bins?: number;
@@ -102,13 +117,18 @@ export interface Recalibration {
   window: BinnedWindow;
 }
 
-/** The binned window and the Gaussian prior of a recalibration. */
+/** The binned window and the prior of a recalibration (a healthy/worn mixture per bearing). */
 export function frictionWindow(
   topology: LineTopology,
   readings: readonly WindowReading[],
   options: Omit<RecalibrationOptions, 'seed'> = {},
 ): { window: BinnedWindow; prior: SmcProblem['prior'] } {
   const sensors = topology.line.sensors;
+  const m = topology.idlers.length;
+  const healthy = topology.idlers.map((e) =>
+    mLog(options.frictionPriorMedianNms ?? topology.elements[e]!.bearingFrictionNms),
+  );
+  const rho = options.relativeDiscrepancy ?? 0.02;
   const window = binWindow(
     sensors.map((s) => s.signal),
     readings,
@@ -118,21 +138,56 @@ export function frictionWindow(
       outlierSigma: options.outlierSigma ?? 8,
       horizonS: options.horizonS,
       bins: options.bins,
+      ...(rho > 0
+        ? { relativeDiscrepancy: { rho, healthy: healthyPrediction(topology, healthy, options.setpoints) } }
+        : {}),
     },
   );
-  const m = topology.idlers.length;
-  const lnB = mLog(options.frictionPriorMedianNms ?? 0.002);
-  const prior = {
-    mean: [0, 0, 0, ...new Array<number>(m).fill(lnB), ...new Array<number>(m).fill(0)],
+  const wear = options.wearPriorWeight ?? 0.1;
+  const fill = (v: number) => new Array<number>(m).fill(v);
+  const trendStd = options.frictionTrendStd ?? 4;
+  const prior: SmcPrior = {
+    mean: [0, 0, 0, ...healthy, ...fill(0)],
     std: [
       options.unwindTensionStdN ?? 2,
       options.rewindTensionStdN ?? 2,
       options.masterSpeedStdMps ?? 1e-3,
-      ...new Array<number>(m).fill(options.frictionPriorLogStd ?? 1.5),
-      ...new Array<number>(m).fill(options.frictionTrendStd ?? 4),
+      ...fill(options.frictionPriorLogStd ?? 0.4),
+      ...fill(options.healthyTrendStd ?? 0.1),
     ],
+    // Friction and trend of one bearing share the indicator: a healthy bearing is steady, a worn one may change.
+    alternative: {
+      weight: [0, 0, 0, ...fill(wear), ...fill(wear)],
+      mean: [0, 0, 0, ...fill(mLog(options.wearPriorMedianNms ?? 0.03)), ...fill(0)],
+      std: [1, 1, 1, ...fill(options.wearPriorLogStd ?? 1.5), ...fill(trendStd)],
+      group: [
+        -1,
+        -1,
+        -1,
+        ...Array.from({ length: m }, (_, k) => k),
+        ...Array.from({ length: m }, (_, k) => k),
+      ],
+    },
   };
   return { window, prior };
+}
+
+/** The reduced model's prediction for the line at its setpoints with the bearings' ln b as given. */
+export function healthyPrediction(
+  topology: LineTopology,
+  lnFriction: readonly number[],
+  setpoints?: WindowSetpoints,
+): Float64Array {
+  const joint = new WebLineJointModel(topology);
+  const sp = setpoints ?? joint.setpoints;
+  const x = new Float64Array(joint.dimX);
+  x[0] = sp.unwindTensionN;
+  x[1] = sp.rewindTensionN;
+  x[2] = sp.masterSpeedMps;
+  lnFriction.forEach((v, k) => (x[3 + k] = v));
+  const z = new Float64Array(joint.dimZ);
+  joint.hx(x, z);
+  return z;
 }
 
 /** A savepoint of a recalibration: the horizon being fitted and the sampler's state. */

@@ -72,6 +72,31 @@ describe('binWindow', () => {
     for (let b = 0; b < empty.bins; b++) expect(empty.weight[b * 2 + 1]).toBe(0);
   });
 
+  it('adds (ρ·(ȳ − z_healthy))² to a bin variance: nothing where the channel sits at the healthy prediction', () => {
+    // Prepare: `b` is 7 throughout; healthy predictions 7 (no departure) and 5 (departure 2).
+    const r = readings();
+    const opts = { noiseStd: [0.5], horizonS: 10 * 86400, bins: 3, discrepancyInSigmas: 2 };
+    // Act
+    const plain = binWindow(['b'], r, opts);
+    const atHealthy = binWindow(['b'], r, { ...opts, relativeDiscrepancy: { rho: 0.1, healthy: [7] } });
+    const away = binWindow(['b'], r, { ...opts, relativeDiscrepancy: { rho: 0.1, healthy: [5] } });
+    // Assess
+    for (let b = 0; b < 3; b++) {
+      expect(atHealthy.weight[b]).toBe(plain.weight[b]);
+      expect(1 / (away.weight[b] as number)).toBeCloseTo(
+        1 / (plain.weight[b] as number) + (0.1 * 2) ** 2,
+        12,
+      );
+    }
+    expect(away.constant).toBeLessThan(plain.constant);
+    expect(() =>
+      binWindow(['b'], r, { ...opts, relativeDiscrepancy: { rho: 0.1, healthy: [7, 7] } }),
+    ).toThrow(/expected 1 values, got 2/);
+    expect(() => binWindow(['b'], r, { ...opts, relativeDiscrepancy: { rho: -1, healthy: [7] } })).toThrow(
+      /rho/,
+    );
+  });
+
   it('a single reading gives one bin at u = 0; bad input gives typed errors', () => {
     // Act
     const one = binWindow(['a'], [{ ts: 5, values: { a: 1 } }], { noiseStd: [1] });
