@@ -332,6 +332,11 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
     '',
     `b at the window end, fitted to the last ${((d.window.toS - d.horizon.fromS) / 3600).toFixed(1)} h (${d.horizon.readings} readings, ${d.horizon.bins} bins)`,
     `SMC: ${d.particles} members (${d.backend}), ${d.stages} stages, ${d.resamples} resamples, final ESS ${d.finalEss.toFixed(0)}, log-evidence ${d.logEvidence.toFixed(1)}, ${(d.wallMs / 1000).toFixed(1)} s`,
+    ...(d.ukf
+      ? [
+          `UKF reference: ${d.ukf.updates} updates, ${(d.ukf.wallMs / 1000).toFixed(1)} s, ${d.ukf.disagreements.length === 0 ? 'agrees with the SMC' : `disagrees on ${d.ukf.disagreements.join(', ')}`}`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -3,7 +3,9 @@
  * the window's end (twin/estimation/smc) summarised as the job's output — parameters, health, virtual
  * sensors (span tensions and idler slip at the window's end, averaged over the posterior's members) and
  * diagnostics. Members are evaluated by the gpu.js kernel of the chosen backend (kernels/), with
- * automatic fallback, or by the plain-TypeScript reference.
+ * automatic fallback, or by the plain-TypeScript reference. The twin's joint UKF runs over the same
+ * readings as the fast reference (ukf-reference.ts); its posterior and where it disagrees with the SMC's
+ * are reported in `diagnostics.ukf`, and change nothing else.
  */
 import type { HealthState, ParameterPosterior, Reading } from '../../twin/estimation/joint-estimator';
 import {
@@ -17,6 +19,21 @@ import { likelihoodFactoryFor, type BackendRequest, type BackendSelection } from
 import type { SmcProgress } from '../../twin/estimation/smc/sampler';
 import type { LineTopology } from '../../twin/lines/topology';
 import { WebLineJointModel } from '../../twin/model/joint-model';
+import { compareWithSmc, runUkfReference, type ParameterAgreement } from './ukf-reference';
+
+/** The UKF reference's posterior at the window's end and its comparison with the SMC's (a diagnostic). */
+export interface UkfDiagnostics {
+  parameters: Record<string, ParameterPosterior>;
+  health: Record<string, HealthState>;
+  pDegraded: Record<string, number>;
+  /** Filter updates (distinct reading times) and their wall time. */
+  updates: number;
+  wallMs: number;
+  /** Per friction parameter: health states, ln b medians, normalised difference z, agreement. */
+  agreement: Record<string, ParameterAgreement>;
+  /** Friction parameters on which the UKF and the SMC disagree. */
+  disagreements: string[];
+}
 
 export interface CalibrationOutput {
   parameters: Record<string, ParameterPosterior>;
@@ -47,10 +64,13 @@ export interface CalibrationOutput {
     pDegraded: Record<string, number>;
     /** Change of ln b over the horizon (posterior mean) per friction parameter. */
     trend: Record<string, number>;
+    /** Wall time of the recalibration (the UKF reference's is its own). */
     wallMs: number;
     /** Wall time inside member evaluations (the kernels), and their number of calls. */
     evaluateMs: number;
     evaluateCalls: number;
+    /** The UKF reference (absent when `ukfReference` is false). */
+    ukf?: UkfDiagnostics;
   };
 }
 
@@ -69,8 +89,10 @@ export interface CalibrateWindowOptions {
   resumeFrom?: CalibrationSavepoint;
   /** After every SMC stage, with the complete state (persist it as the savepoint; JSON-serialisable). */
   onSnapshot?: (s: CalibrationSavepoint) => void | Promise<void>;
-  /** Wall clock for the timing diagnostic (the result does not depend on it). */
+  /** Wall clock for the timing diagnostics (the result does not depend on it). */
   clock?: () => number;
+  /** Run the twin's UKF over the window as the fast reference (`diagnostics.ukf`; default true). */
+  ukfReference?: boolean;
 }
 
 export async function calibrateWindow(
@@ -116,10 +138,14 @@ export async function calibrateWindow(
   }
   const trend: Record<string, number> = {};
   for (const [name, t] of Object.entries(rec.trends)) trend[name] = t.mean;
+  const virtual = virtualSensors(topology, rec);
+  const wallMs = clock() - t0;
+  const ukf =
+    options.ukfReference === false ? undefined : ukfDiagnostics(topology, readings, rec, health, clock);
   return {
     parameters: rec.parameters,
     health,
-    virtual: virtualSensors(topology, rec),
+    virtual,
     diagnostics: {
       backend: rec.diagnostics.backend,
       backendRequested: selection.request,
@@ -143,10 +169,31 @@ export async function calibrateWindow(
       droppedValues: rec.diagnostics.droppedValues,
       pDegraded,
       trend,
-      wallMs: clock() - t0,
+      wallMs,
       evaluateMs,
       evaluateCalls,
+      ...(ukf ? { ukf } : {}),
     },
+  };
+}
+
+function ukfDiagnostics(
+  topology: LineTopology,
+  readings: readonly Reading[],
+  rec: Recalibration,
+  health: Record<string, HealthState>,
+  clock: () => number,
+): UkfDiagnostics {
+  const ukf = runUkfReference(topology, readings, { clock });
+  const comparison = compareWithSmc(topology, { parameters: rec.parameters, health }, ukf);
+  return {
+    parameters: ukf.parameters,
+    health: ukf.health,
+    pDegraded: ukf.pDegraded,
+    updates: ukf.updates,
+    wallMs: ukf.wallMs,
+    agreement: comparison.parameters,
+    disagreements: comparison.disagreements,
   };
 }
 

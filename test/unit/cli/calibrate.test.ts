@@ -75,9 +75,12 @@ describe('selfcal calibrate --csv', () => {
     const a = await cli('calibrate', '--csv', csv, '--particles', '128', '--seed', '9', '--json');
     const b = await cli('calibrate', '--csv', csv, '--particles', '128', '--seed', '9', '--json');
     const strip = (s: string) => {
-      const o = JSON.parse(s) as { diagnostics: { wallMs?: number; evaluateMs?: number } };
+      const o = JSON.parse(s) as {
+        diagnostics: { wallMs?: number; evaluateMs?: number; ukf?: { wallMs?: number } };
+      };
       delete o.diagnostics.wallMs;
       delete o.diagnostics.evaluateMs;
+      delete o.diagnostics.ukf?.wallMs;
       return o;
     };
     expect(strip(a.out)).toEqual(strip(b.out));

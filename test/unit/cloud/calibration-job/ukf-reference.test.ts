@@ -1,0 +1,235 @@
+/**
+ * The UKF reference of a recalibration (cloud/calibration-job/ukf-reference.ts): the twin's joint UKF
+ * over the window's readings, its comparison with the SMC's posterior, and its place in calibrateWindow's
+ * diagnostics (on by default, off with `ukfReference: false`, the SMC's result unchanged either way).
+ */
+import { calibrateWindow, type CalibrationOutput } from '../../../../cloud/calibration-job/calibrate-window';
+import {
+  compareWithSmc,
+  logNormalOf,
+  runUkfReference,
+  type UkfReference,
+} from '../../../../cloud/calibration-job/ukf-reference';
+import type { HealthState, ParameterPosterior, Reading } from '../../../../twin/estimation/joint-estimator';
+import { loadLine } from '../../../../twin/lines/topology';
+import { PlantSimulator, type PlantSample } from '../../../../simulators/plant/plant-simulator';
+import { defaultScenario } from '../../../../simulators/plant/scenario';
+
+const topology = loadLine();
+const HOUR = 3600;
+
+/**
+ * Three days every 20 min: R7 wears from its healthy b to 0.3 (gross slip) between 24 h and 48 h and
+ * stays there. settleS = 300: a heavily slipping roller takes longer than 30 s to settle.
+ */
+function plantWindow(): { readings: Reading[]; truth: Record<string, number> } {
+  const scenario = defaultScenario({
+    seed: 5,
+    durationS: 3 * 86400,
+    samplePeriodS: 1200,
+    settleS: 300,
+    degradations: [{ element: 'R7', onsetS: 24 * HOUR, rampS: 24 * HOUR, finalNms: 0.3 }],
+  });
+  const samples: PlantSample[] = [...new PlantSimulator(topology, scenario).samples()];
+  return {
+    readings: samples.map((s) => s.reading),
+    truth: (samples[samples.length - 1] as PlantSample).truth.frictionNms,
+  };
+}
+
+/** A clock that advances 5 ms per read. */
+function steppingClock(): () => number {
+  let t = 0;
+  return () => (t += 5);
+}
+
+/** A log-normal posterior of b with median `median` and log-std `logStd`. */
+function posterior(median: number, logStd: number): ParameterPosterior {
+  const mean = median * Math.exp((logStd * logStd) / 2);
+  return {
+    mean,
+    std: mean * Math.sqrt(Math.expm1(logStd * logStd)),
+    p05: median * Math.exp(-1.6448536269514722 * logStd),
+    p95: median * Math.exp(1.6448536269514722 * logStd),
+  };
+}
+
+/** Every friction at 0.001 (log-std 0.1), every roller healthy; `b7`/`R7` as given. */
+function summary(
+  b7: ParameterPosterior,
+  r7: HealthState,
+): { parameters: Record<string, ParameterPosterior>; health: Record<string, HealthState> } {
+  const parameters: Record<string, ParameterPosterior> = {};
+  const health: Record<string, HealthState> = {};
+  topology.frictionParameterNames.forEach((name, k) => {
+    parameters[name] = posterior(0.001, 0.1);
+    health[topology.elements[topology.idlers[k] as number]?.name as string] = 'healthy';
+  });
+  return { parameters: { ...parameters, b7 }, health: { ...health, R7: r7 } };
+}
+
+describe('UKF reference on a plant window with one roller in gross slip', () => {
+  const { readings, truth } = plantWindow();
+  const options = { particles: 128, seed: 7, backend: 'reference' as const, horizonS: 24 * HOUR };
+  let ukf: UkfReference;
+  let output: CalibrationOutput;
+  beforeAll(async () => {
+    ukf = runUkfReference(topology, readings, { clock: steppingClock() });
+    output = await calibrateWindow(topology, readings, { ...options, clock: () => 0 });
+  });
+
+  it('flags the worn roller degraded and no other, with b near the truth', () => {
+    // Assess
+    expect(truth.b7).toBeCloseTo(0.3, 6);
+    expect(ukf.health.R7).toBe('degraded');
+    expect(ukf.pDegraded.R7).toBeGreaterThan(0.999);
+    for (const [roller, state] of Object.entries(ukf.health))
+      if (roller !== 'R7') expect(state).toBe('healthy');
+    const b7 = ukf.parameters.b7!;
+    expect(Math.abs(b7.mean - 0.3) / 0.3).toBeLessThan(0.05);
+    expect(b7.p05).toBeLessThan(b7.mean);
+    expect(b7.p95).toBeGreaterThan(b7.mean);
+    // The healthy frictions (≈ 0.0005–0.002) within 25 % of the truth.
+    for (const name of topology.frictionParameterNames) {
+      const ratio = ukf.parameters[name]!.mean / truth[name]!;
+      expect(Math.abs(Math.log(ratio))).toBeLessThan(Math.log(1.25));
+    }
+    expect(Object.keys(ukf.parameters)).toEqual([...topology.frictionParameterNames]);
+    expect(ukf.updates).toBe(readings.length);
+    expect(ukf.wallMs).toBe(5); // two clock reads
+  });
+
+  it('is deterministic, and takes the readings in time order with equal times merged', () => {
+    // Prepare: the readings reversed, each cut into two readings of the same time.
+    const halves = [...readings].reverse().flatMap((r) => {
+      const entries = Object.entries(r.values);
+      const cut = Math.floor(entries.length / 2);
+      return [
+        { ts: r.ts, values: Object.fromEntries(entries.slice(0, cut)) },
+        { ts: r.ts, values: Object.fromEntries(entries.slice(cut)) },
+      ];
+    });
+
+    // Act
+    const again = runUkfReference(topology, halves, { clock: steppingClock() });
+
+    // Assess
+    expect(again).toEqual(ukf);
+  });
+
+  it('is reported by calibrateWindow and agrees with the SMC on this window', () => {
+    // Prepare
+    const d = output.diagnostics.ukf!;
+
+    // Assess
+    expect(d).toBeDefined();
+    expect(d.parameters).toEqual(ukf.parameters);
+    expect(d.health).toEqual(ukf.health);
+    expect(d.updates).toBe(readings.length);
+    expect(d.wallMs).toBe(0); // the injected clock
+    expect(output.health).toEqual(ukf.health);
+    expect(d.disagreements).toEqual([]);
+    const b7 = d.agreement.b7!;
+    expect(b7).toMatchObject({ roller: 'R7', smcHealth: 'degraded', ukfHealth: 'degraded', agrees: true });
+    // The two posteriors of the worn bearing are within one combined std and 2 % of each other.
+    expect(b7.z).toBeLessThan(1);
+    expect(Math.abs(b7.smcLnB - b7.ukfLnB)).toBeLessThan(0.02);
+    for (const a of Object.values(d.agreement)) expect(a.agrees).toBe(true);
+  });
+
+  it('is left out with ukfReference: false, and the SMC result is the same with it or without', async () => {
+    // Prepare: the last 12 h with few members, to keep it quick.
+    const short = readings.slice(-36);
+    const run = (ukfReference?: boolean) =>
+      calibrateWindow(topology, short, {
+        particles: 64,
+        seed: 3,
+        backend: 'reference',
+        horizonS: 12 * HOUR,
+        clock: () => 0,
+        ...(ukfReference === undefined ? {} : { ukfReference }),
+      });
+
+    // Act
+    const withUkf = await run();
+    const without = await run(false);
+
+    // Assess
+    expect(without.diagnostics.ukf).toBeUndefined();
+    expect('ukf' in without.diagnostics).toBe(false);
+    expect(withUkf.diagnostics.ukf?.updates).toBe(36);
+    const rest = { ...withUkf.diagnostics };
+    delete rest.ukf;
+    expect({ ...withUkf, diagnostics: rest }).toEqual(without);
+  });
+});
+
+describe('compareWithSmc', () => {
+  const ukf = summary(posterior(0.3, 0.02), 'degraded');
+
+  it('agrees when the health states match and ln b is close', () => {
+    // Act
+    const c = compareWithSmc(topology, summary(posterior(0.29, 0.05), 'degraded'), ukf);
+
+    // Assess
+    expect(c.disagreements).toEqual([]);
+    expect(c.parameters.b7?.z).toBeCloseTo(Math.log(0.3 / 0.29) / Math.hypot(0.05, 0.02), 6);
+    expect(c.parameters.b7?.smcLnB).toBeCloseTo(Math.log(0.29), 9);
+    expect(c.parameters.b1).toMatchObject({ roller: 'R1', z: 0, agrees: true });
+  });
+
+  it('reports a roller whose health states differ', () => {
+    // Act: the SMC sees R7 merely suspect.
+    const c = compareWithSmc(topology, summary(posterior(0.04, 0.3), 'suspect'), ukf);
+
+    // Assess
+    expect(c.disagreements).toEqual(['b7']);
+    expect(c.parameters.b7).toMatchObject({ smcHealth: 'suspect', ukfHealth: 'degraded', agrees: false });
+  });
+
+  it('reports a difference of b that is both significant and material, and only such a one', () => {
+    // Act
+    const tight = compareWithSmc(topology, summary(posterior(0.1, 0.05), 'degraded'), ukf); // ×3, z ≈ 20
+    const wide = compareWithSmc(topology, summary(posterior(0.1, 0.5), 'degraded'), ukf); // ×3, z ≈ 2.2
+    const small = compareWithSmc(topology, summary(posterior(0.2, 0.02), 'degraded'), ukf); // ×1.5, z ≈ 14
+    const strict = compareWithSmc(topology, summary(posterior(0.2, 0.02), 'degraded'), ukf, {
+      maxFactor: 1.2,
+    });
+
+    // Assess
+    expect(tight.disagreements).toEqual(['b7']);
+    expect(tight.parameters.b7?.z).toBeGreaterThan(15);
+    expect(wide.disagreements).toEqual([]);
+    expect(wide.parameters.b7?.z).toBeGreaterThan(2);
+    expect(small.disagreements).toEqual([]);
+    expect(strict.disagreements).toEqual(['b7']);
+  });
+
+  it('reports a parameter or roller missing on one side', () => {
+    // Prepare
+    const smc = summary(posterior(0.3, 0.02), 'degraded');
+    delete smc.parameters.b2;
+    delete smc.health.R3;
+
+    // Act
+    const c = compareWithSmc(topology, smc, ukf);
+
+    // Assess
+    expect(c.disagreements).toEqual(['b2', 'b3']);
+  });
+
+  it('fits ln b from the quantiles, or from the moments when the quantiles are unusable', () => {
+    // Prepare
+    const p = posterior(0.01, 0.4);
+
+    // Act
+    const fromQuantiles = logNormalOf(p);
+    const fromMoments = logNormalOf({ ...p, p05: 0, p95: Number.NaN });
+
+    // Assess
+    expect(fromQuantiles.median).toBeCloseTo(Math.log(0.01), 9);
+    expect(fromQuantiles.std).toBeCloseTo(0.4, 9);
+    expect(fromMoments.median).toBeCloseTo(Math.log(0.01), 9);
+    expect(fromMoments.std).toBeCloseTo(0.4, 9);
+  });
+});
