@@ -232,6 +232,7 @@ async function compute(
     logEvidence: d.logEvidence,
     computeMs: d.wallMs,
     totalMs: clock() - t0,
+    ...(d.ukf ? { ukfDisagreements: d.ukf.disagreements } : {}),
   });
   return result;
 }

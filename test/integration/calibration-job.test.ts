@@ -70,7 +70,9 @@ describe('calibration job on the Batch emulator', () => {
     expect(result.inputs.backend).toBe('cpu');
     expect(logs.find((r) => r['msg'] === 'result stored')).toMatchObject({
       backend: result.output.diagnostics.backend,
+      ukfDisagreements: result.output.diagnostics.ukf?.disagreements,
     });
+    expect(Array.isArray(result.output.diagnostics.ukf?.disagreements)).toBe(true);
     expect(result.output.diagnostics.backend).toMatch(/\S/);
     expect(logs.find((r) => r['msg'] === 'job finished')).toMatchObject({
       exitCode: 0,
