@@ -4,7 +4,8 @@ import {
   type ParameterPosterior,
   type RollerHealth,
 } from '../twin/estimation/joint-estimator';
-import { PlantSimulator } from '../simulators/plant/plant-simulator';
+import { PlantSimulator, type Reading } from '../simulators/plant/plant-simulator';
+import type { CalibrationOutput } from '../cloud/calibration-job/calibrate-window';
 import { crossingTimeS, defaultScenario, type PlantScenario } from '../simulators/plant/scenario';
 
 export interface DemoOptions {
@@ -40,6 +41,8 @@ export interface DemoResult {
   };
   parameters: Record<string, ParameterPosterior>;
   health: Record<string, RollerHealth>;
+  /** The cloud recalibration of the run's readings (b at the last sample), unless it was skipped. */
+  recalibration?: CalibrationOutput;
   diagnostics: {
     samples: number;
     simulatedDays: number;
@@ -72,11 +75,13 @@ export function demoScenario(topology: LineTopology, o: DemoOptions): PlantScena
 /**
  * Simulate the line with one bearing degrading and run the joint UKF over the readings.
  * `onProgress(done, total)` is called as samples complete. Times in the result are seconds since the start.
+ * The readings are appended to `collect` when given (for the cloud recalibration of the same run).
  */
 export function runDemo(
   topology: LineTopology,
   options: DemoOptions,
   onProgress?: (done: number, total: number) => void,
+  collect?: Reading[],
 ): DemoResult {
   const started = performance.now();
   const scenario = demoScenario(topology, options);
@@ -93,6 +98,7 @@ export function runDemo(
   let lastTruth: Record<string, number> = {};
   let healthy0 = 0;
   for (const { reading, truth } of sim.samples()) {
+    collect?.push(reading);
     const t0 = performance.now();
     const r = estimator.step(reading);
     estimatorMs += performance.now() - t0;
@@ -170,5 +176,31 @@ export function formatDemoSummary(r: DemoResult): string {
     `filter: mean NIS/dof ${d.meanNisPerDof.toFixed(2)}, ${d.gatedUpdates} gated updates, ${d.rejectedValues} values rejected as outliers, ${d.stuckValues} as stuck`,
     `time: ${d.wallSeconds.toFixed(1)} s wall, estimator ${d.estimatorMicrosPerStep.toFixed(0)} µs per step`,
   );
+  if (r.recalibration) lines.push('', ...formatRecalibration(r.recalibration, r.truth.finalFrictionNms));
   return lines.join('\n');
+}
+
+/** The cloud recalibration's part of the summary: its posterior at the last sample beside the truth. */
+function formatRecalibration(c: CalibrationOutput, truth: Record<string, number>): string[] {
+  const d = c.diagnostics;
+  const hours = (d.window.toS - d.horizon.fromS) / 3600;
+  const lines = [
+    `cloud recalibration (SMC, ${d.particles} members on ${d.backend}, b fitted to the last ${hours.toFixed(1)} h):`,
+    'roller  health     b mean    b std     p05       p95       truth',
+  ];
+  const f = (v: number) => v.toFixed(5).padStart(9);
+  for (const [name, p] of Object.entries(c.parameters)) {
+    const element = `R${name.slice(1)}`;
+    lines.push(
+      `${element.padEnd(7)} ${(c.health[element] ?? '?').padEnd(9)} ${f(p.mean)} ${f(p.std)} ${f(p.p05)} ${f(p.p95)} ${f(truth[name] ?? NaN)}`,
+    );
+  }
+  const ukf = d.ukf;
+  lines.push(
+    `SMC: ${d.stages} stages, final ESS ${d.finalEss.toFixed(0)}, ${(d.wallMs / 1000).toFixed(1)} s` +
+      (ukf
+        ? `; UKF reference ${ukf.disagreements.length === 0 ? 'agrees' : `disagrees on ${ukf.disagreements.join(', ')}`}`
+        : ''),
+  );
+  return lines;
 }

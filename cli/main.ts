@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SingleBar } from 'cli-progress';
 import { SelfcalError } from '../twin/errors';
 import { loadLine, type LineTopology } from '../twin/lines/topology';
-import { PlantSimulator, readingsToCsv } from '../simulators/plant/plant-simulator';
+import { PlantSimulator, readingsToCsv, type Reading } from '../simulators/plant/plant-simulator';
 import { runSitewiseEmulatorCli } from '../simulators/sitewise/index';
 import { startLocalBroker } from '../simulators/broker/index';
 import { untilStopSignal } from '../edge-components/shared/lifecycle';
@@ -50,6 +50,24 @@ function requireIdler(topology: LineTopology, roller: string): void {
       `--roller '${roller}' is not an idler of line ${topology.line.id} (idlers: ${idlers})`,
     );
   }
+}
+
+/** SMC members of the demo's recalibration (the job's default is 4096; 1024 keeps the demo quick). */
+const DEMO_PARTICLES = 1024;
+
+function particlesOption(defaultValue: number): Option {
+  return new Option('--particles <n>', 'SMC members')
+    .argParser(numberIn(64, 1_000_000, true))
+    .default(defaultValue);
+}
+
+function backendOption(): Option {
+  return new Option(
+    '--backend <name>',
+    'member evaluation: gpu, webasm, cpu (gpu.js kernels) or reference (plain TS)',
+  )
+    .choices(['auto', 'gpu', 'webasm', 'cpu', 'reference'])
+    .default('auto');
 }
 
 function progressBar(
@@ -107,31 +125,51 @@ function buildProgram(io: CliIo): Command {
 
   program
     .command('demo')
-    .description('simulate the line with one bearing degrading, run the joint UKF, and report what it found')
+    .description(
+      'simulate the line with one bearing degrading, run the joint UKF (edge) and the SMC recalibration (cloud), and report what they found',
+    )
     .addOption(days)
     .addOption(new Option('--roller <name>', 'idler whose bearing degrades').default(DEFAULT_DEMO.roller))
     .addOption(seed)
     .addOption(period)
     .addOption(line)
+    .option('--no-recalibrate', 'skip the cloud recalibration of the run')
+    .addOption(particlesOption(DEMO_PARTICLES))
+    .addOption(backendOption())
     .option('--json', 'print the result as JSON')
     .action(
-      (o: {
+      async (o: {
         days: number;
         roller: string;
         seed: number;
         samplePeriod: number;
         line: string;
+        recalibrate: boolean;
+        particles: number;
+        backend: BackendRequest;
         json?: boolean;
       }) => {
         const topology = loadLine(o.line);
         requireIdler(topology, o.roller);
         const bar = progressBar(io, 'simulating + estimating');
+        const readings: Reading[] = [];
         const result = runDemo(
           topology,
           { ...DEFAULT_DEMO, days: o.days, roller: o.roller, seed: o.seed, samplePeriodS: o.samplePeriod },
           bar.update,
+          o.recalibrate ? readings : undefined,
         );
         bar.stop();
+        if (o.recalibrate) {
+          const smcBar = progressBar(io, 'cloud recalibration', 'tempering');
+          result.recalibration = await calibrateWindow(topology, readings, {
+            particles: o.particles,
+            seed: o.seed,
+            backend: o.backend,
+            onProgress: (p) => smcBar.update(Math.round(p.temperature * 1000), 1000),
+          });
+          smcBar.stop();
+        }
         io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
       },
     );
@@ -264,18 +302,9 @@ function buildProgram(io: CliIo): Command {
       'JSON map from CSV columns to signal names (default: columns named as signals)',
     )
     .addOption(line)
-    .addOption(
-      new Option('--particles <n>', 'SMC members').argParser(numberIn(64, 1_000_000, true)).default(4096),
-    )
+    .addOption(particlesOption(4096))
     .addOption(seed)
-    .addOption(
-      new Option(
-        '--backend <name>',
-        'member evaluation: gpu, webasm, cpu (gpu.js kernels) or reference (plain TS)',
-      )
-        .choices(['auto', 'gpu', 'webasm', 'cpu', 'reference'])
-        .default('auto'),
-    )
+    .addOption(backendOption())
     .addOption(
       new Option('--horizon-hours <h>', 'trailing part of the window the frictions are fitted to')
         .argParser(numberIn(0.01, 24 * 366, false))

@@ -70,6 +70,41 @@ describe('selfcal CLI', () => {
     });
     expect(result.parameters.b9.p05).toBeLessThan(result.truth.finalFrictionNms.b9);
     expect(result.parameters.b9.p95).toBeGreaterThan(result.truth.finalFrictionNms.b9);
+    // The cloud recalibration of the same readings: b at the last sample, R9 alone degraded.
+    const rec = result.recalibration;
+    expect(rec.diagnostics.particles).toBe(1024);
+    expect(rec.diagnostics.readings).toBe(result.diagnostics.samples);
+    expect(rec.health.R9).toBe('degraded');
+    for (const [roller, state] of Object.entries(rec.health))
+      if (roller !== 'R9') expect(state).toBe('healthy');
+    expect(rec.parameters.b9.p05).toBeLessThan(result.truth.finalFrictionNms.b9);
+    expect(rec.parameters.b9.p95).toBeGreaterThan(result.truth.finalFrictionNms.b9);
+    expect(rec.diagnostics.ukf.disagreements).toEqual([]);
+  });
+
+  it('skips the cloud recalibration with --no-recalibrate, and its summary shows both estimates otherwise', async () => {
+    const skipped = await cli('demo', '--days', '1', '--seed', '2', '--no-recalibrate', '--json');
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.out).recalibration).toBeUndefined();
+    const text = await cli(
+      'demo',
+      '--days',
+      '1',
+      '--seed',
+      '2',
+      '--particles',
+      '128',
+      '--backend',
+      'reference',
+    );
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(
+      /cloud recalibration \(SMC, 128 members on typescript-reference, b fitted to the last/,
+    );
+    expect(text.out).toMatch(/SMC: \d+ stages, final ESS \d+/);
+    const bad = await cli('demo', '--particles', '10');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--particles/);
   });
 
   it('writes simulator CSV to a file', async () => {
