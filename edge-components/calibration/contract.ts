@@ -9,9 +9,9 @@
  */
 import type { ParameterEstimate } from '../../twin/calibration/manifest';
 
-export const CALIBRATION_SHADOW = 'selfcal-calibration';
-
-// The manifest formats and their verification live in the pure core (twin/calibration), shared with the cloud.
+// The manifest formats, their shadow and their verification live in the pure core (twin/calibration),
+// shared with the cloud.
+export { CALIBRATION_SHADOW } from '../../twin/calibration/manifest';
 export type { Manifest, ParameterEstimate, SignedManifest } from '../../twin/calibration/manifest';
 
 export interface AppliedParameters {

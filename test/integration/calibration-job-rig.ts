@@ -7,6 +7,7 @@
  * command in front, and its base config is a file named by SELFCAL_JOB_CONFIG.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { CALIBRATION_SHADOW } from '../../twin/calibration/manifest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,7 +46,7 @@ import {
 
 export const REPO = resolve(__dirname, '../..');
 export const JOB_COMMAND = [process.execPath, '--import', 'tsx', 'cloud/calibration-job/main.ts'];
-export const CALIBRATION_SHADOW = 'selfcal-calibration';
+export { CALIBRATION_SHADOW };
 export const QUEUE = 'calibration';
 
 /** A one-hour window ending on a whole minute a little over an hour ago (inside SiteWise's 7 days). */

@@ -10,6 +10,9 @@ import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical';
 import { ManifestError } from './errors';
 
+/** The named shadow the cloud delivers signed manifests to and the gateways' calibration receiver reads. */
+export const CALIBRATION_SHADOW = 'selfcal-calibration';
+
 export interface ParameterEstimate {
   mean: number;
   std: number;

@@ -11,11 +11,8 @@
 import type { SignedManifest } from '../../../twin/calibration/manifest';
 import { JobIoError } from './errors';
 
-/**
- * The named shadow the gateways' calibration receiver reads; equal to CALIBRATION_SHADOW of
- * edge-components/calibration/contract.ts (cloud/ may not import edge-components/, a test checks).
- */
-export const CALIBRATION_SHADOW = 'selfcal-calibration';
+/** The named shadow the gateways' calibration receiver reads (one definition, in twin/calibration). */
+export { CALIBRATION_SHADOW } from '../../../twin/calibration/manifest';
 
 const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
 

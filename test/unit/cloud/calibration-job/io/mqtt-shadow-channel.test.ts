@@ -1,16 +1,9 @@
 /** What only the MQTT channel has: a connection, and requests that time out with no shadow service. */
-import { CALIBRATION_SHADOW as EDGE_CALIBRATION_SHADOW } from '../../../../../edge-components/calibration/contract';
 import { MqttShadowManifestChannel } from '../../../../../cloud/calibration-job/io/mqtt-shadow-channel';
-import { CALIBRATION_SHADOW } from '../../../../../cloud/calibration-job/io/shadow-manifest';
 import { startLocalBroker } from '../../../../../simulators/broker';
 import { signedManifest } from './manifest-channel.conformance';
 
 describe('MqttShadowManifestChannel', () => {
-  it('uses the shadow name the gateways listen on', () => {
-    // Assess
-    expect(CALIBRATION_SHADOW).toBe(EDGE_CALIBRATION_SHADOW);
-  });
-
   it('fails a request with SHADOW_TIMEOUT when no shadow service answers', async () => {
     // Prepare: a broker without the shadow service
     const broker = await startLocalBroker();
