@@ -103,8 +103,11 @@ function watchAedes(aedes: Aedes): {
     if (index !== undefined) accepted.add(index);
   });
   aedes.on('ack', (packet, client: Client) => {
+    // aedes passes no packet for a PUBACK of a message it no longer holds (a race with the restart).
     const index =
-      client?.id === INGEST_ID && 'payload' in packet ? indexOfPayload(packet.payload) : undefined;
+      client?.id === INGEST_ID && packet !== undefined && 'payload' in packet
+        ? indexOfPayload(packet.payload)
+        : undefined;
     if (index !== undefined) ingestAcked.add(index);
   });
   const subscribed = new Promise<void>((resolve) =>
