@@ -25,6 +25,7 @@ import {
   TrendLikelihoodReference,
   lineSetpoints,
   trendLayout,
+  trendState,
   type WindowSetpoints,
 } from './trend-likelihood';
 
@@ -179,12 +180,11 @@ export function healthyPrediction(
   setpoints?: WindowSetpoints,
 ): Float64Array {
   const joint = new WebLineJointModel(topology);
-  const sp = setpoints ?? joint.setpoints;
-  const x = new Float64Array(joint.dimX);
-  x[0] = sp.unwindTensionN;
-  x[1] = sp.rewindTensionN;
-  x[2] = sp.masterSpeedMps;
-  lnFriction.forEach((v, k) => (x[3 + k] = v));
+  const layout = trendLayout(topology);
+  // The member with no boundary offsets, these frictions and no trend.
+  const theta = new Float64Array(layout.dimTheta);
+  theta.set(lnFriction, layout.lnFrictionOffset);
+  const x = trendState(layout, setpoints ?? joint.setpoints, theta, 0, 0, new Float64Array(joint.dimX));
   const z = new Float64Array(joint.dimZ);
   joint.hx(x, z);
   return z;

@@ -255,17 +255,14 @@ export class SmcSampler {
     }
     this.rng = new SeededRandom(this.opts.seed);
     this.theta = new Float64Array(n * d);
-    const { mean, std, alternative: alt } = problem.prior;
+    const alt = problem.prior.alternative;
     const other = new Uint8Array(this.groups.length);
     for (let i = 0; i < n; i++) {
       // Only a mixture draws its indicators (one per group), so a Gaussian prior's stream is unchanged.
       this.groups.forEach((g, j) => (other[j] = this.rng.uniform() < alt!.weight[g[0]!]! ? 1 : 0));
       for (let k = 0; k < d; k++) {
         const j = this.groupOf[k]!;
-        this.theta[i * d + k] =
-          j >= 0 && other[j] === 1
-            ? alt!.mean[k]! + alt!.std[k]! * this.rng.normal()
-            : mean[k]! + std[k]! * this.rng.normal();
+        this.theta[i * d + k] = this.priorDraw(k, j >= 0 && other[j] === 1);
       }
     }
     this.logW = new Float64Array(n);
@@ -454,6 +451,14 @@ export class SmcSampler {
     this.logW.fill(0);
   }
 
+  /** A draw of θ_k from its prior's first component, or from its alternative one. */
+  private priorDraw(k: number, alternative: boolean): number {
+    const { mean, std, alternative: alt } = this.problem.prior;
+    return alternative
+      ? alt!.mean[k]! + alt!.std[k]! * this.rng.normal()
+      : mean[k]! + std[k]! * this.rng.normal();
+  }
+
   /** ln prior(θ_i) up to a constant. */
   private logPrior(theta: Float64Array, i: number): number {
     const { mean, std, alternative: alt } = this.problem.prior;
@@ -548,18 +553,14 @@ export class SmcSampler {
   private async jumpGroups(): Promise<void> {
     const n = this.n;
     const d = this.dim;
-    const { mean, std, alternative: alt } = this.problem.prior;
+    const alt = this.problem.prior.alternative!;
     const prop = this.proposal;
     prop.set(this.theta);
     for (let i = 0; i < n; i++) {
       const g =
         this.groups[mMin(this.groups.length - 1, Math.floor(this.rng.uniform() * this.groups.length))]!;
-      const other = this.rng.uniform() < alt!.weight[g[0]!]!;
-      for (const k of g) {
-        prop[i * d + k] = other
-          ? alt!.mean[k]! + alt!.std[k]! * this.rng.normal()
-          : mean[k]! + std[k]! * this.rng.normal();
-      }
+      const other = this.rng.uniform() < alt.weight[g[0]!]!;
+      for (const k of g) prop[i * d + k] = this.priorDraw(k, other);
     }
     await this.evaluate(prop, this.propLogLik);
     const phi = this.temperature;
