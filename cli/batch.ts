@@ -82,16 +82,10 @@ export function registerBatchCommands(program: Command, io: BatchCliIo = process
         ...(o.endpoint ? { endpoint: o.endpoint } : {}),
       });
       try {
-        const jobName =
-          o.jobName ??
-          `selfcal-recalibration-${new Date(Date.parse(window.to))
-            .toISOString()
-            .replace(/[^0-9]/g, '')
-            .slice(0, 14)}`;
         const submitted = await submitRecalibration(client, {
           jobQueue: o.queue,
           jobDefinition: o.definition,
-          jobName,
+          ...(o.jobName !== undefined ? { jobName: o.jobName } : {}),
           fleet,
           window,
           configOverrides: rest,

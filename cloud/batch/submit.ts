@@ -11,6 +11,10 @@ import {
   type BatchClient,
   type JobDetail,
 } from '@aws-sdk/client-batch';
+import { checkFleetAndWindow } from '../calibration-job/job-config';
+import { MAX_FLEET_LINES } from '../calibration-job/job-config-schema';
+import { JobError } from '../calibration-job/job-errors';
+import { jobWindow } from '../calibration-job/job-keys';
 import { BatchSubmitError } from './errors';
 import { JOB_CONFIG_PARAMETER } from './job-definition';
 
@@ -23,7 +27,8 @@ export interface FleetEntry {
 export interface RecalibrationRequest {
   jobQueue: string;
   jobDefinition: string;
-  jobName: string;
+  /** Default `selfcal-recalibration-<window end, yyyyMMddHHmmss>`. */
+  jobName?: string;
   fleet: readonly FleetEntry[];
   window: { from: string; to: string };
   /** Further config keys for this submission (e.g. particles, backend); fleet and window win. */
@@ -38,8 +43,8 @@ export interface SubmittedRecalibration {
   arraySize?: number;
 }
 
-/** AWS Batch array sizes. */
-export const MAX_ARRAY_SIZE = 10_000;
+/** AWS Batch array sizes (the job's fleet bound). */
+export const MAX_ARRAY_SIZE = MAX_FLEET_LINES;
 /** Conservative bound on the config overlay: ECS allows 8 KiB of overrides in all. */
 export const MAX_CONFIG_BYTES = 7 * 1024;
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
@@ -48,20 +53,28 @@ function invalid(message: string): BatchSubmitError {
   return new BatchSubmitError('BATCH_SUBMIT_INVALID', message);
 }
 
+/** `selfcal-recalibration-` and the window's end as yyyyMMddHHmmss (UTC). */
+export function defaultJobName(window: { from: string; to: string }): string {
+  return `selfcal-recalibration-${jobWindow(window)
+    .toIso.replace(/[^0-9]/g, '')
+    .slice(0, 14)}`;
+}
+
 export async function submitRecalibration(
   client: BatchClient,
   request: RecalibrationRequest,
 ): Promise<SubmittedRecalibration> {
   const { fleet, window } = request;
-  if (!JOB_NAME.test(request.jobName)) {
-    throw invalid(`jobName '${request.jobName}' must be 1-128 letters, digits, - or _`);
+  // The job's own rules, so that what the job would refuse (exit 2 on every child) is refused here.
+  try {
+    checkFleetAndWindow(fleet, window);
+  } catch (e) {
+    if (e instanceof JobError) throw invalid(e.message);
+    throw e;
   }
-  if (fleet.length === 0) throw invalid('the fleet is empty');
-  if (fleet.length > MAX_ARRAY_SIZE) throw invalid(`a fleet has at most ${MAX_ARRAY_SIZE} lines`);
-  const fromMs = Date.parse(window.from);
-  const toMs = Date.parse(window.to);
-  if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || !(toMs > fromMs)) {
-    throw invalid(`window ${window.from} .. ${window.to} is not two ISO-8601 instants in order`);
+  const jobName = request.jobName ?? defaultJobName(window);
+  if (!JOB_NAME.test(jobName)) {
+    throw invalid(`jobName '${jobName}' must be 1-128 letters, digits, - or _`);
   }
   const overlay = { ...request.configOverrides, fleet, window: { from: window.from, to: window.to } };
   const text = JSON.stringify(overlay);
@@ -72,7 +85,7 @@ export async function submitRecalibration(
   }
   const out = await client.send(
     new SubmitJobCommand({
-      jobName: request.jobName,
+      jobName,
       jobQueue: request.jobQueue,
       jobDefinition: request.jobDefinition,
       parameters: { [JOB_CONFIG_PARAMETER]: text },
@@ -82,7 +95,7 @@ export async function submitRecalibration(
   if (!out.jobId) throw new BatchSubmitError('BATCH_JOB_NOT_FOUND', 'SubmitJob answered without a jobId');
   return {
     jobId: out.jobId,
-    jobName: out.jobName ?? request.jobName,
+    jobName: out.jobName ?? jobName,
     ...(out.jobArn ? { jobArn: out.jobArn } : {}),
     ...(fleet.length >= 2 ? { arraySize: fleet.length } : {}),
   };

@@ -8,6 +8,8 @@ const ENDPOINT = { type: 'string', pattern: '^https?://' } as const;
 const REGION = { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$' } as const;
 
 export const BACKENDS = ['auto', 'gpu', 'webasm', 'cpu', 'reference'] as const;
+/** Lines in one fleet: AWS Batch's largest array job. */
+export const MAX_FLEET_LINES = 10_000;
 
 export const jobConfigSchema = {
   type: 'object',
@@ -17,7 +19,7 @@ export const jobConfigSchema = {
     fleet: {
       type: 'array',
       minItems: 1,
-      maxItems: 10000,
+      maxItems: MAX_FLEET_LINES,
       items: {
         type: 'object',
         additionalProperties: false,

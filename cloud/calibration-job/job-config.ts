@@ -58,6 +58,11 @@ export const CONFIG_JSON_ENV = 'SELFCAL_JOB_CONFIG_JSON';
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictNumbers: true, strictTypes: false });
 const validate = ajv.compile(jobConfigSchema);
+const validateFleetAndWindow = ajv.compile({
+  type: 'object',
+  required: ['fleet', 'window'],
+  properties: { fleet: jobConfigSchema.properties.fleet, window: jobConfigSchema.properties.window },
+});
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -122,24 +127,16 @@ function describeError(e: ErrorObject): string {
   return e.message ?? 'is invalid';
 }
 
-/** Validate a merged config and fill in the defaults. */
-export function parseJobConfig(raw: unknown): JobConfig {
-  if (!isObject(raw)) throw invalid('the config must be a JSON object');
-  if (!validate(raw)) {
-    // A wrong discriminator (`type`) also fails its if/else branch: report the discriminator.
-    const errors = (validate.errors ?? []).filter((x) => x.keyword !== 'if');
-    const e = (errors.find((x) => x.keyword === 'enum') ?? errors[0]) as ErrorObject;
-    throw invalid(describeError(e), keyOf(e));
-  }
-  const c = raw as unknown as Omit<JobConfig, 'particles' | 'backend' | 'manifest' | 'fleet'> & {
-    fleet: (Omit<FleetLine, 'line'> & { line?: string })[];
-    particles?: number;
-    backend?: Backend;
-    manifest?: Partial<JobConfig['manifest']>;
-  };
-  if ((c.signing.keyFile === undefined) === (c.signing.keyEnv === undefined)) {
-    throw invalid('needs exactly one of keyFile or keyEnv', 'signing');
-  }
+/** The first schema error worth reporting, as JOB_CONFIG_INVALID naming its key. */
+function schemaError(errors: ErrorObject[] | null | undefined): JobError {
+  // A wrong discriminator (`type`) also fails its if/else branch: report the discriminator.
+  const relevant = (errors ?? []).filter((x) => x.keyword !== 'if');
+  const e = (relevant.find((x) => x.keyword === 'enum') ?? relevant[0]) as ErrorObject;
+  return invalid(describeError(e), keyOf(e));
+}
+
+/** What the schema cannot say: the window's instants in order, and every lineId once. */
+function checkWindowAndLines(c: { fleet: { lineId: string }[]; window: { from: string; to: string } }): void {
   const fromMs = Date.parse(c.window.from);
   const toMs = Date.parse(c.window.to);
   if (!Number.isFinite(fromMs)) throw invalid(`'${c.window.from}' is not a valid instant`, 'window.from');
@@ -151,6 +148,32 @@ export function parseJobConfig(raw: unknown): JobConfig {
     if (seen.has(l.lineId)) throw invalid(`duplicate lineId '${l.lineId}'`, `fleet.${i}.lineId`);
     seen.add(l.lineId);
   });
+}
+
+/**
+ * The fleet and window a submission fixes, by the job's own rules (so a submission the job would
+ * refuse is refused at submit time); throws JOB_CONFIG_INVALID naming the key.
+ */
+export function checkFleetAndWindow(fleet: unknown, window: unknown): void {
+  const raw = { fleet, window };
+  if (!validateFleetAndWindow(raw)) throw schemaError(validateFleetAndWindow.errors);
+  checkWindowAndLines(raw as Parameters<typeof checkWindowAndLines>[0]);
+}
+
+/** Validate a merged config and fill in the defaults. */
+export function parseJobConfig(raw: unknown): JobConfig {
+  if (!isObject(raw)) throw invalid('the config must be a JSON object');
+  if (!validate(raw)) throw schemaError(validate.errors);
+  const c = raw as unknown as Omit<JobConfig, 'particles' | 'backend' | 'manifest' | 'fleet'> & {
+    fleet: (Omit<FleetLine, 'line'> & { line?: string })[];
+    particles?: number;
+    backend?: Backend;
+    manifest?: Partial<JobConfig['manifest']>;
+  };
+  if ((c.signing.keyFile === undefined) === (c.signing.keyEnv === undefined)) {
+    throw invalid('needs exactly one of keyFile or keyEnv', 'signing');
+  }
+  checkWindowAndLines(c);
   return {
     ...c,
     fleet: c.fleet.map((l) => ({
@@ -214,8 +237,11 @@ export function selectLines(config: JobConfig, arrayIndex: string | undefined): 
   return [line];
 }
 
-/** The default seed of a line and window: stable across retries, different between windows and lines. */
-export function seedFor(lineId: string, window: { from: string; to: string }): number {
-  const h = createHash('sha256').update(`${lineId}\n${window.from}\n${window.to}`).digest();
+/**
+ * The default seed of a line and window: stable across retries, different between windows and lines,
+ * and the same for every spelling of one window (it hashes the canonical instants, as the object keys do).
+ */
+export function seedFor(lineId: string, window: { fromIso: string; toIso: string }): number {
+  const h = createHash('sha256').update(`${lineId}\n${window.fromIso}\n${window.toIso}`).digest();
   return h.readUInt32BE(0) >>> 1;
 }

@@ -177,7 +177,7 @@ async function compute(
   const inputs: JobInputs = {
     line: line.line,
     particles: config.particles,
-    seed: config.seed ?? seedFor(line.lineId, config.window),
+    seed: config.seed ?? seedFor(line.lineId, window),
     backend: config.backend,
     horizonS: config.horizonS ?? null,
     readings: readings.length,

@@ -169,6 +169,9 @@ describe('submitRecalibration and waitForJob against the Batch emulator', () => 
   it.each([
     ['an empty fleet', { fleet: [] }],
     ['a window out of order', { window: { from: window.to, to: window.from } }],
+    ['a date-only window the job refuses', { window: { from: '2026-06-01', to: '2026-06-02' } }],
+    ['a lineId the job refuses', { fleet: [{ ...line(1), lineId: 'no spaces' }] }],
+    ['a lineId twice', { fleet: [line(1), line(1)] }],
     ['a job name AWS refuses', { jobName: 'no spaces' }],
     ['a config over the override limit', { configOverrides: { pad: 'x'.repeat(8000) } }],
   ])('refuses %s before calling Batch', async (_what, change) => {
@@ -181,5 +184,18 @@ describe('submitRecalibration and waitForJob against the Batch emulator', () => 
     // Assess
     await expect(submit).rejects.toMatchObject({ code: 'BATCH_SUBMIT_INVALID' });
     expect(f.emulator.jobs()).toEqual([]);
+  });
+
+  it('names a job by its window end when no name is given', async () => {
+    // Act
+    const submitted = await submitRecalibration(f.client, {
+      jobQueue: 'q',
+      jobDefinition: await register(f, 'named', {}),
+      fleet: [line(1)],
+      window: { from: '2026-06-01T00:00Z', to: '2026-06-02T06:30+02:00' },
+    });
+
+    // Assess
+    expect(submitted.jobName).toBe('selfcal-recalibration-20260602043000');
   });
 });

@@ -134,15 +134,20 @@ describe('job config', () => {
     expect(outOfRange).toEqual([2, 2, 2]);
   });
 
-  it('derives a stable seed per line and window', () => {
+  it('derives a stable seed per line and window, the same for every spelling of the window', () => {
     // Act
-    const s1 = seedFor('a', base.window);
-    const s2 = seedFor('a', base.window);
-    const s3 = seedFor('b', base.window);
-    const s4 = seedFor('a', { ...base.window, to: '2026-06-03T00:00Z' });
+    const s1 = seedFor('a', jobWindow(base.window));
+    const s2 = seedFor('a', jobWindow(base.window));
+    const s3 = seedFor('b', jobWindow(base.window));
+    const s4 = seedFor('a', jobWindow({ ...base.window, to: '2026-06-03T00:00Z' }));
+    const respelt = seedFor(
+      'a',
+      jobWindow({ from: base.window.from.replace('Z', '+00:00'), to: base.window.to }),
+    );
 
     // Assess
     expect(s1).toBe(s2);
+    expect(respelt).toBe(s1);
     expect(new Set([s1, s3, s4]).size).toBe(3);
     expect(Number.isInteger(s1) && s1 >= 0 && s1 < 2 ** 31).toBe(true);
   });
