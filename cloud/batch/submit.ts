@@ -64,7 +64,9 @@ export async function submitRecalibration(
   client: BatchClient,
   request: RecalibrationRequest,
 ): Promise<SubmittedRecalibration> {
-  const { fleet, window } = request;
+  const { fleet } = request;
+  // What the job receives: the window's two instants only.
+  const window = { from: request.window.from, to: request.window.to };
   // The job's own rules, so that what the job would refuse (exit 2 on every child) is refused here.
   try {
     checkFleetAndWindow(fleet, window);
@@ -76,7 +78,7 @@ export async function submitRecalibration(
   if (!JOB_NAME.test(jobName)) {
     throw invalid(`jobName '${jobName}' must be 1-128 letters, digits, - or _`);
   }
-  const overlay = { ...request.configOverrides, fleet, window: { from: window.from, to: window.to } };
+  const overlay = { ...request.configOverrides, fleet, window };
   const text = JSON.stringify(overlay);
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
     throw invalid(
