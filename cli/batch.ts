@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { BatchClient } from '@aws-sdk/client-batch';
 import type { Command } from 'commander';
 import { submitRecalibration, waitForJob, type FleetEntry } from '../cloud/batch/submit';
+import { regionOf } from '../cloud/calibration-job/job-io';
 import { SelfcalError } from '../twin/errors';
 
 export interface BatchCliIo {
@@ -71,14 +72,14 @@ export function registerBatchCommands(program: Command, io: BatchCliIo = process
     .requiredOption('--definition <name>', 'job definition name[:revision] or ARN')
     .requiredOption('--config <file>', 'JSON: { fleet, window, ...job config overrides }')
     .option('--endpoint <url>', 'Batch endpoint (e.g. the emulator); default AWS')
-    .option('--region <region>', 'AWS region (default AWS_REGION, else us-east-1)')
+    .option('--region <region>', 'AWS region (default AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)')
     .option('--job-name <name>', 'job name (default selfcal-recalibration-<window end>)')
     .option('--wait', 'poll until the job succeeds or fails; exit 1 when it fails')
     .option('--poll-max-s <seconds>', 'longest delay between polls with --wait', '30')
     .action(async (o: SubmitOptions) => {
       const { fleet, window, rest } = readSubmitConfig(o.config);
       const client = new BatchClient({
-        region: o.region ?? process.env['AWS_REGION'] ?? 'us-east-1',
+        region: regionOf(o.region, process.env),
         ...(o.endpoint ? { endpoint: o.endpoint } : {}),
       });
       try {

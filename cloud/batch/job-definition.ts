@@ -5,6 +5,7 @@
  * anything else (1 transient, 137 killed, a lost host) RETRYs up to `attempts`.
  */
 import type { RegisterJobDefinitionCommandInput } from '@aws-sdk/client-batch';
+import { EXIT_INVALID } from '../calibration-job/job-errors';
 
 /** The job parameter that carries the submission's config overlay (fleet, window, overrides). */
 export const JOB_CONFIG_PARAMETER = 'jobConfig';
@@ -13,7 +14,7 @@ export const JOB_CONFIG_PARAMETER = 'jobConfig';
 export const CALIBRATION_RETRY_STRATEGY = {
   attempts: 3,
   evaluateOnExit: [
-    { onExitCode: '2', action: 'EXIT' },
+    { onExitCode: String(EXIT_INVALID), action: 'EXIT' },
     { onExitCode: '*', action: 'RETRY' },
   ],
 } as const;

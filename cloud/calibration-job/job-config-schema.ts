@@ -3,6 +3,8 @@
  * misspelt key is an error naming it rather than a silently ignored setting; defaults live in
  * job-config.ts, not here, so the schema reads as the set of things an operator may write.
  */
+import { THING_NAME } from './io/shadow-manifest';
+
 const ISO_INSTANT = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$';
 const ENDPOINT = { type: 'string', pattern: '^https?://' } as const;
 const REGION = { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$' } as const;
@@ -26,7 +28,7 @@ export const jobConfigSchema = {
         required: ['lineId', 'thingName'],
         properties: {
           lineId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
-          thingName: { type: 'string', pattern: '^[A-Za-z0-9:_-]{1,128}$' },
+          thingName: { type: 'string', pattern: THING_NAME.source },
           line: { type: 'string', minLength: 1 },
         },
       },

@@ -1,8 +1,8 @@
 /**
  * The calibration job's config, as Batch delivers it: a JSON file named by `SELFCAL_JOB_CONFIG` (baked
- * into the image or mounted), overlaid by inline JSON in `SELFCAL_JOB_CONFIG_JSON` (what
- * `submitRecalibration` puts in containerOverrides: fleet and window) and by `--config FILE` /
- * `--config-json JSON` arguments (what a job definition's `Ref::name` parameters expand to). Later
+ * into the image or mounted), overlaid by inline JSON in `SELFCAL_JOB_CONFIG_JSON` and by `--config FILE`
+ * / `--config-json JSON` arguments (what a job definition's `Ref::name` parameters expand to;
+ * `submitRecalibration` passes the fleet and window as the `jobConfig` parameter). Later
  * sources override earlier ones key by key. The window is required and fixed at submit time so that
  * every retry of the job works on the same window and produces the same outputs.
  */

@@ -19,7 +19,8 @@ export interface ClosableJobIo extends JobIo {
   close(): Promise<void>;
 }
 
-const regionOf = (configured: string | undefined, env: NodeJS.ProcessEnv): string =>
+/** The region a client uses: the configured one, else the environment's, else us-east-1. */
+export const regionOf = (configured: string | undefined, env: NodeJS.ProcessEnv): string =>
   configured ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
 
 export async function buildJobIo(config: JobConfig, env: NodeJS.ProcessEnv): Promise<ClosableJobIo> {

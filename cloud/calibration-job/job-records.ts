@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Reading } from '../../twin/estimation/joint-estimator';
-import type { CalibrateWindowOptions, CalibrationOutput } from './calibrate-window';
+import type { CalibrationOutput, CalibrationSavepoint } from './calibrate-window';
 import type { ObjectStore } from './io/contracts';
 import type { JobObjectKeys } from './job-keys';
 import type { JobLogger } from './job-log';
@@ -33,7 +33,7 @@ export interface StoredResult {
 }
 
 /** The calibration's state between SMC stages (JSON-serialisable). */
-export type Savepoint = NonNullable<CalibrateWindowOptions['resumeFrom']>;
+export type Savepoint = CalibrationSavepoint;
 
 export interface StoredSavepoint {
   format: 1;
@@ -44,9 +44,7 @@ export interface StoredSavepoint {
 
 /** The SMC stage a savepoint was taken after, and the sampler's temperature then. */
 export function savepointStage(s: Savepoint): { stage: number; temperature: number } {
-  const o = s as { sampler?: { stage: number; temperature: number }; stage?: number; temperature?: number };
-  const sampler = o.sampler ?? o;
-  return { stage: sampler.stage ?? -1, temperature: sampler.temperature ?? Number.NaN };
+  return { stage: s.sampler.stage, temperature: s.sampler.temperature };
 }
 
 export async function loadSavepoint(

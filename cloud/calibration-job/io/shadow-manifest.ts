@@ -14,7 +14,8 @@ import { JobIoError } from './errors';
 /** The named shadow the gateways' calibration receiver reads (one definition, in twin/calibration). */
 export { CALIBRATION_SHADOW } from '../../../twin/calibration/manifest';
 
-const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
+/** An AWS IoT thing name. */
+export const THING_NAME = /^[A-Za-z0-9:_-]{1,128}$/;
 
 export function checkThingName(thingName: string): void {
   if (!THING_NAME.test(thingName)) {
