@@ -47,9 +47,9 @@ export function allocateSteadyState(topology: LineTopology): SteadyState {
  * below MASS_FLOW_RELATIVE_TOLERANCE moves speeds by < 1e-8 relative. Both keep the common healthy
  * case at one pass per zone, which matters: this runs for every sigma point of every filter step.
  */
-const SHIFT_TOLERANCE_N = 1e-2;
+export const SHIFT_TOLERANCE_N = 1e-2;
 const MASS_FLOW_RELATIVE_TOLERANCE = 1e-8;
-const MAX_PASSES = 40;
+export const MAX_PASSES = 40;
 const idlerScratch = { omegaRadPerS: 0, slipMps: 0, tensionRiseN: 0 };
 
 /**

@@ -15,11 +15,13 @@
  */
 import type { BinnedWindow } from '../../../twin/estimation/smc/binned-window';
 import type { LineTopology } from '../../../twin/lines/topology';
+import { SHIFT_TOLERANCE_N } from '../../../twin/model/steady-state';
 
 export const KERNEL_TOLERANCE = {
   relative: 1e-5,
   absolute: 1e-2,
-  solverTensionN: 1e-2,
+  /** The reference's own secant band (the model's SHIFT_TOLERANCE_N). */
+  solverTensionN: SHIFT_TOLERANCE_N,
   solverSpeedRadps: 1e-4,
 } as const;
 

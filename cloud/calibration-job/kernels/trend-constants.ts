@@ -7,14 +7,15 @@
  */
 import type { LineTopology } from '../../../twin/lines/topology';
 import type { TrendLayout, WindowSetpoints } from '../../../twin/estimation/smc/trend-likelihood';
+import { MAX_PASSES, SHIFT_TOLERANCE_N } from '../../../twin/model/steady-state';
 import { KernelError } from './kernel-errors';
 
 export type TrendKernelConstants = Record<string, number | Float32Array>;
 
 /** Iteration limits and tolerances (the model's SHIFT_TOLERANCE_N and MAX_PASSES, f32-safe Newton). */
 export const KERNEL_LIMITS = {
-  shiftTol: 1e-2,
-  maxSecant: 40,
+  shiftTol: SHIFT_TOLERANCE_N,
+  maxSecant: MAX_PASSES,
   maxPasses: 42,
   fixPasses: 8,
   massFlowTol: 2e-7,
