@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { submitRecalibration, waitForJob } from '../../cloud/batch/submit';
 import type { StoredResult } from '../../cloud/calibration-job/job';
 import {
+  FAST_POLL,
   QUEUE,
   messages,
   plantHistory,
@@ -19,7 +20,6 @@ import {
 } from '../integration/calibration-job-rig';
 
 const KILL_STAGE = 4;
-const fast = { initialDelayMs: 20, maxDelayMs: 200, timeoutMs: 100_000 };
 
 describe('calibration job under SIGKILL (fault suite)', () => {
   let rig: JobRig;
@@ -44,7 +44,7 @@ describe('calibration job under SIGKILL (fault suite)', () => {
       env: { SELFCAL_JOB_FAULT_KILL_AFTER_STAGE: String(KILL_STAGE) },
     });
     const { jobId } = await submit('reference', 'calibration', 'reference');
-    const job = await waitForJob(rig.batchClient, jobId, fast);
+    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
     if (job.status !== 'SUCCEEDED') throw new Error(`reference run ${job.status}: ${job.statusReason}`);
     reference = rig.storedResult('line-a', window, join(rig.dir, 'reference'));
   });
@@ -53,7 +53,7 @@ describe('calibration job under SIGKILL (fault suite)', () => {
   it(`resumes at stage ${KILL_STAGE} after attempt 1 killed itself there, with the uninterrupted result`, async () => {
     // Act
     const { jobId } = await submit('self-kill', 'calibration-fault', 'self-kill');
-    const job = await waitForJob(rig.batchClient, jobId, fast);
+    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
 
     // Assess
     expect(job.status).toBe('SUCCEEDED');
@@ -89,7 +89,7 @@ describe('calibration job under SIGKILL (fault suite)', () => {
     );
     await new Promise((r) => setTimeout(r, extraDelayMs));
     const killed = rig.batch.killAttempt(jobId);
-    const job = await waitForJob(rig.batchClient, jobId, fast);
+    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
 
     // Assess
     expect(killed).toBe(true);

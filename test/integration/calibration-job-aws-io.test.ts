@@ -17,10 +17,17 @@ import { verifyManifest } from '../../twin/calibration/manifest';
 import { loadLine } from '../../twin/lines/topology';
 import { startShadowHttp, type ShadowHttp } from '../../simulators/broker/shadow-http';
 import { createS3Client, startS3Emulator, type S3Emulator } from '../../simulators/s3';
-import { QUEUE, messages, plantHistory, recentWindow, startJobRig, type JobRig } from './calibration-job-rig';
+import {
+  FAST_POLL,
+  QUEUE,
+  messages,
+  plantHistory,
+  recentWindow,
+  startJobRig,
+  type JobRig,
+} from './calibration-job-rig';
 
 const BUCKET = 'selfcal-jobs';
-const fast = { initialDelayMs: 20, maxDelayMs: 200, timeoutMs: 100_000 };
 
 describe('calibration job with S3 and the IoT data-plane API', () => {
   let rig: JobRig;
@@ -61,7 +68,7 @@ describe('calibration job with S3 and the IoT data-plane API', () => {
       window: { from: window.from, to: window.to },
       configOverrides: overrides,
     });
-    return waitForJob(rig.batchClient, jobId, fast);
+    return waitForJob(rig.batchClient, jobId, FAST_POLL);
   };
   const getObject = async (key: string) => {
     const out = await s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `calibration/${key}` }));

@@ -7,7 +7,6 @@
  * command in front, and its base config is a file named by SELFCAL_JOB_CONFIG.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { CALIBRATION_SHADOW } from '../../twin/calibration/manifest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,7 +25,14 @@ import {
 import { calibrationJobDefinition } from '../../cloud/batch/job-definition';
 import type { StoredResult } from '../../cloud/calibration-job/job';
 import { jobObjectKeys, jobWindow } from '../../cloud/calibration-job/job-keys';
-import { keyIdOf, type SignedManifest } from '../../twin/calibration/manifest';
+import { manifestOfShadow } from '../../cloud/calibration-job/io/shadow-manifest';
+import {
+  DEFAULT_ALIAS_TEMPLATE,
+  fromTimeInNanos,
+  propertyAlias,
+  toTimeInNanos,
+} from '../../cloud/calibration-job/io/sitewise-common';
+import { CALIBRATION_SHADOW, keyIdOf, type SignedManifest } from '../../twin/calibration/manifest';
 import type { Reading } from '../../twin/estimation/joint-estimator';
 import { loadLine } from '../../twin/lines/topology';
 import { createBatchClient, startBatchEmulator, type BatchEmulator } from '../../simulators/batch';
@@ -46,8 +52,9 @@ import {
 
 export const REPO = resolve(__dirname, '../..');
 export const JOB_COMMAND = [process.execPath, '--import', 'tsx', 'cloud/calibration-job/main.ts'];
-export { CALIBRATION_SHADOW };
 export const QUEUE = 'calibration';
+/** waitForJob polling for a job on the emulator. */
+export const FAST_POLL = { initialDelayMs: 20, maxDelayMs: 200, timeoutMs: 100_000 };
 
 /** A one-hour window ending on a whole minute a little over an hour ago (inside SiteWise's 7 days). */
 export function recentWindow(hoursAgo = 2): { from: string; to: string; fromS: number; toS: number } {
@@ -177,10 +184,10 @@ export async function startJobRig(options: { particles?: number; backend?: strin
         for (let i = 0; i < points.length; i += 10) {
           entries.push({
             entryId: `e${entries.length}`,
-            propertyAlias: `/selfcal/${lineId}/${signal}`,
+            propertyAlias: propertyAlias(DEFAULT_ALIAS_TEMPLATE, lineId, signal),
             propertyValues: points.slice(i, i + 10).map((r) => ({
               value: { doubleValue: r.values[signal] as number },
-              timestamp: { timeInSeconds: Math.floor(r.ts), offsetInNanos: Math.round((r.ts % 1) * 1e9) },
+              timestamp: toTimeInNanos(r.ts),
               quality: 'GOOD',
             })),
           });
@@ -220,23 +227,18 @@ export async function startJobRig(options: { particles?: number; backend?: strin
       return JSON.parse(readFileSync(join(dirOverride ?? storeDir, keys.result), 'utf8')) as StoredResult;
     },
     shadowDocument: (thing) => shadows.getThingShadow(thing, CALIBRATION_SHADOW),
-    shadowManifest(thing) {
-      const doc = shadows.getThingShadow(thing, CALIBRATION_SHADOW) as
-        { state?: { desired?: { manifest?: unknown; signature?: unknown } } } | undefined;
-      const d = doc?.state?.desired;
-      return d?.manifest ? ({ manifest: d.manifest, signature: d.signature } as SignedManifest) : undefined;
-    },
+    shadowManifest: (thing) => manifestOfShadow(shadows.getThingShadow(thing, CALIBRATION_SHADOW)),
     async posteriorHistory(lineId, name, fromS, toS) {
       const out = await sitewiseClient.send(
         new GetAssetPropertyValueHistoryCommand({
-          propertyAlias: `/selfcal/${lineId}/${name}`,
+          propertyAlias: propertyAlias(DEFAULT_ALIAS_TEMPLATE, lineId, name),
           startDate: new Date(fromS * 1000),
           endDate: new Date(toS * 1000 + 1000),
           maxResults: 100,
         }),
       );
       return (out.assetPropertyValueHistory ?? []).map((v) => ({
-        ts: (v.timestamp?.timeInSeconds ?? 0) + (v.timestamp?.offsetInNanos ?? 0) / 1e9,
+        ts: fromTimeInNanos(v.timestamp ?? {}),
         value: v.value?.doubleValue ?? Number.NaN,
       }));
     },
@@ -256,7 +258,7 @@ export async function startJobRig(options: { particles?: number; backend?: strin
 export async function pollJob(
   rig: JobRig,
   jobId: string,
-  done: (job: JobDetail) => boolean = (j) => j.status === 'SUCCEEDED' || j.status === 'FAILED',
+  done: (job: JobDetail) => boolean,
 ): Promise<JobDetail> {
   for (;;) {
     const job = await rig.describe(jobId);

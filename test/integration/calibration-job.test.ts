@@ -11,10 +11,17 @@ import { submitRecalibration, waitForJob } from '../../cloud/batch/submit';
 import { jobObjectKeys, jobWindow } from '../../cloud/calibration-job/job-keys';
 import { verifyManifest } from '../../twin/calibration/manifest';
 import { loadLine } from '../../twin/lines/topology';
-import { QUEUE, messages, plantHistory, recentWindow, startJobRig, type JobRig } from './calibration-job-rig';
+import {
+  FAST_POLL,
+  QUEUE,
+  messages,
+  plantHistory,
+  recentWindow,
+  startJobRig,
+  type JobRig,
+} from './calibration-job-rig';
 
 const topology = loadLine();
-const fast = { initialDelayMs: 20, maxDelayMs: 200, timeoutMs: 100_000 };
 
 describe('calibration job on the Batch emulator', () => {
   let rig: JobRig;
@@ -41,7 +48,7 @@ describe('calibration job on the Batch emulator', () => {
       fleet,
       configOverrides: { backend: 'cpu' },
     });
-    const job = await waitForJob(rig.batchClient, jobId, fast);
+    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
 
     // Assess
     expect(job.status).toBe('SUCCEEDED');
@@ -90,7 +97,7 @@ describe('calibration job on the Batch emulator', () => {
 
     // Act
     const { jobId } = await submitRecalibration(rig.batchClient, { ...request, jobName: 'again', fleet });
-    const job = await waitForJob(rig.batchClient, jobId, fast);
+    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
 
     // Assess
     expect(job.status).toBe('SUCCEEDED');
@@ -118,7 +125,7 @@ describe('calibration job on the Batch emulator', () => {
     // Act
     const submitted = await submitRecalibration(rig.batchClient, { ...request, jobName: 'fleet', fleet });
     const parent = await waitForJob(rig.batchClient, submitted.jobId, {
-      ...fast,
+      ...FAST_POLL,
       onStatus: (r) => statuses.push(`${r.status}:${JSON.stringify(r.children ?? {})}`),
     });
 
@@ -151,7 +158,7 @@ describe('calibration job on the Batch emulator', () => {
       fleet,
       configOverrides: { particles: 'many' },
     });
-    const job = await waitForJob(rig.batchClient, jobId, fast);
+    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
 
     // Assess
     expect(job.status).toBe('FAILED');
