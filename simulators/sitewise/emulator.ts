@@ -1,6 +1,5 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SitewiseApiError, invalidRequest } from './api-errors';
 import { FaultController } from './faults';
 import type { FaultDecision, FaultSchedule } from './faults';
@@ -9,7 +8,7 @@ import { matchRoute } from './routes';
 import type { RouteContext } from './routes';
 import { SitewiseStore } from './store';
 import type { Tqv } from './wire-types';
-import { readBody, sendJson } from '../http/json-http';
+import { listenHttp, readBody, sendJson } from '../http/json-http';
 
 export interface SitewiseEmulatorOptions {
   /** 0 (default) = an ephemeral port. */
@@ -150,17 +149,12 @@ export async function startSitewiseEmulator(
       if (!res.headersSent && !res.destroyed) sendError(res, apiError);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host ?? '127.0.0.1';
+  const listening = await listenHttp(server, options);
   let closed: Promise<void> | undefined;
 
   return {
-    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
+    endpoint: listening.endpoint,
+    port: listening.port,
     faults,
     stats: () => ({
       ...counters,
@@ -175,14 +169,6 @@ export async function startSitewiseEmulator(
         ? store.history({ streamId: stream.streamId, descending: false, limit: Number.MAX_SAFE_INTEGER - 1 })
         : [];
     },
-    close: () =>
-      (closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => {
-          store.close();
-          if (err) reject(err);
-          else resolve();
-        });
-        server.closeAllConnections();
-      })),
+    close: () => (closed ??= listening.close().finally(() => store.close())),
   };
 }
