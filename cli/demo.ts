@@ -160,16 +160,8 @@ export function formatDemoSummary(r: DemoResult): string {
       ? 'flagged: none'
       : `flagged: ${r.flagged.map((f) => `${f.element} at ${h(f.firstFlaggedAt)}`).join(', ')}`,
     '',
-    'roller  health     b mean    b std     p05       p95       truth',
+    ...posteriorTable(r.parameters, (element) => r.health[element]?.state, r.truth.finalFrictionNms),
   ];
-  for (const [name, p] of Object.entries(r.parameters)) {
-    const element = `R${name.slice(1)}`;
-    const state = r.health[element]?.state ?? '?';
-    const f = (v: number) => v.toFixed(5).padStart(9);
-    lines.push(
-      `${element.padEnd(7)} ${state.padEnd(9)} ${f(p.mean)} ${f(p.std)} ${f(p.p05)} ${f(p.p95)} ${f(r.truth.finalFrictionNms[name] ?? NaN)}`,
-    );
-  }
   const d = r.diagnostics;
   lines.push(
     '',
@@ -180,21 +172,41 @@ export function formatDemoSummary(r: DemoResult): string {
   return lines.join('\n');
 }
 
+/** A roller's row of a posterior table: health, b mean, std, p05, p95 (and the truth when given). */
+export function posteriorRow(
+  element: string,
+  state: string,
+  p: ParameterPosterior | undefined,
+  truth?: number,
+): string {
+  const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(5).padStart(9));
+  const row = `${element.padEnd(7)} ${state.padEnd(9)} ${f(p?.mean)} ${f(p?.std)} ${f(p?.p05)} ${f(p?.p95)}`;
+  return truth === undefined ? row : `${row} ${f(truth)}`;
+}
+
+/** The demo's table of b{n} posteriors (roller R{n}) beside the truth. */
+function posteriorTable(
+  parameters: Record<string, ParameterPosterior>,
+  stateOf: (element: string) => string | undefined,
+  truth: Record<string, number>,
+): string[] {
+  return [
+    'roller  health     b mean    b std     p05       p95       truth',
+    ...Object.entries(parameters).map(([name, p]) => {
+      const element = `R${name.slice(1)}`;
+      return posteriorRow(element, stateOf(element) ?? '?', p, truth[name] ?? NaN);
+    }),
+  ];
+}
+
 /** The cloud recalibration's part of the summary: its posterior at the last sample beside the truth. */
 function formatRecalibration(c: CalibrationOutput, truth: Record<string, number>): string[] {
   const d = c.diagnostics;
   const hours = (d.window.toS - d.horizon.fromS) / 3600;
   const lines = [
     `cloud recalibration (SMC, ${d.particles} members on ${d.backend}, b fitted to the last ${hours.toFixed(1)} h):`,
-    'roller  health     b mean    b std     p05       p95       truth',
+    ...posteriorTable(c.parameters, (element) => c.health[element], truth),
   ];
-  const f = (v: number) => v.toFixed(5).padStart(9);
-  for (const [name, p] of Object.entries(c.parameters)) {
-    const element = `R${name.slice(1)}`;
-    lines.push(
-      `${element.padEnd(7)} ${(c.health[element] ?? '?').padEnd(9)} ${f(p.mean)} ${f(p.std)} ${f(p.p05)} ${f(p.p95)} ${f(truth[name] ?? NaN)}`,
-    );
-  }
   const ukf = d.ukf;
   lines.push(
     `SMC: ${d.stages} stages, final ESS ${d.finalEss.toFixed(0)}, ${(d.wallMs / 1000).toFixed(1)} s` +

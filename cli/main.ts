@@ -11,11 +11,15 @@ import { loadIngestConfig } from '../edge-components/ingest/config';
 import { serveIngest } from '../edge-components/ingest/main';
 import { runPublisher } from '../edge-components/publisher/main';
 import { createLogger } from '../edge-components/shared/logger';
-import { DEFAULT_DEMO, demoScenario, formatDemoSummary, runDemo } from './demo';
+import { DEFAULT_DEMO, demoScenario, formatDemoSummary, posteriorRow, runDemo } from './demo';
 import { registerParamsCommands } from './params';
 import { registerBatchCommands } from './batch';
 import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
-import { calibrateWindow, type CalibrationOutput } from '../cloud/calibration-job/calibrate-window';
+import {
+  calibrateWindow,
+  type CalibrateWindowOptions,
+  type CalibrationOutput,
+} from '../cloud/calibration-job/calibrate-window';
 import type { BackendRequest } from '../cloud/calibration-job/kernels/select';
 
 export interface CliIo {
@@ -68,6 +72,25 @@ function backendOption(): Option {
   )
     .choices(['auto', 'gpu', 'webasm', 'cpu', 'reference'])
     .default('auto');
+}
+
+/** calibrateWindow with a progress bar over the tempering (0 → 1) on stderr. */
+async function calibrateWithProgress(
+  io: CliIo,
+  label: string,
+  topology: LineTopology,
+  readings: readonly Reading[],
+  options: Omit<CalibrateWindowOptions, 'onProgress'>,
+): Promise<CalibrationOutput> {
+  const bar = progressBar(io, label, 'tempering');
+  try {
+    return await calibrateWindow(topology, readings, {
+      ...options,
+      onProgress: (p) => bar.update(Math.round(p.temperature * 1000), 1000),
+    });
+  } finally {
+    bar.stop();
+  }
 }
 
 function progressBar(
@@ -161,14 +184,11 @@ function buildProgram(io: CliIo): Command {
         );
         bar.stop();
         if (o.recalibrate) {
-          const smcBar = progressBar(io, 'cloud recalibration', 'tempering');
-          result.recalibration = await calibrateWindow(topology, readings, {
+          result.recalibration = await calibrateWithProgress(io, 'cloud recalibration', topology, readings, {
             particles: o.particles,
             seed: o.seed,
             backend: o.backend,
-            onProgress: (p) => smcBar.update(Math.round(p.temperature * 1000), 1000),
           });
-          smcBar.stop();
         }
         io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
       },
@@ -325,15 +345,12 @@ function buildProgram(io: CliIo): Command {
         const topology = loadLine(o.line);
         const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
         const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
-        const bar = progressBar(io, 'recalibrating', 'tempering');
-        const result = await calibrateWindow(topology, csv.readings, {
+        const result = await calibrateWithProgress(io, 'recalibrating', topology, csv.readings, {
           particles: o.particles,
           seed: o.seed,
           backend: o.backend,
           horizonS: o.horizonHours * 3600,
-          onProgress: (p) => bar.update(Math.round(p.temperature * 1000), 1000),
         });
-        bar.stop();
         io.stdout(
           o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCalibration(topology, result)}\n`,
         );
@@ -349,9 +366,11 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
   const d = r.diagnostics;
   const rows = topology.idlers.map((e, k) => {
     const name = topology.elements[e]?.name ?? '?';
-    const p = r.parameters[topology.frictionParameterNames[k] as string];
-    const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(5).padStart(9));
-    return `${name.padEnd(7)} ${(r.health[name] ?? '-').padEnd(9)} ${f(p?.mean)} ${f(p?.std)} ${f(p?.p05)} ${f(p?.p95)}`;
+    return posteriorRow(
+      name,
+      r.health[name] ?? '-',
+      r.parameters[topology.frictionParameterNames[k] as string],
+    );
   });
   return [
     `selfcal calibrate — line ${topology.line.id}, ${d.readings} readings (${d.window.fromS} … ${d.window.toS} s)`,
