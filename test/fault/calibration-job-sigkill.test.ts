@@ -12,7 +12,7 @@ import {
   FAST_POLL,
   QUEUE,
   messages,
-  plantHistory,
+  plantReadings,
   pollJob,
   recentWindow,
   startJobRig,
@@ -38,7 +38,7 @@ describe('calibration job under SIGKILL (fault suite)', () => {
 
   beforeAll(async () => {
     rig = await startJobRig();
-    await rig.seedHistory('line-a', plantHistory(window.fromS, 3600, { seed: 9 }));
+    await rig.seedHistory('line-a', plantReadings(9, window.fromS));
     await rig.registerDefinition('calibration');
     await rig.registerDefinition('calibration-fault', {
       env: { SELFCAL_JOB_FAULT_KILL_AFTER_STAGE: String(KILL_STAGE) },

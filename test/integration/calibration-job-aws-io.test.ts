@@ -21,7 +21,7 @@ import {
   FAST_POLL,
   QUEUE,
   messages,
-  plantHistory,
+  plantReadings,
   recentWindow,
   startJobRig,
   type JobRig,
@@ -45,7 +45,7 @@ describe('calibration job with S3 and the IoT data-plane API', () => {
     s3Client = createS3Client(s3.endpoint, { maxAttempts: 1 });
     await s3Client.send(new CreateBucketCommand({ Bucket: BUCKET }));
     shadowHttp = await startShadowHttp({ service: rig.shadows });
-    await rig.seedHistory('line-s3', plantHistory(window.fromS, 3600, { seed: 21 }));
+    await rig.seedHistory('line-s3', plantReadings(21, window.fromS));
     await rig.registerDefinition('calibration');
     overrides = {
       objectStore: { type: 's3', bucket: BUCKET, prefix: 'calibration', endpoint: s3.endpoint },

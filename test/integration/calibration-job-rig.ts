@@ -34,7 +34,6 @@ import {
 } from '../../cloud/calibration-job/io/sitewise-common';
 import { CALIBRATION_SHADOW, keyIdOf, type SignedManifest } from '../../twin/calibration/manifest';
 import type { Reading } from '../../twin/estimation/joint-estimator';
-import { loadLine } from '../../twin/lines/topology';
 import { createBatchClient, startBatchEmulator, type BatchEmulator } from '../../simulators/batch';
 import {
   startLocalBroker,
@@ -42,8 +41,6 @@ import {
   type LocalBroker,
   type ShadowService,
 } from '../../simulators/broker';
-import { PlantSimulator } from '../../simulators/plant/plant-simulator';
-import { defaultScenario, type PlantScenario } from '../../simulators/plant/scenario';
 import {
   createSitewiseClient,
   startSitewiseEmulator,
@@ -63,18 +60,8 @@ export function recentWindow(hoursAgo = 2): { from: string; to: string; fromS: n
   return { from: new Date(fromS * 1000).toISOString(), to: new Date(toS * 1000).toISOString(), fromS, toS };
 }
 
-/** Plant-simulator readings of the reference line at 30 s over [fromS, fromS + durationS]. */
-export function plantHistory(
-  fromS: number,
-  durationS: number,
-  overrides: Partial<PlantScenario> = {},
-): Reading[] {
-  const sim = new PlantSimulator(
-    loadLine(),
-    defaultScenario({ seed: 5, startTimeS: fromS, durationS, samplePeriodS: 30, ...overrides }),
-  );
-  return [...sim.samples()].map((s) => s.reading);
-}
+/** Plant-simulator readings of the reference line at 30 s, by scenario seed (shared with the unit tests). */
+export { plantReadings } from '../unit/cloud/calibration-job/job-test-support';
 
 export interface JobRig {
   dir: string;

@@ -15,7 +15,7 @@ import {
   FAST_POLL,
   QUEUE,
   messages,
-  plantHistory,
+  plantReadings,
   recentWindow,
   startJobRig,
   type JobRig,
@@ -27,12 +27,12 @@ describe('calibration job on the Batch emulator', () => {
   let rig: JobRig;
   const window = recentWindow();
   const request = { jobQueue: QUEUE, jobDefinition: 'selfcal-calibration', window };
-  const historyA = plantHistory(window.fromS, 3600, { seed: 5 });
+  const historyA = plantReadings(5, window.fromS);
 
   beforeAll(async () => {
     rig = await startJobRig();
     await rig.seedHistory('line-a', historyA);
-    await rig.seedHistory('line-b', plantHistory(window.fromS, 3600, { seed: 6 }));
+    await rig.seedHistory('line-b', plantReadings(6, window.fromS));
     await rig.registerDefinition('selfcal-calibration');
   });
   afterAll(() => rig?.close());
