@@ -3,7 +3,8 @@
  * recalibration runs on it, and every idler and every span without a load cell becomes a scored case against
  * the plant's truth at the window's last sample. Deterministic for a scenario, particle count and seed.
  */
-import { calibrateWindow, type CalibrateWindowOptions } from '../../cloud/calibration-job/calibrate-window';
+import { calibrateWindow } from '../../cloud/calibration-job/calibrate-window';
+import type { BackendRequest } from '../../cloud/calibration-job/kernels/select';
 import { PlantSimulator, type Reading, type TruthSample } from '../../simulators/plant/plant-simulator';
 import { defaultScenario, type PlantScenario } from '../../simulators/plant/scenario';
 import { compileLine, loadLine, type LineTopology } from '../../twin/lines/topology';
@@ -44,7 +45,7 @@ export interface RunOptions {
   particles: number;
   /** Seed of the recalibration (the scenario carries the plant's). */
   seed: number;
-  backend?: string;
+  backend?: BackendRequest;
 }
 
 /** The plant's scenario: window degradations shifted by the lead-in. */
@@ -91,15 +92,14 @@ export async function runScenario(
   const t0 = Date.now();
   const { readings, truth } = simulateWindow(s, topology);
   const t1 = Date.now();
-  const calibrateOptions = {
+  const out = await calibrateWindow(topology, readings, {
     particles: options.particles,
     seed: options.seed,
     ...(options.backend ? { backend: options.backend } : {}),
-  } as CalibrateWindowOptions;
-  const out = await calibrateWindow(topology, readings, calibrateOptions);
+  });
   const t2 = Date.now();
   const threshold = topology.line.health.degradedAboveNms;
-  const pDegraded = (out.diagnostics as { pDegraded?: Record<string, number> }).pDegraded ?? {};
+  const pDegraded = out.diagnostics.pDegraded;
   const rollers = topology.idlers.map((e, k): RollerCase => {
     const roller = topology.elements[e]!.name;
     const parameter = topology.frictionParameterNames[k]!;

@@ -6,6 +6,7 @@
  *   npx tsx test/validation/run.ts [--scenarios 50] [--particles 1024] [--seed 1] [--jobs 2]
  *                                  [--backend NAME] [--out validation-results/validation.json]
  */
+import { BACKEND_REQUESTS, type BackendRequest } from '../../cloud/calibration-job/kernels/select';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -15,6 +16,16 @@ import { loadLine } from '../../twin/lines/topology';
 import { ACCEPTANCE, acceptanceMisses, summarise } from './metrics';
 import { runScenarios } from './pool';
 import { EXCLUSION_BAND_NMS, drawScenarios } from './scenarios';
+
+function backendOf(raw: string | undefined): BackendRequest | undefined {
+  if (raw === undefined || (BACKEND_REQUESTS as readonly string[]).includes(raw)) {
+    return raw as BackendRequest | undefined;
+  }
+  throw new SelfcalError(
+    'CLI_ARGUMENT_INVALID',
+    `--backend must be one of ${BACKEND_REQUESTS.join(', ')}, got '${raw}'`,
+  );
+}
 
 /** The run's configuration from argv; throws CLI_ARGUMENT_INVALID naming the option. */
 export function parseValidationArgs(argv: string[]) {
@@ -43,7 +54,7 @@ export function parseValidationArgs(argv: string[]) {
     particles: int('particles', 2),
     seed: int('seed', 0),
     jobs: int('jobs', 0),
-    backend: values.backend,
+    backend: backendOf(values.backend),
     out: resolve(values.out as string),
   };
 }
