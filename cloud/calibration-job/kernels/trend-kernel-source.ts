@@ -92,9 +92,6 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
         target = this.constants.table[this.constants.at_zoneEaOneMinusRho + z] + this.constants.table[this.constants.at_zoneRho + z] * tEnd0;
       }
       let guessSpeed = c;
-      if (z == 0) {
-        guessSpeed = v1;
-      }
       let guess = 0.0;
       for (let k = 1; k < this.constants.maxZoneLength; k++) {
         if (k < len) {
