@@ -10,6 +10,15 @@ const window = { from: '2026-06-01T00:00:00Z', to: '2026-06-02T00:00:00Z' };
 const line = (i: number) => ({ lineId: `line-${i}`, thingName: `gw-${i}` });
 const fast = { initialDelayMs: 5, maxDelayMs: 50, timeoutMs: 20_000 };
 
+/** A request for line 1 over the test window. */
+const oneLine = (jobDefinition: string, jobName: string) => ({
+  jobQueue: 'q',
+  jobDefinition,
+  jobName,
+  fleet: [line(1)],
+  window,
+});
+
 async function register(f: Fixture, name: string, env: Record<string, string> = {}): Promise<string> {
   const def = calibrationJobDefinition({
     name,
@@ -115,13 +124,7 @@ describe('submitRecalibration and waitForJob against the Batch emulator', () => 
   it('polls with capped exponential backoff', async () => {
     // Prepare
     const definition = await register(f, 'slow', { SLEEP_MS: '400' });
-    const { jobId } = await submitRecalibration(f.client, {
-      jobQueue: 'q',
-      jobDefinition: definition,
-      jobName: 'slow',
-      fleet: [line(1)],
-      window,
-    });
+    const { jobId } = await submitRecalibration(f.client, oneLine(definition, 'slow'));
     const delays: number[] = [];
     const sleep = (ms: number) => {
       delays.push(ms);
@@ -145,13 +148,7 @@ describe('submitRecalibration and waitForJob against the Batch emulator', () => 
   it('gives up after timeoutMs and on a job DescribeJobs does not know', async () => {
     // Prepare
     const definition = await register(f, 'forever', { SLEEP_MS: '60000' });
-    const { jobId } = await submitRecalibration(f.client, {
-      jobQueue: 'q',
-      jobDefinition: definition,
-      jobName: 'forever',
-      fleet: [line(1)],
-      window,
-    });
+    const { jobId } = await submitRecalibration(f.client, oneLine(definition, 'forever'));
 
     // Act
     const timeout = waitForJob(f.client, jobId, { initialDelayMs: 5, maxDelayMs: 20, timeoutMs: 200 }).catch(
