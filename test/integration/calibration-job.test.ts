@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { submitRecalibration, waitForJob } from '../../cloud/batch/submit';
+import { submitRecalibration, waitForJob, type FleetEntry } from '../../cloud/batch/submit';
 import { jobObjectKeys, jobWindow } from '../../cloud/calibration-job/job-keys';
 import { verifyManifest } from '../../twin/calibration/manifest';
 import { loadLine } from '../../twin/lines/topology';
@@ -37,18 +37,27 @@ describe('calibration job on the Batch emulator', () => {
   });
   afterAll(() => rig?.close());
 
+  /** Submit a job of the fleet over the window and wait until it ends. */
+  async function submitAndWait(
+    jobName: string,
+    fleet: FleetEntry[],
+    configOverrides?: Record<string, unknown>,
+  ) {
+    const { jobId } = await submitRecalibration(rig.batchClient, {
+      ...request,
+      jobName,
+      fleet,
+      ...(configOverrides ? { configOverrides } : {}),
+    });
+    return waitForJob(rig.batchClient, jobId, FAST_POLL);
+  }
+
   it('writes the posterior to SiteWise, the result to the store and a verifiable manifest to the shadow', async () => {
     // Prepare
     const fleet = [{ lineId: 'line-a', thingName: 'gw-a' }];
 
     // Act
-    const { jobId } = await submitRecalibration(rig.batchClient, {
-      ...request,
-      jobName: 'e2e',
-      fleet,
-      configOverrides: { backend: 'cpu' },
-    });
-    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
+    const job = await submitAndWait('e2e', fleet, { backend: 'cpu' });
 
     // Assess
     expect(job.status).toBe('SUCCEEDED');
@@ -96,8 +105,7 @@ describe('calibration job on the Batch emulator', () => {
     const manifestBytes = readFileSync(join(rig.storeDir, keys.manifest), 'utf8');
 
     // Act
-    const { jobId } = await submitRecalibration(rig.batchClient, { ...request, jobName: 'again', fleet });
-    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
+    const job = await submitAndWait('again', fleet);
 
     // Assess
     expect(job.status).toBe('SUCCEEDED');
@@ -152,13 +160,7 @@ describe('calibration job on the Batch emulator', () => {
     const fleet = [{ lineId: 'line-a', thingName: 'gw-a' }];
 
     // Act
-    const { jobId } = await submitRecalibration(rig.batchClient, {
-      ...request,
-      jobName: 'bad',
-      fleet,
-      configOverrides: { particles: 'many' },
-    });
-    const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
+    const job = await submitAndWait('bad', fleet, { particles: 'many' });
 
     // Assess
     expect(job.status).toBe('FAILED');
