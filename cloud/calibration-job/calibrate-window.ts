@@ -19,16 +19,10 @@ import { likelihoodFactoryFor, type BackendRequest, type BackendSelection } from
 import type { SmcProgress } from '../../twin/estimation/smc/sampler';
 import type { LineTopology } from '../../twin/lines/topology';
 import { WebLineJointModel } from '../../twin/model/joint-model';
-import { compareWithSmc, runUkfReference, type ParameterAgreement } from './ukf-reference';
+import { compareWithSmc, runUkfReference, type ParameterAgreement, type UkfReference } from './ukf-reference';
 
 /** The UKF reference's posterior at the window's end and its comparison with the SMC's (a diagnostic). */
-export interface UkfDiagnostics {
-  parameters: Record<string, ParameterPosterior>;
-  health: Record<string, HealthState>;
-  pDegraded: Record<string, number>;
-  /** Filter updates (distinct reading times) and their wall time. */
-  updates: number;
-  wallMs: number;
+export interface UkfDiagnostics extends UkfReference {
   /** Per friction parameter: health states, ln b medians, normalised difference z, agreement. */
   agreement: Record<string, ParameterAgreement>;
   /** Friction parameters on which the UKF and the SMC disagree. */
@@ -186,15 +180,7 @@ function ukfDiagnostics(
 ): UkfDiagnostics {
   const ukf = runUkfReference(topology, readings, { clock });
   const comparison = compareWithSmc(topology, { parameters: rec.parameters, health }, ukf);
-  return {
-    parameters: ukf.parameters,
-    health: ukf.health,
-    pDegraded: ukf.pDegraded,
-    updates: ukf.updates,
-    wallMs: ukf.wallMs,
-    agreement: comparison.parameters,
-    disagreements: comparison.disagreements,
-  };
+  return { ...ukf, agreement: comparison.parameters, disagreements: comparison.disagreements };
 }
 
 /** Weighted mean and std of the virtual outputs at the window's end over the posterior members. */
