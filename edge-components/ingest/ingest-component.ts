@@ -60,6 +60,8 @@ export interface IngestStats {
   commitFailures: number;
   /** PUBACKs not sent because the connection closed before the commit (redelivered by the broker). */
   acksDropped: number;
+  /** Messages the broker sent under a packet id still awaiting its PUBACK (not acknowledged; redelivered). */
+  packetIdConflicts: number;
 }
 
 export interface IngestHandle {
@@ -95,6 +97,7 @@ export function startIngest(options: IngestOptions): IngestHandle {
     commits: 0,
     commitFailures: 0,
     acksDropped: 0,
+    packetIdConflicts: 0,
   };
 
   const firstReconnectMs = options.reconnectPeriodMs ?? 1000;
@@ -219,6 +222,12 @@ export function startIngest(options: IngestOptions): IngestHandle {
     stats.received += 1;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const ack = packet.qos > 0 && packet.messageId !== undefined ? gate.hold(packet.messageId) : undefined;
+    if (ack?.conflict) {
+      logger.error('broker reused a packet id still awaiting its PUBACK; neither message is acknowledged', {
+        messageId: ack.messageId,
+      });
+      scheduleRedelivery();
+    }
     const result = parseTelemetry(packet.topic, payload, rules);
     if (result.ok) pendingValid.push({ readings: result.readings, ack });
     else {
@@ -256,13 +265,22 @@ export function startIngest(options: IngestOptions): IngestHandle {
 
   return {
     ready,
-    stats: () => ({ ...stats, rejectedByReason: { ...stats.rejectedByReason }, acksDropped: gate.dropped }),
+    stats: () => ({
+      ...stats,
+      rejectedByReason: { ...stats.rejectedByReason },
+      acksDropped: gate.dropped,
+      packetIdConflicts: gate.conflicts,
+    }),
     stop: async () => {
       stopped = true;
       if (redeliveryTimer !== undefined) clearTimeout(redeliveryTimer);
       flush();
       await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
-      logger.info('ingest stopped', { ...stats, acksDropped: gate.dropped });
+      logger.info('ingest stopped', {
+        ...stats,
+        acksDropped: gate.dropped,
+        packetIdConflicts: gate.conflicts,
+      });
     },
   };
 }

@@ -11,9 +11,18 @@
  * `_sendPacket` is private API of mqtt.js (pinned at 5.16.0); the gate checks it exists at start-up and
  * the PUBACK-after-commit test pins the behaviour.
  *
- * A held PUBACK is only ever sent on the connection its message arrived on: when the connection closes,
- * all held PUBACKs are dropped (the broker redelivers those messages on reconnect, with a persistent
- * session) — a stale PUBACK on a new connection could acknowledge a different message reusing the id.
+ * A PUBACK names a packet id, and a packet id means something only on the connection it was used on, so a
+ * held PUBACK is sent only on the connection (the `client.stream` object) its message arrived on, and
+ * only while that connection is up:
+ * - when the connection closes, every held PUBACK is dropped (the broker redelivers those messages on
+ *   reconnect, with a persistent session);
+ * - packets mqtt.js had already parsed when the connection closed are still handed to `handleMessage`
+ *   afterwards (its pump drains them until the next `connect()`); they are held but never acknowledged —
+ *   sent on the next connection, such a PUBACK would acknowledge whatever message the broker has under
+ *   that id there, possibly one not committed yet;
+ * - a broker that sends a second message under an id whose PUBACK is still held (a protocol violation,
+ *   [MQTT-2.3.1-4]; aedes did so on resumed sessions) makes that id ambiguous: neither message is
+ *   acknowledged on this connection (`conflicts` counts them) and the caller reconnects for redelivery.
  */
 import type { MqttClient } from 'mqtt';
 import { IngestError } from './errors';
@@ -26,16 +35,20 @@ type SendPacket = (packet: AckPacket, cb?: (err?: Error) => void, ...rest: unkno
 
 export interface HeldAck {
   readonly messageId: number;
-  readonly generation: number;
+  /** The connection (mqtt.js stream) the message arrived on. */
+  readonly connection: unknown;
+  /** Never to be sent: the message arrived after its connection closed, or its id was reused. */
+  unsendable: boolean;
   packet?: AckPacket;
 }
 
 export class PubackGate {
-  private generation = 0;
   private readonly awaiting = new Map<number, HeldAck>();
   private readonly send: SendPacket;
-  /** PUBACKs not sent because their connection closed first (the broker will redeliver). */
+  /** PUBACKs not sent because their connection closed first, or never could be (the broker redelivers). */
   dropped = 0;
+  /** Messages that arrived under a packet id another held message still had (broker protocol violation). */
+  conflicts = 0;
 
   constructor(private readonly client: MqttClient) {
     const internals = client as unknown as { _sendPacket?: SendPacket };
@@ -59,24 +72,37 @@ export class PubackGate {
       this.send(packet, cb, ...rest);
     };
     client.on('close', () => {
-      this.generation += 1;
       this.dropped += this.awaiting.size;
       this.awaiting.clear();
     });
   }
 
-  /** Call before handing the message back to mqtt.js; the PUBACK it then sends is held. */
-  hold(messageId: number): HeldAck {
-    const held: HeldAck = { messageId, generation: this.generation };
+  /**
+   * Call before handing the message back to mqtt.js; the PUBACK it then sends is held. `conflict` is true
+   * when the broker reused a packet id still held on this connection (both messages stay unacknowledged).
+   */
+  hold(messageId: number): HeldAck & { conflict: boolean } {
+    const connection = this.client.stream;
+    // mqtt.js marks the client disconnected in its own 'close' listener, before any packet is handled.
+    const held = { messageId, connection, unsendable: !this.client.connected, conflict: false };
+    const previous = this.awaiting.get(messageId);
+    if (previous !== undefined && previous.connection === connection && !held.unsendable) {
+      previous.unsendable = true;
+      held.unsendable = true;
+      held.conflict = true;
+      this.conflicts += 1;
+    }
     this.awaiting.set(messageId, held);
     return held;
   }
 
-  /** Send the held PUBACK if its connection is still the current one; returns whether it was sent. */
+  /** Send the held PUBACK if its connection is still the current, open one; returns whether it was sent. */
   release(held: HeldAck): boolean {
+    // Cleared by a close (counted there) or superseded by a message reusing its id (counted as a conflict).
     if (this.awaiting.get(held.messageId) !== held) return false;
     this.awaiting.delete(held.messageId);
-    if (held.generation !== this.generation || !this.client.connected || held.packet === undefined) {
+    const sameConnection = held.connection === this.client.stream && this.client.connected;
+    if (held.unsendable || !sameConnection || held.packet === undefined) {
       this.dropped += 1;
       return false;
     }

@@ -15,17 +15,21 @@
  *   loads them on start: a real process restart, nothing lost (skipped where mosquitto is not installed).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBroker, type Client } from 'aedes';
+import type { Client } from 'aedes';
 import type Aedes from 'aedes';
 import type { MqttClient } from 'mqtt';
 import type { IngestHandle } from '../../edge-components/ingest/ingest-component';
 import type { memoryLogger } from '../../edge-components/shared/logger';
 import type { OutboxStore } from '../../edge-components/store/contract';
 import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store';
-import { startTcpFaultProxy, type TcpFaultProxy } from '../../simulators/broker/index';
+import {
+  startLocalBroker,
+  startTcpFaultProxy,
+  type LocalBroker,
+  type TcpFaultProxy,
+} from '../../simulators/broker/index';
 import { startMosquitto, type MosquittoBroker } from '../../simulators/broker/mosquitto';
 import { BASE_TS_S } from '../unit/edge-components/ingest/support';
 import { announceSkippedBrokers, MOSQUITTO } from '../unit/simulators/broker/brokers';
@@ -48,39 +52,8 @@ announceSkippedBrokers('broker-network.test.ts');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** aedes on a TCP port, with a given persistence (to model one that outlives the broker). */
-interface AedesBroker {
-  aedes: Aedes;
-  url: string;
-  port: number;
-  persistence: unknown;
-  close(): Promise<void>;
-}
-
-async function startAedes(port = 0, persistence?: unknown): Promise<AedesBroker> {
-  const aedes = createBroker(persistence === undefined ? {} : { persistence });
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    aedes.handle(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const actualPort = (server.address() as AddressInfo).port;
-  return {
-    aedes,
-    url: `mqtt://127.0.0.1:${actualPort}`,
-    port: actualPort,
-    persistence: (aedes as unknown as { persistence: unknown }).persistence,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    },
-  };
-}
+const startAedes = (port = 0, persistence?: unknown): Promise<LocalBroker> =>
+  startLocalBroker({ port, persistence });
 
 const indexOfPayload = (payload: Buffer | string): number | undefined => {
   try {
