@@ -212,7 +212,7 @@ export async function runCrashScenario(opts: CrashScenario): Promise<CrashOutcom
     entry: opts.ingestEntry ?? ingestBundle(),
     nice: opts.cpuLoad === true,
   };
-  let reader: Database.Database | undefined;
+  let reader: Database.Database | undefined; // opened once the ingest has created the file
   const stored = (index: number): number => {
     reader ??= new Database(dbPath, { readonly: true });
     const row = reader
@@ -231,6 +231,7 @@ export async function runCrashScenario(opts: CrashScenario): Promise<CrashOutcom
   try {
     current = spawnIngest(config, spawnOptions);
     await current.next('ingest ready'); // subscribed: from here the broker queues for the ingest
+    const db = (reader ??= new Database(dbPath, { readonly: true }));
     const pub = await connectAsync(broker.url, { clientId: 'crash-publisher' });
     const pubacked: number[] = [];
     let published = 0;
@@ -273,9 +274,7 @@ export async function runCrashScenario(opts: CrashScenario): Promise<CrashOutcom
     // Drain: one query per poll (not one per message); give up only when nothing new arrives for stallMs.
     const storedTs = () =>
       new Set(
-        (reader?.prepare('SELECT DISTINCT ts_ms FROM readings').all() as { ts_ms: number }[]).map(
-          (r) => r.ts_ms,
-        ),
+        (db.prepare('SELECT DISTINCT ts_ms FROM readings').all() as { ts_ms: number }[]).map((r) => r.ts_ms),
       );
     let lastProgress = Date.now();
     let have = 0;
@@ -291,7 +290,7 @@ export async function runCrashScenario(opts: CrashScenario): Promise<CrashOutcom
     await pub.endAsync();
 
     await opts.afterIngest?.({ dbPath, pubacked });
-    const rows = reader?.prepare('SELECT ts_ms FROM readings').all() as { ts_ms: number }[];
+    const rows = db.prepare('SELECT ts_ms FROM readings').all() as { ts_ms: number }[];
     const distinct = new Set(rows.map((r) => r.ts_ms));
     const observedAtBroker = broker.onIngestAck !== undefined;
     return {
