@@ -58,6 +58,8 @@ export interface IngestStats {
   /** Successful store transactions. */
   commits: number;
   commitFailures: number;
+  /** PUBACKs sent after the commit of their message (or its rejection). */
+  acksSent: number;
   /** PUBACKs not sent because the connection closed before the commit (redelivered by the broker). */
   acksDropped: number;
   /** Messages the broker sent under a packet id still awaiting its PUBACK (not acknowledged; redelivered). */
@@ -96,6 +98,7 @@ export function startIngest(options: IngestOptions): IngestHandle {
     rejectedByReason: {},
     commits: 0,
     commitFailures: 0,
+    acksSent: 0,
     acksDropped: 0,
     packetIdConflicts: 0,
   };
@@ -268,6 +271,7 @@ export function startIngest(options: IngestOptions): IngestHandle {
     stats: () => ({
       ...stats,
       rejectedByReason: { ...stats.rejectedByReason },
+      acksSent: gate.sent,
       acksDropped: gate.dropped,
       packetIdConflicts: gate.conflicts,
     }),

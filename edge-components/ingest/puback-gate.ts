@@ -45,6 +45,8 @@ export interface HeldAck {
 export class PubackGate {
   private readonly awaiting = new Map<number, HeldAck>();
   private readonly send: SendPacket;
+  /** Held PUBACKs sent after their commit. */
+  sent = 0;
   /** PUBACKs not sent because their connection closed first, or never could be (the broker redelivers). */
   dropped = 0;
   /** Messages that arrived under a packet id another held message still had (broker protocol violation). */
@@ -107,6 +109,7 @@ export class PubackGate {
       return false;
     }
     this.send(held.packet);
+    this.sent += 1;
     return true;
   }
 

@@ -137,7 +137,7 @@ describe('disk full: the store quota, through the ingest over MQTT (fault suite)
       const { complete } = audit(rig.dbPath);
       return [...acked].every((i) => published.has(i) || complete.has(i));
     };
-    await waitUntil(accounted, 20_000);
+    await waitUntil(accounted, 60_000);
     clearInterval(drain);
     const counters = rig.store.counters();
     const stats = rig.ingest.stats();
@@ -174,7 +174,7 @@ describe('disk full: the store quota, through the ingest over MQTT (fault suite)
     const messages = 300;
     // Act
     await publishStream(rig.publisher, { from: 0, to: messages }, acked);
-    await waitFor(() => rig.ingest.stats().committed >= messages, 15_000, 'every message committed');
+    await waitFor(() => rig.ingest.stats().committed >= messages, 60_000, 'every message committed');
     const counters = rig.store.counters();
     const stats = rig.ingest.stats();
     const { rows, complete } = audit(rig.dbPath);
@@ -260,7 +260,7 @@ describe('disk full: a real, small file system (tmpfs), through the ingest over 
         const rig = await startRig(mountPoint, { fullPolicy });
         const acked = new Set<number>();
         await publishStream(rig.publisher, { from: 0, to: 20 }, acked);
-        await waitFor(() => rig.ingest.stats().committed === 20, 5_000, 'the first 20 messages');
+        await waitFor(() => rig.ingest.stats().committed === 20, 30_000, 'the first 20 messages');
         publishEverything(rig.store);
         const filler = fill(256 * 1024);
         const messages = 400;
@@ -279,7 +279,7 @@ describe('disk full: a real, small file system (tmpfs), through the ingest over 
         const committedWhenFull = rig.ingest.stats().committed;
         // Act 2: free space
         rmSync(filler);
-        await waitUntil(() => audit(rig.dbPath).complete.size === messages, 20_000);
+        await waitUntil(() => audit(rig.dbPath).complete.size === messages, 60_000);
         const counters = rig.store.counters();
         const stats = rig.ingest.stats();
         const { complete, duplicateRows } = audit(rig.dbPath);

@@ -165,8 +165,9 @@ describe.each(BROKER_FACTORIES)('startIngest against $name', (factory: BrokerFac
     await pub.publishAsync('lines/unknown-line/telemetry', messageBody(3), { qos: 1 });
     await pub.publishAsync(TOPIC, 'garbage', { qos: 1 });
     await pub.publishAsync(TOPIC, messageBody(5), { qos: 1 });
-    await waitFor(() => ingest.stats().committed === 2 && ingest.stats().received === 5, 5_000, 'all 5');
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the PUBACKs reach the broker
+    await waitFor(() => ingest.stats().acksSent === 5, 10_000, 'all 5 PUBACKed');
+    expect(ingest.stats()).toMatchObject({ committed: 2, received: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the written PUBACKs cross the proxy
     proxy.cut();
     await waitFor(() => connections(f) === 2, 5_000, 'a reconnect');
     await new Promise((resolve) => setTimeout(resolve, 300)); // time for any redelivery
@@ -209,7 +210,11 @@ describe.each(BROKER_FACTORIES)('startIngest against $name', (factory: BrokerFac
     await publishRange(pub, 0, 5);
     const failedFlushes = () =>
       f.logger.lines().filter((l) => String(l.msg).startsWith('commit failed')).length;
-    await waitFor(() => failedFlushes() >= 2, 10_000, 'a failed commit of the redelivery');
+    await waitFor(
+      () => failedFlushes() >= 2 && ingest.stats().received >= 10,
+      10_000,
+      'a failed commit of the redelivery',
+    );
     const receivedWhileFull = ingest.stats().received;
     full = false;
     await waitFor(() => ingest.stats().committed === 5, 10_000, 'the 5 messages committed');
