@@ -322,7 +322,7 @@ describe('SitewisePublisher delivery (real outbox, real emulator, real SDK)', ()
     await running;
 
     // Assess
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(10_000); // not the 20–60 s backoff it was sitting in
     expect(bench.store.cursor('sitewise')).toBe(0);
     expect(bench.store.counters().dead_lettered).toBe(0);
   });

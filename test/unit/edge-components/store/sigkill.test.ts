@@ -4,14 +4,14 @@ import { integrity, makeTempDir, runThenKill, storedIds } from './store-fixtures
 const tmp = makeTempDir('sigkill');
 afterAll(() => tmp.cleanup());
 
-const RUN_AFTER_READY_MS = 300;
+const RUN_AFTER_FIRST_COMMIT_MS = 300;
 
 describe('SqliteOutboxStore durability under SIGKILL', () => {
   it.each([1, 2, 3, 4, 5])('keeps every id reported as committed (run %i)', async () => {
     // Prepare
     const dbPath = tmp.dbPath();
     // Act
-    const reported = await runThenKill('append-loop.ts', dbPath, RUN_AFTER_READY_MS);
+    const reported = await runThenKill('append-loop.ts', dbPath, RUN_AFTER_FIRST_COMMIT_MS);
     // Assess
     expect(reported.length).toBeGreaterThan(0);
     const reopened = openOutboxStore({ path: dbPath });

@@ -55,8 +55,9 @@ export function storedIds(dbPath: string): number[] {
 
 /**
  * Runs a fixture child (`fixtures/<name>.ts <dbPath>`) that prints `ready`, then one number per committed
- * unit of work; SIGKILLs it `afterMs` after `ready` and returns the numbers of its complete lines (a line
- * cut by the kill has no newline).
+ * unit of work; SIGKILLs it `afterMs` after its first committed unit (not after `ready`: a starved child
+ * may commit nothing for longer than that) and returns the numbers of its complete lines (a line cut by
+ * the kill has no newline).
  */
 export function runThenKill(fixture: string, dbPath: string, afterMs: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
@@ -73,7 +74,7 @@ export function runThenKill(fixture: string, dbPath: string, afterMs: number): P
     let timer: NodeJS.Timeout | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (timer === undefined && out.includes('ready\n'))
+      if (timer === undefined && /ready\n-?\d+\n/.test(out))
         timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
     });
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));

@@ -1,5 +1,6 @@
 import { connect, connectAsync, type MqttClient } from 'mqtt';
 import { startLocalBroker, startTcpFaultProxy, type LocalBroker } from '../../../../simulators/broker/index';
+import { waitFor } from '../../edge-components/ingest/support';
 
 const received = (client: MqttClient, topic: string) =>
   new Promise<string>((resolve) => {
@@ -90,7 +91,7 @@ describe('startTcpFaultProxy', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     const whilePaused = messages.length;
     proxy.resume();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitFor(() => messages.length > 0, 10_000, 'the held message after resume');
     // Assess
     expect(whilePaused).toBe(0);
     expect(messages).toEqual(['held']);
