@@ -151,5 +151,5 @@ describe('publisher under repeated SIGKILL (fault suite)', () => {
         current.child.kill('SIGKILL');
       reader.close();
     }
-  }, 90_000);
+  }, 240_000);
 });

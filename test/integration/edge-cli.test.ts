@@ -124,5 +124,5 @@ describe('selfcal edge commands', () => {
     expect(publisher.out()).toContain('"stopped"');
     expect(ingest.out()).toContain('"store closed"');
     tmp.remove();
-  }, 90_000);
+  }, 240_000);
 });

@@ -14,7 +14,7 @@ const collect = (client: MqttClient): string[] => {
 };
 
 const waitUntil = async (condition: () => boolean, what: string): Promise<void> => {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 30_000;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -20,7 +20,7 @@ describe('shadow service (AWS named-shadow topics over MQTT)', () => {
   const received: { topic: string; body: Record<string, unknown> }[] = [];
 
   const next = async (suffix: string): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const i = received.findIndex((m) => m.topic === `${PREFIX}/${suffix}`);
       if (i >= 0) return received.splice(i, 1)[0]!.body;

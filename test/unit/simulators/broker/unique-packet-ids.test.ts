@@ -34,7 +34,7 @@ async function holdingSubscriber(url: string, topic: string): Promise<HoldingSub
 }
 
 const until = async (condition: () => boolean): Promise<void> => {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 30_000;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));

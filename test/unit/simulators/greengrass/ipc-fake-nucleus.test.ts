@@ -21,7 +21,7 @@ async function rpcError(p: Promise<unknown>): Promise<eventstream_rpc.RpcError> 
 }
 
 const until = async (predicate: () => boolean) => {
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + 30_000;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));
