@@ -9,7 +9,8 @@
  * (default 1 s), doubling per failed attempt up to `maxReconnectPeriodMs` (default 10 s), back to the
  * first period once a CONNACK arrives — never a hot loop against a broker that is down or refusing.
  * A failed commit (e.g. STORE_FULL under reject-new) is not acknowledged; after `storeRetryMs` the
- * connection is dropped on purpose, because MQTT 3.1.1 brokers redeliver only on reconnect.
+ * connection is dropped on purpose, because MQTT 3.1.1 brokers redeliver only on reconnect. The same
+ * happens when a broker reuses a packet id whose PUBACK is still held (see puback-gate.ts).
  */
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { NewReading, OutboxStore } from '../store/contract';
@@ -91,16 +92,14 @@ export function startIngest(options: IngestOptions): IngestHandle {
     maxPayloadBytes: options.maxPayloadBytes,
     clock,
   };
-  const stats: IngestStats = {
+  // The PUBACK counts live in the gate; `snapshot` joins them in.
+  const stats: Omit<IngestStats, 'acksSent' | 'acksDropped' | 'packetIdConflicts'> = {
     received: 0,
     committed: 0,
     committedReadings: 0,
     rejectedByReason: {},
     commits: 0,
     commitFailures: 0,
-    acksSent: 0,
-    acksDropped: 0,
-    packetIdConflicts: 0,
   };
 
   const firstReconnectMs = options.reconnectPeriodMs ?? 1000;
@@ -152,7 +151,6 @@ export function startIngest(options: IngestOptions): IngestHandle {
       }
     }
     for (const ack of rejectedAcks) gate.release(ack);
-    stats.acksDropped = gate.dropped;
   };
 
   /**
@@ -266,25 +264,23 @@ export function startIngest(options: IngestOptions): IngestHandle {
   });
   client.on('error', (error) => logger.error('mqtt error', { error }));
 
+  const snapshot = (): IngestStats => ({
+    ...stats,
+    rejectedByReason: { ...stats.rejectedByReason },
+    acksSent: gate.sent,
+    acksDropped: gate.dropped,
+    packetIdConflicts: gate.conflicts,
+  });
+
   return {
     ready,
-    stats: () => ({
-      ...stats,
-      rejectedByReason: { ...stats.rejectedByReason },
-      acksSent: gate.sent,
-      acksDropped: gate.dropped,
-      packetIdConflicts: gate.conflicts,
-    }),
+    stats: snapshot,
     stop: async () => {
       stopped = true;
       if (redeliveryTimer !== undefined) clearTimeout(redeliveryTimer);
       flush();
       await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
-      logger.info('ingest stopped', {
-        ...stats,
-        acksDropped: gate.dropped,
-        packetIdConflicts: gate.conflicts,
-      });
+      logger.info('ingest stopped', { ...snapshot() });
     },
   };
 }
