@@ -14,6 +14,8 @@ import { drawScenarios } from '../validation/scenarios';
 const SEED = 1;
 const SCENARIOS = 8;
 const PARTICLES = 256;
+/** The backend the bounds were set on: `auto` would take WebGPU (float32 on a GPU) where Dawn loads. */
+const BACKEND = 'webasm';
 
 describe('cloud recalibration on seeded plant scenarios (subset of npm run validate)', () => {
   it('flags exactly the degraded rollers, covers the true b and infers unmeasured tensions', async () => {
@@ -22,10 +24,16 @@ describe('cloud recalibration on seeded plant scenarios (subset of npm run valid
     const scenarios = drawScenarios(SCENARIOS, SEED, topology);
 
     // Act
-    const results = await runScenarios(scenarios, { particles: PARTICLES, seed: SEED, jobs: 2 });
+    const results = await runScenarios(scenarios, {
+      particles: PARTICLES,
+      seed: SEED,
+      backend: BACKEND,
+      jobs: 2,
+    });
     const summary = summarise(results);
 
     // Assess
+    expect(summary.backends).toEqual(['WebAssemblyKernel']);
     const cases = results.flatMap((r) => r.rollers);
     const missed = cases.filter((c) => c.trulyDegraded && c.health !== 'degraded');
     const falseAlarms = cases.filter((c) => !c.trulyDegraded && c.health === 'degraded');

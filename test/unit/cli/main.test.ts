@@ -56,7 +56,19 @@ describe('selfcal CLI', () => {
   });
 
   it('runs a short demo and prints the JSON result', async () => {
-    const r = await cli('demo', '--days', '4', '--roller', 'R9', '--seed', '3', '--json');
+    // Recalibrated on webasm, the backend its checks were set on (auto would take WebGPU where Dawn loads)
+    const r = await cli(
+      'demo',
+      '--days',
+      '4',
+      '--roller',
+      'R9',
+      '--seed',
+      '3',
+      '--backend',
+      'webasm',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const result = JSON.parse(r.out);
     expect(result.flagged).toEqual([{ element: 'R9', firstFlaggedAt: expect.any(Number) }]);
@@ -73,6 +85,7 @@ describe('selfcal CLI', () => {
     // The cloud recalibration of the same readings: b at the last sample, R9 alone degraded.
     const rec = result.recalibration;
     expect(rec.diagnostics.particles).toBe(1024);
+    expect(rec.diagnostics.backend).toBe('WebAssemblyKernel');
     expect(rec.diagnostics.readings).toBe(result.diagnostics.samples);
     expect(rec.health.R9).toBe('degraded');
     for (const [roller, state] of Object.entries(rec.health))

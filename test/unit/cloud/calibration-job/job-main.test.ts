@@ -6,19 +6,23 @@ import { join } from 'node:path';
 import { memoryLogger } from '../../../../cloud/calibration-job/job-log';
 import { runJobMain } from '../../../../cloud/calibration-job/job-main';
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
+/**
+ * A loopback endpoint that cannot be reached: it hangs up every connection at once. It stays bound for
+ * the test, so no other process (a parallel jest worker) can take its port and answer in its place, as
+ * could happen to a port picked and closed beforehand.
+ */
+async function unreachableEndpoint(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer((socket) => socket.destroy());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+  return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe('runJobMain (the container entrypoint)', () => {
   let dir: string;
   let keyFile: string;
   let config: Record<string, unknown>;
+  let unreachable: { port: number; close: () => Promise<void> };
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'job-main-'));
     keyFile = join(dir, 'k.pem');
@@ -26,7 +30,8 @@ describe('runJobMain (the container entrypoint)', () => {
       keyFile,
       generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
     );
-    const port = await closedPort();
+    unreachable = await unreachableEndpoint();
+    const port = unreachable.port;
     config = {
       fleet: [
         { lineId: 'a', thingName: 'ta' },
@@ -39,7 +44,10 @@ describe('runJobMain (the container entrypoint)', () => {
       signing: { keyFile },
     };
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await unreachable.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const env = (extra: Record<string, string> = {}) => ({
     AWS_ACCESS_KEY_ID: 'x',

@@ -86,7 +86,7 @@ export const MQTT_HARNESS: HarnessFactory = {
       brokerUrl: broker.url,
       thingName: THING,
       configuration: { file: configFile, watchIntervalMs: 25 },
-      connectTimeoutMs: 1000,
+      connectTimeoutMs: 5000,
       requestTimeoutMs: 5000,
       reconnectPeriodMs: 50,
       maxReconnectPeriodMs: 400,
@@ -106,14 +106,21 @@ export const MQTT_HARNESS: HarnessFactory = {
         protect(broker);
       },
       startAgainstNothing: async () => {
-        const free = await silentServer((s) => new Promise((r) => s.listen(0, '127.0.0.1', () => r())));
-        const freePort = (free.address() as import('node:net').AddressInfo).port;
-        await closeServer(free);
-        return startMqttRuntime({
-          ...options,
-          brokerUrl: `mqtt://127.0.0.1:${freePort}`,
-          configuration: undefined,
-        });
+        // A port that was free a moment ago. Another process (a parallel jest worker) may bind it in
+        // between; only if a broker answers there does the runtime start: then try a fresh port (a runtime
+        // that starts three times over is returned, for the test to fail on).
+        for (let attempt = 1; ; attempt++) {
+          const free = await silentServer((s) => new Promise((r) => s.listen(0, '127.0.0.1', () => r())));
+          const freePort = (free.address() as import('node:net').AddressInfo).port;
+          await closeServer(free);
+          const started = await startMqttRuntime({
+            ...options,
+            brokerUrl: `mqtt://127.0.0.1:${freePort}`,
+            configuration: undefined,
+          });
+          if (attempt >= 3) return started;
+          await started.close();
+        }
       },
       startWithBadCredentials: () =>
         startMqttRuntime({ ...options, username: 'intruder', password: 'x', configuration: undefined }),
@@ -172,7 +179,7 @@ export const IPC_HARNESS: HarnessFactory = {
       socketPath,
       svcuid: 'conformance-svcuid',
       thingName: THING,
-      connectTimeoutMs: 1000,
+      connectTimeoutMs: 5000,
       requestTimeoutMs: 5000,
       reconnectInitialDelayMs: 50,
       reconnectMaxDelayMs: 400,

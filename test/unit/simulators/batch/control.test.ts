@@ -10,6 +10,13 @@ const SLEEPER =
 const STUBBORN =
   'console.log("started"); process.on("SIGTERM", () => console.log("sigterm ignored")); setTimeout(() => {}, 60000)';
 
+/** attemptDurationSeconds of the timeout tests: 5 s with the fixture's timeoutScale 0.01. */
+const TIMEOUT_SECONDS = 500;
+/** SIGTERM → SIGKILL grace where the SIGTERM handler must run (it exits at once, so this costs nothing). */
+const HANDLER_GRACE_MS = 5000;
+/** How long one timed-out attempt may take to end (timeout + grace + slack for a loaded machine). */
+const WAIT_MS = 20_000;
+
 const logOf = (fx: Fixture, stream: string | undefined) =>
   readFileSync(fx.emulator.logFile(stream ?? ''), 'utf8');
 
@@ -27,9 +34,12 @@ describe('Batch emulator timeouts, array jobs and termination through the real S
   afterEach(() => fx.close());
 
   it('sends SIGTERM to an attempt past attemptDurationSeconds and, as AWS, does not retry it', async () => {
-    // Arrange: timeoutScale 0.01 turns the 60 s minimum into 0.6 s
-    fx = await startFixture();
-    await register(fx.client, 'sleeper', SLEEPER, { timeout: { attemptDurationSeconds: 60 } });
+    // Arrange: timeoutScale 0.01 turns 500 s into 5 s from the spawn, long enough for `node -e` to start
+    // and install its SIGTERM handler on a loaded machine; the grace leaves the handler time to run
+    fx = await startFixture({ killGraceMs: HANDLER_GRACE_MS });
+    await register(fx.client, 'sleeper', SLEEPER, {
+      timeout: { attemptDurationSeconds: TIMEOUT_SECONDS },
+    });
 
     // Act
     const { jobId } = await fx.client.send(
@@ -40,7 +50,7 @@ describe('Batch emulator timeouts, array jobs and termination through the real S
         retryStrategy: { attempts: 3 },
       }),
     );
-    const job = await waitForStatus(fx.client, jobId ?? '');
+    const job = await waitForStatus(fx.client, jobId ?? '', undefined, WAIT_MS);
 
     // Assess
     expect(job.status).toBe('FAILED');
@@ -51,10 +61,10 @@ describe('Batch emulator timeouts, array jobs and termination through the real S
   });
 
   it('retries timed-out attempts when retryTimedOutAttempts is set, and SIGKILLs after the grace period', async () => {
-    // Arrange
-    fx = await startFixture({ retryTimedOutAttempts: true });
+    // Arrange: each attempt times out 5 s after its spawn; SIGTERM is ignored (logged), SIGKILL follows
+    fx = await startFixture({ retryTimedOutAttempts: true, killGraceMs: 2000 });
     await register(fx.client, 'stubborn', STUBBORN, {
-      timeout: { attemptDurationSeconds: 60 },
+      timeout: { attemptDurationSeconds: TIMEOUT_SECONDS },
       retryStrategy: { attempts: 2 },
     });
 
@@ -62,7 +72,7 @@ describe('Batch emulator timeouts, array jobs and termination through the real S
     const { jobId } = await fx.client.send(
       new SubmitJobCommand({ jobName: 't', jobQueue: 'q', jobDefinition: 'stubborn' }),
     );
-    const job = await waitForStatus(fx.client, jobId ?? '');
+    const job = await waitForStatus(fx.client, jobId ?? '', undefined, 2 * WAIT_MS);
 
     // Assess
     expect(job.status).toBe('FAILED');
@@ -138,7 +148,7 @@ describe('Batch emulator timeouts, array jobs and termination through the real S
 
   it('TerminateJob stops a RUNNING job with SIGTERM and marks it FAILED with the reason, without retry', async () => {
     // Arrange
-    fx = await startFixture();
+    fx = await startFixture({ killGraceMs: HANDLER_GRACE_MS });
     await register(fx.client, 'sleeper', SLEEPER, { retryStrategy: { attempts: 3 } });
     const { jobId } = await fx.client.send(
       new SubmitJobCommand({ jobName: 's', jobQueue: 'q', jobDefinition: 'sleeper' }),

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ClientException,
   CreateJobQueueCommand,
@@ -150,7 +151,8 @@ describe('Batch emulator job lifecycle through the real SDK', () => {
   it('lists jobs of a queue by status (RUNNING by default) and pages them', async () => {
     // Arrange
     await register(fx.client, 'quick', 'process.exit(0)');
-    await register(fx.client, 'slow', 'setTimeout(() => {}, 5000)');
+    // Outlives the test (the fixture's close kills it), so it is still RUNNING whenever it is listed
+    await register(fx.client, 'slow', 'setTimeout(() => {}, 60000)');
     const ids: string[] = [];
     for (const def of ['quick', 'quick', 'quick']) {
       const out = await fx.client.send(
@@ -244,14 +246,26 @@ describe('Batch emulator job lifecycle through the real SDK', () => {
   });
 
   it('shows a RUNNING job with its log stream and no finished attempts yet', async () => {
-    // Arrange
-    await register(fx.client, 'slow', 'setTimeout(() => {}, 400)');
+    // Arrange: the job runs until the test creates its release file (60 s at most), so it cannot end
+    // before it is seen RUNNING
+    const release = join(fx.logDir, 'release');
+    await register(
+      fx.client,
+      'slow',
+      'const fs = require("fs"); setInterval(() => fs.existsSync(process.env.RELEASE) && process.exit(0), 20); setTimeout(() => process.exit(1), 60000)',
+    );
 
     // Act
     const { jobId } = await fx.client.send(
-      new SubmitJobCommand({ jobName: 's', jobQueue: 'q', jobDefinition: 'slow' }),
+      new SubmitJobCommand({
+        jobName: 's',
+        jobQueue: 'q',
+        jobDefinition: 'slow',
+        containerOverrides: { environment: [{ name: 'RELEASE', value: release }] },
+      }),
     );
     const running = await waitForStatus(fx.client, jobId ?? '', ['RUNNING']);
+    writeFileSync(release, '');
     const done = await waitForStatus(fx.client, jobId ?? '');
 
     // Assess

@@ -2,6 +2,7 @@
  * The HTTP front of the shadow service as the real IoTDataPlaneClient sees it (named and classic
  * shadows, AWS's error names and statuses), and what only the data-plane channel has.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import {
   DeleteThingShadowCommand,
   GetThingShadowCommand,
@@ -126,14 +127,23 @@ describe('shadow HTTP front through the real IoTDataPlaneClient', () => {
   });
 
   it('reports an unreachable endpoint as SHADOW_FAILED from the channel', async () => {
-    // Prepare
-    await http.close();
-    const channel = new IotDataManifestChannel({ client });
+    // Prepare: an endpoint that hangs up every connection at once. It stays bound for the test, so no other
+    // process (a parallel jest worker) can take its port and answer, as could happen to a closed port.
+    const unreachable = createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => unreachable.listen(0, '127.0.0.1', () => r()));
+    const { port } = unreachable.address() as AddressInfo;
+    const deadClient = createIotDataClient(`http://127.0.0.1:${port}`, { maxAttempts: 1 });
+    const channel = new IotDataManifestChannel({ client: deadClient });
 
-    // Act + Assess
-    await expect(channel.publish('gw-1', signedManifest(1, 1))).rejects.toMatchObject({
-      code: 'SHADOW_FAILED',
-    });
-    await expect(channel.current('gw-1')).rejects.toMatchObject({ code: 'SHADOW_FAILED' });
+    try {
+      // Act + Assess
+      await expect(channel.publish('gw-1', signedManifest(1, 1))).rejects.toMatchObject({
+        code: 'SHADOW_FAILED',
+      });
+      await expect(channel.current('gw-1')).rejects.toMatchObject({ code: 'SHADOW_FAILED' });
+    } finally {
+      deadClient.destroy();
+      await new Promise<void>((r) => unreachable.close(() => r()));
+    }
   });
 });

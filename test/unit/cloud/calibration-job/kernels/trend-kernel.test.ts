@@ -27,6 +27,8 @@ const webGpu = ensureWebGpu();
 const backends: KernelBackend[] = webGpu.ok ? ['gpu', 'webasm', 'cpu'] : ['webasm', 'cpu'];
 // N not a power of two; fewer on cpu, whose plain-JS kernel is slow inside jest's vm context.
 const sizeFor = (backend: KernelBackend): number => (backend === 'cpu' ? 333 : 999);
+/** How far the gpu backend's ln L of the same member may move between dispatch sizes (relative). */
+const GPU_RESIZE_RELATIVE = 1e-6;
 const readings = f.plantReadings();
 const windows: Record<string, BinnedWindow> = {};
 for (const bins of [8, 1]) {
@@ -69,8 +71,12 @@ describe.each(backends)('trend kernel on %s', (backend) => {
           expect(got.every((v) => !Number.isNaN(v))).toBe(true);
           expect(d.worstRatio).toBeLessThanOrEqual(1);
           if (set === 'nearFit' && !name.startsWith('plant')) {
-            // Near a fit (the members the posterior is made of) only float32 rounding remains.
-            expect(d.maxAbs).toBeLessThanOrEqual(KERNEL_TOLERANCE.absolute);
+            // Near a fit (the members the posterior is made of) only float32 rounding remains. On the GPU,
+            // WGSL's exp/log are only accurate to a few ULP relative, so there the bound is tolerance.ts's
+            // float32 part, RELATIVE·|ln L| + ABSOLUTE (its solver band left out: scale 0), member by member.
+            if (backend === 'gpu')
+              expect(kernelDiscrepancy(expected, got, 0).worstRatio).toBeLessThanOrEqual(1);
+            else expect(d.maxAbs).toBeLessThanOrEqual(KERNEL_TOLERANCE.absolute);
           }
         }
       } finally {
@@ -97,7 +103,18 @@ describe.each(backends)('trend kernel on %s', (backend) => {
     kernel.dispose();
 
     // Assess
-    expect(Array.from(second)).toEqual(Array.from(first.subarray(0, 5)));
+    if (backend === 'gpu') {
+      // A dispatch of another size may be compiled and scheduled differently; WGSL does not promise
+      // bit-identical transcendentals across pipelines, so the same members agree to 1e-6 relative.
+      // (equal values, −∞ included, drift 0; a NaN drifts NaN and fails)
+      const drift = Array.from(second, (v, i) => {
+        const w = first[i]!;
+        return v === w ? 0 : Math.abs(v - w) / Math.max(1, Math.abs(w));
+      });
+      expect(Math.max(...drift)).toBeLessThanOrEqual(GPU_RESIZE_RELATIVE);
+    } else {
+      expect(Array.from(second)).toEqual(Array.from(first.subarray(0, 5)));
+    }
     expect(
       kernelDiscrepancy(expected, second, solverScale(f.topology, window)).worstRatio,
     ).toBeLessThanOrEqual(1);
