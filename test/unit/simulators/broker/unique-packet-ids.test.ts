@@ -5,6 +5,9 @@
  */
 import { connectAsync, type MqttClient } from 'mqtt';
 import { startLocalBroker, type LocalBroker } from '../../../../simulators/broker/index';
+import { waitFor } from '../../edge-components/ingest/support';
+
+const until = (condition: () => boolean): Promise<void> => waitFor(condition, 30_000, 'the messages');
 
 interface HoldingSubscriber {
   client: MqttClient;
@@ -32,14 +35,6 @@ async function holdingSubscriber(url: string, topic: string): Promise<HoldingSub
   await client.subscribeAsync(topic, { qos: 1 });
   return { client, received, acknowledgeAll: () => held.splice(0).forEach((p) => send(p)) };
 }
-
-const until = async (condition: () => boolean): Promise<void> => {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('local broker packet ids of a resumed session', () => {
   let broker: LocalBroker;
