@@ -122,30 +122,31 @@ export function decodeHeaders(buf: Buffer): Headers {
     o += nameLength;
     const type = buf.readUInt8(o);
     o += 1;
+    let header: HeaderValue;
     switch (type) {
       case HeaderType.boolTrue:
       case HeaderType.boolFalse:
-        headers[name] = { type: 'bool', value: type === HeaderType.boolTrue };
+        header = { type: 'bool', value: type === HeaderType.boolTrue };
         break;
       case HeaderType.byte:
         need(1);
-        headers[name] = { type: 'byte', value: buf.readInt8(o) };
+        header = { type: 'byte', value: buf.readInt8(o) };
         o += 1;
         break;
       case HeaderType.int16:
         need(2);
-        headers[name] = { type: 'int16', value: buf.readInt16BE(o) };
+        header = { type: 'int16', value: buf.readInt16BE(o) };
         o += 2;
         break;
       case HeaderType.int32:
         need(4);
-        headers[name] = { type: 'int32', value: buf.readInt32BE(o) };
+        header = { type: 'int32', value: buf.readInt32BE(o) };
         o += 4;
         break;
       case HeaderType.int64:
       case HeaderType.timestamp:
         need(8);
-        headers[name] = {
+        header = {
           type: type === HeaderType.int64 ? 'int64' : 'timestamp',
           value: buf.readBigInt64BE(o),
         };
@@ -153,7 +154,7 @@ export function decodeHeaders(buf: Buffer): Headers {
         break;
       case HeaderType.uuid:
         need(16);
-        headers[name] = { type: 'uuid', value: Buffer.from(buf.subarray(o, o + 16)) };
+        header = { type: 'uuid', value: Buffer.from(buf.subarray(o, o + 16)) };
         o += 16;
         break;
       case HeaderType.bytes:
@@ -164,7 +165,7 @@ export function decodeHeaders(buf: Buffer): Headers {
         need(length);
         const data = buf.subarray(o, o + length);
         o += length;
-        headers[name] =
+        header =
           type === HeaderType.string
             ? { type: 'string', value: data.toString('utf8') }
             : { type: 'bytes', value: Buffer.from(data) };
@@ -173,6 +174,13 @@ export function decodeHeaders(buf: Buffer): Headers {
       default:
         throw new EventStreamCodecError(`unknown header type ${type} for '${name}'`);
     }
+    // An own property whatever the name: `headers[name] =` with '__proto__' would set the prototype.
+    Object.defineProperty(headers, name, {
+      value: header,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return headers;
 }

@@ -37,6 +37,25 @@ describe('event-stream codec', () => {
     expect(decoded).toEqual(sample);
   });
 
+  it("keeps a header named '__proto__' as a header (found by the property below)", () => {
+    // Prepare: a header whose name is an Object.prototype accessor
+    const headers = {};
+    Object.defineProperty(headers, '__proto__', {
+      value: { type: 'byte', value: 0 },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    // Act
+    const decoded = decodeMessage(encodeMessage({ headers, payload: Buffer.alloc(0) }));
+    // Assess
+    expect(Object.getOwnPropertyDescriptor(decoded.headers, '__proto__')?.value).toEqual({
+      type: 'byte',
+      value: 0,
+    });
+    expect(Object.getPrototypeOf(decoded.headers)).toBe(Object.prototype);
+  });
+
   it('writes the accepting CONNECT_ACK byte for byte as captured from the protocol', () => {
     // 71 bytes, captured in the research for issue 5 (aws-c-event-stream's layout).
     const expected =
