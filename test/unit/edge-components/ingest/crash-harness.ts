@@ -41,7 +41,7 @@ export interface CrashScenario {
   cpuLoad?: boolean;
   /** Messages per second offered by the publisher. Default 1000. */
   ratePerS?: number;
-  /** The ingest entry point: a .ts file (run under tsx) or a bundled .js. Default: `ingestBundle()`. */
+  /** The ingest entry point: a .ts file (run under tsx) or a bundled .js. Default: `ingestBundle`'s. */
   ingestEntry?: string;
   /** Give up the drain after this long without a new stored message. Default 30 s. */
   stallMs?: number;
@@ -71,16 +71,13 @@ export interface CrashOutcome {
   durationMs: number;
 }
 
-let bundle: string | undefined;
-
 /**
- * The ingest bundled as a gateway runs it (`npm run bundle`'s esbuild options), built once per process.
- * It starts in a fraction of tsx's time, so a restart after SIGKILL is as quick as on a gateway. It lies
- * under node_modules/.cache so that the external better-sqlite3 resolves from it.
+ * The ingest bundled as a gateway runs it (`npm run bundle`'s esbuild options) into `dir`: it starts in a
+ * fraction of tsx's time, so a restart after SIGKILL is as quick as on a gateway. The external
+ * better-sqlite3 is found through NODE_PATH (see spawnIngest).
  */
-export function ingestBundle(): string {
-  if (bundle !== undefined) return bundle;
-  const outfile = join(REPO, 'node_modules', '.cache', 'selfcal-test', `ingest-${process.pid}.js`);
+export function ingestBundle(dir: string): string {
+  const outfile = join(dir, 'ingest.js');
   buildSync({
     entryPoints: [join(REPO, 'edge-components/ingest/main.ts')],
     bundle: true,
@@ -90,7 +87,7 @@ export function ingestBundle(): string {
     outfile,
     logLevel: 'warning',
   });
-  return (bundle = outfile);
+  return outfile;
 }
 
 interface Ingest {
@@ -106,7 +103,11 @@ function spawnIngest(config: object, options: { entry: string; nice: boolean }):
   const [command, ...args] = options.nice ? ['nice', '-n', '5', ...node] : node;
   const child = spawn(command as string, args, {
     cwd: REPO,
-    env: { ...process.env, SELFCAL_INGEST_CONFIG: JSON.stringify(config) },
+    env: {
+      ...process.env,
+      SELFCAL_INGEST_CONFIG: JSON.stringify(config),
+      NODE_PATH: join(REPO, 'node_modules'), // a bundle outside the repo finds better-sqlite3 here
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const waiters: { marker: string; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -209,7 +210,7 @@ export async function runCrashScenario(opts: CrashScenario): Promise<CrashOutcom
     reconnectPeriodMs: 100,
   };
   const spawnOptions = {
-    entry: opts.ingestEntry ?? ingestBundle(),
+    entry: opts.ingestEntry ?? ingestBundle(tmp.dir),
     nice: opts.cpuLoad === true,
   };
   let reader: Database.Database | undefined; // opened once the ingest has created the file
