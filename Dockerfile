@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The calibration job's image for AWS Batch (docs/calibration-job.md). GPU-capable: gpu.js's WebGPU
 # backend runs on Dawn (the `webgpu` package), which needs glibc >= 2.38 and a Vulkan loader, so the
-# runtime is Ubuntu 24.04 with the NVIDIA base; without a GPU the job falls back to WebAssembly/CPU.
+# runtime is Debian 13 with the Vulkan loader; without a GPU the job falls back to WebAssembly/CPU.
 #
 #   docker build -t selfcal/calibration-job .
 #   docker run --rm --gpus all -e SELFCAL_JOB_CONFIG_JSON="$(cat job.json)" selfcal/calibration-job
@@ -22,17 +22,21 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# 3. Runtime: Ubuntu 24.04 (glibc 2.39) with the NVIDIA container base, the Vulkan loader and Node 20.
-FROM nvidia/cuda:12.6.3-base-ubuntu24.04
+# 3. Runtime: Debian 13 (glibc 2.41, so Dawn loads) with Debian's Node 20 and the Vulkan loader. The same
+#    packages make the software-GPU root the CI runs the 'gpu' backend in (scripts/webgpu-root.sh reads
+#    RUNTIME_PACKAGES from here and adds Mesa's lavapipe). On a GPU instance the NVIDIA container runtime
+#    mounts the driver, its Vulkan library (libGLX_nvidia.so.0) included, only when `graphics` is among
+#    NVIDIA_DRIVER_CAPABILITIES; the ICD file below points the loader at it. Without a GPU, `auto` falls
+#    back to WebAssembly.
+FROM debian:trixie-slim
+ARG RUNTIME_PACKAGES="ca-certificates nodejs libvulkan1"
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libvulkan1 libstdc++6 \
+ && apt-get install -y --no-install-recommends $RUNTIME_PACKAGES \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /etc/vulkan/icd.d \
  && printf '{"file_format_version":"1.0.0","ICD":{"library_path":"libGLX_nvidia.so.0","api_version":"1.3"}}\n' \
       > /etc/vulkan/icd.d/nvidia_icd.json \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin selfcal
-COPY --from=build /usr/local/bin/node /usr/local/bin/node
-# The NVIDIA runtime mounts the Vulkan driver only when `graphics` is among the capabilities.
 ENV NODE_ENV=production \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # One-shot GPU check of the recalibration kernels (issue 6): the kernel conformance cases and the kernels
 # benchmark on gpu.js's 'gpu' backend (WebGPU through Dawn → Vulkan), beside webasm, on a GPU machine.
-# UNTESTED on a GPU machine (none was lent when it was written); the prepare step and the bundle were
-# run on the development machine.
+# Not yet run on a GPU machine (none has been lent); verified end to end against the software-GPU root
+# (scripts/webgpu-root.sh device-check: `prepare` here, `run` in a fresh Debian 13 layer with lavapipe, no
+# npm and no xz), which is also how CI keeps it working.
 #
 # The device machine has no Node, no npm registry and maybe no Vulkan loader, so everything travels in
 # .device/ (ignored by git, named in the device tool's `carry`):
 #   1. here:  scripts/device-gpu-check.sh prepare
 #        bundles test/unit/cloud/calibration-job/kernels/gpu-check-main.ts (conformance + bench) with
-#        esbuild, copies gpu.js, acorn, gpu-mock.js and webgpu's linux-x64 Dawn binding, this machine's
-#        node (xz-compressed) and the Vulkan/EGL loader packages (apt-get download, as
-#        /work/.library/device/README.md describes) into .device/ (about 50 MiB).
+#        esbuild, copies gpu.js, acorn, gpu-mock.js and webgpu's linux-x64 Dawn binding (gzip), this
+#        machine's node (gzip: every Linux has it, xz not) and the Vulkan/EGL loader packages (apt-get
+#        download, as /work/.library/device/README.md describes) into .device/ (about 50 MiB).
 #   2. there: scripts/device-gpu-check.sh run      (device tool: carry [".device"], timeout ~300 s)
-#        unpacks the loaders and node, checks glibc (Dawn needs ≥ 2.38) and the Vulkan ICD, then runs
-#        the check; results in $OUT: gpu-check.json (every case's max |Δ ln L| and class, the bench
-#        JSON with member-steps/s per backend and the 30-day-window wall times), gpu-check.log, env.txt.
-#        Exit status 1 if a case failed or the gpu backend did not run as WebGPUKernel.
+#        unpacks node and the Dawn binding, unpacks each loader package whose library the machine lacks,
+#        checks glibc (Dawn needs ≥ 2.38) and the Vulkan ICD, then runs the check; results in $OUT: gpu-check.json (every case's max |Δ ln L| and class, the bench
+#        JSON with member-steps/s per backend, `gpuToWebasm` and the 30-day-window wall times),
+#        gpu-check.log, env.txt. Exit status 1 if a case failed or the gpu backend did not run as
+#        WebGPUKernel, 2 if the check could not start (no node, glibc too old).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEV=.device
@@ -28,8 +30,8 @@ prepare() {
   for p in gpu.js acorn gpu-mock.js; do cp -r "node_modules/$p" "$DEV/node_modules/"; done
   mkdir -p "$DEV/node_modules/webgpu/dist"
   cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$DEV/node_modules/webgpu/"
-  cp node_modules/webgpu/dist/linux-x64.dawn.node "$DEV/node_modules/webgpu/dist/"
-  xz -T0 -6 -c "$(readlink -f "$(command -v node)")" >"$DEV/node.xz"
+  gzip -9 -c node_modules/webgpu/dist/linux-x64.dawn.node >"$DEV/node_modules/webgpu/dist/linux-x64.dawn.node.gz"
+  gzip -9 -c "$(readlink -f "$(command -v node)")" >"$DEV/node.gz"
   local o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   mkdir -p /tmp/amd64/partial
   # shellcheck disable=SC2086
@@ -42,17 +44,37 @@ prepare() {
 run() {
   local out="${OUT:-$PWD/device-out}"
   mkdir -p "$out"
-  for f in "$DEV"/debs/*.deb; do dpkg -x "$f" /; done
+  die() {
+    echo "device-gpu-check: $*" | tee -a "$out/env.txt" >&2
+    exit 2
+  }
+  # A loader package only where the machine lacks its library (never over the system's own).
+  ldconfig
+  for f in "$DEV"/debs/*.deb; do
+    local lib
+    lib="$(dpkg -c "$f" | sed -n 's|.*/\(lib[A-Za-z0-9_]*\.so\.[0-9]*\)\( ->.*\)\?$|\1|p' | head -1)"
+    if [ -n "$lib" ] && ldconfig -p | grep -q "$lib "; then continue; fi
+    echo "unpacking $(basename "$f") (${lib:-no library found in it})"
+    dpkg -x "$f" /
+  done
   ldconfig
   if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   fi
-  xz -dc "$DEV/node.xz" >/tmp/node && chmod +x /tmp/node
+  local glibc
+  glibc="$(ldd --version | head -1 | grep -oE '[0-9]+\.[0-9]+$' || true)"
+  [ -n "$glibc" ] && [ "$(printf '%s\n' 2.38 "$glibc" | sort -V | head -1)" = 2.38 ] ||
+    die "glibc ${glibc:-unknown} is older than 2.38: Dawn does not load"
+  gzip -dc "$DEV/node.gz" >/tmp/node || die "cannot unpack node ($DEV/node.gz)"
+  chmod +x /tmp/node
+  /tmp/node --version >/dev/null || die "the carried node does not run here"
+  gzip -dc "$DEV/node_modules/webgpu/dist/linux-x64.dawn.node.gz" >"$DEV/node_modules/webgpu/dist/linux-x64.dawn.node" ||
+    die "cannot unpack the Dawn binding"
   {
     echo "glibc: $(ldd --version | head -1)"
     echo "node: $(/tmp/node --version)"
-    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi: none'
     ldconfig -p | grep -E 'libvulkan|libEGL' || true
     echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
   } | tee "$out/env.txt"

@@ -7,6 +7,9 @@
  *  2. wall time of a full recalibration (calibrateWindow) of a 30-day window (≈2000 samples from the
  *     plant simulator, R4 wearing into slip) at N = 4096, with the reference and with the auto choice
  *     (and every other kernel backend with SELFCAL_BENCH_ALL_BACKENDS=1).
+ * `gpuToWebasm` is the WebGPU/WebAssembly ratio of the same run (null where WebGPU did not run). On the
+ * software-GPU root (scripts/webgpu-root.sh bench) the gpu backend is Mesa's lavapipe on the CPU: a
+ * correctness path, not a speed claim.
  * Progress on stderr; nothing here asserts a time.
  */
 import { PlantSimulator, type Reading } from '../../simulators/plant/plant-simulator';
@@ -26,7 +29,8 @@ import {
   KERNEL_BACKENDS,
   ensureWebGpu,
   firstLine,
-  releaseWebGpu,
+  awaitWebGpuIdle,
+  webGpuAdapter,
 } from '../../cloud/calibration-job/kernels/gpu-backends';
 import type { BackendRequest } from '../../cloud/calibration-job/kernels/select';
 
@@ -75,6 +79,14 @@ async function rate(likelihood: MemberLikelihood, thetas: Float64Array, bins: nu
   return { medianMs, memberStepsPerS: (MEMBERS * bins) / (medianMs / 1000) };
 }
 
+/** member-steps/s of a over b, where both ran (null where either was unavailable). */
+function ratio(a: unknown, b: unknown): number | null {
+  const rateOf = (x: unknown) => (x as { memberStepsPerS?: number } | undefined)?.memberStepsPerS;
+  const ra = rateOf(a);
+  const rb = rateOf(b);
+  return ra !== undefined && rb !== undefined ? ra / rb : null;
+}
+
 async function memberSteps(readings: Reading[]) {
   const { window } = frictionWindow(topology, readings, { bins: 8 });
   const setpoints = lineSetpoints(topology);
@@ -113,9 +125,17 @@ async function memberSteps(readings: Reading[]) {
         kernel?.dispose();
       }
     }
+    row['gpuToWebasm'] = ratio(row['gpu'], row['webasm']);
     results.push(row);
   }
-  return { name: 'kernel-member-steps', members: MEMBERS, bins: window.bins, rounds: ROUNDS, results };
+  return {
+    name: 'kernel-member-steps',
+    gpuAdapter: webGpuAdapter() ?? null,
+    members: MEMBERS,
+    bins: window.bins,
+    rounds: ROUNDS,
+    results,
+  };
 }
 
 async function fullWindow(readings: Reading[]) {
@@ -161,6 +181,6 @@ export async function benchKernels(): Promise<unknown[]> {
   try {
     return [await memberSteps(readings), await fullWindow(readings)];
   } finally {
-    releaseWebGpu();
+    await awaitWebGpuIdle();
   }
 }

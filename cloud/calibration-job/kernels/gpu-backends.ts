@@ -7,6 +7,17 @@
  * and a Vulkan loader; where it does not load (Debian 12) the reason becomes the fallback reason.
  * What actually ran is the kernel class (`WebGPUKernel`, `WebAssemblyKernel`, `CPUKernel`), never
  * `GPU.isGPUSupported` (true on machines without a GPU).
+ *
+ * Two things of Dawn's Node binding (webgpu 0.2.9) that gpu.js does not expect, handled here:
+ * - `GPUDevice.onuncapturederror` is unimplemented: its setter throws "object is not of the correct
+ *   interface type / invalid value to onuncapturederror", and so did every gpu.js WebGPU kernel build
+ *   (gpu.js sets it on the shared device). The adapter handed to gpu.js gives each device an own
+ *   `onuncapturederror` property that keeps the handler; Dawn itself prints uncaptured errors to stderr
+ *   (`addEventListener('uncapturederror')` is unimplemented too).
+ * - Node stays alive while a Dawn device or the injected navigator is reachable, and exits with a segfault
+ *   when a device is torn down by the exit instead of destroyed. The device therefore has one owner: a
+ *   reference count. Every user takes a lease (acquireWebGpu) and releases it once; the last release
+ *   destroys gpu.js's shared device and removes navigator (awaitWebGpuIdle waits for that).
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -29,50 +40,154 @@ export const BACKEND_CLASS: Readonly<Record<KernelBackend, string>> = {
   cpu: 'CPUKernel',
 };
 
-let webGpu: { ok: true } | { ok: false; reason: string } | undefined;
+interface DawnBinding {
+  create: (flags: string[]) => object;
+  globals: Record<string, unknown>;
+}
+type Loaded = { ok: true; dawn: DawnBinding } | { ok: false; reason: string };
+let binding: Loaded | undefined;
 
-/** Loads Dawn once and injects navigator.gpu; returns why not when it cannot. */
-export function ensureWebGpu(): { ok: true } | { ok: false; reason: string } {
-  if (webGpu) return webGpu;
+function loadDawn(): Loaded {
+  if (binding) return binding;
   try {
     const req = createRequire(__filename);
     const dir = dirname(req.resolve('webgpu/package.json'));
-    const dawn = req(join(dir, 'dist', `${process.platform}-${process.arch}.dawn.node`)) as {
-      create: (flags: string[]) => unknown;
-      globals: Record<string, unknown>;
-    };
-    Object.assign(globalThis, dawn.globals);
-    Object.defineProperty(globalThis, 'navigator', {
-      value: { gpu: dawn.create([]) },
-      configurable: true,
-      writable: true,
-    });
-    webGpu = { ok: true };
+    const dawn = req(join(dir, 'dist', `${process.platform}-${process.arch}.dawn.node`)) as DawnBinding;
+    binding = { ok: true, dawn };
   } catch (error) {
-    webGpu = { ok: false, reason: `WebGPU (Dawn) does not load: ${firstLine(error)}` };
+    binding = { ok: false, reason: `WebGPU (Dawn) does not load: ${firstLine(error)}` };
   }
-  return webGpu;
+  return binding;
 }
 
 /**
- * Destroys gpu.js's shared WebGPU device and removes the injected navigator (Dawn keeps Node alive while
- * either is reachable); a later ensureWebGpu() injects it again.
+ * Whether Dawn's binding loads here (glibc ≥ 2.38, a Vulkan loader). Loading holds no device and keeps
+ * nothing alive; whether an adapter answers is found when a kernel builds (`requestAdapter` → null
+ * becomes a gpu.js build error, so BACKEND_UNAVAILABLE).
  */
-export function releaseWebGpu(): void {
-  if (webGpu?.ok) {
-    const context = (gpujs as unknown as { WebGPUContext?: { destroy(): Promise<void> } }).WebGPUContext;
-    void context?.destroy().catch(() => undefined);
-    delete (globalThis as { navigator?: unknown }).navigator;
-    webGpu = undefined;
-  }
+export function ensureWebGpu(): { ok: true } | { ok: false; reason: string } {
+  const loaded = loadDawn();
+  return loaded.ok ? { ok: true } : loaded;
+}
+
+/** One holder's claim on the shared WebGPU device; release() is idempotent. */
+export interface WebGpuLease {
+  release(): void;
+}
+
+let holders = 0;
+let teardown: Promise<void> = Promise.resolve();
+/** Devices handed to gpu.js since the last teardown; teardown waits for each one's `lost`. */
+const devices = new Set<{ lost: Promise<unknown> }>();
+/** How long a teardown waits for Dawn to report a destroyed device lost. */
+const LOST_WAIT_MS = 5000;
+
+/**
+ * Takes a lease on the shared WebGPU device: the first lease injects the WebGPU globals and
+ * navigator.gpu (after any teardown of the previous device finished). Throws BACKEND_UNAVAILABLE with the
+ * reason where Dawn does not load.
+ */
+export function acquireWebGpu(): WebGpuLease {
+  const loaded = loadDawn();
+  if (!loaded.ok) throw new KernelError('BACKEND_UNAVAILABLE', `gpu: ${loaded.reason}`);
+  if (holders++ === 0) inject(loaded.dawn);
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      if (--holders === 0) {
+        const context = (gpujs as unknown as { WebGPUContext?: { destroy(): Promise<void> } }).WebGPUContext;
+        const lost = [...devices].map((d) => d.lost);
+        devices.clear();
+        teardown = Promise.resolve(context?.destroy())
+          .catch(() => undefined)
+          // Dawn settles `lost` once it has processed the destroy; until then its event polling keeps
+          // the process alive, so waiting here makes awaitWebGpuIdle() mean "nothing of Dawn pending".
+          .then(() => settledWithin(lost, LOST_WAIT_MS))
+          .then(() => {
+            if (holders === 0) delete (globalThis as { navigator?: unknown }).navigator;
+          });
+      }
+    },
+  };
+}
+
+function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((done) => {
+    timer = setTimeout(done, ms);
+    timer.unref();
+  });
+  return Promise.race([Promise.allSettled(promises).then(() => undefined), timeout]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/** Resolves when the last released lease has destroyed the device (a process may then exit). */
+export function awaitWebGpuIdle(): Promise<void> {
+  return teardown;
+}
+
+let lastAdapter: string | undefined;
+
+/** The adapter Dawn last gave gpu.js (vendor / architecture / device / description), if any yet. */
+export function webGpuAdapter(): string | undefined {
+  return lastAdapter;
+}
+
+/** Leases currently held (tests: every kernel releases what it took). */
+export function webGpuHolders(): number {
+  return holders;
+}
+
+function inject(dawn: DawnBinding): void {
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create([]) as { requestAdapter(options?: unknown): Promise<object | null> };
+  const requestAdapter = gpu.requestAdapter.bind(gpu);
+  Object.defineProperty(gpu, 'requestAdapter', {
+    configurable: true,
+    value: async (options?: unknown) => {
+      const adapter = (await requestAdapter(options)) as {
+        requestDevice(d?: unknown): Promise<object>;
+        info?: Record<string, unknown>;
+      } | null;
+      if (!adapter) return adapter;
+      const info = adapter.info ?? {};
+      lastAdapter = ['vendor', 'architecture', 'device', 'description']
+        .map((k) => String(info[k] ?? ''))
+        .filter((v) => v !== '')
+        .join(' / ');
+      const requestDevice = adapter.requestDevice.bind(adapter);
+      Object.defineProperty(adapter, 'requestDevice', {
+        configurable: true,
+        value: async (descriptor?: unknown) => {
+          const device = withErrorHandlerSlot(await requestDevice(descriptor));
+          devices.add(device as unknown as { lost: Promise<unknown> });
+          return device;
+        },
+      });
+      return adapter;
+    },
+  });
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+}
+
+/** Gives a Dawn device an own `onuncapturederror` that stores the handler (Dawn's setter throws). */
+function withErrorHandlerSlot<T extends object>(device: T): T {
+  let handler: unknown = null;
+  Object.defineProperty(device, 'onuncapturederror', {
+    configurable: true,
+    get: () => handler,
+    set: (value: unknown) => {
+      handler = value;
+    },
+  });
+  return device;
 }
 
 /** A gpu.js instance for the backend, or BACKEND_UNAVAILABLE with the reason. */
 export function createGpu(backend: KernelBackend): GPU {
-  if (backend === 'gpu') {
-    const loaded = ensureWebGpu();
-    if (!loaded.ok) throw new KernelError('BACKEND_UNAVAILABLE', `gpu: ${loaded.reason}`);
-  }
   try {
     return new GPU({ mode: BACKEND_MODE[backend] as 'gpu' });
   } catch (error) {

@@ -11,7 +11,7 @@
  */
 import type { LikelihoodFactory } from '../../../twin/estimation/smc/recalibrate';
 import { TrendLikelihoodReference, type TrendLayout } from '../../../twin/estimation/smc/trend-likelihood';
-import { BACKEND_CLASS, KERNEL_BACKENDS, firstLine, releaseWebGpu, type KernelBackend } from './gpu-backends';
+import { BACKEND_CLASS, KERNEL_BACKENDS, firstLine, type KernelBackend } from './gpu-backends';
 import { KernelError } from './kernel-errors';
 import { kernelDiscrepancy, solverScale } from './tolerance';
 import { TrendLikelihoodKernel } from './trend-kernel';
@@ -61,7 +61,6 @@ export function likelihoodFactoryFor(request: BackendRequest, options: SelectOpt
         return kernel;
       } catch (error) {
         kernel?.dispose();
-        if (backend === 'gpu') releaseWebGpu();
         const reason = error instanceof KernelError ? error.message : `${backend}: ${firstLine(error)}`;
         if (effective !== 'auto') throw new KernelError('BACKEND_UNAVAILABLE', reason, { cause: error });
         fallbacks.push({ backend, reason });

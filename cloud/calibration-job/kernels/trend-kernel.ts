@@ -15,7 +15,13 @@ import {
   type TrendLayout,
   type WindowSetpoints,
 } from '../../../twin/estimation/smc/trend-likelihood';
-import { BACKEND_CLASS, createGpu, releaseWebGpu, type KernelBackend } from './gpu-backends';
+import {
+  BACKEND_CLASS,
+  acquireWebGpu,
+  createGpu,
+  type KernelBackend,
+  type WebGpuLease,
+} from './gpu-backends';
 import { KernelError } from './kernel-errors';
 import {
   channelNominal,
@@ -37,6 +43,8 @@ export class TrendLikelihoodKernel implements MemberLikelihood {
   readonly thetaNames: readonly string[];
   readonly layout: TrendLayout;
   private readonly gpu: GPU;
+  /** The 'gpu' backend's claim on the shared WebGPU device, released by dispose(). */
+  private readonly lease: WebGpuLease | undefined;
   private readonly constants: TrendKernelConstants;
   private readonly mean: Float32Array;
   private readonly weight: Float32Array;
@@ -45,6 +53,7 @@ export class TrendLikelihoodKernel implements MemberLikelihood {
   private members = 0;
   private theta32 = new Float32Array(0);
   private ran: string | undefined;
+  private disposed = false;
 
   constructor(
     readonly topology: LineTopology,
@@ -68,7 +77,13 @@ export class TrendLikelihoodKernel implements MemberLikelihood {
     this.mean = Float32Array.from(window.mean, (y, i) => y - nominal[i % m]!);
     this.weight = Float32Array.from(window.weight);
     this.u = Float32Array.from(window.u);
-    this.gpu = createGpu(requested);
+    this.lease = requested === 'gpu' ? acquireWebGpu() : undefined;
+    try {
+      this.gpu = createGpu(requested);
+    } catch (error) {
+      this.lease?.release();
+      throw error;
+    }
   }
 
   /** The kernel class that ran (before the first evaluation: the class expected for the backend). */
@@ -105,11 +120,14 @@ export class TrendLikelihoodKernel implements MemberLikelihood {
     this.widen(result as KernelOutput, out);
   }
 
+  /** Frees the kernel and the gpu.js instance and releases the WebGPU lease; a second call does nothing. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.kernel?.destroy();
     this.kernel = undefined;
     void Promise.resolve(this.gpu.destroy()).catch(() => undefined);
-    if (this.requested === 'gpu') releaseWebGpu();
+    this.lease?.release();
   }
 
   private kernelFor(n: number): IKernelRunShortcut {

@@ -2,7 +2,8 @@
  * What can be checked of the job image without a Docker daemon: the files the Dockerfile copies exist
  * and pass .dockerignore, the bundle it builds is the file its ENTRYPOINT runs (and the same as the
  * `bundle:job` npm script, where there is one), the runtime base meets Dawn's glibc and Vulkan needs,
- * and the bundle built with the Dockerfile's own command starts and speaks the job's exit codes.
+ * the software-GPU root CI runs the gpu backend in is made by the runtime stage's own RUN, and the bundle
+ * built with the Dockerfile's own command starts and speaks the job's exit codes.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -67,15 +68,44 @@ describe('Dockerfile of the calibration job', () => {
     }
   });
 
-  it('runs on Ubuntu 24.04 with the Vulkan loader, the graphics capability and a non-root user', () => {
-    // Assess
-    expect(lines.filter((l) => l.startsWith('FROM ')).pop()).toMatch(
-      /^FROM nvidia\/cuda:[\d.]+-base-ubuntu24\.04$/,
-    );
-    expect(dockerfile).toMatch(/apt-get install[^\n]*libvulkan1/);
-    expect(dockerfile).toMatch(/NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics/);
+  it('runs on Debian 13 with Node 20, the Vulkan loader, the graphics capability and a non-root user', () => {
+    // Prepare
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+
+    // Assess: Dawn needs glibc >= 2.38 (Debian 13 has 2.41); Debian 13's nodejs is Node 20, the ABI of
+    // the node_modules the deps stage installs.
+    expect(lines.filter((l) => l.startsWith('FROM ')).pop()).toMatch(/^FROM debian:trixie(-slim)?$/);
+    expect(runtime).toMatch(/^ARG RUNTIME_PACKAGES="[^"]*\bnodejs\b[^"]*"$/m);
+    expect(runtime).toMatch(/^ARG RUNTIME_PACKAGES="[^"]*\blibvulkan1\b[^"]*"$/m);
+    expect(runtime).toMatch(/apt-get install -y --no-install-recommends \$RUNTIME_PACKAGES/);
+    expect(runtime).toMatch(/"library_path":"libGLX_nvidia\.so\.0"/);
+    expect(runtime).toMatch(/NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics/);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(lines.filter((l) => l.startsWith('USER ')).pop()).toMatch(/^USER [1-9]\d*$/);
+  });
+
+  it("is the layer the software-GPU root is made of (scripts/webgpu-root.sh runs the runtime stage's RUN)", () => {
+    // Prepare
+    const runtime = lines.slice(lines.findIndex((l) => l.startsWith('ARG RUNTIME_PACKAGES=')));
+    const packages = /^ARG RUNTIME_PACKAGES="([^"]*)"$/.exec(runtime[0] ?? '')?.[1];
+    const run = runtime.find((l) => l.startsWith('RUN '))?.slice('RUN '.length);
+
+    // Act
+    const layer = spawnSync('bash', [join(REPO, 'scripts/webgpu-root.sh'), 'layer'], { encoding: 'utf8' });
+    const printed = Object.fromEntries(
+      layer.stdout
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+
+    // Assess (whitespace aside: the script joins continuation lines as Docker does, keeping indentation)
+    const squash = (x: string | undefined) => (x ?? '').replace(/\s+/g, ' ').trim();
+    expect(layer.status).toBe(0);
+    expect(printed['RUNTIME_PACKAGES']).toBe(packages);
+    expect(squash(printed['RUN'])).toBe(squash(run));
+    expect(squash(run)).toMatch(/useradd .*selfcal$/);
+    expect(printed['EXTRA']).toMatch(/\bmesa-vulkan-drivers\b/);
   });
 
   it("builds with the Dockerfile's command into a bundle that starts and exits 2 without a config", () => {

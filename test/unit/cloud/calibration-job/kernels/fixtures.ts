@@ -17,6 +17,20 @@ import { defaultScenario } from '../../../../../simulators/plant/scenario';
 import type { Reading } from '../../../../../twin/estimation/joint-estimator';
 import { SeededRandom } from '../../../../../twin/random';
 import { WebLineJointModel } from '../../../../../twin/model/joint-model';
+import { ensureWebGpu } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
+
+/**
+ * Whether the gpu backend's cases run here: where Dawn does not load they are skipped with the reason,
+ * except with SELFCAL_REQUIRE_WEBGPU=1 (scripts/webgpu-root.sh sets it in the software-GPU root), where
+ * that is a failure: the suite must not pass by skipping what it was run for.
+ */
+export function webGpuForTests(): { ok: true } | { ok: false; reason: string } {
+  const webGpu = ensureWebGpu();
+  if (!webGpu.ok && process.env['SELFCAL_REQUIRE_WEBGPU'] === '1') {
+    throw new Error(`SELFCAL_REQUIRE_WEBGPU=1 but ${webGpu.reason}`);
+  }
+  return webGpu;
+}
 
 export const topology: LineTopology = loadLine();
 export const setpoints = lineSetpoints(topology);

@@ -12,7 +12,8 @@ import {
   BACKEND_CLASS,
   ensureWebGpu,
   firstLine,
-  releaseWebGpu,
+  awaitWebGpuIdle,
+  webGpuAdapter,
   type KernelBackend,
 } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
 import { kernelDiscrepancy, solverScale } from '../../../../../cloud/calibration-job/kernels/tolerance';
@@ -58,9 +59,10 @@ async function main(reportPath: string, backends: KernelBackend[], bench: boolea
     }
   }
   if (bench) report.bench = await benchKernels();
+  report.adapter = webGpuAdapter() ?? null;
   report.pass = ok;
   writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
-  releaseWebGpu();
+  await awaitWebGpuIdle();
   return ok;
 }
 

@@ -8,11 +8,13 @@ import {
   smokeMembers,
   type BackendRequest,
 } from '../../../../../cloud/calibration-job/kernels/select';
-import { ensureWebGpu } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
 import { isKernelError } from '../../../../../cloud/calibration-job/kernels/kernel-errors';
+import { awaitWebGpuIdle } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
 import * as f from './fixtures';
 
-const webGpu = ensureWebGpu();
+const webGpu = f.webGpuForTests();
+// The last kernel's dispose destroys the WebGPU device asynchronously; a device left alive keeps jest open.
+afterAll(() => awaitWebGpuIdle());
 const window = f.fittedWindow(f.plantWindow(f.plantReadings(), 4));
 /** A kernel that builds and runs everywhere but computes nothing of the model. */
 const GARBAGE = `function garbage(thetas, mean, weight, u) {

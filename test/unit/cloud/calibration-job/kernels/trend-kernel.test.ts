@@ -10,7 +10,8 @@ import { TrendLikelihoodReference } from '../../../../../twin/estimation/smc/tre
 import { TrendLikelihoodKernel } from '../../../../../cloud/calibration-job/kernels/trend-kernel';
 import {
   BACKEND_CLASS,
-  ensureWebGpu,
+  awaitWebGpuIdle,
+  webGpuAdapter,
   type KernelBackend,
 } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
 import {
@@ -23,7 +24,9 @@ import { KernelError } from '../../../../../cloud/calibration-job/kernels/kernel
 import type { BinnedWindow } from '../../../../../twin/estimation/smc/binned-window';
 import * as f from './fixtures';
 
-const webGpu = ensureWebGpu();
+const webGpu = f.webGpuForTests();
+// The last kernel's dispose destroys the WebGPU device asynchronously; a device left alive keeps jest open.
+afterAll(() => awaitWebGpuIdle());
 const backends: KernelBackend[] = webGpu.ok ? ['gpu', 'webasm', 'cpu'] : ['webasm', 'cpu'];
 // N not a power of two; fewer on cpu, whose plain-JS kernel is slow inside jest's vm context.
 const sizeFor = (backend: KernelBackend): number => (backend === 'cpu' ? 333 : 999);
@@ -39,7 +42,10 @@ for (const bins of [8, 1]) {
 }
 const measured: string[] = [];
 afterAll(() => {
-  process.stdout.write(`kernel vs reference, worst |Δ ln L| (ratio to tolerance):\n${measured.join('\n')}\n`);
+  const adapter = webGpu.ok ? ` (gpu adapter: ${webGpuAdapter() ?? 'none'})` : '';
+  process.stdout.write(
+    `kernel vs reference${adapter}, worst |Δ ln L| (ratio to tolerance):\n${measured.join('\n')}\n`,
+  );
 });
 
 describe.each(backends)('trend kernel on %s', (backend) => {
