@@ -61,7 +61,8 @@ export function likelihoodFactoryFor(request: BackendRequest, options: SelectOpt
         return kernel;
       } catch (error) {
         kernel?.dispose();
-        const reason = error instanceof KernelError ? error.message : `${backend}: ${firstLine(error)}`;
+        const reason =
+          error instanceof KernelError ? error.message : `${backend}: ${explain(firstLine(error))}`;
         if (effective !== 'auto') throw new KernelError('BACKEND_UNAVAILABLE', reason, { cause: error });
         fallbacks.push({ backend, reason });
       }
@@ -69,6 +70,13 @@ export function likelihoodFactoryFor(request: BackendRequest, options: SelectOpt
     return reference;
   };
   return { request: effective, factory, fallbacks };
+}
+
+/** gpu.js's words for a Dawn without an adapter speak of browsers; say what it means in a job. */
+function explain(message: string): string {
+  return /no adapter is available/.test(message)
+    ? `Dawn loaded but found no Vulkan adapter (no GPU, or no Vulkan ICD for it: see docs/calibration-job.md)`
+    : message;
 }
 
 /** Evaluates the smoke members on both and throws BACKEND_UNAVAILABLE unless they agree. */

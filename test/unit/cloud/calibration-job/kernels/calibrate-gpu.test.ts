@@ -28,7 +28,11 @@ interface Run {
   stderr: string;
 }
 
-function calibrate(csv: string, backend: string): Promise<Run> {
+function calibrate(
+  csv: string,
+  backend: string,
+  options: { particles?: number; env?: Record<string, string> } = {},
+): Promise<Run> {
   return new Promise((done, fail) => {
     const child = spawn(
       process.execPath,
@@ -38,14 +42,14 @@ function calibrate(csv: string, backend: string): Promise<Run> {
         '--csv',
         csv,
         '--particles',
-        '1024',
+        String(options.particles ?? 1024),
         '--seed',
         '1',
         '--backend',
         backend,
         '--json',
       ],
-      { cwd: REPO, env: { ...process.env, SELFCAL_BACKEND: '' } },
+      { cwd: REPO, env: { ...process.env, SELFCAL_BACKEND: '', ...options.env } },
     );
     let stdout = '';
     let stderr = '';
@@ -123,4 +127,20 @@ interface Posterior {
     expect(offsets.map((o) => o.name)).toEqual(Object.keys(got.parameters));
     expect(Math.max(...offsets.map((o) => o.inStd))).toBeLessThanOrEqual(MEAN_IN_STD);
   }, 400_000);
+
+  it('falls back to WebAssembly, saying why, where Dawn loads but finds no Vulkan adapter', async () => {
+    // Act: a Vulkan loader told to use a driver that does not exist (a CPU-only instance of the image)
+    const run = await calibrate(csv, 'auto', {
+      particles: 256,
+      env: { VK_DRIVER_FILES: '/nonexistent/icd.json' },
+    });
+
+    // Assess
+    expect({ status: run.status, signal: run.signal }).toEqual({ status: 0, signal: null });
+    const got = JSON.parse(run.stdout) as Posterior;
+    expect(got.diagnostics.backend).toBe('WebAssemblyKernel');
+    expect(got.diagnostics.fallbacks).toEqual([
+      { backend: 'gpu', reason: expect.stringMatching(/^gpu: Dawn loaded but found no Vulkan adapter/) },
+    ]);
+  }, 200_000);
 });
