@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { IdlerElement, SensorDescription } from '../../twin/lines/types';
@@ -244,4 +245,19 @@ export function* readingsToCsv(signals: readonly string[], readings: Iterable<Re
   for (const r of readings) {
     yield `${r.ts},${signals.map((s) => (r.values[s] === undefined ? '' : String(r.values[s]))).join(',')}\n`;
   }
+}
+
+/** Simulates the scenario on the line and writes every sensor's readings as CSV (`selfcal calibrate --csv`). */
+export function writeScenarioCsv(path: string, topology: LineTopology, scenario: PlantScenario): void {
+  const sim = new PlantSimulator(topology, scenario);
+  const signals = topology.line.sensors.map((s) => s.signal);
+  writeFileSync(
+    path,
+    [
+      ...readingsToCsv(
+        signals,
+        [...sim.samples()].map((s) => s.reading),
+      ),
+    ].join(''),
+  );
 }

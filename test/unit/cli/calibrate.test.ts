@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../../cli/main';
 import { loadLine } from '../../../twin/lines/topology';
-import { PlantSimulator, readingsToCsv } from '../../../simulators/plant/plant-simulator';
+import { writeScenarioCsv } from '../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../simulators/plant/scenario';
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -19,7 +19,8 @@ describe('selfcal calibrate --csv', () => {
   const topology = loadLine();
   beforeAll(() => {
     // 200 samples with R4 worn to b = 0.15 from the start (settled long enough to be steady)
-    const sim = new PlantSimulator(
+    writeScenarioCsv(
+      csv,
       topology,
       defaultScenario({
         seed: 5,
@@ -27,16 +28,6 @@ describe('selfcal calibrate --csv', () => {
         settleS: 300,
         degradations: [{ element: 'R4', onsetS: 0, rampS: 1, finalNms: 0.15 }],
       }),
-    );
-    const signals = topology.line.sensors.map((s) => s.signal);
-    writeFileSync(
-      csv,
-      [
-        ...readingsToCsv(
-          signals,
-          [...sim.samples()].map((s) => s.reading),
-        ),
-      ].join(''),
     );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

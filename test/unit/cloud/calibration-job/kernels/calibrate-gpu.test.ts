@@ -9,10 +9,10 @@
  * at exit, when its device is not destroyed.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PlantSimulator, readingsToCsv } from '../../../../../simulators/plant/plant-simulator';
+import { writeScenarioCsv } from '../../../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../../../simulators/plant/scenario';
 import * as f from './fixtures';
 
@@ -77,7 +77,8 @@ interface Posterior {
   const csv = join(dir, 'window.csv');
   beforeAll(() => {
     // Ten days at 10-minute samples, R8 worn to b = 0.3 from the start, so one roller is degraded.
-    const sim = new PlantSimulator(
+    writeScenarioCsv(
+      csv,
       f.topology,
       defaultScenario({
         seed: 7,
@@ -85,16 +86,6 @@ interface Posterior {
         settleS: 300,
         degradations: [{ element: 'R8', onsetS: 0, rampS: 1, finalNms: 0.3 }],
       }),
-    );
-    const signals = f.topology.line.sensors.map((s) => s.signal);
-    writeFileSync(
-      csv,
-      [
-        ...readingsToCsv(
-          signals,
-          [...sim.samples()].map((s) => s.reading),
-        ),
-      ].join(''),
     );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
