@@ -5,6 +5,7 @@
 export type SelfcalErrorCode =
   | 'LINE_INVALID'
   | 'LINE_UNREADABLE'
+  | 'LINE_UNSUPPORTED'
   | 'PARAMETERS_INVALID'
   | 'MODEL_INPUT_INVALID'
   | 'SCENARIO_INVALID'

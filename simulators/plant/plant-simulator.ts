@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { legacySetpoints } from '../../twin/lines/control';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { IdlerElement, SensorDescription } from '../../twin/lines/types';
 import { allocateSteadyState, solveSteadyState } from '../../twin/model/steady-state';
@@ -57,12 +58,13 @@ export class PlantSimulator {
     );
     this.settledNms = new Float64Array(this.healthyNms);
     const line = topology.line;
+    const setpoints = legacySetpoints(line, 'the plant simulator');
     const inputs: PlantInputs = {
       frictionNms: new Float64Array(this.healthyNms),
-      lineSpeedMps: line.setpoints.lineSpeedMps,
+      lineSpeedMps: setpoints.lineSpeedMps,
       pistonPressurePa: line.dancer?.pistonPressureSetpointPa ?? 0,
-      rewindTensionSetpointN: line.setpoints.tensionsN[els[els.length - 1]?.name as string] as number,
-      unwindTensionSetpointN: line.setpoints.tensionsN[els[0]?.name as string] ?? 0,
+      rewindTensionSetpointN: setpoints.tensionsN[els[els.length - 1]?.name as string] as number,
+      unwindTensionSetpointN: setpoints.tensionsN[els[0]?.name as string] ?? 0,
     };
     this.dynamics = new LineDynamics(topology, inputs);
     this.state = this.initialState();

@@ -4,6 +4,7 @@
  * scorer over its UKF; this default runs the reduced model's steady state at the controllers' setpoints
  * and takes the mean squared standardised residual of the measured signals.
  */
+import { legacySetpoints } from '../lines/control';
 import type { LineTopology } from '../lines/topology';
 import type { SensorDescription } from '../lines/types';
 import { allocateSteadyState, solveSteadyState } from '../model/steady-state';
@@ -63,9 +64,9 @@ export function predictSensors(topology: LineTopology, parameters: ParameterSet)
       eaN: parameters[EA_PARAMETER]?.mean ?? line.web.eaN,
       unwindTensionN: line.dancer
         ? (line.dancer.pistonPressureSetpointPa * line.dancer.pistonAreaM2) / 2
-        : (line.setpoints.tensionsN[first] as number),
-      rewindTensionN: line.setpoints.tensionsN[last] as number,
-      masterSpeedMps: line.setpoints.lineSpeedMps,
+        : (legacySetpoints(line, 'the calibration trial').tensionsN[first] as number),
+      rewindTensionN: legacySetpoints(line, 'the calibration trial').tensionsN[last] as number,
+      masterSpeedMps: legacySetpoints(line, 'the calibration trial').lineSpeedMps,
     },
     allocateSteadyState(topology),
   );

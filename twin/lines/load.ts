@@ -1,9 +1,17 @@
 import Ajv from 'ajv';
 import { LineDescriptionError } from '../errors';
 import { lineDescriptionSchema } from './schema';
-import type { LineDescription, LineElement } from './types';
+import { compileControl, tensionZones } from './control';
+import type { LineDescription, LineElement, Setpoints } from './types';
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, allowUnionTypes: true });
+// strictRequired off: oneOf branches name properties that the surrounding schema defines.
+const ajv = new Ajv({
+  allErrors: true,
+  strict: true,
+  strictTuples: false,
+  strictRequired: false,
+  allowUnionTypes: true,
+});
 const validateSchema = ajv.compile(lineDescriptionSchema);
 
 /** Parse and validate a line description given as JSON text or an already-parsed value. */
@@ -16,6 +24,7 @@ export function parseLineDescription(input: string | unknown): LineDescription {
       throw new LineDescriptionError('', `not valid JSON (${(cause as Error).message})`, { cause });
     }
   }
+  if (typeof input !== 'string') value = structuredClone(input);
   rejectNonFinite(value, '');
   if (!validateSchema(value)) {
     // Report the most specific problem: the deepest path (an unknown element type beats the
@@ -31,8 +40,19 @@ export function parseLineDescription(input: string | unknown): LineDescription {
     throw new LineDescriptionError(path, `${err?.message ?? 'is invalid'}${extra}${allowed}`);
   }
   const line = value as LineDescription;
+  normaliseTractionLimits(line);
   checkSemantics(line);
   return deepFreeze(line);
+}
+
+/** An idler given by `maxTensionRatio` gets μ = ln(ratio)/θ (θ as described, else π): one representation. */
+function normaliseTractionLimits(line: LineDescription): void {
+  for (const e of line.elements) {
+    if (e.type !== 'idler' || e.maxTensionRatio === undefined) continue;
+    const m = e as { wrapAngleRad?: number; frictionCoefficient?: number };
+    m.wrapAngleRad ??= Math.PI;
+    m.frictionCoefficient = Math.log(e.maxTensionRatio) / m.wrapAngleRad;
+  }
 }
 
 /** NaN and ±Infinity cannot come from JSON text but can from objects or `1e999`; name where. */
@@ -108,7 +128,50 @@ function checkSemantics(line: LineDescription): void {
     }
   }
 
-  const sp = line.setpoints;
+  if (line.setpoints && line.control) {
+    throw new LineDescriptionError('/control', 'give either `control` or the older `setpoints`, not both');
+  }
+  if (line.setpoints) checkSetpoints(line, line.setpoints, nips, spanBetween, names);
+  else if (!line.control) throw new LineDescriptionError('', "must have required property 'control'");
+  else if (line.dancer)
+    throw new LineDescriptionError('/dancer', 'with `control`, describe dancers in control.dancers');
+  // Every zone held exactly once, drives and dancers that exist (errors name the path).
+  compileControl(line, tensionZones(line.elements));
+
+  const signals = new Set<string>();
+  line.sensors.forEach((s, i) => {
+    if (signals.has(s.signal))
+      throw new LineDescriptionError(`/sensors/${i}/signal`, `duplicate signal '${s.signal}'`);
+    signals.add(s.signal);
+    if (s.kind === 'dancerAngle') {
+      if (!line.dancer && !(line.control?.dancers ?? []).some((d) => d.angleDegPerRelativeSpeed))
+        throw new LineDescriptionError(`/sensors/${i}/kind`, 'a dancer-angle sensor needs a dancer');
+      return;
+    }
+    if (s.at === undefined) throw new LineDescriptionError(`/sensors/${i}`, `a ${s.kind} sensor needs 'at'`);
+    const ok = s.kind === 'tension' ? line.spans.some((x) => x.name === s.at) : elementIndex.has(s.at);
+    if (!ok)
+      throw new LineDescriptionError(
+        `/sensors/${i}/at`,
+        `unknown ${s.kind === 'tension' ? 'span' : 'element'} '${s.at}'`,
+      );
+  });
+
+  if (line.health.suspectAboveNms >= line.health.degradedAboveNms) {
+    throw new LineDescriptionError('/health/suspectAboveNms', 'must be below degradedAboveNms');
+  }
+}
+
+function checkSetpoints(
+  line: LineDescription,
+  sp: Setpoints,
+  nips: readonly string[],
+  spanBetween: ReadonlyMap<number, number>,
+  names: ReadonlyMap<string, string>,
+): void {
+  const elements = line.elements;
+  const first = elements[0] as LineElement;
+  const last = elements[elements.length - 1] as LineElement;
   if (!nips.includes(sp.speedMaster)) {
     throw new LineDescriptionError(
       '/setpoints/speedMaster',
@@ -147,29 +210,6 @@ function checkSemantics(line: LineDescription): void {
   for (const k of Object.keys(sp.tensionsN)) {
     if (k !== first.name && k !== last.name)
       throw new LineDescriptionError(`/setpoints/tensionsN/${k}`, `'${k}' is not a winder`);
-  }
-
-  const signals = new Set<string>();
-  line.sensors.forEach((s, i) => {
-    if (signals.has(s.signal))
-      throw new LineDescriptionError(`/sensors/${i}/signal`, `duplicate signal '${s.signal}'`);
-    signals.add(s.signal);
-    if (s.kind === 'dancerAngle') {
-      if (!line.dancer)
-        throw new LineDescriptionError(`/sensors/${i}/kind`, 'a dancer-angle sensor needs a dancer');
-      return;
-    }
-    if (s.at === undefined) throw new LineDescriptionError(`/sensors/${i}`, `a ${s.kind} sensor needs 'at'`);
-    const ok = s.kind === 'tension' ? line.spans.some((x) => x.name === s.at) : elementIndex.has(s.at);
-    if (!ok)
-      throw new LineDescriptionError(
-        `/sensors/${i}/at`,
-        `unknown ${s.kind === 'tension' ? 'span' : 'element'} '${s.at}'`,
-      );
-  });
-
-  if (line.health.suspectAboveNms >= line.health.degradedAboveNms) {
-    throw new LineDescriptionError('/health/suspectAboveNms', 'must be below degradedAboveNms');
   }
 }
 

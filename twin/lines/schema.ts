@@ -14,18 +14,7 @@ export const lineDescriptionSchema = {
   $id: 'https://selfcal.dev/schemas/line-description-1.json',
   type: 'object',
   additionalProperties: false,
-  required: [
-    'schemaVersion',
-    'id',
-    'title',
-    'web',
-    'traction',
-    'elements',
-    'spans',
-    'setpoints',
-    'sensors',
-    'health',
-  ],
+  required: ['schemaVersion', 'id', 'title', 'web', 'traction', 'elements', 'spans', 'sensors', 'health'],
   properties: {
     $schema: { type: 'string' },
     schemaVersion: { const: 1 },
@@ -44,6 +33,8 @@ export const lineDescriptionSchema = {
       properties: {
         creepVelocityMps: positive,
         postLimitSlopeFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        law: { enum: ['tanh', 'linear'] },
+        sharpness: { type: 'number', minimum: 1, maximum: 64 },
       },
     },
     elements: {
@@ -56,20 +47,15 @@ export const lineDescriptionSchema = {
         if: { properties: { type: { const: 'idler' } } },
         then: {
           additionalProperties: false,
-          required: [
-            'type',
-            'name',
-            'radiusM',
-            'inertiaKgM2',
-            'bearingFrictionNms',
-            'wrapAngleRad',
-            'frictionCoefficient',
-          ],
+          required: ['type', 'name', 'radiusM', 'inertiaKgM2', 'bearingFrictionNms'],
+          // The traction limit: μ and the wrap angle, or the largest tension ratio directly.
+          oneOf: [{ required: ['wrapAngleRad', 'frictionCoefficient'] }, { required: ['maxTensionRatio'] }],
           properties: {
             type: {},
             ...rotatingBase,
             wrapAngleRad: { type: 'number', exclusiveMinimum: 0, maximum: 2 * Math.PI },
             frictionCoefficient: positive,
+            maxTensionRatio: { type: 'number', exclusiveMinimum: 1, maximum: 100 },
           },
         },
         else: {
@@ -111,6 +97,108 @@ export const lineDescriptionSchema = {
         speedMaster: name,
         draws: { type: 'object', additionalProperties: { type: 'number', minimum: -0.05, maximum: 0.05 } },
         tensionsN: { type: 'object', additionalProperties: positive },
+      },
+    },
+    control: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['speedReference', 'drives'],
+      properties: {
+        speedReference: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['speedMps'],
+          oneOf: [{ required: ['span'] }, { required: ['element'] }],
+          properties: { span: name, element: name, speedMps: positive },
+        },
+        drives: {
+          type: 'array',
+          minItems: 2,
+          items: {
+            type: 'object',
+            required: ['element', 'mode'],
+            properties: { mode: { enum: ['speed', 'draw', 'tension', 'dancer'] } },
+            allOf: [
+              {
+                if: { properties: { mode: { const: 'speed' } } },
+                then: {
+                  additionalProperties: false,
+                  required: ['speedMps'],
+                  properties: { element: name, mode: {}, speedMps: positive },
+                },
+              },
+              {
+                if: { properties: { mode: { const: 'draw' } } },
+                then: {
+                  additionalProperties: false,
+                  required: ['from', 'draw'],
+                  properties: {
+                    element: name,
+                    mode: {},
+                    from: name,
+                    draw: { type: 'number', minimum: -0.05, maximum: 0.05 },
+                  },
+                },
+              },
+              {
+                if: { properties: { mode: { const: 'tension' } } },
+                then: {
+                  additionalProperties: false,
+                  required: ['span', 'setpointN'],
+                  properties: { element: name, mode: {}, span: name, setpointN: positive },
+                },
+              },
+              {
+                if: { properties: { mode: { const: 'dancer' } } },
+                then: {
+                  additionalProperties: false,
+                  required: ['dancer'],
+                  properties: { element: name, mode: {}, dancer: name },
+                },
+              },
+            ],
+          },
+        },
+        dancers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['name', 'kind', 'setpointN'],
+            properties: { kind: { enum: ['span', 'roller'] } },
+            if: { properties: { kind: { const: 'span' } } },
+            then: {
+              additionalProperties: false,
+              required: ['span'],
+              properties: {
+                name,
+                kind: {},
+                span: name,
+                setpointN: positive,
+                angleDegPerRelativeSpeed: positive,
+              },
+            },
+            else: {
+              additionalProperties: false,
+              required: ['roller', 'weights'],
+              properties: {
+                name,
+                kind: {},
+                roller: name,
+                weights: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['upstream', 'downstream'],
+                  properties: {
+                    upstream: { type: 'number', minimum: 0, maximum: 1 },
+                    downstream: { type: 'number', minimum: 0, maximum: 1 },
+                  },
+                },
+                setpointN: positive,
+                angleDegPerRelativeSpeed: positive,
+              },
+            },
+          },
+        },
       },
     },
     sensors: {

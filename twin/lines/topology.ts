@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LineDescriptionError } from '../errors';
+import { compileControl, type CompiledControl } from './control';
 import { parseLineDescription } from './load';
 import type { IdlerElement, LineDescription, LineElement } from './types';
 import referenceWebLine from './reference-web-line.json';
@@ -31,7 +32,10 @@ export interface LineTopology {
   /** Surface speed of each nip relative to the line speed (master = 1; draws cascade). */
   readonly nipSpeedRatio: ReadonlyMap<number, number>;
   readonly zones: readonly TensionZone[];
+  /** The first format's speed-master nip (−1 for a line described by `control`). */
   readonly masterElement: number;
+  /** The control structure, compiled (from `control`, or derived from `setpoints`). */
+  readonly control: CompiledControl;
   readonly elementIndex: ReadonlyMap<string, number>;
   readonly spanIndex: ReadonlyMap<string, number>;
   /** Parameter name of each idler's bearing friction (`b4` for `R4`). */
@@ -56,21 +60,24 @@ export function compileLine(line: LineDescription): LineTopology {
     elements.map((e) => (e.type === 'idler' ? Math.expm1(e.frictionCoefficient * e.wrapAngleRad) : 0)),
   );
   const driven = elements.flatMap((e, i) => (e.type === 'idler' ? [] : [i]));
-  const masterElement = elementIndex.get(line.setpoints.speedMaster) as number;
-
   const nips = elements.flatMap((e, i) => (e.type === 'nip' ? [i] : []));
   const nipSpeedRatio = new Map<number, number>();
-  const m = nips.indexOf(masterElement);
-  nipSpeedRatio.set(masterElement, 1);
-  for (let k = m + 1; k < nips.length; k++) {
-    const prev = nips[k - 1] as number;
-    const draw = line.setpoints.draws[(elements[prev] as LineElement).name] ?? 0;
-    nipSpeedRatio.set(nips[k] as number, (nipSpeedRatio.get(prev) as number) * (1 + draw));
-  }
-  for (let k = m - 1; k >= 0; k--) {
-    const here = nips[k] as number;
-    const draw = line.setpoints.draws[(elements[here] as LineElement).name] ?? 0;
-    nipSpeedRatio.set(here, (nipSpeedRatio.get(nips[k + 1] as number) as number) / (1 + draw));
+  // The first format's speed master and draws (models that do not follow `control` yet use them).
+  const setpoints = line.setpoints;
+  const masterElement = setpoints ? (elementIndex.get(setpoints.speedMaster) as number) : -1;
+  if (setpoints) {
+    const m = nips.indexOf(masterElement);
+    nipSpeedRatio.set(masterElement, 1);
+    for (let k = m + 1; k < nips.length; k++) {
+      const prev = nips[k - 1] as number;
+      const draw = setpoints.draws[(elements[prev] as LineElement).name] ?? 0;
+      nipSpeedRatio.set(nips[k] as number, (nipSpeedRatio.get(prev) as number) * (1 + draw));
+    }
+    for (let k = m - 1; k >= 0; k--) {
+      const here = nips[k] as number;
+      const draw = setpoints.draws[(elements[here] as LineElement).name] ?? 0;
+      nipSpeedRatio.set(here, (nipSpeedRatio.get(nips[k + 1] as number) as number) / (1 + draw));
+    }
   }
 
   const zones: TensionZone[] = [];
@@ -87,6 +94,7 @@ export function compileLine(line: LineDescription): LineTopology {
     throw new LineDescriptionError('/elements', 'internal: the first tension zone must end at a nip');
   }
 
+  const control = compileControl(line, zones);
   const frictionParameterNames = idlers.map((i) => frictionParameterName((elements[i] as IdlerElement).name));
   return {
     line,
@@ -99,6 +107,7 @@ export function compileLine(line: LineDescription): LineTopology {
     nipSpeedRatio,
     zones,
     masterElement,
+    control,
     elementIndex,
     spanIndex,
     frictionParameterNames,

@@ -1,4 +1,5 @@
 /** The JSON format of a web-line description (`twin/lines/*.json`), after schema validation. */
+import type { ControlDescription } from './control';
 
 export interface WebProperties {
   /** Axial stiffness E·A of the web [N]. */
@@ -10,6 +11,13 @@ export interface TractionProperties {
   creepVelocityMps: number;
   /** Slope beyond the traction limit, as a fraction of the creep slope (keeps the law invertible). */
   postLimitSlopeFraction: number;
+  /**
+   * Shape below the limit: `tanh` (F/Fmax = tanh(s/vc), the default) or `linear` (F/Fmax =
+   * u/(1 + u^p)^(1/p), u = s/vc: linear creep up to near the limit, then gross slip; p = `sharpness`).
+   */
+  law?: 'tanh' | 'linear';
+  /** p of the `linear` law (default 8). */
+  sharpness?: number;
 }
 
 interface RotatingElementBase {
@@ -22,8 +30,13 @@ interface RotatingElementBase {
 
 export interface IdlerElement extends RotatingElementBase {
   type: 'idler';
+  /**
+   * The traction limit: the largest tension ratio T_high/T_low the roller carries is e^{μθ}. Given as
+   * `maxTensionRatio` in a description, it is stored as μ = ln(ratio)/θ (θ as described, else π).
+   */
   wrapAngleRad: number;
   frictionCoefficient: number;
+  maxTensionRatio?: number;
 }
 
 export interface NipElement extends RotatingElementBase {
@@ -92,7 +105,10 @@ export interface LineDescription {
   elements: LineElement[];
   spans: SpanDescription[];
   dancer?: DancerDescription;
-  setpoints: Setpoints;
+  /** The first format's control: a speed-master nip, draws, winder tensions (or `control`). */
+  setpoints?: Setpoints;
+  /** The control structure as data (twin/lines/control.ts); replaces `setpoints`. */
+  control?: ControlDescription;
   sensors: SensorDescription[];
   health: HealthRule;
 }

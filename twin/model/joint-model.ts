@@ -1,3 +1,4 @@
+import { legacySetpoints } from '../lines/control';
 import type { UkfModel } from '../estimation/ukf';
 import type { LineTopology } from '../lines/topology';
 import { rollerPropertyPrefix } from '../lines/topology';
@@ -108,9 +109,9 @@ export class WebLineJointModel implements UkfModel {
     this.setpoints = {
       unwindTensionN: line.dancer
         ? (line.dancer.pistonPressureSetpointPa * line.dancer.pistonAreaM2) / 2
-        : (line.setpoints.tensionsN[first] as number),
-      rewindTensionN: line.setpoints.tensionsN[last] as number,
-      masterSpeedMps: line.setpoints.lineSpeedMps,
+        : (legacySetpoints(line, 'the joint model (UKF and SMC)').tensionsN[first] as number),
+      rewindTensionN: legacySetpoints(line, 'the joint model (UKF and SMC)').tensionsN[last] as number,
+      masterSpeedMps: legacySetpoints(line, 'the joint model (UKF and SMC)').lineSpeedMps,
     };
     this.steady = allocateSteadyState(topology);
     this.inputs = {

@@ -50,9 +50,9 @@ describe('reference line description', () => {
     const t = loadLine();
     const line = t.line;
     expect(line.web.eaN).toBe(4.0e5);
-    expect(line.setpoints.lineSpeedMps).toBe(1.0);
-    expect(line.setpoints.draws).toEqual({ NR1: 0.000125 });
-    expect(line.setpoints.tensionsN.WS2).toBe(100);
+    expect(line.setpoints?.lineSpeedMps).toBe(1.0);
+    expect(line.setpoints?.draws).toEqual({ NR1: 0.000125 });
+    expect(line.setpoints?.tensionsN.WS2).toBe(100);
     expect(line.dancer && (line.dancer.pistonPressureSetpointPa * line.dancer.pistonAreaM2) / 2).toBe(100);
     for (const i of t.idlers) expect(t.elements[i]?.radiusM).toBe(0.05);
     expect(line.health.degradedAboveNms).toBe(0.05);

@@ -1,0 +1,258 @@
+/**
+ * Steady state of a line under its control structure (twin/lines/control.ts), for any line: no per-line
+ * code. In steady state the mass flow C = v·(EA − T) is the same in every span (v the span's web speed);
+ * the speed reference fixes C; each tension zone is solved forward from its first span's tension, which is
+ * found so that the zone's pin holds (a tension loop's span at its setpoint, a dancer roller's weighted
+ * sum of its two spans at its setpoint, or the mass flow into a zone-ending drive of set speed). An idler
+ * carries T_out − T_in = b·ω/R (torque balance) with ω from the traction law: slip s = v_in − ω·R with
+ * F = Fmax·g(s/vc), Fmax = T_low·(ratio − 1)·tractionScale, ratio = e^{μθ} the largest tension ratio the
+ * roller carries. Below Fmax the roller creeps; at it, it slips grossly and ω = R·ΔT/b, still informative.
+ * Driven elements report their speed (set, drawn, or the mass flow's web speed at their loop's setpoint),
+ * their motor torque, and a dancer its arm angle (proportional to the speed correction it commands).
+ *
+ * This is the model of the seed line's measured response (test/fixtures/seed-line-response.json); the
+ * estimators' hot paths (twin/model/steady-state.ts) still use the first format's solver until they are
+ * moved onto this one.
+ */
+import { SelfcalError } from '../errors';
+import type { LineTopology } from '../lines/topology';
+import type { DriveSpeed, ZonePin } from '../lines/control';
+import type { IdlerElement, LineElement, TractionProperties } from '../lines/types';
+
+const { abs: mAbs, max: mMax, pow: mPow, tanh: mTanh, cosh: mCosh, exp: mExp } = Math;
+
+export interface LineSteadyInputs {
+  /** Bearing friction b per idler, in `topology.idlers` order [N·m·s/rad]. */
+  frictionNms: ArrayLike<number>;
+  /** Web axial stiffness E·A [N]. */
+  eaN: number;
+  /** Multiplies every idler's traction capacity Fmax (1 = as described). */
+  tractionScale: number;
+}
+
+export interface LineSteadyState {
+  /** Per span (span i joins elements i and i + 1) [N]. */
+  tensionN: Float64Array;
+  /** Per element [rad/s]. */
+  omegaRadPerS: Float64Array;
+  /** Per element: web minus roller surface speed; idlers only [m/s]. */
+  slipMps: Float64Array;
+  /** Per element: the motor torque holding a driven element (b·ω − R·(T_out − T_in)); 0 for idlers [N·m]. */
+  driveTorqueNm: Float64Array;
+  /** Per dancer with an angle (topology.control.dancerAngles) [°]. */
+  dancerAngleDeg: Float64Array;
+  /** v·(EA − T), the same in every span [N·m/s]. */
+  massFlow: number;
+}
+
+export function allocateLineSteadyState(topology: LineTopology): LineSteadyState {
+  return {
+    tensionN: new Float64Array(topology.spanNames.length),
+    omegaRadPerS: new Float64Array(topology.elements.length),
+    slipMps: new Float64Array(topology.elements.length),
+    driveTorqueNm: new Float64Array(topology.elements.length),
+    dancerAngleDeg: new Float64Array(topology.control.dancerAngles.length),
+    massFlow: 0,
+  };
+}
+
+/** Pins hold to this [N]; mass flow converges to this relative change. */
+const PIN_TOLERANCE_N = 1e-9;
+const MASS_FLOW_TOLERANCE = 1e-13;
+const MAX_ITERATIONS = 60;
+
+/** The shape g(u) of the traction law, F/Fmax as a function of u = slip/vc, and its slope. */
+export function tractionShape(law: TractionProperties): { g(u: number): number; dg(u: number): number } {
+  const k = law.postLimitSlopeFraction;
+  if ((law.law ?? 'tanh') === 'tanh') {
+    return {
+      g: (u) => mTanh(u) + k * u,
+      dg: (u) => {
+        const c = mCosh(u);
+        return 1 / (c * c) + k;
+      },
+    };
+  }
+  const p = law.sharpness ?? 8;
+  return {
+    g: (u) => {
+      const a = mAbs(u);
+      return u * mPow(1 + mPow(a, p), -1 / p) + k * u;
+    },
+    dg: (u) => {
+      const a = mAbs(u);
+      return mPow(1 + mPow(a, p), -1 / p - 1) + k;
+    },
+  };
+}
+
+/** The largest tension ratio each idler carries, e^{μθ} (1 for driven elements). */
+function tensionRatios(topology: LineTopology): Float64Array {
+  return Float64Array.from(topology.elements, (e) =>
+    e.type === 'idler' ? mExp((e as IdlerElement).frictionCoefficient * (e as IdlerElement).wrapAngleRad) : 1,
+  );
+}
+
+export function solveLineSteadyState(
+  topology: LineTopology,
+  inputs: LineSteadyInputs,
+  out: LineSteadyState = allocateLineSteadyState(topology),
+): LineSteadyState {
+  validate(topology, inputs);
+  const { elements, zones, control } = topology;
+  const ea = inputs.eaN;
+  const shape = tractionShape(topology.line.traction);
+  const vc = topology.line.traction.creepVelocityMps;
+  const ratio = tensionRatios(topology);
+  const slot = topology.idlerSlot;
+  const radius = (e: number) => (elements[e] as LineElement).radiusM;
+  const setSpeed = (e: number): number => {
+    const d = control.driveSpeed[e] as DriveSpeed;
+    if (d.kind === 'fixed') return d.speedMps;
+    if (d.kind === 'draw') return setSpeed(d.from) * d.ratio;
+    throw new SelfcalError('MODEL_INPUT_INVALID', `internal: '${elements[e]?.name}' has no set speed`);
+  };
+
+  /** One idler: ω and ΔT from the incoming web speed and tension; writes ω and slip. */
+  const idler = (e: number, tIn: number, massFlow: number): number => {
+    const b = inputs.frictionNms[slot[e] as number] as number;
+    const r = radius(e);
+    const v = massFlow / (ea - tIn);
+    const fMax = mMax(tIn, 0) * ((ratio[e] as number) - 1) * inputs.tractionScale;
+    let omega: number;
+    if (b === 0) omega = v / r;
+    else if (fMax <= 0) omega = 0;
+    else {
+      // h(ω) = b·ω/R − Fmax·g((v − ωR)/vc), increasing on [0, v/R] from < 0 to > 0.
+      let lo = 0;
+      let hi = v / r;
+      omega = v / r / (1 + (b * vc) / (r * r * fMax * shape.dg(0)));
+      for (let it = 0; it < 100; it++) {
+        const u = (v - omega * r) / vc;
+        const h = (b * omega) / r - fMax * shape.g(u);
+        if (h > 0) hi = omega;
+        else lo = omega;
+        const dh = b / r + (fMax * shape.dg(u) * r) / vc;
+        let next = omega - h / dh;
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        if (mAbs(next - omega) <= 1e-15 * mMax(1, omega) || hi - lo <= 1e-15 * mMax(1, hi)) {
+          omega = next;
+          break;
+        }
+        omega = next;
+      }
+    }
+    out.omegaRadPerS[e] = omega;
+    out.slipMps[e] = v - omega * r;
+    return (b * omega) / r;
+  };
+
+  /** Tensions through zone z from its first span's tension. */
+  const forward = (z: number, t0: number, massFlow: number): void => {
+    const zone = zones[z] as (typeof zones)[number];
+    let t = t0;
+    out.tensionN[zone.spans[0] as number] = t;
+    for (let k = 1; k < zone.spans.length; k++) {
+      const e = zone.spans[k] as number;
+      t += idler(e, t, massFlow);
+      out.tensionN[e] = t;
+    }
+  };
+  const residual = (pin: ZonePin, massFlow: number): number => {
+    if (pin.kind === 'span') return (out.tensionN[pin.span] as number) - pin.setpointN;
+    if (pin.kind === 'dancerRoller') {
+      return (
+        pin.weightUp * (out.tensionN[pin.upstream] as number) +
+        pin.weightDown * (out.tensionN[pin.downstream] as number) -
+        pin.setpointN
+      );
+    }
+    return (out.tensionN[pin.element - 1] as number) - (ea - massFlow / setSpeed(pin.element));
+  };
+  const solveZone = (z: number, massFlow: number): void => {
+    const pin = control.pins[z] as ZonePin;
+    let t0 = pin.kind === 'massFlow' ? ea - massFlow / setSpeed(pin.element) : pin.setpointN;
+    forward(z, t0, massFlow);
+    let e0 = residual(pin, massFlow);
+    // The pin's residual grows with the first tension (slope ≥ the pin's weight): secant from slope 1.
+    let t1 = t0 - e0;
+    for (let it = 0; it < MAX_ITERATIONS && mAbs(e0) > PIN_TOLERANCE_N; it++) {
+      forward(z, t1, massFlow);
+      const e1 = residual(pin, massFlow);
+      const slope = (e1 - e0) / (t1 - t0);
+      t0 = t1;
+      e0 = e1;
+      t1 = t1 - e1 / (Number.isFinite(slope) && slope > 0.05 ? slope : 1);
+    }
+    if (!(mAbs(e0) <= 1e-6)) {
+      throw new SelfcalError(
+        'MODEL_INPUT_INVALID',
+        `steady state: zone ${elements[(zones[z] as (typeof zones)[number]).startElement]?.name} did not settle (residual ${e0} N)`,
+      );
+    }
+  };
+
+  const ref = control.reference;
+  const refTension = (): number =>
+    ref.kind === 'span' ? (out.tensionN[ref.span] as number) : (out.tensionN[ref.element - 1] as number);
+  const refSpeed = ref.kind === 'span' ? ref.speedMps : setSpeed(ref.element);
+  const refZone = zones.findIndex((z) =>
+    ref.kind === 'span'
+      ? ref.span >= z.startElement && ref.span < z.endElement
+      : z.endElement === ref.element,
+  );
+  const refPin = control.pins[refZone] as ZonePin;
+  let massFlow = refSpeed * (ea - (refPin.kind === 'massFlow' ? 0 : refPin.setpointN));
+  for (let it = 0; it < MAX_ITERATIONS; it++) {
+    solveZone(refZone, massFlow);
+    const next = refSpeed * (ea - refTension());
+    const done = mAbs(next - massFlow) <= MASS_FLOW_TOLERANCE * massFlow;
+    massFlow = next;
+    if (done) break;
+  }
+  for (let z = 0; z < zones.length; z++) solveZone(z, massFlow);
+  out.massFlow = massFlow;
+
+  const last = elements.length - 1;
+  for (let e = 0; e <= last; e++) {
+    const d = control.driveSpeed[e];
+    if (!d) {
+      out.driveTorqueNm[e] = 0;
+      continue;
+    }
+    const r = radius(e);
+    const surface = d.kind === 'massFlowAt' ? massFlow / (ea - d.tensionN) : setSpeed(e);
+    const omega = surface / r;
+    out.omegaRadPerS[e] = omega;
+    out.slipMps[e] = 0;
+    const tIn = e > 0 ? (out.tensionN[e - 1] as number) : 0;
+    const tOut = e < last ? (out.tensionN[e] as number) : 0;
+    out.driveTorqueNm[e] = (elements[e] as LineElement).bearingFrictionNms * omega - r * (tOut - tIn);
+  }
+  control.dancerAngles.forEach((a, i) => {
+    const surface = (out.omegaRadPerS[a.element] as number) * radius(a.element);
+    out.dancerAngleDeg[i] = a.degPerRelativeSpeed * (1 - surface / refSpeed);
+  });
+  return out;
+}
+
+function validate(topology: LineTopology, inputs: LineSteadyInputs): void {
+  if (inputs.frictionNms.length !== topology.idlers.length) {
+    throw new SelfcalError(
+      'MODEL_INPUT_INVALID',
+      `expected ${topology.idlers.length} friction values (one per idler), got ${inputs.frictionNms.length}`,
+    );
+  }
+  for (let k = 0; k < inputs.frictionNms.length; k++) {
+    const b = inputs.frictionNms[k] as number;
+    if (!Number.isFinite(b) || b < 0) {
+      throw new SelfcalError('MODEL_INPUT_INVALID', `frictionNms[${k}] must be finite and ≥ 0, got ${b}`);
+    }
+  }
+  for (const key of ['eaN', 'tractionScale'] as const) {
+    const v = inputs[key];
+    if (!Number.isFinite(v) || v <= 0) {
+      throw new SelfcalError('MODEL_INPUT_INVALID', `${key} must be finite and positive, got ${v}`);
+    }
+  }
+}
