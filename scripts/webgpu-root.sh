@@ -126,12 +126,13 @@ in_root() {
   unshare --mount --propagation private -- bash -euc '
     root="$1" lower="$2" scratch="$3" checkout="$4"; shift 4
     mount -t overlay overlay -o "lowerdir=$lower,upperdir=$scratch/upper,workdir=$scratch/work" "$root"
-    mkdir -p "$root$checkout"
-    mount --bind "$checkout" "$root$checkout"
+    # /tmp first: a checkout under /tmp (CI clones may live there) is bound on top of it, not hidden.
+    mount -t tmpfs tmpfs "$root/tmp"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
-    mount -t tmpfs tmpfs "$root/tmp"
+    mkdir -p "$root$checkout"
+    mount --bind "$checkout" "$root$checkout"
     exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
       CI="${CI:-}" SELFCAL_REQUIRE_WEBGPU=1 FORCE_COLOR=0 ${ROOT_ENV:-} sh -c "cd \"\$0\" && $*" "$checkout"
   ' webgpu-root "$root" "$ROOT" "$scratch" "$HERE" "$@" || status=$?
