@@ -19,7 +19,7 @@ import type { LineTopology } from '../lines/topology';
 import type { DriveSpeed, ZonePin } from '../lines/control';
 import type { IdlerElement, LineElement, TractionProperties } from '../lines/types';
 
-const { abs: mAbs, max: mMax, pow: mPow, tanh: mTanh, cosh: mCosh, exp: mExp } = Math;
+const { abs: mAbs, max: mMax, pow: mPow, tanh: mTanh, cosh: mCosh } = Math;
 
 export interface LineSteadyInputs {
   /** Bearing friction b per idler, in `topology.idlers` order [N·m·s/rad]. */
@@ -56,8 +56,8 @@ export function allocateLineSteadyState(topology: LineTopology): LineSteadyState
   };
 }
 
-/** Pins hold to this [N]; mass flow converges to this relative change. */
-const PIN_TOLERANCE_N = 1e-9;
+/** Pins hold to this [N] (far below load-cell noise); mass flow converges to this relative change. */
+const PIN_TOLERANCE_N = 1e-7;
 const MASS_FLOW_TOLERANCE = 1e-13;
 const MAX_ITERATIONS = 60;
 
@@ -86,11 +86,51 @@ export function tractionShape(law: TractionProperties): { g(u: number): number; 
   };
 }
 
-/** The largest tension ratio each idler carries, e^{μθ} (1 for driven elements). */
-function tensionRatios(topology: LineTopology): Float64Array {
-  return Float64Array.from(topology.elements, (e) =>
-    e.type === 'idler' ? mExp((e as IdlerElement).frictionCoefficient * (e as IdlerElement).wrapAngleRad) : 1,
+/** What a topology's solves share, computed once per topology (the solver runs per sigma point/member). */
+interface Prepared {
+  shape: { g(u: number): number; dg(u: number): number };
+  /** e^{μθ} − 1 per element (0 for driven elements). */
+  capacity: Float64Array;
+  radius: Float64Array;
+  /** Surface speed of each drive of set speed (fixed or drawn), NaN otherwise [m/s]. */
+  setSpeed: Float64Array;
+  refZone: number;
+  refSpeed: number;
+}
+const prepared = new WeakMap<LineTopology, Prepared>();
+
+function prepare(topology: LineTopology): Prepared {
+  const cached = prepared.get(topology);
+  if (cached) return cached;
+  const { elements, control, zones } = topology;
+  const setSpeed = new Float64Array(elements.length).fill(Number.NaN);
+  const speedOf = (e: number): number => {
+    const d = control.driveSpeed[e] as DriveSpeed | undefined;
+    if (d?.kind === 'fixed') return d.speedMps;
+    if (d?.kind === 'draw') return speedOf(d.from) * d.ratio;
+    return Number.NaN;
+  };
+  elements.forEach((_, e) => (setSpeed[e] = speedOf(e)));
+  const ref = control.reference;
+  const refZone = zones.findIndex((z) =>
+    ref.kind === 'span'
+      ? ref.span >= z.startElement && ref.span < z.endElement
+      : z.endElement === ref.element,
   );
+  const p: Prepared = {
+    shape: tractionShape(topology.line.traction),
+    capacity: Float64Array.from(elements, (e) =>
+      e.type === 'idler'
+        ? Math.expm1((e as IdlerElement).frictionCoefficient * (e as IdlerElement).wrapAngleRad)
+        : 0,
+    ),
+    radius: Float64Array.from(elements, (e) => (e as LineElement).radiusM),
+    setSpeed,
+    refZone,
+    refSpeed: ref.kind === 'span' ? ref.speedMps : (setSpeed[ref.element] as number),
+  };
+  prepared.set(topology, p);
+  return p;
 }
 
 export function solveLineSteadyState(
@@ -101,24 +141,18 @@ export function solveLineSteadyState(
   validate(topology, inputs);
   const { elements, zones, control } = topology;
   const ea = inputs.eaN;
-  const shape = tractionShape(topology.line.traction);
+  const { shape, capacity, radius, refZone, refSpeed } = prepare(topology);
+  const speeds = prepare(topology).setSpeed;
   const vc = topology.line.traction.creepVelocityMps;
-  const ratio = tensionRatios(topology);
   const slot = topology.idlerSlot;
-  const radius = (e: number) => (elements[e] as LineElement).radiusM;
-  const setSpeed = (e: number): number => {
-    const d = control.driveSpeed[e] as DriveSpeed;
-    if (d.kind === 'fixed') return d.speedMps;
-    if (d.kind === 'draw') return setSpeed(d.from) * d.ratio;
-    throw new SelfcalError('MODEL_INPUT_INVALID', `internal: '${elements[e]?.name}' has no set speed`);
-  };
+  const setSpeed = (e: number): number => speeds[e] as number;
 
   /** One idler: ω and ΔT from the incoming web speed and tension; writes ω and slip. */
   const idler = (e: number, tIn: number, massFlow: number): number => {
     const b = inputs.frictionNms[slot[e] as number] as number;
-    const r = radius(e);
+    const r = radius[e] as number;
     const v = massFlow / (ea - tIn);
-    const fMax = mMax(tIn, 0) * ((ratio[e] as number) - 1) * inputs.tractionScale;
+    const fMax = mMax(tIn, 0) * (capacity[e] as number) * inputs.tractionScale;
     let omega: number;
     if (b === 0) omega = v / r;
     else if (fMax <= 0) omega = 0;
@@ -135,7 +169,7 @@ export function solveLineSteadyState(
         const dh = b / r + (fMax * shape.dg(u) * r) / vc;
         let next = omega - h / dh;
         if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-        if (mAbs(next - omega) <= 1e-15 * mMax(1, omega) || hi - lo <= 1e-15 * mMax(1, hi)) {
+        if (mAbs(next - omega) <= 1e-13 * omega || hi - lo <= 1e-13 * hi) {
           omega = next;
           break;
         }
@@ -195,12 +229,6 @@ export function solveLineSteadyState(
   const ref = control.reference;
   const refTension = (): number =>
     ref.kind === 'span' ? (out.tensionN[ref.span] as number) : (out.tensionN[ref.element - 1] as number);
-  const refSpeed = ref.kind === 'span' ? ref.speedMps : setSpeed(ref.element);
-  const refZone = zones.findIndex((z) =>
-    ref.kind === 'span'
-      ? ref.span >= z.startElement && ref.span < z.endElement
-      : z.endElement === ref.element,
-  );
   const refPin = control.pins[refZone] as ZonePin;
   let massFlow = refSpeed * (ea - (refPin.kind === 'massFlow' ? 0 : refPin.setpointN));
   for (let it = 0; it < MAX_ITERATIONS; it++) {
@@ -210,7 +238,8 @@ export function solveLineSteadyState(
     massFlow = next;
     if (done) break;
   }
-  for (let z = 0; z < zones.length; z++) solveZone(z, massFlow);
+  // The reference zone was solved with the mass flow of the last iteration (converged to 1e-13).
+  for (let z = 0; z < zones.length; z++) if (z !== refZone) solveZone(z, massFlow);
   out.massFlow = massFlow;
 
   const last = elements.length - 1;
@@ -220,7 +249,7 @@ export function solveLineSteadyState(
       out.driveTorqueNm[e] = 0;
       continue;
     }
-    const r = radius(e);
+    const r = radius[e] as number;
     const surface = d.kind === 'massFlowAt' ? massFlow / (ea - d.tensionN) : setSpeed(e);
     const omega = surface / r;
     out.omegaRadPerS[e] = omega;
@@ -230,7 +259,7 @@ export function solveLineSteadyState(
     out.driveTorqueNm[e] = (elements[e] as LineElement).bearingFrictionNms * omega - r * (tOut - tIn);
   }
   control.dancerAngles.forEach((a, i) => {
-    const surface = (out.omegaRadPerS[a.element] as number) * radius(a.element);
+    const surface = (out.omegaRadPerS[a.element] as number) * (radius[a.element] as number);
     out.dancerAngleDeg[i] = a.degPerRelativeSpeed * (1 - surface / refSpeed);
   });
   return out;
