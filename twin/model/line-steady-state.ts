@@ -19,7 +19,7 @@ import type { LineTopology } from '../lines/topology';
 import type { DriveSpeed, ZonePin } from '../lines/control';
 import type { IdlerElement, LineElement, TractionProperties } from '../lines/types';
 
-const { abs: mAbs, max: mMax, pow: mPow, tanh: mTanh, cosh: mCosh } = Math;
+const { abs: mAbs, max: mMax, min: mMin, pow: mPow, tanh: mTanh, cosh: mCosh } = Math;
 
 export interface LineSteadyInputs {
   /** Bearing friction b per idler, in `topology.idlers` order [N·m·s/rad]. */
@@ -56,9 +56,12 @@ export function allocateLineSteadyState(topology: LineTopology): LineSteadyState
   };
 }
 
-/** Pins hold to this [N] (far below load-cell noise); mass flow converges to this relative change. */
-const PIN_TOLERANCE_N = 1e-7;
-const MASS_FLOW_TOLERANCE = 1e-13;
+/**
+ * A zone's shooting stops once its pin is within SHIFT_TOLERANCE_N and removes the rest by a uniform
+ * shift (exact at the pin); the mass flow converges to MASS_FLOW_TOLERANCE relative (speeds to < 1e-6 rad/s).
+ */
+const SHIFT_TOLERANCE_N = 1e-2;
+const MASS_FLOW_TOLERANCE = 1e-8;
 const MAX_ITERATIONS = 60;
 
 /** The shape g(u) of the traction law, F/Fmax as a function of u = slip/vc, and its slope. */
@@ -160,7 +163,13 @@ export function solveLineSteadyState(
       // h(ω) = b·ω/R − Fmax·g((v − ωR)/vc), increasing on [0, v/R] from < 0 to > 0.
       let lo = 0;
       let hi = v / r;
+      // Start from the creep regime's linearisation, or, where that would carry more than Fmax, from
+      // gross slip's (ΔT ≈ Fmax·(1 + k·u)): Newton from the wrong regime crawls along the knee.
       omega = v / r / (1 + (b * vc) / (r * r * fMax * shape.dg(0)));
+      if ((b * omega) / r > fMax) {
+        const k = topology.line.traction.postLimitSlopeFraction;
+        omega = mMin((fMax * (1 + (k * v) / vc)) / (b / r + (fMax * k * r) / vc), v / r);
+      }
       for (let it = 0; it < 100; it++) {
         const u = (v - omega * r) / vc;
         const h = (b * omega) / r - fMax * shape.g(u);
@@ -169,7 +178,7 @@ export function solveLineSteadyState(
         const dh = b / r + (fMax * shape.dg(u) * r) / vc;
         let next = omega - h / dh;
         if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-        if (mAbs(next - omega) <= 1e-13 * omega || hi - lo <= 1e-13 * hi) {
+        if (mAbs(next - omega) <= 1e-12 * omega || hi - lo <= 1e-12 * hi) {
           omega = next;
           break;
         }
@@ -205,12 +214,16 @@ export function solveLineSteadyState(
   };
   const solveZone = (z: number, massFlow: number): void => {
     const pin = control.pins[z] as ZonePin;
-    let t0 = pin.kind === 'massFlow' ? ea - massFlow / setSpeed(pin.element) : pin.setpointN;
+    const spans = (zones[z] as (typeof zones)[number]).spans;
+    const target = pin.kind === 'massFlow' ? ea - massFlow / setSpeed(pin.element) : pin.setpointN;
+    // First tension from the friction rises at the free web speed before the pin (b·v/R² each).
+    let t0 = target - riseBeforePin(pin, spans, massFlow);
     forward(z, t0, massFlow);
     let e0 = residual(pin, massFlow);
-    // The pin's residual grows with the first tension (slope ≥ the pin's weight): secant from slope 1.
+    // The pin's residual grows with the first tension (slope ≥ the pin's weight): secant from slope 1,
+    // until the residual is within SHIFT_TOLERANCE_N.
     let t1 = t0 - e0;
-    for (let it = 0; it < MAX_ITERATIONS && mAbs(e0) > PIN_TOLERANCE_N; it++) {
+    for (let it = 0; it < MAX_ITERATIONS && !(mAbs(e0) <= SHIFT_TOLERANCE_N); it++) {
       forward(z, t1, massFlow);
       const e1 = residual(pin, massFlow);
       const slope = (e1 - e0) / (t1 - t0);
@@ -218,12 +231,29 @@ export function solveLineSteadyState(
       e0 = e1;
       t1 = t1 - e1 / (Number.isFinite(slope) && slope > 0.05 ? slope : 1);
     }
-    if (!(mAbs(e0) <= 1e-6)) {
+    if (!(mAbs(e0) <= SHIFT_TOLERANCE_N)) {
       throw new SelfcalError(
         'MODEL_INPUT_INVALID',
         `steady state: zone ${elements[(zones[z] as (typeof zones)[number]).startElement]?.name} did not settle (residual ${e0} N)`,
       );
     }
+    // What remains is removed by shifting the zone's tensions together: every pin then holds exactly
+    // (dancer weights sum to 1), and the creep computed before the shift moves by < 1e-4 relative.
+    for (const sp of spans) out.tensionN[sp] = (out.tensionN[sp] as number) - e0;
+  };
+  /** Σ b·v/R² over the zone's idlers upstream of the pin's span(s) (weighted for a dancer roller). */
+  const riseBeforePin = (pin: ZonePin, spans: readonly number[], massFlow: number): number => {
+    const until =
+      pin.kind === 'span' ? pin.span : pin.kind === 'dancerRoller' ? pin.downstream : pin.element - 1;
+    let rise = 0;
+    let riseUp = 0;
+    for (let k = 1; k < spans.length && (spans[k] as number) <= until; k++) {
+      const e = spans[k] as number;
+      const r = radius[e] as number;
+      if (pin.kind === 'dancerRoller' && e === pin.downstream) riseUp = rise;
+      rise += ((inputs.frictionNms[slot[e] as number] as number) * (massFlow / ea)) / (r * r);
+    }
+    return pin.kind === 'dancerRoller' ? pin.weightUp * riseUp + pin.weightDown * rise : rise;
   };
 
   const ref = control.reference;
