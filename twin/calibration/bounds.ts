@@ -16,7 +16,7 @@ export interface BoundsOptions {
   /** Largest credible bearing friction [N·m·s/rad]; a seized bearing at 20 rad/s and 0.05 m radius would
    *  need > 400 N of tension rise at 1, far beyond any web tension. */
   maxFrictionNms?: number;
-  /** Range of the μ scale factor (matches the joint model's clamp). */
+  /** Range of the traction scale (`mu_scale`: multiplies every idler's traction capacity; matches the joint model's clamp). */
   muScale?: readonly [number, number];
   /** EA may differ from the description by at most this factor either way. */
   eaFactor?: number;

@@ -4,10 +4,9 @@
  * scorer over its UKF; this default runs the reduced model's steady state at the controllers' setpoints
  * and takes the mean squared standardised residual of the measured signals.
  */
-import { legacySetpoints } from '../lines/control';
 import type { LineTopology } from '../lines/topology';
 import type { SensorDescription } from '../lines/types';
-import { allocateSteadyState, solveSteadyState } from '../model/steady-state';
+import { solveLineSteadyState, type LineSteadyState } from '../model/line-steady-state';
 import { EA_PARAMETER, MU_SCALE_PARAMETER } from './bounds';
 import type { ParameterEstimate } from './manifest';
 
@@ -45,46 +44,31 @@ export function candidateIsWorse(scores: TrialScores, margin: TrialMargin = DEFA
   return scores.candidateScore > scores.activeScore * (1 + margin.relative) + margin.absolute;
 }
 
-/** Predicted value of every sensor of the line under a parameter set (dancer angle: 0, the loop centres it). */
+/** Predicted value of every sensor of the line under a parameter set (a dancer without angle gain: 0). */
 export function predictSensors(topology: LineTopology, parameters: ParameterSet): Map<string, number> {
   const line = topology.line;
-  const first = line.elements[0]?.name as string;
-  const last = line.elements[line.elements.length - 1]?.name as string;
   const frictionNms = topology.idlers.map(
     (e, k) =>
       parameters[topology.frictionParameterNames[k] as string]?.mean ??
       topology.elements[e]?.bearingFrictionNms ??
       0,
   );
-  const st = solveSteadyState(
-    topology,
-    {
-      frictionNms,
-      muScale: parameters[MU_SCALE_PARAMETER]?.mean ?? 1,
-      eaN: parameters[EA_PARAMETER]?.mean ?? line.web.eaN,
-      unwindTensionN: line.dancer
-        ? (line.dancer.pistonPressureSetpointPa * line.dancer.pistonAreaM2) / 2
-        : (legacySetpoints(line, 'the calibration trial').tensionsN[first] as number),
-      rewindTensionN: legacySetpoints(line, 'the calibration trial').tensionsN[last] as number,
-      masterSpeedMps: legacySetpoints(line, 'the calibration trial').lineSpeedMps,
-    },
-    allocateSteadyState(topology),
-  );
+  // Every loop at its setpoint, under the line's control structure.
+  const st = solveLineSteadyState(topology, {
+    frictionNms,
+    tractionScale: parameters[MU_SCALE_PARAMETER]?.mean ?? 1,
+    eaN: parameters[EA_PARAMETER]?.mean ?? line.web.eaN,
+  });
   const out = new Map<string, number>();
-  for (const s of line.sensors) out.set(s.signal, predictOne(topology, s, st.tensionN, st.omegaRadPerS));
+  for (const s of line.sensors) out.set(s.signal, predictOne(topology, s, st));
   return out;
 }
 
-function predictOne(
-  topology: LineTopology,
-  s: SensorDescription,
-  tensionN: Float64Array,
-  omegaRadPerS: Float64Array,
-): number {
-  if (s.kind === 'tension') return tensionN[topology.spanIndex.get(s.at as string) as number] as number;
+function predictOne(topology: LineTopology, s: SensorDescription, st: LineSteadyState): number {
+  if (s.kind === 'tension') return st.tensionN[topology.spanIndex.get(s.at as string) as number] as number;
   if (s.kind === 'angularSpeed')
-    return omegaRadPerS[topology.elementIndex.get(s.at as string) as number] as number;
-  return 0;
+    return st.omegaRadPerS[topology.elementIndex.get(s.at as string) as number] as number;
+  return st.dancerAngleDeg[0] ?? 0;
 }
 
 /** Mean squared standardised residual over the readings of the line's sensors; NaN when none. */

@@ -201,6 +201,23 @@ export const lineDescriptionSchema = {
         },
       },
     },
+    model: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['discrepancyInSigmas'],
+      properties: {
+        discrepancyInSigmas: { type: 'number', minimum: 0.1, maximum: 100 },
+        byKind: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            tension: { type: 'number', minimum: 0.1, maximum: 100 },
+            angularSpeed: { type: 'number', minimum: 0.1, maximum: 100 },
+            dancerAngle: { type: 'number', minimum: 0.1, maximum: 100 },
+          },
+        },
+      },
+    },
     sensors: {
       type: 'array',
       minItems: 1,

@@ -111,4 +111,17 @@ export interface LineDescription {
   control?: ControlDescription;
   sensors: SensorDescription[];
   health: HealthRule;
+  /** How far the reduced model may be from this line (the recalibration's model discrepancy). */
+  model?: ModelFit;
+}
+
+export interface ModelFit {
+  /**
+   * Per-channel model discrepancy τ_c in multiples of the sensor's σ_c (default 5). Set it from a
+   * measured comparison of the reduced model with the real line (the seed line: 2, its measured response
+   * table reproduced within 0.7 σ on speeds and 0.1 σ on tensions); too small makes a biased fit confident.
+   */
+  discrepancyInSigmas: number;
+  /** Per sensor kind, replacing discrepancyInSigmas for that kind (the seed line: tensions fit 5× closer than speeds). */
+  byKind?: Partial<Record<SensorKind, number>>;
 }

@@ -1,14 +1,13 @@
-import { legacySetpoints } from '../lines/control';
 import type { UkfModel } from '../estimation/ukf';
 import type { LineTopology } from '../lines/topology';
 import { rollerPropertyPrefix } from '../lines/topology';
 import type { IdlerElement, SensorDescription } from '../lines/types';
 import {
-  allocateSteadyState,
-  solveValidatedSteadyState,
-  type SteadyState,
-  type SteadyStateInputs,
-} from './steady-state';
+  allocateLineSteadyState,
+  solveValidatedLineSteadyState,
+  type LineSteadyInputs,
+  type LineSteadyState,
+} from './line-steady-state';
 
 // Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
 // slow inside vm contexts such as jest's test environment).
@@ -18,13 +17,18 @@ const { exp: mExp, log: mLog, max: mMax } = Math;
  * The reduced web-line model in the form a filter needs: a state that joins slow boundary states with
  * the physical parameters (as a slow random walk), a transition, and a measurement function.
  *
- * State x = [T_unwind, T_rewind, v_master, q_1 … q_m, (q_μ), (q_EA)]
- *  - T_unwind, T_rewind [N], v_master [m/s]: what the controllers actually hold; they relax towards
- *    their setpoints (Ornstein–Uhlenbeck, time constant `boundaryTimeConstantS`) and absorb small
- *    calibration offsets of dancer, load cell and speed loop.
- *  - q_i = ln b_i: bearing friction through a log transform, so b stays positive; μ scale and EA too.
- * The measurement function is the line's steady state (tensions settle in seconds, samples are seconds
- * to minutes apart). Measurement order = the line's sensor list.
+ * State x = [T_first, T_last, v_ref, q_1 … q_m, (q_traction), (q_EA)]
+ *  - T_first, T_last [N]: what the loops holding the first and the last tension zone actually hold (the
+ *    unwind's dancer or tension loop and the rewind's loop on a line like the reference line; whatever
+ *    the line's control section says otherwise), v_ref [m/s]: the speed reference's speed. They relax
+ *    towards their setpoints (Ornstein–Uhlenbeck, time constant `boundaryTimeConstantS`) and absorb small
+ *    calibration offsets of dancer, load cell and speed loop. (Named unwindTensionN, rewindTensionN and
+ *    masterSpeedMps for the estimators' history; a zone held by mass flow has no such state and ignores it.)
+ *  - q_i = ln b_i: bearing friction through a log transform, so b stays positive; the line-wide traction
+ *    scale (it multiplies every idler's capacity Fmax) and EA too.
+ * The measurement function is the line's steady state under its control structure
+ * (twin/model/line-steady-state.ts; tensions settle in seconds, samples are seconds to minutes apart).
+ * Measurement order = the line's sensor list.
  */
 export interface JointModelOptions {
   estimateMu?: boolean;
@@ -60,8 +64,9 @@ export class WebLineJointModel implements UkfModel {
   private readonly opts: Required<JointModelOptions>;
   private readonly sensors: readonly SensorDescription[];
   private readonly sensorSlot: Int32Array;
-  private readonly steady: SteadyState;
-  private readonly inputs: SteadyStateInputs & { frictionNms: Float64Array };
+  private readonly steady: LineSteadyState;
+  private readonly pinSetpoints: Float64Array;
+  private readonly inputs: LineSteadyInputs & { frictionNms: Float64Array };
 
   constructor(
     readonly topology: LineTopology,
@@ -104,23 +109,23 @@ export class WebLineJointModel implements UkfModel {
             : -1,
       ),
     );
-    const first = line.elements[0]?.name as string;
-    const last = line.elements[line.elements.length - 1]?.name as string;
+    const pins = topology.control.pins;
+    const held = (pin: (typeof pins)[number] | undefined): number =>
+      pin && pin.kind !== 'massFlow' ? pin.setpointN : 0;
+    const ref = topology.control.reference;
     this.setpoints = {
-      unwindTensionN: line.dancer
-        ? (line.dancer.pistonPressureSetpointPa * line.dancer.pistonAreaM2) / 2
-        : (legacySetpoints(line, 'the joint model (UKF and SMC)').tensionsN[first] as number),
-      rewindTensionN: legacySetpoints(line, 'the joint model (UKF and SMC)').tensionsN[last] as number,
-      masterSpeedMps: legacySetpoints(line, 'the joint model (UKF and SMC)').lineSpeedMps,
+      unwindTensionN: held(pins[0]),
+      rewindTensionN: held(pins[pins.length - 1]),
+      masterSpeedMps: ref.kind === 'span' ? ref.speedMps : speedOfDrive(topology, ref.element),
     };
-    this.steady = allocateSteadyState(topology);
+    this.steady = allocateLineSteadyState(topology);
+    this.pinSetpoints = new Float64Array(pins.length).fill(Number.NaN);
     this.inputs = {
       frictionNms: new Float64Array(m),
-      muScale: 1,
+      tractionScale: 1,
       eaN: line.web.eaN,
-      unwindTensionN: 0,
-      rewindTensionN: 0,
-      masterSpeedMps: 0,
+      pinSetpointN: this.pinSetpoints,
+      referenceSpeedMps: this.setpoints.masterSpeedMps,
     };
   }
 
@@ -187,30 +192,31 @@ export class WebLineJointModel implements UkfModel {
     for (let i = 0; i < this.dimZ; i++) {
       const s = this.sensors[i] as SensorDescription;
       const slot = this.sensorSlot[i] as number;
-      // The dancer loop holds the arm centred in steady state.
+      // A dancer without an angle gain is held centred by its loop.
       out[i] =
         s.kind === 'tension'
           ? (st.tensionN[slot] as number)
           : s.kind === 'angularSpeed'
             ? (st.omegaRadPerS[slot] as number)
-            : 0;
+            : (st.dancerAngleDeg[0] ?? 0);
     }
   }
 
   /** Steady state for a state vector (shared scratch: copy what you keep). decode() clamps every
    * input into its valid range, so the input checks are skipped on this hot path. */
-  solve(x: ArrayLike<number>): SteadyState {
-    return solveValidatedSteadyState(this.topology, this.decode(x), this.steady);
+  solve(x: ArrayLike<number>): LineSteadyState {
+    return solveValidatedLineSteadyState(this.topology, this.decode(x), this.steady);
   }
 
-  decode(x: ArrayLike<number>): SteadyStateInputs {
+  decode(x: ArrayLike<number>): LineSteadyInputs {
     const inp = this.inputs;
-    inp.unwindTensionN = mMax(x[0] as number, 1e-3);
-    inp.rewindTensionN = mMax(x[1] as number, 1e-3);
-    inp.masterSpeedMps = mMax(x[2] as number, 1e-6);
+    const last = this.pinSetpoints.length - 1;
+    this.pinSetpoints[0] = mMax(x[0] as number, 1e-3);
+    if (last > 0) this.pinSetpoints[last] = mMax(x[1] as number, 1e-3);
+    inp.referenceSpeedMps = mMax(x[2] as number, 1e-6);
     for (let k = 0; k < inp.frictionNms.length; k++)
       inp.frictionNms[k] = mExp(clamp(x[this.frictionOffset + k] as number, ...LN_FRICTION));
-    inp.muScale = this.muIndex >= 0 ? mExp(clamp(x[this.muIndex] as number, ...LN_MU_SCALE)) : 1;
+    inp.tractionScale = this.muIndex >= 0 ? mExp(clamp(x[this.muIndex] as number, ...LN_MU_SCALE)) : 1;
     inp.eaN =
       this.eaIndex >= 0 ? mExp(clamp(x[this.eaIndex] as number, ...LN_EA)) : this.topology.line.web.eaN;
     return inp;
@@ -233,4 +239,12 @@ export class WebLineJointModel implements UkfModel {
     out.set(st.tensionN, 0);
     t.idlers.forEach((e, k) => (out[t.spanNames.length + k] = st.slipMps[e] as number));
   }
+}
+
+/** Surface speed of a drive of set speed (a fixed speed, or a chain of draws from one) [m/s]. */
+function speedOfDrive(topology: LineTopology, element: number): number {
+  const d = topology.control.driveSpeed[element];
+  if (d?.kind === 'fixed') return d.speedMps;
+  if (d?.kind === 'draw') return speedOfDrive(topology, d.from) * d.ratio;
+  return Number.NaN;
 }

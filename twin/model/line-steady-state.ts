@@ -28,6 +28,13 @@ export interface LineSteadyInputs {
   eaN: number;
   /** Multiplies every idler's traction capacity Fmax (1 = as described). */
   tractionScale: number;
+  /**
+   * What each zone's tension pin holds, per zone [N]; NaN (or absent) keeps the described setpoint.
+   * Ignored for zones held by mass flow. (Estimators use it for controllers that hold a little off.)
+   */
+  pinSetpointN?: ArrayLike<number>;
+  /** The speed reference's speed [m/s] (absent: as described). */
+  referenceSpeedMps?: number;
 }
 
 export interface LineSteadyState {
@@ -142,13 +149,26 @@ export function solveLineSteadyState(
   out: LineSteadyState = allocateLineSteadyState(topology),
 ): LineSteadyState {
   validate(topology, inputs);
+  return solveValidatedLineSteadyState(topology, inputs, out);
+}
+
+/** solveLineSteadyState without the input checks, for callers that clamp their inputs (hot paths). */
+export function solveValidatedLineSteadyState(
+  topology: LineTopology,
+  inputs: LineSteadyInputs,
+  out: LineSteadyState,
+): LineSteadyState {
   const { elements, zones, control } = topology;
   const ea = inputs.eaN;
-  const { shape, capacity, radius, refZone, refSpeed } = prepare(topology);
+  const { shape, capacity, radius, refZone } = prepare(topology);
+  // A reference speed off its described value (an estimator's speed-loop offset) moves every set speed
+  // with it, as a line-speed scale.
+  const refSpeed = inputs.referenceSpeedMps ?? prepare(topology).refSpeed;
+  const speedScale = refSpeed / prepare(topology).refSpeed;
   const speeds = prepare(topology).setSpeed;
   const vc = topology.line.traction.creepVelocityMps;
   const slot = topology.idlerSlot;
-  const setSpeed = (e: number): number => speeds[e] as number;
+  const setSpeed = (e: number): number => (speeds[e] as number) * speedScale;
 
   /** One idler: ω and ΔT from the incoming web speed and tension; writes ω and slip. */
   const idler = (e: number, tIn: number, massFlow: number): number => {
@@ -201,13 +221,17 @@ export function solveLineSteadyState(
       out.tensionN[e] = t;
     }
   };
-  const residual = (pin: ZonePin, massFlow: number): number => {
-    if (pin.kind === 'span') return (out.tensionN[pin.span] as number) - pin.setpointN;
+  const pinSetpoint = (z: number, pin: ZonePin & { setpointN: number }): number => {
+    const given = inputs.pinSetpointN?.[z];
+    return given !== undefined && Number.isFinite(given) ? given : pin.setpointN;
+  };
+  const residual = (z: number, pin: ZonePin, massFlow: number): number => {
+    if (pin.kind === 'span') return (out.tensionN[pin.span] as number) - pinSetpoint(z, pin);
     if (pin.kind === 'dancerRoller') {
       return (
         pin.weightUp * (out.tensionN[pin.upstream] as number) +
         pin.weightDown * (out.tensionN[pin.downstream] as number) -
-        pin.setpointN
+        pinSetpoint(z, pin)
       );
     }
     return (out.tensionN[pin.element - 1] as number) - (ea - massFlow / setSpeed(pin.element));
@@ -215,17 +239,17 @@ export function solveLineSteadyState(
   const solveZone = (z: number, massFlow: number): void => {
     const pin = control.pins[z] as ZonePin;
     const spans = (zones[z] as (typeof zones)[number]).spans;
-    const target = pin.kind === 'massFlow' ? ea - massFlow / setSpeed(pin.element) : pin.setpointN;
+    const target = pin.kind === 'massFlow' ? ea - massFlow / setSpeed(pin.element) : pinSetpoint(z, pin);
     // First tension from the friction rises at the free web speed before the pin (b·v/R² each).
     let t0 = target - riseBeforePin(pin, spans, massFlow);
     forward(z, t0, massFlow);
-    let e0 = residual(pin, massFlow);
+    let e0 = residual(z, pin, massFlow);
     // The pin's residual grows with the first tension (slope ≥ the pin's weight): secant from slope 1,
     // until the residual is within SHIFT_TOLERANCE_N.
     let t1 = t0 - e0;
     for (let it = 0; it < MAX_ITERATIONS && !(mAbs(e0) <= SHIFT_TOLERANCE_N); it++) {
       forward(z, t1, massFlow);
-      const e1 = residual(pin, massFlow);
+      const e1 = residual(z, pin, massFlow);
       const slope = (e1 - e0) / (t1 - t0);
       t0 = t1;
       e0 = e1;
@@ -260,7 +284,7 @@ export function solveLineSteadyState(
   const refTension = (): number =>
     ref.kind === 'span' ? (out.tensionN[ref.span] as number) : (out.tensionN[ref.element - 1] as number);
   const refPin = control.pins[refZone] as ZonePin;
-  let massFlow = refSpeed * (ea - (refPin.kind === 'massFlow' ? 0 : refPin.setpointN));
+  let massFlow = refSpeed * (ea - (refPin.kind === 'massFlow' ? 0 : pinSetpoint(refZone, refPin)));
   for (let it = 0; it < MAX_ITERATIONS; it++) {
     solveZone(refZone, massFlow);
     const next = refSpeed * (ea - refTension());

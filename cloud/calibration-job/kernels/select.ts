@@ -61,8 +61,8 @@ export function likelihoodFactoryFor(request: BackendRequest, options: SelectOpt
         return kernel;
       } catch (error) {
         kernel?.dispose();
-        const reason =
-          error instanceof KernelError ? error.message : `${backend}: ${explain(firstLine(error))}`;
+        const message = error instanceof KernelError ? error.message : explain(firstLine(error));
+        const reason = message.startsWith(`${backend}: `) ? message : `${backend}: ${message}`;
         if (effective !== 'auto') throw new KernelError('BACKEND_UNAVAILABLE', reason, { cause: error });
         fallbacks.push({ backend, reason });
       }

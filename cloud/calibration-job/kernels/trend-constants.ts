@@ -24,12 +24,42 @@ export const KERNEL_LIMITS = {
   newtonResidualTol: 1e-6,
 } as const;
 
+/**
+ * Why the kernel cannot evaluate this line, or undefined. The kernel source implements the control
+ * structures of the first line format: the speed reference a drive of set speed ending the first zone,
+ * the first zone held at its first span, later zones held by mass flow or at their first span, the tanh
+ * traction law, no dancer angle. Other structures (the seed line's dancer roller, tension-trimmed nip,
+ * span speed reference, linear law) run on the TypeScript reference, which follows any control section.
+ */
+export function kernelUnsupported(topology: LineTopology): string | undefined {
+  const { control, zones, line } = topology;
+  const ref = control.reference;
+  const unsupported: string[] = [];
+  if ((line.traction.law ?? 'tanh') !== 'tanh') unsupported.push(`the '${line.traction.law}' traction law`);
+  if (ref.kind !== 'element' || ref.element !== zones[0]?.endElement) {
+    unsupported.push('a speed reference other than the drive ending the first zone');
+  }
+  control.pins.forEach((pin, z) => {
+    const first = zones[z]?.startElement;
+    if (pin.kind === 'dancerRoller') unsupported.push(`a dancer roller holding zone ${z + 1}`);
+    else if (pin.kind === 'span' && pin.span !== first)
+      unsupported.push(`zone ${z + 1} held inside, not at its first span`);
+    else if (pin.kind === 'massFlow' && z === 0) unsupported.push('a first zone held by mass flow');
+  });
+  if (control.dancerAngles.length > 0) unsupported.push('a dancer angle');
+  return unsupported.length > 0
+    ? `the gpu.js kernel does not implement ${unsupported.join(', ')} (the TypeScript reference does)`
+    : undefined;
+}
+
 export function trendKernelConstants(
   topology: LineTopology,
   setpoints: WindowSetpoints,
   layout: TrendLayout,
   bins: number,
 ): TrendKernelConstants {
+  const why = kernelUnsupported(topology);
+  if (why) throw new KernelError('TOPOLOGY_UNSUPPORTED', why);
   const { elements, zones, line } = topology;
   const sensors = line.sensors;
   const ratio = (element: number): number => {

@@ -28,8 +28,8 @@ export interface WindowReading {
 export interface BinnedWindowOptions {
   /** Per-signal sensor noise std σ_c. */
   noiseStd: readonly number[];
-  /** Model discrepancy per channel in multiples of σ_c (default 10 here; the recalibration passes 5). */
-  discrepancyInSigmas?: number;
+  /** Model discrepancy in multiples of σ_c, for every channel or per channel (default 10 here; the recalibration passes 5 or the line's). */
+  discrepancyInSigmas?: number | readonly number[];
   /** Spike threshold in σ_c (default 8). */
   outlierSigma?: number;
   /** The trailing part of the window the frictions are fitted to (default 48 h). */
@@ -89,7 +89,14 @@ export function binWindow(
   if (rel && !(rel.rho >= 0 && Number.isFinite(rel.rho))) {
     throw new EstimationError('NON_FINITE', `relativeDiscrepancy.rho must be ≥ 0, got ${rel.rho}`);
   }
-  const k = options.discrepancyInSigmas ?? 10;
+  const kOption = options.discrepancyInSigmas ?? 10;
+  const kOf = (c: number): number => (typeof kOption === 'number' ? kOption : (kOption[c] as number));
+  if (typeof kOption !== 'number' && kOption.length !== m) {
+    throw new EstimationError(
+      'DIMENSION_MISMATCH',
+      `discrepancyInSigmas: expected ${m} values, got ${kOption.length}`,
+    );
+  }
   const outlier = options.outlierSigma ?? 8;
   const horizon = options.horizonS ?? 48 * 3600;
   if (!(horizon > 0)) throw new EstimationError('NON_FINITE', `horizonS must be > 0, got ${horizon}`);
@@ -127,7 +134,7 @@ export function binWindow(
   for (let c = 0; c < m; c++) {
     const name = signalNames[c]!;
     const sigma = options.noiseStd[c]!;
-    const tau = k * sigma;
+    const tau = kOf(c) * sigma;
     if (!(sigma > 0) || !(tau >= 0)) {
       throw new EstimationError('NON_FINITE', `${name}: noise std must be > 0 and discrepancy ≥ 0`);
     }

@@ -58,9 +58,9 @@ export interface RecalibrationOptions extends SmcOptions {
   unwindTensionStdN?: number;
   rewindTensionStdN?: number;
   masterSpeedStdMps?: number;
-  /** Model discrepancy per channel in multiples of its noise std (default 5: the reduced model is not the
-   * plant; docs/validation.md has how it, ρ and the prior were chosen). */
-  discrepancyInSigmas?: number;
+  /** Model discrepancy per channel in multiples of its noise std (default: the line's `model` section,
+   * else 5: the reduced model is not the plant; docs/validation.md has how it, ρ and the prior were chosen). */
+  discrepancyInSigmas?: number | readonly number[];
   outlierSigma?: number;
   /** ρ of the model error relative to a channel's departure from the healthy line's prediction (default
    * 0.02; 0 turns it off; binned-window.ts). */
@@ -135,7 +135,7 @@ export function frictionWindow(
     readings,
     {
       noiseStd: sensors.map((s) => s.noiseStd),
-      discrepancyInSigmas: options.discrepancyInSigmas ?? 5,
+      discrepancyInSigmas: options.discrepancyInSigmas ?? lineDiscrepancy(topology),
       outlierSigma: options.outlierSigma ?? 8,
       horizonS: options.horizonS,
       bins: options.bins,
@@ -174,7 +174,13 @@ export function frictionWindow(
 }
 
 /** The reduced model's prediction for the line at its setpoints with the bearings' ln b as given. */
-export function healthyPrediction(
+export /** The line's model discrepancy per channel in sensor sigmas (its `model` section; default 5). */
+function lineDiscrepancy(topology: LineTopology): number[] {
+  const fit = topology.line.model;
+  return topology.line.sensors.map((s) => fit?.byKind?.[s.kind] ?? fit?.discrepancyInSigmas ?? 5);
+}
+
+function healthyPrediction(
   topology: LineTopology,
   lnFriction: readonly number[],
   setpoints?: WindowSetpoints,

@@ -8,25 +8,13 @@
  *   the first format's solver gives (the same physics through the generic zone pins);
  * - it refuses bad inputs with MODEL_INPUT_INVALID.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadLine } from '../../../../twin/lines/topology';
 import { allocateSteadyState, solveSteadyState } from '../../../../twin/model/steady-state';
 import { solveLineSteadyState } from '../../../../twin/model/line-steady-state';
 import { SeededRandom } from '../../../../twin/random';
+import { seedResponse } from '../../../fixtures/seed-line-response';
 
-interface ResponseCase {
-  case: string;
-  frictionNms: Record<string, number>;
-  tensionsN: Record<string, number>;
-  omegaRadPerS: Record<string, number>;
-  dancerAngleDeg: number;
-  motorTorqueNm: number;
-  unwindSpeedMps: number;
-}
-const table = JSON.parse(
-  readFileSync(join(__dirname, '../../../fixtures/seed-line-response.json'), 'utf8'),
-) as { healthyFrictionNms: number; cases: ResponseCase[] };
+const table = seedResponse;
 
 describe('line steady state on the seed line', () => {
   const seed = loadLine('twin/lines/seed-web-line.json');

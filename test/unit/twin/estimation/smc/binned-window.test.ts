@@ -72,6 +72,24 @@ describe('binWindow', () => {
     for (let b = 0; b < empty.bins; b++) expect(empty.weight[b * 2 + 1]).toBe(0);
   });
 
+  it('takes the discrepancy per channel: each channel its own τ_c = k_c·σ_c', () => {
+    // Prepare: `b` (7 throughout, no scatter) with τ = 0.5σ and with τ = 3σ.
+    const r = readings();
+    const opts = { noiseStd: [0.5], horizonS: 10 * 86400, bins: 3 };
+    // Act
+    const tight = binWindow(['b'], r, { ...opts, discrepancyInSigmas: [0.5] });
+    const loose = binWindow(['b'], r, { ...opts, discrepancyInSigmas: [3] });
+    // Assess
+    for (let b = 0; b < 3; b++) {
+      const n = tight.count[b] as number;
+      expect(tight.weight[b]).toBeCloseTo(1 / (0.25 / n + 3 * (0.5 * 0.5) ** 2), 9);
+      expect(loose.weight[b]).toBeCloseTo(1 / (0.25 / n + 3 * (3 * 0.5) ** 2), 9);
+    }
+    expect(() => binWindow(['b'], r, { ...opts, discrepancyInSigmas: [1, 2] })).toThrow(
+      expect.objectContaining({ code: 'DIMENSION_MISMATCH' }),
+    );
+  });
+
   it('adds (ρ·(ȳ − z_healthy))² to a bin variance: nothing where the channel sits at the healthy prediction', () => {
     // Prepare: `b` is 7 throughout; healthy predictions 7 (no departure) and 5 (departure 2).
     const r = readings();
