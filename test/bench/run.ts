@@ -28,6 +28,7 @@ import { UnscentedKalmanFilter, type UkfModel } from '../../twin/estimation/ukf'
 import { PlantSimulator } from '../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../simulators/plant/scenario';
 import { LineDynamics } from '../../simulators/plant/line-dynamics';
+import { allocateSteadyState, solveValidatedSteadyState } from '../../twin/model/steady-state';
 import { benchEdge } from './edge/index';
 import { benchEstimator } from './estimator';
 import { benchKernels } from './kernels';
@@ -56,6 +57,7 @@ function benchUkf() {
   const rounds: number[] = [];
   const algebraRounds: number[] = [];
   const modelRounds: number[] = [];
+  const firstFormatRounds: number[] = [];
   for (let round = 0; round < 5; round++) {
     const est = new JointWebLineEstimator(topology);
     let t0 = performance.now();
@@ -98,6 +100,30 @@ function benchUkf() {
     for (let k = 0; k < data.length; k++)
       for (let s = 0; s < 2 * n + 1; s++) est.model.hx(sig.subarray(s * n, (s + 1) * n), out);
     modelRounds.push(((performance.now() - t0) * 1000) / data.length);
+
+    // Baseline (c): the same evaluations with the first line format's solver (the model before the
+    // control structure became data, issue 14), on the same sigma points.
+    const first = allocateSteadyState(topology);
+    const fInputs = {
+      frictionNms: new Float64Array(topology.idlers.length),
+      muScale: 1,
+      eaN: topology.line.web.eaN,
+      unwindTensionN: 0,
+      rewindTensionN: 0,
+      masterSpeedMps: 0,
+    };
+    t0 = performance.now();
+    for (let k = 0; k < data.length; k++)
+      for (let s = 0; s < 2 * n + 1; s++) {
+        const x = sig.subarray(s * n, (s + 1) * n);
+        fInputs.unwindTensionN = Math.max(x[0] as number, 1e-3);
+        fInputs.rewindTensionN = Math.max(x[1] as number, 1e-3);
+        fInputs.masterSpeedMps = Math.max(x[2] as number, 1e-6);
+        for (let i = 0; i < fInputs.frictionNms.length; i++)
+          fInputs.frictionNms[i] = Math.exp(Math.min(Math.max(x[3 + i] as number, -30), 5));
+        solveValidatedSteadyState(topology, fInputs, first);
+      }
+    firstFormatRounds.push(((performance.now() - t0) * 1000) / data.length);
   }
   const step = median(rounds);
   return {
@@ -108,6 +134,8 @@ function benchUkf() {
     microsPerStep: step,
     baselineLinearModelMicrosPerStep: median(algebraRounds),
     baselineModelEvaluationsMicrosPerStep: median(modelRounds),
+    firstFormatModelEvaluationsMicrosPerStep: median(firstFormatRounds),
+    modelEvaluationsRatioToFirstFormat: median(modelRounds) / median(firstFormatRounds),
     ratioToLinearModel: step / median(algebraRounds),
     targetMicros: 200,
   };

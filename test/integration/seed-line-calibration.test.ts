@@ -14,7 +14,7 @@ import { readingsFromCase, responseCase, seedResponse } from '../fixtures/seed-l
 const seed = loadLine('twin/lines/seed-web-line.json');
 
 describe('recalibration on the seed plant’s measured responses', () => {
-  it.each(['b4 = 0.3', 'b2 = 0.1', 'b7 + b10 = 0.05', 'healthy'])(
+  it.each(['b4 = 0.3', 'b2 = 0.05', 'b8 = 0.05', 'healthy'])(
     '%s: names the degraded rollers, calls the rest healthy, and covers the true b',
     async (name) => {
       // Prepare

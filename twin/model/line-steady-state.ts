@@ -19,7 +19,7 @@ import type { LineTopology } from '../lines/topology';
 import type { DriveSpeed, ZonePin } from '../lines/control';
 import type { IdlerElement, LineElement, TractionProperties } from '../lines/types';
 
-const { abs: mAbs, max: mMax, min: mMin, pow: mPow, tanh: mTanh, cosh: mCosh } = Math;
+const { abs: mAbs, exp: mExp, max: mMax, min: mMin, pow: mPow } = Math;
 
 export interface LineSteadyInputs {
   /** Bearing friction b per idler, in `topology.idlers` order [N·m·s/rad]. */
@@ -71,34 +71,48 @@ const SHIFT_TOLERANCE_N = 1e-2;
 const MASS_FLOW_TOLERANCE = 1e-8;
 const MAX_ITERATIONS = 60;
 
-/** The shape g(u) of the traction law, F/Fmax as a function of u = slip/vc, and its slope. */
-export function tractionShape(law: TractionProperties): { g(u: number): number; dg(u: number): number } {
+/**
+ * The shape g(u) of the traction law, F/Fmax as a function of u = slip/vc, and its slope: `at(u)` sets
+ * `g` and `dg` on the returned object (one transcendental evaluation for both; no allocation).
+ */
+export interface TractionShape {
+  g: number;
+  dg: number;
+  at(u: number): void;
+}
+
+export function tractionShape(law: TractionProperties): TractionShape {
   const k = law.postLimitSlopeFraction;
   if ((law.law ?? 'tanh') === 'tanh') {
-    return {
-      g: (u) => mTanh(u) + k * u,
-      dg: (u) => {
-        const c = mCosh(u);
-        return 1 / (c * c) + k;
+    const shape: TractionShape = {
+      g: 0,
+      dg: 0,
+      at(u) {
+        const e = mExp(-2 * mAbs(u));
+        const th = (u < 0 ? -1 : 1) * ((1 - e) / (1 + e));
+        shape.g = th + k * u;
+        shape.dg = 1 - th * th + k;
       },
     };
+    return shape;
   }
   const p = law.sharpness ?? 8;
-  return {
-    g: (u) => {
-      const a = mAbs(u);
-      return u * mPow(1 + mPow(a, p), -1 / p) + k * u;
-    },
-    dg: (u) => {
-      const a = mAbs(u);
-      return mPow(1 + mPow(a, p), -1 / p - 1) + k;
+  const shape: TractionShape = {
+    g: 0,
+    dg: 0,
+    at(u) {
+      const q = 1 + mPow(mAbs(u), p);
+      const root = mPow(q, -1 / p);
+      shape.g = u * root + k * u;
+      shape.dg = root / q + k;
     },
   };
+  return shape;
 }
 
 /** What a topology's solves share, computed once per topology (the solver runs per sigma point/member). */
 interface Prepared {
-  shape: { g(u: number): number; dg(u: number): number };
+  shape: TractionShape;
   /** e^{μθ} − 1 per element (0 for driven elements). */
   capacity: Float64Array;
   radius: Float64Array;
@@ -185,17 +199,18 @@ export function solveValidatedLineSteadyState(
       let hi = v / r;
       // Start from the creep regime's linearisation, or, where that would carry more than Fmax, from
       // gross slip's (ΔT ≈ Fmax·(1 + k·u)): Newton from the wrong regime crawls along the knee.
-      omega = v / r / (1 + (b * vc) / (r * r * fMax * shape.dg(0)));
+      omega = v / r / (1 + (b * vc) / (r * r * fMax * (1 + topology.line.traction.postLimitSlopeFraction)));
       if ((b * omega) / r > fMax) {
         const k = topology.line.traction.postLimitSlopeFraction;
         omega = mMin((fMax * (1 + (k * v) / vc)) / (b / r + (fMax * k * r) / vc), v / r);
       }
       for (let it = 0; it < 100; it++) {
         const u = (v - omega * r) / vc;
-        const h = (b * omega) / r - fMax * shape.g(u);
+        shape.at(u);
+        const h = (b * omega) / r - fMax * shape.g;
         if (h > 0) hi = omega;
         else lo = omega;
-        const dh = b / r + (fMax * shape.dg(u) * r) / vc;
+        const dh = b / r + (fMax * shape.dg * r) / vc;
         let next = omega - h / dh;
         if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
         if (mAbs(next - omega) <= 1e-12 * omega || hi - lo <= 1e-12 * hi) {

@@ -10,7 +10,15 @@ import {
 } from '../../../../../cloud/calibration-job/kernels/select';
 import { isKernelError } from '../../../../../cloud/calibration-job/kernels/kernel-errors';
 import { awaitWebGpuIdle } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
+import { kernelUnsupported } from '../../../../../cloud/calibration-job/kernels/trend-constants';
+import { loadLine } from '../../../../../twin/lines/topology';
+import { lineSetpoints } from '../../../../../twin/estimation/smc/trend-likelihood';
+import { frictionWindow } from '../../../../../twin/estimation/smc/recalibrate';
+import { readingsFromCase, responseCase } from '../../../../fixtures/seed-line-response';
 import * as f from './fixtures';
+
+const binnedReadings = (line: ReturnType<typeof loadLine>) =>
+  frictionWindow(line, readingsFromCase(line, responseCase('b4 = 0.3'), 20, 1), { bins: 2 }).window;
 
 const webGpu = f.webGpuForTests();
 // The last kernel's dispose destroys the WebGPU device asynchronously; a device left alive keeps jest open.
@@ -118,5 +126,26 @@ describe('likelihoodFactoryFor', () => {
       ...Array.from(thetas).filter((_, i) => i % d >= 3 && i % d < 3 + f.layout.idlers),
     );
     expect(maxLnB).toBeGreaterThan(Math.log(0.5));
+  });
+
+  it('auto takes the reference on a line whose control structure the kernel does not implement, saying why', async () => {
+    // Prepare: the seed line (a dancer roller, a tension-trimmed nip, a span as speed reference, the linear law)
+    const seedLine = loadLine('twin/lines/seed-web-line.json');
+    const seedWindow = binnedReadings(seedLine);
+    const selection = likelihoodFactoryFor('auto', { env: {} });
+
+    // Act
+    const likelihood = await selection.factory(seedLine, seedWindow, lineSetpoints(seedLine));
+    likelihood.dispose?.();
+
+    // Assess
+    expect(kernelUnsupported(f.topology)).toBeUndefined();
+    expect(likelihood.backend).toBe('typescript-reference');
+    expect(selection.fallbacks.map((x) => x.backend)).toEqual(['gpu', 'webasm', 'cpu']);
+    for (const fb of selection.fallbacks) {
+      expect(fb.reason).toBe(`${fb.backend}: ${kernelUnsupported(seedLine)}`);
+    }
+    expect(kernelUnsupported(seedLine)).toMatch(/a dancer roller holding zone 1/);
+    expect(kernelUnsupported(seedLine)).toMatch(/the 'linear' traction law/);
   });
 });
