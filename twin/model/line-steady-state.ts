@@ -334,19 +334,24 @@ export function solveValidatedLineSteadyState(
   return out;
 }
 
-function validate(topology: LineTopology, inputs: LineSteadyInputs): void {
-  if (inputs.frictionNms.length !== topology.idlers.length) {
+/** One finite, non-negative friction per idler, or MODEL_INPUT_INVALID naming the first that is not. */
+export function checkFrictions(topology: LineTopology, frictionNms: ArrayLike<number>): void {
+  if (frictionNms.length !== topology.idlers.length) {
     throw new SelfcalError(
       'MODEL_INPUT_INVALID',
-      `expected ${topology.idlers.length} friction values (one per idler), got ${inputs.frictionNms.length}`,
+      `expected ${topology.idlers.length} friction values (one per idler), got ${frictionNms.length}`,
     );
   }
-  for (let k = 0; k < inputs.frictionNms.length; k++) {
-    const b = inputs.frictionNms[k] as number;
+  for (let k = 0; k < frictionNms.length; k++) {
+    const b = frictionNms[k] as number;
     if (!Number.isFinite(b) || b < 0) {
       throw new SelfcalError('MODEL_INPUT_INVALID', `frictionNms[${k}] must be finite and ≥ 0, got ${b}`);
     }
   }
+}
+
+function validate(topology: LineTopology, inputs: LineSteadyInputs): void {
+  checkFrictions(topology, inputs.frictionNms);
   for (const key of ['eaN', 'tractionScale'] as const) {
     const v = inputs[key];
     if (!Number.isFinite(v) || v <= 0) {

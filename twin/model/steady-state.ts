@@ -1,6 +1,7 @@
 import { SelfcalError } from '../errors';
 import type { IdlerElement, LineElement } from '../lines/types';
 import type { LineTopology, TensionZone } from '../lines/topology';
+import { checkFrictions } from './line-steady-state';
 import { solveIdlerSteadyState, tractionLimitN, type CreepLaw } from './traction';
 
 // Module-level aliases: hot loops must not look up the global `Math` on every call (that lookup is
@@ -180,16 +181,7 @@ function validateInputs(topology: LineTopology, inputs: SteadyStateInputs): void
       'MODEL_INPUT_INVALID',
       `steady-state input ${what} must be finite and positive, got ${String(v)}`,
     );
-  if (inputs.frictionNms.length !== topology.idlers.length) {
-    throw new SelfcalError(
-      'MODEL_INPUT_INVALID',
-      `expected ${topology.idlers.length} friction values (one per idler), got ${inputs.frictionNms.length}`,
-    );
-  }
-  for (let k = 0; k < inputs.frictionNms.length; k++) {
-    const b = inputs.frictionNms[k] as number;
-    if (!Number.isFinite(b) || b < 0) throw bad(`frictionNms[${k}]`, b);
-  }
+  checkFrictions(topology, inputs.frictionNms);
   for (const key of ['muScale', 'eaN', 'unwindTensionN', 'rewindTensionN', 'masterSpeedMps'] as const) {
     const v = inputs[key];
     if (!Number.isFinite(v) || v <= 0) throw bad(key, v);
