@@ -110,51 +110,242 @@ export function tractionShape(law: TractionProperties): TractionShape {
   return shape;
 }
 
-/** What a topology's solves share, computed once per topology (the solver runs per sigma point/member). */
-interface Prepared {
-  shape: TractionShape;
+/**
+ * The solver of one topology: what its solves share (capacities, radii, set speeds, the reference zone),
+ * computed once, and the solve itself as methods over per-call fields, so that a solve allocates nothing
+ * (it runs per sigma point and per member-bin).
+ */
+class LineSolver {
+  private readonly shape: TractionShape;
   /** e^{μθ} − 1 per element (0 for driven elements). */
-  capacity: Float64Array;
-  radius: Float64Array;
-  /** Surface speed of each drive of set speed (fixed or drawn), NaN otherwise [m/s]. */
-  setSpeed: Float64Array;
-  refZone: number;
-  refSpeed: number;
-}
-const prepared = new WeakMap<LineTopology, Prepared>();
+  private readonly capacity: Float64Array;
+  private readonly radius: Float64Array;
+  /** Surface speed of each drive of set speed (fixed or drawn) as described, NaN otherwise [m/s]. */
+  private readonly describedSpeed: Float64Array;
+  private readonly refZone: number;
+  readonly describedRefSpeed: number;
+  private readonly vc: number;
+  private readonly k: number;
+  // per call
+  private inputs!: LineSteadyInputs;
+  private out!: LineSteadyState;
+  private ea = 0;
+  private speedScale = 1;
 
-function prepare(topology: LineTopology): Prepared {
-  const cached = prepared.get(topology);
-  if (cached) return cached;
-  const { elements, control, zones } = topology;
-  const setSpeed = new Float64Array(elements.length).fill(Number.NaN);
-  const speedOf = (e: number): number => {
-    const d = control.driveSpeed[e] as DriveSpeed | undefined;
-    if (d?.kind === 'fixed') return d.speedMps;
-    if (d?.kind === 'draw') return speedOf(d.from) * d.ratio;
-    return Number.NaN;
-  };
-  elements.forEach((_, e) => (setSpeed[e] = speedOf(e)));
-  const ref = control.reference;
-  const refZone = zones.findIndex((z) =>
-    ref.kind === 'span'
-      ? ref.span >= z.startElement && ref.span < z.endElement
-      : z.endElement === ref.element,
-  );
-  const p: Prepared = {
-    shape: tractionShape(topology.line.traction),
-    capacity: Float64Array.from(elements, (e) =>
+  constructor(private readonly topology: LineTopology) {
+    const { elements, control, zones } = topology;
+    const speedOf = (e: number): number => {
+      const d = control.driveSpeed[e] as DriveSpeed | undefined;
+      if (d?.kind === 'fixed') return d.speedMps;
+      if (d?.kind === 'draw') return speedOf(d.from) * d.ratio;
+      return Number.NaN;
+    };
+    this.describedSpeed = Float64Array.from(elements, (_, e) => speedOf(e));
+    const ref = control.reference;
+    this.refZone = zones.findIndex((z) =>
+      ref.kind === 'span'
+        ? ref.span >= z.startElement && ref.span < z.endElement
+        : z.endElement === ref.element,
+    );
+    this.describedRefSpeed =
+      ref.kind === 'span' ? ref.speedMps : (this.describedSpeed[ref.element] as number);
+    this.shape = tractionShape(topology.line.traction);
+    this.capacity = Float64Array.from(elements, (e) =>
       e.type === 'idler'
         ? Math.expm1((e as IdlerElement).frictionCoefficient * (e as IdlerElement).wrapAngleRad)
         : 0,
-    ),
-    radius: Float64Array.from(elements, (e) => (e as LineElement).radiusM),
-    setSpeed,
-    refZone,
-    refSpeed: ref.kind === 'span' ? ref.speedMps : (setSpeed[ref.element] as number),
-  };
-  prepared.set(topology, p);
-  return p;
+    );
+    this.radius = Float64Array.from(elements, (e) => (e as LineElement).radiusM);
+    this.vc = topology.line.traction.creepVelocityMps;
+    this.k = topology.line.traction.postLimitSlopeFraction;
+  }
+
+  solve(inputs: LineSteadyInputs, out: LineSteadyState): LineSteadyState {
+    const { elements, zones, control } = this.topology;
+    this.inputs = inputs;
+    this.out = out;
+    const ea = (this.ea = inputs.eaN);
+    // A reference speed off its described value (an estimator's speed-loop offset) moves every set
+    // speed with it, as a line-speed scale.
+    const refSpeed = inputs.referenceSpeedMps ?? this.describedRefSpeed;
+    this.speedScale = refSpeed / this.describedRefSpeed;
+    const ref = control.reference;
+    const refZone = this.refZone;
+    const refPin = control.pins[refZone] as ZonePin;
+    let massFlow = refSpeed * (ea - (refPin.kind === 'massFlow' ? 0 : this.pinSetpoint(refZone, refPin)));
+    for (let it = 0; it < MAX_ITERATIONS; it++) {
+      this.solveZone(refZone, massFlow);
+      const tRef = ref.kind === 'span' ? out.tensionN[ref.span] : out.tensionN[ref.element - 1];
+      const next = refSpeed * (ea - (tRef as number));
+      const done = mAbs(next - massFlow) <= MASS_FLOW_TOLERANCE * massFlow;
+      massFlow = next;
+      if (done) break;
+    }
+    // The reference zone was solved with the mass flow of the last iteration (converged to 1e-8).
+    for (let z = 0; z < zones.length; z++) if (z !== refZone) this.solveZone(z, massFlow);
+    out.massFlow = massFlow;
+
+    const last = elements.length - 1;
+    for (let e = 0; e <= last; e++) {
+      const d = control.driveSpeed[e];
+      if (!d) {
+        out.driveTorqueNm[e] = 0;
+        continue;
+      }
+      const r = this.radius[e] as number;
+      const surface = d.kind === 'massFlowAt' ? massFlow / (ea - d.tensionN) : this.setSpeed(e);
+      const omega = surface / r;
+      out.omegaRadPerS[e] = omega;
+      out.slipMps[e] = 0;
+      const tIn = e > 0 ? (out.tensionN[e - 1] as number) : 0;
+      const tOut = e < last ? (out.tensionN[e] as number) : 0;
+      out.driveTorqueNm[e] = (elements[e] as LineElement).bearingFrictionNms * omega - r * (tOut - tIn);
+    }
+    const angles = control.dancerAngles;
+    for (let i = 0; i < angles.length; i++) {
+      const a = angles[i] as (typeof angles)[number];
+      const surface = (out.omegaRadPerS[a.element] as number) * (this.radius[a.element] as number);
+      out.dancerAngleDeg[i] = a.degPerRelativeSpeed * (1 - surface / refSpeed);
+    }
+    return out;
+  }
+
+  private setSpeed(e: number): number {
+    return (this.describedSpeed[e] as number) * this.speedScale;
+  }
+
+  /** One idler: ω and ΔT from the incoming web speed and tension; writes ω and slip, returns ΔT. */
+  private idler(e: number, tIn: number, massFlow: number): number {
+    const b = this.inputs.frictionNms[this.topology.idlerSlot[e] as number] as number;
+    const r = this.radius[e] as number;
+    const { vc, k, shape } = this;
+    const v = massFlow / (this.ea - tIn);
+    const fMax = mMax(tIn, 0) * (this.capacity[e] as number) * this.inputs.tractionScale;
+    let omega: number;
+    if (b === 0) omega = v / r;
+    else if (fMax <= 0) omega = 0;
+    else {
+      // h(ω) = b·ω/R − Fmax·g((v − ωR)/vc), increasing on [0, v/R] from < 0 to > 0.
+      let lo = 0;
+      let hi = v / r;
+      // Start from the creep regime's linearisation, or, where that would carry more than Fmax, from
+      // gross slip's (ΔT ≈ Fmax·(1 + k·u)): Newton from the wrong regime crawls along the knee.
+      omega = v / r / (1 + (b * vc) / (r * r * fMax * (1 + k)));
+      if ((b * omega) / r > fMax)
+        omega = mMin((fMax * (1 + (k * v) / vc)) / (b / r + (fMax * k * r) / vc), v / r);
+      for (let it = 0; it < 100; it++) {
+        shape.at((v - omega * r) / vc);
+        const h = (b * omega) / r - fMax * shape.g;
+        if (h > 0) hi = omega;
+        else lo = omega;
+        let next = omega - h / (b / r + (fMax * shape.dg * r) / vc);
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        if (mAbs(next - omega) <= 1e-12 * omega || hi - lo <= 1e-12 * hi) {
+          omega = next;
+          break;
+        }
+        omega = next;
+      }
+    }
+    this.out.omegaRadPerS[e] = omega;
+    this.out.slipMps[e] = v - omega * r;
+    return (b * omega) / r;
+  }
+
+  /** Tensions through zone z from its first span's tension. */
+  private forward(spans: readonly number[], t0: number, massFlow: number): void {
+    const tension = this.out.tensionN;
+    let t = t0;
+    tension[spans[0] as number] = t;
+    for (let k = 1; k < spans.length; k++) {
+      const e = spans[k] as number;
+      t += this.idler(e, t, massFlow);
+      tension[e] = t;
+    }
+  }
+
+  private pinSetpoint(z: number, pin: ZonePin & { setpointN: number }): number {
+    const given = this.inputs.pinSetpointN?.[z];
+    return given !== undefined && Number.isFinite(given) ? given : pin.setpointN;
+  }
+
+  private residual(z: number, pin: ZonePin, massFlow: number): number {
+    const tension = this.out.tensionN;
+    if (pin.kind === 'span') return (tension[pin.span] as number) - this.pinSetpoint(z, pin);
+    if (pin.kind === 'dancerRoller') {
+      return (
+        pin.weightUp * (tension[pin.upstream] as number) +
+        pin.weightDown * (tension[pin.downstream] as number) -
+        this.pinSetpoint(z, pin)
+      );
+    }
+    return (tension[pin.element - 1] as number) - (this.ea - massFlow / this.setSpeed(pin.element));
+  }
+
+  private solveZone(z: number, massFlow: number): void {
+    const pin = this.topology.control.pins[z] as ZonePin;
+    const spans = (this.topology.zones[z] as LineTopology['zones'][number]).spans;
+    const target =
+      pin.kind === 'massFlow' ? this.ea - massFlow / this.setSpeed(pin.element) : this.pinSetpoint(z, pin);
+    // First tension from the friction rises at the free web speed before the pin (b·v/R² each).
+    let t0 = target - this.riseBeforePin(pin, spans, massFlow);
+    this.forward(spans, t0, massFlow);
+    let e0 = this.residual(z, pin, massFlow);
+    // The pin's residual grows with the first tension (slope ≥ the pin's weight): secant from slope 1,
+    // until the residual is within SHIFT_TOLERANCE_N.
+    let t1 = t0 - e0;
+    for (let it = 0; it < MAX_ITERATIONS && !(mAbs(e0) <= SHIFT_TOLERANCE_N); it++) {
+      this.forward(spans, t1, massFlow);
+      const e1 = this.residual(z, pin, massFlow);
+      const slope = (e1 - e0) / (t1 - t0);
+      t0 = t1;
+      e0 = e1;
+      t1 = t1 - e1 / (Number.isFinite(slope) && slope > 0.05 ? slope : 1);
+    }
+    if (!(mAbs(e0) <= SHIFT_TOLERANCE_N)) {
+      const start =
+        this.topology.elements[(this.topology.zones[z] as LineTopology['zones'][number]).startElement];
+      throw new SelfcalError(
+        'MODEL_INPUT_INVALID',
+        `steady state: zone ${start?.name} did not settle (residual ${e0} N)`,
+      );
+    }
+    // What remains is removed by shifting the zone's tensions together: every pin then holds exactly
+    // (dancer weights sum to 1), and the creep computed before the shift moves by < 1e-4 relative.
+    const tension = this.out.tensionN;
+    for (let k = 0; k < spans.length; k++) {
+      const sp = spans[k] as number;
+      tension[sp] = (tension[sp] as number) - e0;
+    }
+  }
+
+  /** Σ b·v/R² over the zone's idlers upstream of the pin's span(s) (weighted for a dancer roller). */
+  private riseBeforePin(pin: ZonePin, spans: readonly number[], massFlow: number): number {
+    const until =
+      pin.kind === 'span' ? pin.span : pin.kind === 'dancerRoller' ? pin.downstream : pin.element - 1;
+    let rise = 0;
+    let riseUp = 0;
+    for (let k = 1; k < spans.length && (spans[k] as number) <= until; k++) {
+      const e = spans[k] as number;
+      const r = this.radius[e] as number;
+      if (pin.kind === 'dancerRoller' && e === pin.downstream) riseUp = rise;
+      rise +=
+        ((this.inputs.frictionNms[this.topology.idlerSlot[e] as number] as number) * (massFlow / this.ea)) /
+        (r * r);
+    }
+    return pin.kind === 'dancerRoller' ? pin.weightUp * riseUp + pin.weightDown * rise : rise;
+  }
+}
+
+const solvers = new WeakMap<LineTopology, LineSolver>();
+
+function solverFor(topology: LineTopology): LineSolver {
+  let solver = solvers.get(topology);
+  if (!solver) {
+    solver = new LineSolver(topology);
+    solvers.set(topology, solver);
+  }
+  return solver;
 }
 
 export function solveLineSteadyState(
@@ -172,166 +363,7 @@ export function solveValidatedLineSteadyState(
   inputs: LineSteadyInputs,
   out: LineSteadyState,
 ): LineSteadyState {
-  const { elements, zones, control } = topology;
-  const ea = inputs.eaN;
-  const { shape, capacity, radius, refZone } = prepare(topology);
-  // A reference speed off its described value (an estimator's speed-loop offset) moves every set speed
-  // with it, as a line-speed scale.
-  const refSpeed = inputs.referenceSpeedMps ?? prepare(topology).refSpeed;
-  const speedScale = refSpeed / prepare(topology).refSpeed;
-  const speeds = prepare(topology).setSpeed;
-  const vc = topology.line.traction.creepVelocityMps;
-  const slot = topology.idlerSlot;
-  const setSpeed = (e: number): number => (speeds[e] as number) * speedScale;
-
-  /** One idler: ω and ΔT from the incoming web speed and tension; writes ω and slip. */
-  const idler = (e: number, tIn: number, massFlow: number): number => {
-    const b = inputs.frictionNms[slot[e] as number] as number;
-    const r = radius[e] as number;
-    const v = massFlow / (ea - tIn);
-    const fMax = mMax(tIn, 0) * (capacity[e] as number) * inputs.tractionScale;
-    let omega: number;
-    if (b === 0) omega = v / r;
-    else if (fMax <= 0) omega = 0;
-    else {
-      // h(ω) = b·ω/R − Fmax·g((v − ωR)/vc), increasing on [0, v/R] from < 0 to > 0.
-      let lo = 0;
-      let hi = v / r;
-      // Start from the creep regime's linearisation, or, where that would carry more than Fmax, from
-      // gross slip's (ΔT ≈ Fmax·(1 + k·u)): Newton from the wrong regime crawls along the knee.
-      omega = v / r / (1 + (b * vc) / (r * r * fMax * (1 + topology.line.traction.postLimitSlopeFraction)));
-      if ((b * omega) / r > fMax) {
-        const k = topology.line.traction.postLimitSlopeFraction;
-        omega = mMin((fMax * (1 + (k * v) / vc)) / (b / r + (fMax * k * r) / vc), v / r);
-      }
-      for (let it = 0; it < 100; it++) {
-        const u = (v - omega * r) / vc;
-        shape.at(u);
-        const h = (b * omega) / r - fMax * shape.g;
-        if (h > 0) hi = omega;
-        else lo = omega;
-        const dh = b / r + (fMax * shape.dg * r) / vc;
-        let next = omega - h / dh;
-        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-        if (mAbs(next - omega) <= 1e-12 * omega || hi - lo <= 1e-12 * hi) {
-          omega = next;
-          break;
-        }
-        omega = next;
-      }
-    }
-    out.omegaRadPerS[e] = omega;
-    out.slipMps[e] = v - omega * r;
-    return (b * omega) / r;
-  };
-
-  /** Tensions through zone z from its first span's tension. */
-  const forward = (z: number, t0: number, massFlow: number): void => {
-    const zone = zones[z] as (typeof zones)[number];
-    let t = t0;
-    out.tensionN[zone.spans[0] as number] = t;
-    for (let k = 1; k < zone.spans.length; k++) {
-      const e = zone.spans[k] as number;
-      t += idler(e, t, massFlow);
-      out.tensionN[e] = t;
-    }
-  };
-  const pinSetpoint = (z: number, pin: ZonePin & { setpointN: number }): number => {
-    const given = inputs.pinSetpointN?.[z];
-    return given !== undefined && Number.isFinite(given) ? given : pin.setpointN;
-  };
-  const residual = (z: number, pin: ZonePin, massFlow: number): number => {
-    if (pin.kind === 'span') return (out.tensionN[pin.span] as number) - pinSetpoint(z, pin);
-    if (pin.kind === 'dancerRoller') {
-      return (
-        pin.weightUp * (out.tensionN[pin.upstream] as number) +
-        pin.weightDown * (out.tensionN[pin.downstream] as number) -
-        pinSetpoint(z, pin)
-      );
-    }
-    return (out.tensionN[pin.element - 1] as number) - (ea - massFlow / setSpeed(pin.element));
-  };
-  const solveZone = (z: number, massFlow: number): void => {
-    const pin = control.pins[z] as ZonePin;
-    const spans = (zones[z] as (typeof zones)[number]).spans;
-    const target = pin.kind === 'massFlow' ? ea - massFlow / setSpeed(pin.element) : pinSetpoint(z, pin);
-    // First tension from the friction rises at the free web speed before the pin (b·v/R² each).
-    let t0 = target - riseBeforePin(pin, spans, massFlow);
-    forward(z, t0, massFlow);
-    let e0 = residual(z, pin, massFlow);
-    // The pin's residual grows with the first tension (slope ≥ the pin's weight): secant from slope 1,
-    // until the residual is within SHIFT_TOLERANCE_N.
-    let t1 = t0 - e0;
-    for (let it = 0; it < MAX_ITERATIONS && !(mAbs(e0) <= SHIFT_TOLERANCE_N); it++) {
-      forward(z, t1, massFlow);
-      const e1 = residual(z, pin, massFlow);
-      const slope = (e1 - e0) / (t1 - t0);
-      t0 = t1;
-      e0 = e1;
-      t1 = t1 - e1 / (Number.isFinite(slope) && slope > 0.05 ? slope : 1);
-    }
-    if (!(mAbs(e0) <= SHIFT_TOLERANCE_N)) {
-      throw new SelfcalError(
-        'MODEL_INPUT_INVALID',
-        `steady state: zone ${elements[(zones[z] as (typeof zones)[number]).startElement]?.name} did not settle (residual ${e0} N)`,
-      );
-    }
-    // What remains is removed by shifting the zone's tensions together: every pin then holds exactly
-    // (dancer weights sum to 1), and the creep computed before the shift moves by < 1e-4 relative.
-    for (const sp of spans) out.tensionN[sp] = (out.tensionN[sp] as number) - e0;
-  };
-  /** Σ b·v/R² over the zone's idlers upstream of the pin's span(s) (weighted for a dancer roller). */
-  const riseBeforePin = (pin: ZonePin, spans: readonly number[], massFlow: number): number => {
-    const until =
-      pin.kind === 'span' ? pin.span : pin.kind === 'dancerRoller' ? pin.downstream : pin.element - 1;
-    let rise = 0;
-    let riseUp = 0;
-    for (let k = 1; k < spans.length && (spans[k] as number) <= until; k++) {
-      const e = spans[k] as number;
-      const r = radius[e] as number;
-      if (pin.kind === 'dancerRoller' && e === pin.downstream) riseUp = rise;
-      rise += ((inputs.frictionNms[slot[e] as number] as number) * (massFlow / ea)) / (r * r);
-    }
-    return pin.kind === 'dancerRoller' ? pin.weightUp * riseUp + pin.weightDown * rise : rise;
-  };
-
-  const ref = control.reference;
-  const refTension = (): number =>
-    ref.kind === 'span' ? (out.tensionN[ref.span] as number) : (out.tensionN[ref.element - 1] as number);
-  const refPin = control.pins[refZone] as ZonePin;
-  let massFlow = refSpeed * (ea - (refPin.kind === 'massFlow' ? 0 : pinSetpoint(refZone, refPin)));
-  for (let it = 0; it < MAX_ITERATIONS; it++) {
-    solveZone(refZone, massFlow);
-    const next = refSpeed * (ea - refTension());
-    const done = mAbs(next - massFlow) <= MASS_FLOW_TOLERANCE * massFlow;
-    massFlow = next;
-    if (done) break;
-  }
-  // The reference zone was solved with the mass flow of the last iteration (converged to 1e-13).
-  for (let z = 0; z < zones.length; z++) if (z !== refZone) solveZone(z, massFlow);
-  out.massFlow = massFlow;
-
-  const last = elements.length - 1;
-  for (let e = 0; e <= last; e++) {
-    const d = control.driveSpeed[e];
-    if (!d) {
-      out.driveTorqueNm[e] = 0;
-      continue;
-    }
-    const r = radius[e] as number;
-    const surface = d.kind === 'massFlowAt' ? massFlow / (ea - d.tensionN) : setSpeed(e);
-    const omega = surface / r;
-    out.omegaRadPerS[e] = omega;
-    out.slipMps[e] = 0;
-    const tIn = e > 0 ? (out.tensionN[e - 1] as number) : 0;
-    const tOut = e < last ? (out.tensionN[e] as number) : 0;
-    out.driveTorqueNm[e] = (elements[e] as LineElement).bearingFrictionNms * omega - r * (tOut - tIn);
-  }
-  control.dancerAngles.forEach((a, i) => {
-    const surface = (out.omegaRadPerS[a.element] as number) * (radius[a.element] as number);
-    out.dancerAngleDeg[i] = a.degPerRelativeSpeed * (1 - surface / refSpeed);
-  });
-  return out;
+  return solverFor(topology).solve(inputs, out);
 }
 
 /** One finite, non-negative friction per idler, or MODEL_INPUT_INVALID naming the first that is not. */
