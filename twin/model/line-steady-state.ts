@@ -68,7 +68,7 @@ export function allocateLineSteadyState(topology: LineTopology): LineSteadyState
  * solver, healthy frictions of 1e-3 N·m·s/rad, whose rises are 0.4 N, came out biased) and removes the rest by a uniform
  * shift (exact at the pin); the mass flow converges to MASS_FLOW_TOLERANCE relative (speeds to < 1e-6 rad/s).
  */
-const SHIFT_TOLERANCE_N = 1e-3;
+export const SHIFT_TOLERANCE_N = 1e-3;
 const MASS_FLOW_TOLERANCE = 1e-8;
 const MAX_ITERATIONS = 60;
 

@@ -2,8 +2,8 @@
  * When a kernel's ln L "matches" the float64 reference. Two sources of difference, both physical:
  *  1. float32: θ, ȳ and the weights are narrowed (relative rounding 6e-8) and the kernel computes in
  *     f32, so ln L carries an error proportional to the magnitudes summed: RELATIVE·|ln L| + ABSOLUTE.
- *  2. The reference's own solver tolerance: a tension zone is solved by secant shooting to 1e-2 N
- *     (twin/model/steady-state.ts SHIFT_TOLERANCE_N), so two correct solvers that take different
+ *  2. The solvers' own tolerance: a tension zone is solved by secant shooting to 1e-3 N
+ *     (twin/model/line-steady-state.ts SHIFT_TOLERANCE_N, in the kernel too), so two correct solvers that take different
  *     rounding paths may land anywhere in that band; with rollers near their slip limit the band moves a
  *     speed channel by up to ~1e-4 rad/s (one speed-noise σ). A prediction change δh_c moves
  *     q = Σ w r² by 2 Σ w r δh ≤ 2·√q·√(Σ w δh²) (Cauchy–Schwarz), i.e. |Δ ln L| ≤ √(2|ln L|)·S with
@@ -15,13 +15,12 @@
  */
 import type { BinnedWindow } from '../../../twin/estimation/smc/binned-window';
 import type { LineTopology } from '../../../twin/lines/topology';
-import { SHIFT_TOLERANCE_N } from '../../../twin/model/steady-state';
 
 export const KERNEL_TOLERANCE = {
   relative: 1e-5,
   absolute: 1e-2,
-  /** The reference's own secant band (the model's SHIFT_TOLERANCE_N). */
-  solverTensionN: SHIFT_TOLERANCE_N,
+  /** The band two solvers that each stop within 1e-3 N may land apart in, with margin. */
+  solverTensionN: 1e-2,
   solverSpeedRadps: 1e-4,
 } as const;
 

@@ -7,12 +7,13 @@
  */
 import type { LineTopology } from '../../../twin/lines/topology';
 import type { TrendLayout, WindowSetpoints } from '../../../twin/estimation/smc/trend-likelihood';
-import { MAX_PASSES, SHIFT_TOLERANCE_N } from '../../../twin/model/steady-state';
+import { MAX_PASSES } from '../../../twin/model/steady-state';
+import { SHIFT_TOLERANCE_N } from '../../../twin/model/line-steady-state';
 import { KernelError } from './kernel-errors';
 
 export type TrendKernelConstants = Record<string, number | Float32Array>;
 
-/** Iteration limits and tolerances (the model's SHIFT_TOLERANCE_N and MAX_PASSES, f32-safe Newton). */
+/** Iteration limits and tolerances (the reference's SHIFT_TOLERANCE_N, MAX_PASSES, f32-safe Newton). */
 export const KERNEL_LIMITS = {
   shiftTol: SHIFT_TOLERANCE_N,
   maxSecant: MAX_PASSES,
