@@ -4,6 +4,7 @@ import { rollerPropertyPrefix } from '../lines/topology';
 import type { IdlerElement, SensorDescription } from '../lines/types';
 import {
   allocateLineSteadyState,
+  describedReferenceSpeedMps,
   solveValidatedLineSteadyState,
   type LineSteadyInputs,
   type LineSteadyState,
@@ -112,11 +113,10 @@ export class WebLineJointModel implements UkfModel {
     const pins = topology.control.pins;
     const held = (pin: (typeof pins)[number] | undefined): number =>
       pin && pin.kind !== 'massFlow' ? pin.setpointN : 0;
-    const ref = topology.control.reference;
     this.setpoints = {
       unwindTensionN: held(pins[0]),
       rewindTensionN: held(pins[pins.length - 1]),
-      masterSpeedMps: ref.kind === 'span' ? ref.speedMps : speedOfDrive(topology, ref.element),
+      masterSpeedMps: describedReferenceSpeedMps(topology),
     };
     this.steady = allocateLineSteadyState(topology);
     this.pinSetpoints = new Float64Array(pins.length).fill(Number.NaN);
@@ -239,12 +239,4 @@ export class WebLineJointModel implements UkfModel {
     out.set(st.tensionN, 0);
     t.idlers.forEach((e, k) => (out[t.spanNames.length + k] = st.slipMps[e] as number));
   }
-}
-
-/** Surface speed of a drive of set speed (a fixed speed, or a chain of draws from one) [m/s]. */
-function speedOfDrive(topology: LineTopology, element: number): number {
-  const d = topology.control.driveSpeed[element];
-  if (d?.kind === 'fixed') return d.speedMps;
-  if (d?.kind === 'draw') return speedOfDrive(topology, d.from) * d.ratio;
-  return Number.NaN;
 }

@@ -349,6 +349,11 @@ function solverFor(topology: LineTopology): LineSolver {
   return solver;
 }
 
+/** The speed reference's speed as described (a span's web speed, or a set drive's surface speed) [m/s]. */
+export function describedReferenceSpeedMps(topology: LineTopology): number {
+  return solverFor(topology).describedRefSpeed;
+}
+
 export function solveLineSteadyState(
   topology: LineTopology,
   inputs: LineSteadyInputs,
