@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LineDescriptionError } from '../errors';
-import { compileControl, type CompiledControl } from './control';
+import { compileControl, tensionZones, type CompiledControl } from './control';
 import { parseLineDescription } from './load';
 import type { IdlerElement, LineDescription, LineElement } from './types';
 import referenceWebLine from './reference-web-line.json';
@@ -59,7 +59,6 @@ export function compileLine(line: LineDescription): LineTopology {
   const capstanFactor = new Float64Array(
     elements.map((e) => (e.type === 'idler' ? Math.expm1(e.frictionCoefficient * e.wrapAngleRad) : 0)),
   );
-  const driven = elements.flatMap((e, i) => (e.type === 'idler' ? [] : [i]));
   const nips = elements.flatMap((e, i) => (e.type === 'nip' ? [i] : []));
   const nipSpeedRatio = new Map<number, number>();
   // The first format's speed master and draws (models that do not follow `control` yet use them).
@@ -80,16 +79,13 @@ export function compileLine(line: LineDescription): LineTopology {
     }
   }
 
-  const zones: TensionZone[] = [];
-  for (let z = 0; z + 1 < driven.length; z++) {
-    const startElement = driven[z] as number;
-    const endElement = driven[z + 1] as number;
+  const zones: TensionZone[] = tensionZones(elements).map(({ startElement, endElement }, z) => {
     const spans: number[] = [];
     for (let s = startElement; s < endElement; s++) spans.push(s);
     const endType = (elements[endElement] as LineElement).type;
     const pinnedBy = z === 0 ? 'unwind' : endType === 'nip' ? 'massFlow' : 'rewindSetpoint';
-    zones.push({ startElement, endElement, spans, pinnedBy });
-  }
+    return { startElement, endElement, spans, pinnedBy };
+  });
   if ((zones[0]?.endElement ?? -1) !== nips[0]) {
     throw new LineDescriptionError('/elements', 'internal: the first tension zone must end at a nip');
   }
