@@ -23,7 +23,6 @@ cd "$(dirname "$0")/.."
 DEV=.device
 
 prepare() {
-  grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >>.git/info/exclude
   rm -rf "$DEV" && mkdir -p "$DEV/node_modules" "$DEV/debs"
   npx esbuild test/unit/cloud/calibration-job/kernels/gpu-check-main.ts --bundle --platform=node \
     --target=node20 --external:gpu.js --external:webgpu --outfile="$DEV/gpu-check.js" --log-level=warning
