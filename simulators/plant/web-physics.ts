@@ -16,11 +16,12 @@
  *    the strain it arrives with, as in the transport equation of ARCHITECTURE.md; the unwind: of the span
  *    it feeds, the roll being wound at that tension), driven by a motor: J·dω/dt = τ + R·(T_out − T_in) − b·ω.
  *  - **Controllers** as the description says, each realised as a plant engineer would wire it:
- *    speed → PI speed loop; draw → PI speed loop on (1 + draw) × the other drive's measured speed;
- *    tension on a nip → the nip's speed trimmed by a PI loop on the named span; tension on a winder →
- *    torque control (feed-forward R·T_set plus PI); dancer → the drive's speed command scaled by
- *    (1 − θ/K), θ the arm angle [°]. A speed reference on a span trims the speed-mode drive until that
- *    span's web moves at the reference speed.
+ *    speed → PI speed loop with load-torque feed-forward (from the load on the roll); draw → the same
+ *    loop on (1 + draw) × the other drive's measured speed; tension on a nip → the nip's speed trimmed by
+ *    a PI loop on the named span; tension on a winder → torque control (feed-forward R·T_set, PI on the
+ *    tension, speed damping); dancer → the drive's speed command scaled by (1 − θ/K), θ the arm angle
+ *    [°] (a proportional dancer loop, so the arm's angle shows the speed correction). A speed reference
+ *    on a span trims the speed-mode drive until that span's web moves at the reference speed.
  *  - **Dancer arm**: a carriage of mass M whose travel x lengthens its spans by 2·w·x (w the weights of
  *    a roller dancer, 1 for a span dancer), pushed by a piston force 2·T_set against 2·Σ w·T, damped.
  *
@@ -97,12 +98,13 @@ interface Dancer {
 
 const SPEED_KP_PER_J = 20;
 const SPEED_KI_PER_KP = 5;
-const NIP_TENSION_KP = Number(process.env.NKP ?? 1e-4);
-const NIP_TENSION_KI = Number(process.env.NKI ?? 5e-5);
+const NIP_TENSION_KP = 1e-4;
+const NIP_TENSION_KI = 5e-5;
 const WINDER_TENSION_KP = 0.5;
 const WINDER_TENSION_KI = 2;
-const REF_KP = Number(process.env.RKP ?? 0.05);
-const REF_KI = Number(process.env.RKI ?? 0.05);
+const WINDER_DAMPING_NS_PER_M = 500;
+const REF_KP = 0.05;
+const REF_KI = 0.05;
 
 export class WebPhysics {
   readonly nSpans: number;
@@ -161,7 +163,10 @@ export class WebPhysics {
       const from = index.get(s.from);
       const to = index.get(s.to);
       if (from !== j || to !== j + 1) {
-        throw new WebPlantError(`span ${s.name} does not join elements ${j} and ${j + 1} in web order`, 'PLANT_UNREALISABLE');
+        throw new WebPlantError(
+          `span ${s.name} does not join elements ${j} and ${j + 1} in web order`,
+          'PLANT_UNREALISABLE',
+        );
       }
       this.spanOut[from] = j;
       this.spanIn[to] = j;
@@ -258,9 +263,23 @@ export class WebPhysics {
         const downstream = span >= element;
         const el = this.line.elements[element] as LineElement;
         if (el.type === 'nip') {
-          return { kind: 'nipTension', element, span, setpointN: d.setpointN, sign: downstream ? 1 : -1, integ: slot() };
+          return {
+            kind: 'nipTension',
+            element,
+            span,
+            setpointN: d.setpointN,
+            sign: downstream ? 1 : -1,
+            integ: slot(),
+          };
         }
-        return { kind: 'winderTension', element, span, setpointN: d.setpointN, sign: downstream ? -1 : 1, integ: slot() };
+        return {
+          kind: 'winderTension',
+          element,
+          span,
+          setpointN: d.setpointN,
+          sign: downstream ? -1 : 1,
+          integ: slot(),
+        };
       }
     }
   }
@@ -349,7 +368,12 @@ export class WebPhysics {
         case 'winderTension': {
           const e = d.setpointN - (this.tension[d.span] as number);
           dy[this.ctrlOff + d.integ] = WINDER_TENSION_KI * e;
-          this.torque[i] = d.sign * r * (d.setpointN + WINDER_TENSION_KP * e + (y[this.ctrlOff + d.integ] as number));
+          // PI on tension, with speed damping against the reference speed (its offset is taken up by the
+          // integrator): a torque-controlled roll on a stiff web is otherwise an undamped oscillator.
+          const surface = (y[this.omegaOff + i] as number) * r;
+          this.torque[i] =
+            d.sign * r * (d.setpointN + WINDER_TENSION_KP * e + (y[this.ctrlOff + d.integ] as number)) -
+            WINDER_DAMPING_NS_PER_M * r * (surface - this.refSpeedMps);
           continue;
         }
       }
@@ -360,7 +384,13 @@ export class WebPhysics {
       if (si < 0) continue;
       const kp = SPEED_KP_PER_J * (this.inertia[i] as number);
       const err = (this.cmd[i] as number) - (y[this.omegaOff + i] as number);
-      this.torque[i] = kp * err + (y[this.ctrlOff + si] as number);
+      // PI on speed plus feed-forward of the web's load on the roll (the drive's load-torque compensation).
+      const jIn = this.spanIn[i] as number;
+      const jOut = this.spanOut[i] as number;
+      const load =
+        (this.radius[i] as number) *
+        ((jIn >= 0 ? (this.tension[jIn] as number) : 0) - (jOut >= 0 ? (this.tension[jOut] as number) : 0));
+      this.torque[i] = kp * err + (y[this.ctrlOff + si] as number) + load;
       dy[this.ctrlOff + si] = kp * SPEED_KI_PER_KP * err;
     }
     // Elements: roller dynamics, contact, flows.
@@ -379,14 +409,17 @@ export class WebPhysics {
         dy[this.vOff + slot] = (tOut - tIn - f) / this.opts.contactMassKg;
         dy[this.omegaOff + i] = (r * f - b * w) / (this.inertia[i] as number);
       } else {
-        dy[this.omegaOff + i] = ((this.torque[i] as number) + r * (tOut - tIn) - b * w) / (this.inertia[i] as number);
+        dy[this.omegaOff + i] =
+          ((this.torque[i] as number) + r * (tOut - tIn) - b * w) / (this.inertia[i] as number);
       }
       this.q[i] = this.flowOf(y, i);
     }
     for (let j = 0; j < nS; j++) {
       const e1 = 1 + (y[j] as number);
       const l = len[j] as number;
-      dy[j] = (e1 * e1 * ((this.q[j + 1] as number) - (this.q[j] as number))) / l + (e1 * (lenRate[j] as number)) / l;
+      dy[j] =
+        (e1 * e1 * ((this.q[j + 1] as number) - (this.q[j] as number))) / l +
+        (e1 * (lenRate[j] as number)) / l;
     }
   };
 
@@ -418,7 +451,9 @@ export class WebPhysics {
     const torque = new Float64Array(this.nElements);
     for (let i = 0; i < this.nElements; i++) {
       const slot = this.idlerSlot[i] as number;
-      if (slot >= 0) slip[i] = (y[this.vOff + slot] as number) - (y[this.omegaOff + i] as number) * (this.radius[i] as number);
+      if (slot >= 0)
+        slip[i] =
+          (y[this.vOff + slot] as number) - (y[this.omegaOff + i] as number) * (this.radius[i] as number);
       else torque[i] = this.torque[i] as number;
     }
     return {
@@ -426,8 +461,14 @@ export class WebPhysics {
       omega: y.slice(this.omegaOff, this.omegaOff + this.nElements),
       slipMps: slip,
       motorTorqueNm: torque,
-      webSpeedMps: Float64Array.from({ length: this.nSpans }, (_, j) => (this.q[j + 1] as number) * (1 + (y[j] as number))),
-      dancerAngleDeg: Float64Array.from(this.dancers, (dn, k) => ((y[this.dancerOff + 2 * k] as number) / dn.armLengthM) * (180 / PI)),
+      webSpeedMps: Float64Array.from(
+        { length: this.nSpans },
+        (_, j) => (this.q[j + 1] as number) * (1 + (y[j] as number)),
+      ),
+      dancerAngleDeg: Float64Array.from(
+        this.dancers,
+        (dn, k) => ((y[this.dancerOff + 2 * k] as number) / dn.armLengthM) * (180 / PI),
+      ),
     };
   }
 
@@ -438,7 +479,8 @@ export class WebPhysics {
     let worst = 0;
     for (let j = 0; j < this.nSpans; j++) worst = mMax(worst, mAbs((dy[j] as number) * this.ea));
     for (let i = this.omegaOff; i < this.ctrlOff; i++) worst = mMax(worst, mAbs(dy[i] as number));
-    for (let k = 0; k < this.dancers.length; k++) worst = mMax(worst, mAbs(dy[this.dancerOff + 2 * k] as number) * 1e3);
+    for (let k = 0; k < this.dancers.length; k++)
+      worst = mMax(worst, mAbs(dy[this.dancerOff + 2 * k] as number) * 1e3);
     return worst;
   }
 
@@ -453,18 +495,24 @@ export class WebPhysics {
    * Integrates until the line is at rest to `tolerance` (see residual) or `maxS` seconds have passed;
    * returns the simulated time it took. Throws PLANT_NOT_SETTLED when it did not settle.
    */
-  settle(y: Float64Array, opts: { tolerance?: number; maxS?: number; chunkS?: number } = {}): number {
+  settle(
+    y: Float64Array,
+    opts: { tolerance?: number; maxS?: number; chunkS?: number; integrator?: Ros2Integrator } = {},
+  ): number {
     const tol = opts.tolerance ?? 1e-6;
     const maxS = opts.maxS ?? 2000;
     const chunk = opts.chunkS ?? 5;
-    const integ = this.integrator();
+    const integ = opts.integrator ?? this.integrator();
     let t = 0;
     while (t < maxS) {
       integ.integrate(y, t, t + chunk);
       t += chunk;
       if (this.residual(y) < tol) return t;
     }
-    throw new WebPlantError(`the line did not settle in ${maxS} s (residual ${this.residual(y).toExponential(2)})`, 'PLANT_NOT_SETTLED');
+    throw new WebPlantError(
+      `the line did not settle in ${maxS} s (residual ${this.residual(y).toExponential(2)})`,
+      'PLANT_NOT_SETTLED',
+    );
   }
 }
 

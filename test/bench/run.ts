@@ -27,7 +27,7 @@ import { MerweScaledSigmaPoints } from '../../twin/estimation/sigma-points';
 import { UnscentedKalmanFilter, type UkfModel } from '../../twin/estimation/ukf';
 import { PlantSimulator } from '../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../simulators/plant/scenario';
-import { LineDynamics } from '../../simulators/plant/line-dynamics';
+import { WebPhysics } from '../../simulators/plant/web-physics';
 import { allocateSteadyState, solveValidatedSteadyState } from '../../twin/model/steady-state';
 import { benchEdge } from './edge/index';
 import { benchEstimator } from './estimator';
@@ -157,10 +157,8 @@ function benchPlant() {
 
   // Baseline: fixed-step RK4 on the same dynamics from the same state, at 2e-5 s — about the largest step
   // that stays finite with a roller in gross slip (at 5e-5 s it blows up; see stayedFinite).
-  const dyn = new LineDynamics(topology, {
-    ...sim.dynamics.inputs,
-    frictionNms: new Float64Array(sim.dynamics.inputs.frictionNms),
-  });
+  const dyn = new WebPhysics(topology.line);
+  dyn.frictionNms.set(sim.physics.frictionNms);
   const y = new Float64Array(dyn.size);
   const yState = (sim as unknown as { state: Float64Array }).state;
   y.set(yState);

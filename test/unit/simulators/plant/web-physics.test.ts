@@ -73,7 +73,8 @@ describe('the plant reproduces the seed line response table', () => {
     line.spans.forEach((s, j) => {
       const got = o.tensionN[j] as number;
       const measured = c.tensionsN[s.name] as number;
-      if (Math.abs(got - measured) > 0.5) throw new Error(`${s.name}: plant ${got} N, table ${measured} (±0.5)`);
+      if (Math.abs(got - measured) > 0.5)
+        throw new Error(`${s.name}: plant ${got} N, table ${measured} (±0.5)`);
     });
     for (const e of line.elements) {
       if (e.type !== 'idler') continue;
@@ -81,7 +82,8 @@ describe('the plant reproduces the seed line response table', () => {
       const got = o.omega[idx(e.name)] as number;
       const grossSlip = measured < 19.9;
       const tol = grossSlip ? 0.02 * measured : 2e-4;
-      if (Math.abs(got - measured) > tol) throw new Error(`${e.name}: plant ${got} rad/s, table ${measured} (±${tol})`);
+      if (Math.abs(got - measured) > tol)
+        throw new Error(`${e.name}: plant ${got} rad/s, table ${measured} (±${tol})`);
     }
     // NR1's motor holds the web back by R·(T_S7 − T_S6) (the table's motor torque).
     expect(Math.abs((o.motorTorqueNm[idx('NR1')] as number) - c.motorTorqueNm)).toBeLessThanOrEqual(0.01);
@@ -97,7 +99,9 @@ describe('the plant reproduces the seed line response table', () => {
     );
     // The gap is the seed model's departure from mass conservation: at most (T_S11 − T_S6)/EA·20 rad/s.
     expect(gap).toBeLessThanOrEqual((20 * Math.abs(c.tensionsN.S11! - c.tensionsN.S6!)) / EA + 2e-4);
-    gaps.push(`  ${c.case.padEnd(16)} nip ${gap.toExponential(2)} rad/s, dancer ${(c.dancerAngleDeg - mc.dancerDeg).toFixed(3)}°`);
+    gaps.push(
+      `  ${c.case.padEnd(16)} nip ${gap.toExponential(2)} rad/s, dancer ${(c.dancerAngleDeg - mc.dancerDeg).toFixed(3)}°`,
+    );
   });
 });
 
@@ -107,7 +111,10 @@ describe('the plant shares only the line description with twin/', () => {
       const src = readFileSync(join(root, 'simulators/plant', file), 'utf8');
       const twinImports = [...src.matchAll(/from '((?:\.\.\/)+twin\/[^']+)'/g)].map((m) => m[1]);
       for (const path of twinImports) {
-        expect({ file, path }).toEqual({ file, path: expect.stringMatching(/twin\/(lines\/(types|control|topology)|errors|random)$/) });
+        expect({ file, path }).toEqual({
+          file,
+          path: expect.stringMatching(/twin\/(lines\/(types|control|topology)|errors|random)$/),
+        });
       }
     }
   });
@@ -118,7 +125,9 @@ describe('a control structure the plant cannot realise', () => {
     const bad: LineDescription = JSON.parse(JSON.stringify(line));
     bad.control = {
       ...bad.control!,
-      drives: bad.control!.drives.map((d) => (d.mode === 'speed' ? { element: d.element, mode: 'tension', span: 'S11', setpointN: 150 } : d)),
+      drives: bad.control!.drives.map((d) =>
+        d.mode === 'speed' ? { element: d.element, mode: 'tension', span: 'S11', setpointN: 150 } : d,
+      ),
     };
     let err: unknown;
     try {
