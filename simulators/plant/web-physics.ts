@@ -123,6 +123,8 @@ export class WebPhysics {
   private readonly idlerSlot: Int32Array;
   private readonly ratio: Float64Array;
   private readonly creepVelocityMps: number;
+  /** Sliding friction's rise with slip beyond the limit, as a fraction of the creep slope (the description's). */
+  private readonly slideSlope: number;
   private readonly drives: Drive[] = [];
   private readonly driveOf: (Drive | undefined)[];
   /** Speed-loop integrator slot per element (−1: torque-controlled or idler). */
@@ -151,6 +153,7 @@ export class WebPhysics {
     this.nSpans = line.spans.length;
     this.ea = line.web.eaN;
     this.creepVelocityMps = line.traction.creepVelocityMps;
+    this.slideSlope = line.traction.postLimitSlopeFraction;
     const index = new Map(els.map((e, i) => [e.name, i]));
     const spanIndex = new Map(line.spans.map((s, j) => [s.name, j]));
     this.radius = Float64Array.from(els, (e) => e.radiusM);
@@ -434,14 +437,15 @@ export class WebPhysics {
   /**
    * The contact's force on the web, against the slip s = v_web − v_surface [N]: linear creep of slope
    * k = F_cap⁺/v_c, saturating at the capstan limit through a softplus-smoothed clamp (width 1/κ of the
-   * limit), so creep stays linear almost up to the limit and gross slip carries the limit itself.
+   * limit), so creep stays linear almost up to the limit and gross slip carries the limit, plus the
+   * sliding friction's rise with slip that the description gives (postLimitSlopeFraction × the creep slope).
    */
   private contactForce(s: number, tIn: number, ratio: number): number {
     const t = mMax(tIn, 1e-3);
     const capHold = t * (ratio - 1);
     const cap = s >= 0 ? capHold : t * (1 - 1 / ratio);
     const x = (capHold * s) / (this.creepVelocityMps * cap);
-    return cap * smoothClamp(x);
+    return cap * smoothClamp(x) + this.slideSlope * capHold * (s / this.creepVelocityMps);
   }
 
   observe(y: Float64Array): WebObservation {

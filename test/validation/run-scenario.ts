@@ -46,6 +46,8 @@ export interface RunOptions {
   /** Seed of the recalibration (the scenario carries the plant's). */
   seed: number;
   backend?: BackendRequest;
+  /** The line (a shipped id or a description's path; the reference line by default). */
+  line?: string;
 }
 
 /** The plant's scenario: window degradations shifted by the lead-in. */

@@ -4,7 +4,7 @@
  * in the --out file; exit code 1 when an acceptance bound is missed (each one listed), 0 otherwise.
  *
  *   npx tsx test/validation/run.ts [--scenarios 50] [--particles 1024] [--seed 1] [--jobs 2]
- *                                  [--backend NAME] [--out validation-results/validation.json]
+ *                                  [--backend NAME] [--line ID|PATH] [--out validation-results/validation.json]
  */
 import { BACKEND_REQUESTS, type BackendRequest } from '../../cloud/calibration-job/kernels/select';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -37,6 +37,7 @@ export function parseValidationArgs(argv: string[]) {
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
       backend: { type: 'string' },
+      line: { type: 'string' },
       out: { type: 'string', default: 'validation-results/validation.json' },
     },
     strict: true,
@@ -55,6 +56,7 @@ export function parseValidationArgs(argv: string[]) {
     seed: int('seed', 0),
     jobs: int('jobs', 0),
     backend: backendOf(values.backend),
+    ...(values.line ? { line: values.line as string } : {}),
     out: resolve(values.out as string),
   };
 }
@@ -63,7 +65,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main(): Promise<number> {
   const config = parseValidationArgs(process.argv.slice(2));
-  const topology = loadLine();
+  const topology = config.line ? loadLine(config.line) : loadLine();
   const scenarios = drawScenarios(config.scenarios, config.seed, topology);
   const started = Date.now();
   process.stderr.write(
@@ -75,6 +77,7 @@ async function main(): Promise<number> {
     seed: config.seed,
     jobs: config.jobs,
     ...(config.backend ? { backend: config.backend } : {}),
+    ...(config.line ? { line: config.line } : {}),
     onResult: (r, done, total) => {
       const elapsed = Date.now() - started;
       const eta = (elapsed / done) * (total - done);

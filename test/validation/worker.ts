@@ -2,15 +2,20 @@
  * Child process of the validation pool: runs each scenario it is sent and replies with the scored result
  * (or the error). Exits when the parent disconnects.
  */
-import { loadLine } from '../../twin/lines/topology';
+import { loadLine, type LineTopology } from '../../twin/lines/topology';
 import type { WorkerReply, WorkerRequest } from './pool';
 import { runScenario } from './run-scenario';
 
-const topology = loadLine();
+const topologies = new Map<string, LineTopology>();
+const topologyFor = (line = '') => {
+  let t = topologies.get(line);
+  if (!t) topologies.set(line, (t = line ? loadLine(line) : loadLine()));
+  return t;
+};
 
 process.on('message', (request: WorkerRequest) => {
   const reply = (r: WorkerReply) => process.send?.(r);
-  runScenario(request.scenario, request.options, topology).then(
+  runScenario(request.scenario, request.options, topologyFor(request.options.line)).then(
     (result) => reply({ index: request.scenario.index, result }),
     (e: unknown) =>
       reply({
