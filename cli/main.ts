@@ -385,6 +385,7 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
           `UKF reference: ${d.ukf.updates} updates, ${(d.ukf.wallMs / 1000).toFixed(1)} s, ${d.ukf.disagreements.length === 0 ? 'agrees with the SMC' : `disagrees on ${d.ukf.disagreements.join(', ')}`}`,
         ]
       : []),
+    ...(d.ukfFailure ? [`UKF reference failed (${d.ukfFailure.code}): ${d.ukfFailure.message}`] : []),
   ].join('\n');
 }
 

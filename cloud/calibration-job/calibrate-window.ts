@@ -7,6 +7,7 @@
  * readings as the fast reference (ukf-reference.ts); its posterior and where it disagrees with the SMC's
  * are reported in `diagnostics.ukf`, and change nothing else.
  */
+import { SelfcalError } from '../../twin/errors';
 import type { HealthState, ParameterPosterior, Reading } from '../../twin/estimation/joint-estimator';
 import {
   recalibrateFrictions,
@@ -63,8 +64,10 @@ export interface CalibrationOutput {
     /** Wall time inside member evaluations (the kernels), and their number of calls. */
     evaluateMs: number;
     evaluateCalls: number;
-    /** The UKF reference (absent when `ukfReference` is false). */
+    /** The UKF reference (absent when `ukfReference` is false or it failed). */
     ukf?: UkfDiagnostics;
+    /** Why the UKF reference could not run over the window (the recalibration's results stand). */
+    ukfFailure?: { code: string; message: string };
   };
 }
 
@@ -134,8 +137,18 @@ export async function calibrateWindow(
   for (const [name, t] of Object.entries(rec.trends)) trend[name] = t.mean;
   const virtual = virtualSensors(topology, rec);
   const wallMs = clock() - t0;
-  const ukf =
-    options.ukfReference === false ? undefined : ukfDiagnostics(topology, readings, rec, health, clock);
+  // The UKF is a diagnostic: where it cannot follow the window (its sigma points leave what the model can
+  // solve), the recalibration stands and the failure is reported instead of failing the job.
+  let ukf: UkfDiagnostics | undefined;
+  let ukfFailure: { code: string; message: string } | undefined;
+  if (options.ukfReference !== false) {
+    try {
+      ukf = ukfDiagnostics(topology, readings, rec, health, clock);
+    } catch (e) {
+      if (!(e instanceof SelfcalError)) throw e;
+      ukfFailure = { code: e.code, message: e.message };
+    }
+  }
   return {
     parameters: rec.parameters,
     health,
@@ -167,6 +180,7 @@ export async function calibrateWindow(
       evaluateMs,
       evaluateCalls,
       ...(ukf ? { ukf } : {}),
+      ...(ukfFailure ? { ukfFailure } : {}),
     },
   };
 }

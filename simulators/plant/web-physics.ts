@@ -119,6 +119,8 @@ export class WebPhysics {
   /** Span index entering / leaving each element (−1 at the line's ends). */
   private readonly spanIn: Int32Array;
   private readonly spanOut: Int32Array;
+  /** The element each span leaves (spans may be listed in any order). */
+  private readonly spanFrom: Int32Array;
   private readonly isIdler: Uint8Array;
   private readonly idlerSlot: Int32Array;
   private readonly ratio: Float64Array;
@@ -162,17 +164,19 @@ export class WebPhysics {
     this.baseLength = Float64Array.from(line.spans, (s) => s.lengthM);
     this.spanIn = new Int32Array(els.length).fill(-1);
     this.spanOut = new Int32Array(els.length).fill(-1);
+    this.spanFrom = new Int32Array(this.nSpans);
     line.spans.forEach((s, j) => {
       const from = index.get(s.from);
       const to = index.get(s.to);
-      if (from !== j || to !== j + 1) {
+      if (from === undefined || to !== from + 1) {
         throw new WebPlantError(
-          `span ${s.name} does not join elements ${j} and ${j + 1} in web order`,
+          `span ${s.name} does not join two consecutive elements`,
           'PLANT_UNREALISABLE',
         );
       }
       this.spanOut[from] = j;
       this.spanIn[to] = j;
+      this.spanFrom[j] = from;
     });
     this.isIdler = Uint8Array.from(els, (e) => (e.type === 'idler' ? 1 : 0));
     this.idlerSlot = new Int32Array(els.length).fill(-1);
@@ -263,7 +267,7 @@ export class WebPhysics {
       case 'tension': {
         const span = spanIndex.get(d.span) as number;
         // The span downstream of the drive: running faster slackens it; upstream: tightens it.
-        const downstream = span >= element;
+        const downstream = (this.spanFrom[span] as number) >= element;
         const el = this.line.elements[element] as LineElement;
         if (el.type === 'nip') {
           return {
@@ -337,7 +341,7 @@ export class WebPhysics {
     let refTrim = 0;
     if (this.refInteg >= 0) {
       const j = this.refSpan;
-      const down = j + 1;
+      const down = (this.spanFrom[j] as number) + 1;
       const vSpan = this.flowOf(y, down) * (1 + (y[j] as number));
       const e = (this.refSpeedMps - vSpan) / this.refSpeedMps;
       refTrim = REF_KP * e + (y[this.ctrlOff + this.refInteg] as number);
@@ -420,8 +424,9 @@ export class WebPhysics {
     for (let j = 0; j < nS; j++) {
       const e1 = 1 + (y[j] as number);
       const l = len[j] as number;
+      const up = this.spanFrom[j] as number;
       dy[j] =
-        (e1 * e1 * ((this.q[j + 1] as number) - (this.q[j] as number))) / l +
+        (e1 * e1 * ((this.q[up + 1] as number) - (this.q[up] as number))) / l +
         (e1 * (lenRate[j] as number)) / l;
     }
   };
@@ -467,7 +472,7 @@ export class WebPhysics {
       motorTorqueNm: torque,
       webSpeedMps: Float64Array.from(
         { length: this.nSpans },
-        (_, j) => (this.q[j + 1] as number) * (1 + (y[j] as number)),
+        (_, j) => (this.q[(this.spanFrom[j] as number) + 1] as number) * (1 + (y[j] as number)),
       ),
       dancerAngleDeg: Float64Array.from(
         this.dancers,

@@ -157,6 +157,11 @@ function checkSemantics(line: LineDescription): void {
       );
   });
 
+  for (const signal of Object.keys(line.model?.bySignal ?? {})) {
+    if (!signals.has(signal))
+      throw new LineDescriptionError(`/model/bySignal/${signal}`, `no sensor has the signal '${signal}'`);
+  }
+
   if (line.health.suspectAboveNms >= line.health.degradedAboveNms) {
     throw new LineDescriptionError('/health/suspectAboveNms', 'must be below degradedAboveNms');
   }

@@ -216,6 +216,10 @@ export const lineDescriptionSchema = {
             dancerAngle: { type: 'number', minimum: 0.1, maximum: 100 },
           },
         },
+        bySignal: {
+          type: 'object',
+          additionalProperties: { type: 'number', minimum: 0.1, maximum: 100 },
+        },
       },
     },
     sensors: {

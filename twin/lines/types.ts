@@ -124,4 +124,6 @@ export interface ModelFit {
   discrepancyInSigmas: number;
   /** Per sensor kind, replacing discrepancyInSigmas for that kind (the seed line: tensions fit 5× closer than speeds). */
   byKind?: Partial<Record<SensorKind, number>>;
+  /** Per sensor signal, replacing byKind for that signal (the seed line's nip encoders: see the README). */
+  bySignal?: Record<string, number>;
 }

@@ -177,7 +177,9 @@ export function frictionWindow(
 export /** The line's model discrepancy per channel in sensor sigmas (its `model` section; default 5). */
 function lineDiscrepancy(topology: LineTopology): number[] {
   const fit = topology.line.model;
-  return topology.line.sensors.map((s) => fit?.byKind?.[s.kind] ?? fit?.discrepancyInSigmas ?? 5);
+  return topology.line.sensors.map(
+    (s) => fit?.bySignal?.[s.signal] ?? fit?.byKind?.[s.kind] ?? fit?.discrepancyInSigmas ?? 5,
+  );
 }
 
 function healthyPrediction(

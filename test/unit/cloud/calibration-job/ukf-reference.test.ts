@@ -11,6 +11,8 @@ import {
   type UkfReference,
 } from '../../../../cloud/calibration-job/ukf-reference';
 import type { HealthState, ParameterPosterior, Reading } from '../../../../twin/estimation/joint-estimator';
+import * as ukfModule from '../../../../cloud/calibration-job/ukf-reference';
+import { SelfcalError } from '../../../../twin/errors';
 import { loadLine } from '../../../../twin/lines/topology';
 import { PlantSimulator, type PlantSample } from '../../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../../simulators/plant/scenario';
@@ -161,6 +163,66 @@ describe('UKF reference on a plant window with one roller in gross slip', () => 
     const rest = { ...withUkf.diagnostics };
     delete rest.ukf;
     expect({ ...withUkf, diagnostics: rest }).toEqual(without);
+  });
+
+  it('reports a UKF that cannot follow the window as ukfFailure, and the SMC result stands', async () => {
+    // Prepare: the UKF's model refuses its sigma points (as on a plant window where it diverged to
+    // b ≈ 148 and a reference speed of 22 m/s, and no zone could settle).
+    const short = readings.slice(-36);
+    const options = {
+      particles: 64,
+      seed: 3,
+      backend: 'reference' as const,
+      horizonS: 12 * HOUR,
+      clock: () => 0,
+    };
+    const spy = jest.spyOn(ukfModule, 'runUkfReference').mockImplementation(() => {
+      throw new SelfcalError(
+        'MODEL_INPUT_INVALID',
+        'steady state: zone NR1 did not settle (residual -177 N)',
+      );
+    });
+
+    // Act
+    let failed: CalibrationOutput;
+    let calls: number;
+    try {
+      failed = await calibrateWindow(topology, short, options);
+    } finally {
+      calls = spy.mock.calls.length;
+      spy.mockRestore();
+    }
+    const without = await calibrateWindow(topology, short, { ...options, ukfReference: false });
+
+    // Assess
+    expect(calls).toBe(1);
+    expect(failed.diagnostics.ukf).toBeUndefined();
+    expect(failed.diagnostics.ukfFailure).toEqual({
+      code: 'MODEL_INPUT_INVALID',
+      message: expect.stringMatching(/zone NR1 did not settle/),
+    });
+    const rest = { ...failed.diagnostics };
+    delete rest.ukfFailure;
+    expect({ ...failed, diagnostics: rest }).toEqual(without);
+  });
+
+  it('lets an error that is not a model refusal through (a bug is not a diagnostic)', async () => {
+    const spy = jest.spyOn(ukfModule, 'runUkfReference').mockImplementation(() => {
+      throw new TypeError('boom');
+    });
+    try {
+      await expect(
+        calibrateWindow(topology, readings.slice(-36), {
+          particles: 64,
+          seed: 3,
+          backend: 'reference',
+          horizonS: 12 * HOUR,
+          clock: () => 0,
+        }),
+      ).rejects.toThrow('boom');
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

@@ -122,6 +122,22 @@ describe('bad line descriptions', () => {
     expectLineError((d) => (d.sensors[11].at = 'S99'), '/sensors/11/at', /unknown span 'S99'/);
   });
 
+  it('names a model discrepancy for a signal no sensor has', () => {
+    expectLineError(
+      (d) => (d.model = { discrepancyInSigmas: 5, bySignal: { NR9_w: 40 } }),
+      '/model/bySignal/NR9_w',
+      /no sensor has the signal 'NR9_w'/,
+    );
+  });
+
+  it('names a model discrepancy for a signal outside its bounds', () => {
+    expectLineError(
+      (d) => (d.model = { discrepancyInSigmas: 5, bySignal: { NR1_w: 0 } }),
+      '/model/bySignal/NR1_w',
+      /must be >= 0.1/,
+    );
+  });
+
   it('rejects a speed master that is not a nip', () => {
     expectLineError((d) => (d.setpoints.speedMaster = 'R4'), '/setpoints/speedMaster', /'R4' is not a nip/);
   });
