@@ -121,14 +121,12 @@ export class WebPhysics {
   private readonly spanOut: Int32Array;
   /** The element each span leaves (spans may be listed in any order). */
   private readonly spanFrom: Int32Array;
-  private readonly isIdler: Uint8Array;
   private readonly idlerSlot: Int32Array;
   private readonly ratio: Float64Array;
   private readonly creepVelocityMps: number;
   /** Sliding friction's rise with slip beyond the limit, as a fraction of the creep slope (the description's). */
   private readonly slideSlope: number;
   private readonly drives: Drive[] = [];
-  private readonly driveOf: (Drive | undefined)[];
   /** Speed-loop integrator slot per element (−1: torque-controlled or idler). */
   private readonly speedInteg: Int32Array;
   private readonly dancers: Dancer[] = [];
@@ -178,7 +176,6 @@ export class WebPhysics {
       this.spanIn[to] = j;
       this.spanFrom[j] = from;
     });
-    this.isIdler = Uint8Array.from(els, (e) => (e.type === 'idler' ? 1 : 0));
     this.idlerSlot = new Int32Array(els.length).fill(-1);
     let nIdlers = 0;
     els.forEach((e, i) => {
@@ -201,7 +198,6 @@ export class WebPhysics {
     }
     let integ = 0;
     this.speedInteg = new Int32Array(els.length).fill(-1);
-    this.driveOf = els.map(() => undefined);
     const dancerIndex = new Map<string, number>();
     (control.dancers ?? []).forEach((d) => {
       dancerIndex.set(d.name, this.dancers.length);
@@ -210,7 +206,6 @@ export class WebPhysics {
     for (const d of control.drives) {
       const drive = this.driveFrom(d, index, spanIndex, dancerIndex, speedDrives[0] === d, () => integ++);
       this.drives.push(drive);
-      this.driveOf[drive.element] = drive;
       if (drive.kind !== 'winderTension') this.speedInteg[drive.element] = integ++;
     }
     this.refInteg = this.refSpan >= 0 ? integ++ : -1;
@@ -291,7 +286,10 @@ export class WebPhysics {
     }
   }
 
-  /** A state at rest-free nominal conditions: every span at its loop's setpoint level, every roller at speed. */
+  /**
+   * A starting point to settle from: every span at the mean of the described tension setpoints, every
+   * roller at the reference speed, controllers empty.
+   */
   initialState(): Float64Array {
     const y = new Float64Array(this.size);
     const setpoints = this.drives.flatMap((d) =>
@@ -305,9 +303,6 @@ export class WebPhysics {
       y[this.omegaOff + i] = v / (this.radius[i] as number);
       const slot = this.idlerSlot[i] as number;
       if (slot >= 0) y[this.vOff + slot] = v;
-    }
-    for (const d of this.drives) {
-      if (d.kind === 'winderTension') y[this.ctrlOff + d.integ] = 0;
     }
     return y;
   }
