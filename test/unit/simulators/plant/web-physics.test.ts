@@ -10,7 +10,7 @@
  * The nips', the unwind's and the dancer's readings are compared with the table made mass-conserving:
  * the table's own tensions put through the transport equation of ARCHITECTURE.md (a clamping contact
  * turns at C·(1 + T_in/EA), C the unstretched flow that moves the reference span S6 at 1 m/s, so NR1 at
- * exactly 20 rad/s). The seed model's values differ from those by up to 0.0035 rad/s (its NR1 reads the
+ * exactly 20 rad/s). The seed model's values differ from those by up to 0.0025 rad/s (its NR1 reads the
  * web speed at S11's tension whatever S7 carries; NR2 reads 20.000 although the web reaches it faster):
  * no mass-conserving line gives them, and a plant that reproduced them would copy the seed model's quirks
  * instead of the physics. The test bounds the size of that gap, so a change on either side shows.
