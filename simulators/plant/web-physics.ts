@@ -381,21 +381,7 @@ export class WebPhysics {
       }
       this.cmd[i] = vCmd / r;
     }
-    for (let i = 0; i < this.nElements; i++) {
-      const si = this.speedInteg[i] as number;
-      if (si < 0) continue;
-      const kp = SPEED_KP_PER_J * (this.inertia[i] as number);
-      const err = (this.cmd[i] as number) - (y[this.omegaOff + i] as number);
-      // PI on speed plus feed-forward of the web's load on the roll (the drive's load-torque compensation).
-      const jIn = this.spanIn[i] as number;
-      const jOut = this.spanOut[i] as number;
-      const load =
-        (this.radius[i] as number) *
-        ((jIn >= 0 ? (this.tension[jIn] as number) : 0) - (jOut >= 0 ? (this.tension[jOut] as number) : 0));
-      this.torque[i] = kp * err + (y[this.ctrlOff + si] as number) + load;
-      dy[this.ctrlOff + si] = kp * SPEED_KI_PER_KP * err;
-    }
-    // Elements: roller dynamics, contact, flows.
+    // Elements: roller dynamics (speed-loop torques of the speed-commanded drives), contact, flows.
     for (let i = 0; i < this.nElements; i++) {
       const jIn = this.spanIn[i] as number;
       const jOut = this.spanOut[i] as number;
@@ -411,6 +397,14 @@ export class WebPhysics {
         dy[this.vOff + slot] = (tOut - tIn - f) / this.opts.contactMassKg;
         dy[this.omegaOff + i] = (r * f - b * w) / (this.inertia[i] as number);
       } else {
+        const si = this.speedInteg[i] as number;
+        if (si >= 0) {
+          // PI on speed plus feed-forward of the web's load on the roll (load-torque compensation).
+          const kp = SPEED_KP_PER_J * (this.inertia[i] as number);
+          const err = (this.cmd[i] as number) - w;
+          this.torque[i] = kp * err + (y[this.ctrlOff + si] as number) + r * (tIn - tOut);
+          dy[this.ctrlOff + si] = kp * SPEED_KI_PER_KP * err;
+        }
         dy[this.omegaOff + i] =
           ((this.torque[i] as number) + r * (tOut - tIn) - b * w) / (this.inertia[i] as number);
       }
