@@ -42,7 +42,7 @@ export class PlantSimulator {
   private readonly noiseRng: SeededRandom;
   private readonly sensors: readonly SensorDescription[];
   private readonly stuckValue = new Map<string, number>();
-  private readonly elementIndex: Map<string, number>;
+  /** Span name → index in the description's order (the order of the physics' outputs). */
   private readonly spanIndex: Map<string, number>;
   private observation: WebObservation;
 
@@ -60,7 +60,6 @@ export class PlantSimulator {
       els.map((e) => (e.type === 'idler' ? this.rng.between(lo, hi) : e.bearingFrictionNms)),
     );
     this.settledNms = new Float64Array(this.healthyNms);
-    this.elementIndex = new Map(els.map((e, i) => [e.name, i]));
     this.spanIndex = new Map(line.spans.map((s, j) => [s.name, j]));
     this.physics = new WebPhysics(line);
     this.physics.frictionNms.set(this.healthyNms);
@@ -75,7 +74,7 @@ export class PlantSimulator {
   private advanceTo(tS: number): void {
     const friction = this.physics.frictionNms;
     for (const deg of this.scenario.degradations) {
-      const i = this.elementIndex.get(deg.element) as number;
+      const i = this.topology.elementIndex.get(deg.element) as number;
       friction[i] = frictionAt(deg, this.healthyNms[i] as number, tS);
     }
     let change = 0;
@@ -117,7 +116,7 @@ export class PlantSimulator {
       let truth: number;
       if (s.kind === 'tension') truth = o.tensionN[this.spanIndex.get(s.at as string) as number] as number;
       else if (s.kind === 'angularSpeed')
-        truth = o.omega[this.elementIndex.get(s.at as string) as number] as number;
+        truth = o.omega[this.topology.elementIndex.get(s.at as string) as number] as number;
       else truth = o.dancerAngleDeg[0] ?? 0;
       let value = truth + (f.bias[s.signal] ?? 0) + s.noiseStd * noise;
       if (spike) value += spikeSign * f.spikeSigma * s.noiseStd;
