@@ -174,7 +174,9 @@ class LineSolver {
     const refZone = this.refZone;
     const refPin = control.pins[refZone] as ZonePin;
     let massFlow = refSpeed * (ea - (refPin.kind === 'massFlow' ? 0 : this.pinSetpoint(refZone, refPin)));
+    let used = massFlow;
     for (let it = 0; it < MAX_ITERATIONS; it++) {
+      used = massFlow;
       this.solveZone(refZone, massFlow);
       const tRef = ref.kind === 'span' ? out.tensionN[ref.span] : out.tensionN[ref.element - 1];
       const next = refSpeed * (ea - (tRef as number));
@@ -182,9 +184,13 @@ class LineSolver {
       massFlow = next;
       if (done) break;
     }
-    // The reference zone was solved with the mass flow of the last iteration (converged to 1e-8).
-    for (let z = 0; z < zones.length; z++) if (z !== refZone) this.solveZone(z, massFlow);
+    // The reference zone was solved with the mass flow of the last iteration (within 1e-8 of the final
+    // one; its tensions move by ~1e-7 N for that). Its idlers' ω follow the final mass flow's web speed
+    // (slip kept): 1e-8 of the mass flow is 2e-7 rad/s, which at the seed line's speed weights moves ln L
+    // by 1e-2; re-solving the zone instead would cost a third more.
     out.massFlow = massFlow;
+    this.followWebSpeed(refZone, massFlow - used, 0);
+    for (let z = 0; z < zones.length; z++) if (z !== refZone) this.solveZone(z, massFlow);
 
     const last = elements.length - 1;
     for (let e = 0; e <= last; e++) {
@@ -284,6 +290,7 @@ class LineSolver {
   }
 
   private solveZone(z: number, massFlow: number): void {
+    this.out.massFlow = massFlow;
     const pin = this.topology.control.pins[z] as ZonePin;
     const spans = (this.topology.zones[z] as LineTopology['zones'][number]).spans;
     const target =
@@ -312,11 +319,34 @@ class LineSolver {
       );
     }
     // What remains is removed by shifting the zone's tensions together: every pin then holds exactly
-    // (dancer weights sum to 1), and the creep computed before the shift moves by < 1e-4 relative.
+    // (dancer weights sum to 1), and the creep computed before the shift moves by < 1e-4 relative. Each
+    // idler's ω follows its incoming web speed to the shifted tension (its slip kept): the speeds then
+    // no longer depend on where in the tolerance band the shooting stopped (at the seed line's speed
+    // weights, 1e-3 N of tension is 5e-8 rad/s, which moves ln L by 1e-2).
     const tension = this.out.tensionN;
     for (let k = 0; k < spans.length; k++) {
       const sp = spans[k] as number;
       tension[sp] = (tension[sp] as number) - e0;
+    }
+    this.followWebSpeed(z, 0, e0);
+  }
+
+  /**
+   * Moves each idler's ω of zone z with its incoming web speed (slip kept) for a mass flow larger by
+   * dMassFlow than the one it was solved with, and tensions already shifted down by `shifted`.
+   */
+  private followWebSpeed(z: number, dMassFlow: number, shifted: number): void {
+    const spans = (this.topology.zones[z] as LineTopology['zones'][number]).spans;
+    const tension = this.out.tensionN;
+    const omega = this.out.omegaRadPerS;
+    const ea = this.ea;
+    const now = this.out.massFlow;
+    const before = now - dMassFlow;
+    for (let k = 1; k < spans.length; k++) {
+      const e = spans[k] as number;
+      const post = tension[spans[k - 1] as number] as number;
+      const moved = now / (ea - post) - before / (ea - post - shifted);
+      omega[e] = (omega[e] as number) + moved / (this.radius[e] as number);
     }
   }
 

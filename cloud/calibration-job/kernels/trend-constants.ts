@@ -1,14 +1,17 @@
 /**
  * Bakes a line topology, the window's setpoints and the θ layout into the constants of the trend kernel
- * (trend-kernel-source.ts): per element radius, capstan factor and idler slot; per zone its first
- * element, span count, how it is pinned and (mass-flow zones) ρ = r_first/r_end with EA·(1 − ρ) computed
- * here in float64, so that the kernel's float32 never subtracts two numbers near EA; per location the
- * channels measuring it. Iteration limits mirror twin/model (secant: 40 steps, 1e-2 N).
+ * (trend-kernel-source.ts), for any control structure the line describes (twin/lines/control.ts): per
+ * element its radius, capstan factor, idler slot and how a driven one runs (set speed, or the mass flow's
+ * web speed at a loop's setpoint); per zone its first element, span count and its pin in one form,
+ * wA·T[spanA] + wB·T[spanB] = target (mass-flow pins with ρ and EA·(1 − ρ) computed here in float64, so
+ * that the kernel's float32 never subtracts two numbers near EA); the speed reference's zone and span; the
+ * dancer angle; per location the channels measuring it. Iteration limits mirror twin/model.
  */
 import type { LineTopology } from '../../../twin/lines/topology';
 import type { TrendLayout, WindowSetpoints } from '../../../twin/estimation/smc/trend-likelihood';
 import { MAX_PASSES } from '../../../twin/model/steady-state';
-import { SHIFT_TOLERANCE_N } from '../../../twin/model/line-steady-state';
+import { SHIFT_TOLERANCE_N, describedReferenceSpeedMps } from '../../../twin/model/line-steady-state';
+import type { DriveSpeed } from '../../../twin/lines/control';
 import { KernelError } from './kernel-errors';
 
 export type TrendKernelConstants = Record<string, number | Float32Array>;
@@ -26,31 +29,32 @@ export const KERNEL_LIMITS = {
 } as const;
 
 /**
- * Why the kernel cannot evaluate this line, or undefined. The kernel source implements the control
- * structures of the first line format: the speed reference a drive of set speed ending the first zone,
- * the first zone held at its first span, later zones held by mass flow or at their first span, the tanh
- * traction law, no dancer angle. Other structures (the seed line's dancer roller, tension-trimmed nip,
- * span speed reference, linear law) run on the TypeScript reference, which follows any control section.
+ * Why the kernel cannot evaluate this line, or undefined. The kernel follows any control section
+ * (speed reference at a span or a drive; zones held by a tension loop's span, a dancer roller or mass
+ * flow; drives at set speed, by draw, or under a loop; tanh or linear traction law). What its constant
+ * layout cannot say: a zone whose spans do not run from its start element to its end, and more than one
+ * dancer angle (the reduced model reads the first).
  */
 export function kernelUnsupported(topology: LineTopology): string | undefined {
-  const { control, zones, line } = topology;
-  const ref = control.reference;
   const unsupported: string[] = [];
-  if ((line.traction.law ?? 'tanh') !== 'tanh') unsupported.push(`the '${line.traction.law}' traction law`);
-  if (ref.kind !== 'element' || ref.element !== zones[0]?.endElement) {
-    unsupported.push('a speed reference other than the drive ending the first zone');
-  }
-  control.pins.forEach((pin, z) => {
-    const first = zones[z]?.startElement;
-    if (pin.kind === 'dancerRoller') unsupported.push(`a dancer roller holding zone ${z + 1}`);
-    else if (pin.kind === 'span' && pin.span !== first)
-      unsupported.push(`zone ${z + 1} held inside, not at its first span`);
-    else if (pin.kind === 'massFlow' && z === 0) unsupported.push('a first zone held by mass flow');
+  topology.zones.forEach((zone, z) => {
+    const contiguous = zone.spans.every((s, k) => s === zone.startElement + k);
+    if (!contiguous || zone.spans.length !== zone.endElement - zone.startElement) {
+      unsupported.push(`zone ${z + 1} with spans out of web order`);
+    }
   });
-  if (control.dancerAngles.length > 0) unsupported.push('a dancer angle');
+  if (topology.control.dancerAngles.length > 1) unsupported.push('more than one dancer angle');
   return unsupported.length > 0
     ? `the gpu.js kernel does not implement ${unsupported.join(', ')} (the TypeScript reference does)`
     : undefined;
+}
+
+/** The surface speed of a drive of set speed as described (fixed, or a draw chain from one) [m/s]. */
+function describedSetSpeed(topology: LineTopology, e: number): number {
+  const d = topology.control.driveSpeed[e] as DriveSpeed | undefined;
+  if (d?.kind === 'fixed') return d.speedMps;
+  if (d?.kind === 'draw') return describedSetSpeed(topology, d.from) * d.ratio;
+  throw new KernelError('TOPOLOGY_UNSUPPORTED', `element ${e} does not run at a set speed`);
 }
 
 export function trendKernelConstants(
@@ -61,43 +65,91 @@ export function trendKernelConstants(
 ): TrendKernelConstants {
   const why = kernelUnsupported(topology);
   if (why) throw new KernelError('TOPOLOGY_UNSUPPORTED', why);
-  const { elements, zones, line } = topology;
-  const sensors = line.sensors;
-  const ratio = (element: number): number => {
-    const r = topology.nipSpeedRatio.get(element);
-    if (r === undefined) throw new KernelError('TOPOLOGY_UNSUPPORTED', `element ${element} is not a nip`);
-    return r;
-  };
-  const firstRatio = ratio(zones[0]!.endElement);
-  const zoneStart = new Float32Array(zones.length);
-  const zoneLength = new Float32Array(zones.length);
-  const zoneKind = new Float32Array(zones.length);
-  const zoneRho = new Float32Array(zones.length);
-  const zoneEaOneMinusRho = new Float32Array(zones.length);
+  const { elements, zones, line, control } = topology;
+  const ea = line.web.eaN;
+  const describedRef = describedReferenceSpeedMps(topology);
+  const ref = control.reference;
+  const refSpan = ref.kind === 'span' ? ref.span : ref.element - 1;
+  const refZone = zones.findIndex((z) => refSpan >= z.startElement && refSpan < z.endElement);
+  const n = zones.length;
+  const zoneStart = new Float32Array(n);
+  const zoneLength = new Float32Array(n);
+  const pinKind = new Float32Array(n);
+  const pinSpanA = new Float32Array(n);
+  const pinSpanB = new Float32Array(n);
+  const pinWeightA = new Float32Array(n);
+  const pinWeightB = new Float32Array(n);
+  const pinSetpoint = new Float32Array(n);
+  const zoneRho = new Float32Array(n);
+  const zoneEaOneMinusRho = new Float32Array(n);
   let maxZoneLength = 1;
   zones.forEach((zone, z) => {
-    const contiguous = zone.spans.every((s, k) => s === zone.startElement + k);
-    if (!contiguous || zone.spans.length !== zone.endElement - zone.startElement) {
-      throw new KernelError('TOPOLOGY_UNSUPPORTED', `zone ${z}: spans must run from its start to its end`);
-    }
     zoneStart[z] = zone.startElement;
     zoneLength[z] = zone.spans.length;
     maxZoneLength = Math.max(maxZoneLength, zone.spans.length);
-    zoneKind[z] = zone.pinnedBy === 'unwind' ? 0 : zone.pinnedBy === 'massFlow' ? 1 : 2;
-    if ((zone.pinnedBy === 'unwind') !== (z === 0)) {
-      throw new KernelError('TOPOLOGY_UNSUPPORTED', `zone ${z}: only the first zone may start at the unwind`);
-    }
-    if (zone.pinnedBy === 'massFlow') {
-      const r = ratio(zone.endElement);
-      zoneRho[z] = firstRatio / r;
-      zoneEaOneMinusRho[z] = (line.web.eaN * (r - firstRatio)) / r;
+    const pin = control.pins[z]!;
+    if (pin.kind === 'massFlow') {
+      // The zone's last span carries the mass flow at the end drive's set speed:
+      // T = EA·(1 − c/v_set), c = v_ref·(1 − T_ref/EA), v_set ∝ v_ref, so T = EA·(1 − ρ) + ρ·T_ref.
+      const rho = describedRef / describedSetSpeed(topology, pin.element);
+      pinKind[z] = 1;
+      pinSpanA[z] = pin.element - 1;
+      pinSpanB[z] = pin.element - 1;
+      pinWeightA[z] = 1;
+      zoneRho[z] = rho;
+      zoneEaOneMinusRho[z] = ea * (1 - rho);
+    } else if (pin.kind === 'span') {
+      pinSpanA[z] = pin.span;
+      pinSpanB[z] = pin.span;
+      pinWeightA[z] = 1;
+      pinSetpoint[z] = pin.setpointN;
+    } else {
+      pinSpanA[z] = pin.upstream;
+      pinSpanB[z] = pin.downstream;
+      pinWeightA[z] = pin.weightUp;
+      pinWeightB[z] = pin.weightDown;
+      pinSetpoint[z] = pin.setpointN;
     }
   });
+  const refPin = control.pins[refZone]!;
   const nElements = elements.length;
+  const driveKind = new Float32Array(nElements);
+  const driveSetRatio = new Float32Array(nElements);
+  const driveTension = new Float32Array(nElements);
+  control.driveSpeed.forEach((d, e) => {
+    if (!d) return;
+    if (d.kind === 'massFlowAt') {
+      driveKind[e] = 2;
+      driveTension[e] = d.tensionN;
+    } else {
+      driveKind[e] = 1;
+      driveSetRatio[e] = describedSetSpeed(topology, e) / describedRef;
+    }
+  });
+  // The first dancer angle (the reduced model's): a drive under a loop gives
+  // gain·(T_ref − T_set)/EA/(1 − T_set/EA); a drive of set speed a constant angle.
+  const dancer = control.dancerAngles[0];
+  let angleKind = 0;
+  let angleGain = 0;
+  let angleTension = 0;
+  let angleConstant = 0;
+  if (dancer) {
+    const d = control.driveSpeed[dancer.element]!;
+    angleGain = dancer.degPerRelativeSpeed;
+    if (d.kind === 'massFlowAt') {
+      angleKind = 2;
+      angleTension = d.tensionN;
+    } else {
+      angleKind = 1;
+      angleConstant =
+        dancer.degPerRelativeSpeed * (1 - describedSetSpeed(topology, dancer.element) / describedRef);
+    }
+  }
   const radius = new Float32Array(elements.map((e) => e.radiusM));
-  const capstan = new Float32Array(topology.capstanFactor);
+  const capacity = new Float32Array(topology.capstanFactor);
   const idlerSlot = new Float32Array(topology.idlerSlot);
-  // Channel lookups: K slots per span / element, −1 where none.
+  // Channel lookups: K slots per span / element, −1 where none; dancer-angle channels listed apart.
+  const sensors = line.sensors;
   const at = sensors.map((s) =>
     s.kind === 'tension'
       ? { span: topology.spanIndex.get(s.at as string)!, element: -1 }
@@ -111,10 +163,10 @@ export function trendKernelConstants(
     perLocation = Math.max(perLocation, count('span', i), count('element', i));
   const spanChan = new Float32Array(nElements * perLocation).fill(-1);
   const elemChan = new Float32Array(nElements * perLocation).fill(-1);
-  const zeros: number[] = [];
+  const angles: number[] = [];
   at.forEach((a, c) => {
     const table = a.span >= 0 ? spanChan : a.element >= 0 ? elemChan : undefined;
-    if (!table) return void zeros.push(c);
+    if (!table) return void angles.push(c);
     const base = (a.span >= 0 ? a.span : a.element) * perLocation;
     let j = 0;
     while (table[base + j]! >= 0) j++;
@@ -123,15 +175,23 @@ export function trendKernelConstants(
   const arrays: Record<string, Float32Array> = {
     zoneStart,
     zoneLength,
-    zoneKind,
+    pinKind,
+    pinSpanA,
+    pinSpanB,
+    pinWeightA,
+    pinWeightB,
+    pinSetpoint,
     zoneRho,
     zoneEaOneMinusRho,
     radius,
-    capstan,
+    capacity,
     idlerSlot,
+    driveKind,
+    driveSetRatio,
+    driveTension,
     spanChan,
     elemChan,
-    zeroChan: new Float32Array(zeros.length > 0 ? zeros : [-1]),
+    angleChan: new Float32Array(angles.length > 0 ? angles : [-1]),
   };
   // One packed table (WebGPU binds each array constant as a storage buffer, 8 per stage by default).
   const offsets: Record<string, number> = {};
@@ -142,23 +202,34 @@ export function trendKernelConstants(
   }
   const table = new Float32Array(size);
   for (const [name, a] of Object.entries(arrays)) table.set(a, offsets[`at_${name}`]);
+  const law = line.traction.law ?? 'tanh';
   return {
     channels: sensors.length,
     bins,
-    invEa: 1 / line.web.eaN,
+    elements: nElements,
+    invEa: 1 / ea,
     creepVelocity: line.traction.creepVelocityMps,
     postLimitSlope: line.traction.postLimitSlopeFraction,
+    law: law === 'tanh' ? 0 : 1,
+    sharpness: line.traction.sharpness ?? 8,
     lnOffset: layout.lnFrictionOffset,
     trendOffset: layout.trendOffset,
-    unwindSetpoint: setpoints.unwindTensionN,
-    rewindSetpoint: setpoints.rewindTensionN,
-    masterSetpoint: setpoints.masterSpeedMps,
-    firstNipRatio: firstRatio,
-    v1Setpoint: setpoints.masterSpeedMps * firstRatio,
-    zones: zones.length,
+    firstPinSetpoint: setpoints.unwindTensionN,
+    lastPinSetpoint: setpoints.rewindTensionN,
+    refSetpoint: setpoints.masterSpeedMps,
+    refZone,
+    refSpan,
+    refPinnedByLoop: refPin.kind === 'massFlow' ? 0 : 1,
+    refTensionGuess: refPin.kind === 'massFlow' ? 0 : refPin.setpointN,
+    angleKind,
+    angleGain,
+    angleTension,
+    angleConstant,
+    zones: n,
+    zoneSteps: KERNEL_LIMITS.fixPasses + n,
     maxZoneLength,
     perLocation,
-    zeroChannels: Math.max(1, zeros.length),
+    angleChannels: Math.max(1, angles.length),
     table,
     ...offsets,
     ...KERNEL_LIMITS,
@@ -166,16 +237,19 @@ export function trendKernelConstants(
 }
 
 /**
- * The nominal prediction ω0_c the kernel's speed channels are relative to: v1/R at the setpoints (v1 the
- * first nip's surface speed); 0 for tension and other channels. The caller passes ȳ − ω0 as `mean`.
+ * The nominal prediction ω0_c the kernel's speed channels are relative to: a drive of set speed its
+ * described surface speed over R, every other element the reference speed over R (at the window's
+ * setpoint); 0 for tension and other channels. The caller passes ȳ − ω0 as `mean`.
  */
 export function channelNominal(topology: LineTopology, setpoints: WindowSetpoints): Float64Array {
-  const v1 = setpoints.masterSpeedMps * topology.nipSpeedRatio.get(topology.zones[0]!.endElement)!;
-  return Float64Array.from(topology.line.sensors, (s) =>
-    s.kind === 'angularSpeed'
-      ? v1 / topology.elements[topology.elementIndex.get(s.at as string)!]!.radiusM
-      : 0,
-  );
+  const describedRef = describedReferenceSpeedMps(topology);
+  return Float64Array.from(topology.line.sensors, (s) => {
+    if (s.kind !== 'angularSpeed') return 0;
+    const e = topology.elementIndex.get(s.at as string)!;
+    const d = topology.control.driveSpeed[e];
+    const ratio = d && d.kind !== 'massFlowAt' ? describedSetSpeed(topology, e) / describedRef : 1;
+    return (setpoints.masterSpeedMps * ratio) / topology.elements[e]!.radiusM;
+  });
 }
 
 /** gpu.js `constantTypes`: scalars that are whole numbers by accident are still floats in the kernel. */
@@ -183,13 +257,20 @@ export function constantTypes(constants: TrendKernelConstants): Record<string, s
   const ints = new Set([
     'channels',
     'bins',
+    'elements',
+    'law',
     'lnOffset',
     'trendOffset',
+    'refZone',
+    'refSpan',
+    'refPinnedByLoop',
+    'angleKind',
     'zones',
+    'zoneSteps',
     'maxZoneLength',
     'perLocation',
   ]);
-  const intLimits = new Set(['maxSecant', 'maxPasses', 'fixPasses', 'newtonSteps', 'zeroChannels']);
+  const intLimits = new Set(['maxSecant', 'maxPasses', 'fixPasses', 'newtonSteps', 'angleChannels']);
   const types: Record<string, string> = {};
   for (const [k, v] of Object.entries(constants)) {
     types[k] =

@@ -6,33 +6,38 @@
  * rewrote it (helpers injected for coverage, renamed locals, downlevelled syntax), so what gpu.js sees
  * would depend on the toolchain. A string is the same text under every one of them.
  *
- * One thread per member (output [N]). Per bin b it solves the reduced model's steady state
- * (twin/model/steady-state.ts) for the member at the bin's time and accumulates Σ_c w_bc (ȳ_bc − h_c)²
- * on the fly, returning −½ q. Float32 reformulations (the reference is float64):
- *  - mass flow as c = v·(1 − T/EA) (web speed at tension T is c / (1 − T/EA));
- *  - the tension a mass-flow-pinned zone ends at, EA·(1 − ρ) + ρ·T_end0, ρ = r_first/r_end: the f64
- *    constant EA·(1 − ρ) carries the draw, so nothing cancels (EA − C/v would lose 0.03 N);
- *  - each idler is solved for its slip u = s/v_c rather than for ω (v − ω·R is a tiny difference
- *    of numbers near 1 in creep), by the same safeguarded Newton on the same root, stopping (after that
- *    last step) when the step is below 1e-6·u or the residual is at float32's rounding level of its
- *    terms (1e-6 of them: in f32 the reference's 1e-12 step test never fires, and further iterations
- *    would only chase rounding noise — this cut the webasm kernel's Newton iterations ~10×);
- *  - the first zone's fixed point on c stops when c no longer changes in float32 (at most FIX_PASSES),
- *    later zones keep the reference's secant (tolerance SHIFT_TOL, at most 40 steps) and shift.
- * The constant arrays are packed into one `table` (offsets at_<name>): WebGPU allows 8 storage buffers
- * per shader stage by default, and gpu.js binds every array constant as one.
- * Every loop bound is a constant (gpu.js caps argument-bound loops at 1000); the zone loop runs each
- * zone's passes and ends with one "output" pass that re-runs the converged pass and scores its channels
- * (the model's channel lookups are constant arrays: spanChan / elemChan, K slots per location, −1 = none;
- * zeroChan lists the channels whose prediction is 0, the dancer angle). No recursion, no local arrays.
- *
- *  - angular speeds are predicted as deviations from a nominal ω0_c = v1_setpoint/R (channelNominal in
- *    trend-constants.ts), with the web speed's deviation written so that no two numbers near 1 are
- *    subtracted; the caller passes ȳ − ω0 (in float64), so a residual of 1e-4 rad/s on 20 rad/s keeps its
- *    digits (an f32 ω carries 2e-6 rad/s of rounding, which at the speed channels' weights would cost ~1 in ln L);
+ * One thread per member (output [N]). Per bin it solves the reduced model's steady state under the line's
+ * control structure (twin/model/line-steady-state.ts, for any line: the structure is data in the
+ * constants, trend-constants.ts) for the member at the bin's time and accumulates Σ_c w_bc (ȳ_bc − h_c)²
+ * on the fly, returning −½ q. The steps, as in the reference:
+ *  1. the speed reference's zone is solved repeatedly (at most `fixPasses` times) until the mass flow it
+ *     implies stops changing in float32: c = v_ref·(1 − T_ref/EA), T_ref the tension of the span that
+ *     runs at the reference speed;
+ *  2. every zone is solved once more with that mass flow and scored: each zone's first tension is found
+ *     by secant shooting (tolerance SHIFT_TOL, at most `maxSecant` steps) so that its pin holds — one form
+ *     for all pins: wA·T[spanA] + wB·T[spanB] = target (a tension loop's span: wB = 0; a dancer roller:
+ *     its two spans and weights; mass flow into a drive of set speed: the zone's last span with the
+ *     target EA·(1 − ρ) + ρ·T_ref, ρ = v_ref,described / v_set,described and EA·(1 − ρ) a float64 constant,
+ *     so the kernel's float32 never subtracts two numbers near EA) — then re-run once, shifted by the
+ *     residual, to score its spans and idlers;
+ *  3. the driven elements' speeds (set speed or the mass flow's web speed at their loop's setpoint) and
+ *     the dancer angle are scored.
+ * Float32 reformulations (the reference is float64):
+ *  - each idler is solved for its slip u = s/v_c rather than for ω (v − ω·R is a tiny difference of
+ *    numbers near 1 in creep), by a safeguarded Newton on the same root as the reference, from the creep
+ *    or the gross-slip linearisation, stopping (after that last step) when the step is below 1e-6·u or
+ *    the residual is at float32's rounding level of its terms;
+ *  - the traction law is the line's: tanh (`law` 0) or the sharp linear-with-cap law (`law` 1,
+ *    g = u·(1 + |u|^p)^(−1/p), written through 1/|u| beyond |u| = 1 so that |u|^p cannot overflow);
+ *  - speeds are predicted as deviations from a nominal ω0_c (channelNominal in trend-constants.ts): the web
+ *    speed's deviation at tension t is Δv_ref + v_ref·(t − T_ref)/EA/(1 − t/EA), so no two numbers near 1
+ *    are subtracted; the caller passes ȳ − ω0 (in float64), so a residual of 1e-4 rad/s on 20 rad/s keeps
+ *    its digits;
  *  - q is summed with Kahan compensation and returned as a pair [hi, lo] (q = hi + lo, formed in float64
- *    by the caller), because an f32 output alone cannot resolve ln L ~ 1e5 to better than 0.01 (on the
- *    cpu backend, which computes in f64, lo carries what the f32 output would round away).
+ *    by the caller), because an f32 output alone cannot resolve ln L ~ 1e5 to better than 0.01.
+ * The constant arrays are packed into one `table` (offsets at_<name>): WebGPU allows 8 storage buffers
+ * per shader stage by default, and gpu.js binds every array constant as one. Every loop bound is a
+ * constant (gpu.js caps argument-bound loops at 1000). No recursion, no local arrays.
  *
  * Arguments: thetas (input(Float32Array, [d, N])), mean (ȳ − ω0) and weight (B×m, bin-major), u (B).
  * Result per member: [hi, lo], q = hi + lo, ln L = −q/2.
@@ -59,176 +64,261 @@ const score = (table: string, loc: string, h: string): string =>
           }
         }`;
 
+/** `const ${name} = this.constants.table[at_${name} + ${index}]`. */
+const entry = (name: string, index: string): string =>
+  `const ${name} = this.constants.table[this.constants.at_${name} + ${index}];`;
+
 export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u) {
   const id = this.thread.x;
   const m = this.constants.channels;
   const invEa = this.constants.invEa;
   const vc = this.constants.creepVelocity;
   const kSlope = this.constants.postLimitSlope;
+  const pLaw = this.constants.sharpness;
   const lnOff = this.constants.lnOffset;
   const trOff = this.constants.trendOffset;
-  const tUnwind = Math.max(this.constants.unwindSetpoint + thetas[id][0], 0.001);
-  const tRewind = Math.max(this.constants.rewindSetpoint + thetas[id][1], 0.001);
-  const vMaster = Math.max(this.constants.masterSetpoint + thetas[id][2], 0.000001);
-  let dMaster = thetas[id][2];
-  if (vMaster <= 0.000001) {
-    dMaster = vMaster - this.constants.masterSetpoint;
+  const nZones = this.constants.zones;
+  const fixPasses = this.constants.fixPasses;
+  const refZone = this.constants.refZone;
+  const refSpan = this.constants.refSpan;
+  const pinFirst = Math.max(this.constants.firstPinSetpoint + thetas[id][0], 0.001);
+  const pinLast = Math.max(this.constants.lastPinSetpoint + thetas[id][1], 0.001);
+  const refSpeed = Math.max(this.constants.refSetpoint + thetas[id][2], 0.000001);
+  let dRef = thetas[id][2];
+  if (refSpeed <= 0.000001) {
+    dRef = refSpeed - this.constants.refSetpoint;
   }
-  const v1 = vMaster * this.constants.firstNipRatio;
-  const dv1 = dMaster * this.constants.firstNipRatio;
   let q = 0.0;
   let comp = 0.0;
   for (let bin = 0; bin < this.constants.bins; bin++) {
     const ub = u[bin];
     const row = bin * m;
-    let c = v1;
-    let tEnd0 = 0.0;
-    for (let z = 0; z < this.constants.zones; z++) {
-      const start = this.constants.table[this.constants.at_zoneStart + z];
-      const len = this.constants.table[this.constants.at_zoneLength + z];
-      const kind = this.constants.table[this.constants.at_zoneKind + z];
-      let target = tRewind;
-      if (kind == 1) {
-        target = this.constants.table[this.constants.at_zoneEaOneMinusRho + z] + this.constants.table[this.constants.at_zoneRho + z] * tEnd0;
+    let tRef = this.constants.refTensionGuess;
+    if (this.constants.refPinnedByLoop == 1) {
+      if (refZone == 0) {
+        tRef = pinFirst;
+      } else if (refZone == nZones - 1) {
+        tRef = pinLast;
       }
-      let guessSpeed = c;
-      let guess = 0.0;
-      for (let k = 1; k < this.constants.maxZoneLength; k++) {
-        if (k < len) {
-          const e = start + k;
-          const slot = this.constants.table[this.constants.at_idlerSlot + e];
-          const lnb = Math.min(Math.max(thetas[id][lnOff + slot] + thetas[id][trOff + slot] * ub, -30.0), 5.0);
-          const r = this.constants.table[this.constants.at_radius + e];
-          guess = guess + (Math.exp(lnb) * guessSpeed) / (r * r);
+    }
+    let c = refSpeed * (1.0 - tRef * invEa);
+    let settled = 0;
+    for (let zs = 0; zs < this.constants.zoneSteps; zs++) {
+      let z = zs - fixPasses;
+      let scoring = 1;
+      if (zs < fixPasses) {
+        z = refZone;
+        scoring = 0;
+      }
+      if (scoring == 1 || settled == 0) {
+        ${entry('zoneStart', 'z')}
+        ${entry('zoneLength', 'z')}
+        ${entry('pinKind', 'z')}
+        ${entry('pinSpanA', 'z')}
+        ${entry('pinSpanB', 'z')}
+        ${entry('pinWeightA', 'z')}
+        ${entry('pinWeightB', 'z')}
+        let target = this.constants.table[this.constants.at_pinSetpoint + z];
+        if (pinKind == 1) {
+          target = this.constants.table[this.constants.at_zoneEaOneMinusRho + z] + this.constants.table[this.constants.at_zoneRho + z] * tRef;
+        } else if (z == 0) {
+          target = pinFirst;
+        } else if (z == nZones - 1) {
+          target = pinLast;
         }
-      }
-      let tStart = tUnwind;
-      if (z == 0) {
-        c = v1 * (1.0 - (tUnwind + guess) * invEa);
-      } else {
-        tStart = target - guess;
-      }
-      let output = 0;
-      let shift = 0.0;
-      let t0 = 0.0;
-      let e0 = 0.0;
-      for (let it = 0; it < this.constants.maxPasses; it++) {
-        let t = tStart;
-        if (output == 1) {
-          ${score('spanChan', 'start', '(t - shift)')}
-        }
+        let guess = 0.0;
         for (let k = 1; k < this.constants.maxZoneLength; k++) {
-          if (k < len) {
-            const e = start + k;
-            const slot = this.constants.table[this.constants.at_idlerSlot + e];
-            const lnb = Math.min(Math.max(thetas[id][lnOff + slot] + thetas[id][trOff + slot] * ub, -30.0), 5.0);
-            const b = Math.exp(lnb);
-            const r = this.constants.table[this.constants.at_radius + e];
-            const v = c / (1.0 - t * invEa);
-            const limit = Math.max(t, 0.0) * this.constants.table[this.constants.at_capstan + e];
-            const dv = dv1 + (v1 * (t - tEnd0) * invEa) / (1.0 - t * invEa);
-            let omegaDev = -this.constants.v1Setpoint / r;
-            let rise = 0.0;
-            if (limit > 0.0) {
-              const a = b / (r * r);
-              let lo = 0.0;
-              let hi = v / vc;
-              let s = (a * v) / (limit * (1.0 + kSlope) + a * vc);
-              if (!(s > lo && s < hi)) {
-                s = 0.5 * (lo + hi);
-              }
-              for (let nt = 0; nt < this.constants.newtonSteps; nt++) {
-                const ex = Math.exp(-2.0 * Math.abs(s));
-                let th = (1.0 - ex) / (1.0 + ex);
-                if (s < 0.0) {
-                  th = -th;
+          if (k < zoneLength) {
+            const e = zoneStart + k;
+            ${entry('idlerSlot', 'e')}
+            ${entry('radius', 'e')}
+            const lnb = Math.min(Math.max(thetas[id][lnOff + idlerSlot] + thetas[id][trOff + idlerSlot] * ub, -30.0), 5.0);
+            let wt = 0.0;
+            if (e <= pinSpanA) {
+              wt = wt + pinWeightA;
+            }
+            if (e <= pinSpanB) {
+              wt = wt + pinWeightB;
+            }
+            guess = guess + (wt * Math.exp(lnb) * c) / (radius * radius);
+          }
+        }
+        let tStart = target - guess;
+        let t0 = 0.0;
+        let e0 = 0.0;
+        let shift = 0.0;
+        let tAtRef = 0.0;
+        let lastPass = 0;
+        for (let it = 0; it < this.constants.maxPasses; it++) {
+          let t = tStart;
+          let atA = 0.0;
+          let atB = 0.0;
+          if (zoneStart == pinSpanA) {
+            atA = t;
+          }
+          if (zoneStart == pinSpanB) {
+            atB = t;
+          }
+          if (zoneStart == refSpan) {
+            tAtRef = t;
+          }
+          if (lastPass == 1) {
+            ${score('spanChan', 'zoneStart', '(t - shift)')}
+          }
+          for (let k = 1; k < this.constants.maxZoneLength; k++) {
+            if (k < zoneLength) {
+              const e = zoneStart + k;
+              ${entry('idlerSlot', 'e')}
+              ${entry('radius', 'e')}
+              ${entry('capacity', 'e')}
+              const lnb = Math.min(Math.max(thetas[id][lnOff + idlerSlot] + thetas[id][trOff + idlerSlot] * ub, -30.0), 5.0);
+              const b = Math.exp(lnb);
+              const den = 1.0 - t * invEa;
+              const v = c / den;
+              // ω at the shifted (final) tension, as the reference: shift is 0 until the zone is solved.
+              const dv = dRef + (refSpeed * (t - shift - tRef) * invEa) / (1.0 - (t - shift) * invEa);
+              const limit = Math.max(t, 0.0) * capacity;
+              let omegaDev = -this.constants.refSetpoint / radius;
+              let rise = 0.0;
+              if (limit > 0.0) {
+                const a = b / (radius * radius);
+                let lo = 0.0;
+                let hi = v / vc;
+                let s = (a * v) / (limit * (1.0 + kSlope) + a * vc);
+                if (a * (v - s * vc) > limit) {
+                  s = (a * v - limit) / (limit * kSlope + a * vc);
                 }
-                const g = limit * (th + kSlope * s) - a * (v - s * vc);
-                if (g > 0.0) {
-                  hi = s;
-                } else {
-                  lo = s;
-                }
-                const dg = limit * (1.0 - th * th + kSlope) + a * vc;
-                const step = g / dg;
-                if (
-                  Math.abs(step) <= this.constants.newtonTol * Math.abs(s) ||
-                  Math.abs(g) <= this.constants.newtonResidualTol * (limit * (1.0 + kSlope * s) + a * v)
-                ) {
-                  s = s - step;
-                  break;
-                }
-                const next = s - step;
-                if (next > lo && next < hi) {
-                  s = next;
-                } else {
+                if (!(s > lo && s < hi)) {
                   s = 0.5 * (lo + hi);
                 }
+                for (let nt = 0; nt < this.constants.newtonSteps; nt++) {
+                  let gs = 0.0;
+                  let dgs = 0.0;
+                  if (this.constants.law == 0) {
+                    const ex = Math.exp(-2.0 * Math.abs(s));
+                    let th = (1.0 - ex) / (1.0 + ex);
+                    if (s < 0.0) {
+                      th = -th;
+                    }
+                    gs = th + kSlope * s;
+                    dgs = 1.0 - th * th + kSlope;
+                  } else {
+                    const au = Math.abs(s);
+                    let root = 0.0;
+                    if (au < 1.0) {
+                      root = Math.pow(1.0 + Math.pow(au, pLaw), -1.0 / pLaw);
+                    } else {
+                      const ia = 1.0 / au;
+                      root = ia * Math.pow(1.0 + Math.pow(ia, pLaw), -1.0 / pLaw);
+                    }
+                    gs = s * root + kSlope * s;
+                    dgs = Math.pow(root, pLaw + 1.0) + kSlope;
+                  }
+                  const g = limit * gs - a * (v - s * vc);
+                  if (g > 0.0) {
+                    hi = s;
+                  } else {
+                    lo = s;
+                  }
+                  const dg = limit * dgs + a * vc;
+                  const stepN = g / dg;
+                  if (
+                    Math.abs(stepN) <= this.constants.newtonTol * Math.abs(s) ||
+                    Math.abs(g) <= this.constants.newtonResidualTol * (limit * (1.0 + kSlope * s) + a * v)
+                  ) {
+                    s = s - stepN;
+                    break;
+                  }
+                  const next = s - stepN;
+                  if (next > lo && next < hi) {
+                    s = next;
+                  } else {
+                    s = 0.5 * (lo + hi);
+                  }
+                }
+                omegaDev = (dv - s * vc) / radius;
+                rise = a * (v - s * vc);
               }
-              const webOverRoller = v - s * vc;
-              omegaDev = (dv - s * vc) / r;
-              rise = a * webOverRoller;
-            }
-            t = t + rise;
-            if (output == 1) {
-              ${score('elemChan', 'e', 'omegaDev')}
-              ${score('spanChan', 'e', '(t - shift)')}
+              t = t + rise;
+              if (e == pinSpanA) {
+                atA = t;
+              }
+              if (e == pinSpanB) {
+                atB = t;
+              }
+              if (e == refSpan) {
+                tAtRef = t;
+              }
+              if (lastPass == 1) {
+                ${score('elemChan', 'e', 'omegaDev')}
+                ${score('spanChan', 'e', '(t - shift)')}
+              }
             }
           }
-        }
-        if (output == 1) {
-          break;
-        }
-        if (z == 0) {
-          const cNext = v1 * (1.0 - t * invEa);
-          if (Math.abs(cNext - c) <= this.constants.massFlowTol * Math.abs(c) || it + 2 >= this.constants.fixPasses) {
-            output = 1;
+          if (lastPass == 1) {
+            break;
           }
-          c = cNext;
-          tEnd0 = t;
-        } else {
-          const err = t - target;
-          if (it == 0) {
+          const err = pinWeightA * atA + pinWeightB * atB - target;
+          let done = 0;
+          if (Math.abs(err) <= this.constants.shiftTol || it >= this.constants.maxSecant) {
+            done = 1;
+          } else if (it == 0) {
             t0 = tStart;
             e0 = err;
-            if (Math.abs(err) <= this.constants.shiftTol) {
-              output = 1;
-              shift = err;
-            } else {
-              tStart = tStart - err;
-            }
+            tStart = tStart - err;
           } else {
             const slope = (err - e0) / (tStart - t0);
             t0 = tStart;
             e0 = err;
-            if (Math.abs(err) <= this.constants.shiftTol || it >= this.constants.maxSecant) {
-              output = 1;
-              shift = err;
+            let denom = 1.0;
+            if (slope > 0.05 && slope < 1e30) {
+              denom = slope;
+            }
+            tStart = tStart - err / denom;
+          }
+          if (done == 1) {
+            shift = err;
+            if (scoring == 1) {
+              lastPass = 1;
             } else {
-              let denom = 1.0;
-              if (slope > 0.05 && slope < 1e30) {
-                denom = slope;
-              }
-              tStart = tStart - err / denom;
+              break;
             }
           }
         }
-      }
-      let endOmega = dv1 / this.constants.table[this.constants.at_radius + start + len];
-      if (z > 0) {
-        endOmega = (dv1 + (v1 * (target - tEnd0) * invEa) / (1.0 - target * invEa)) / this.constants.table[this.constants.at_radius + start + len];
-      }
-      ${score('elemChan', '(start + len)', 'endOmega')}
-      if (z == 0) {
-        ${score('elemChan', 'start', '(dv1 - v1 * tEnd0 * invEa) / this.constants.table[this.constants.at_radius + start]')}
+        if (scoring == 0) {
+          const tNext = tAtRef - shift;
+          const cNext = refSpeed * (1.0 - tNext * invEa);
+          if (Math.abs(cNext - c) <= this.constants.massFlowTol * Math.abs(c) || zs + 1 >= fixPasses) {
+            settled = 1;
+          }
+          tRef = tNext;
+          c = cNext;
+        }
       }
     }
-    for (let j = 0; j < this.constants.zeroChannels; j++) {
-      const ch = this.constants.table[this.constants.at_zeroChan + j];
+    for (let e = 0; e < this.constants.elements; e++) {
+      ${entry('driveKind', 'e')}
+      if (driveKind > 0) {
+        ${entry('radius', 'e')}
+        let surfaceDev = this.constants.table[this.constants.at_driveSetRatio + e] * dRef;
+        if (driveKind == 2) {
+          const tSet = this.constants.table[this.constants.at_driveTension + e];
+          surfaceDev = dRef + (refSpeed * (tSet - tRef) * invEa) / (1.0 - tSet * invEa);
+        }
+        ${score('elemChan', 'e', 'surfaceDev / radius')}
+      }
+    }
+    let angle = this.constants.angleConstant;
+    if (this.constants.angleKind == 2) {
+      const tSet = this.constants.angleTension;
+      angle = (this.constants.angleGain * (tRef - tSet) * invEa) / (1.0 - tSet * invEa);
+    }
+    for (let j = 0; j < this.constants.angleChannels; j++) {
+      const ch = this.constants.table[this.constants.at_angleChan + j];
       if (ch >= 0) {
         const w = weight[row + ch];
         if (w > 0.0) {
-          const res = mean[row + ch];
+          const res = mean[row + ch] - angle;
           ${kahan('w * res * res')}
         }
       }

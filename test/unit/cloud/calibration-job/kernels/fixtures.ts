@@ -35,11 +35,16 @@ export function webGpuForTests(): { ok: true } | { ok: false; reason: string } {
 export const topology: LineTopology = loadLine();
 export const setpoints = lineSetpoints(topology);
 export const layout = trendLayout(topology);
+/** The shipped lines the kernel is checked on: two control structures, one kernel source. */
+export const LINES: Record<string, LineTopology> = {
+  'reference-web-line': topology,
+  'seed-web-line': loadLine('twin/lines/seed-web-line.json'),
+};
 
 /** Three days every 30 min, R4 wearing from 0.001 into gross slip (0.5) over the last two. */
-export function plantReadings(seed = 5): Reading[] {
+export function plantReadings(seed = 5, line: LineTopology = topology): Reading[] {
   const sim = new PlantSimulator(
-    topology,
+    line,
     defaultScenario({
       seed,
       durationS: 3 * 86400,
@@ -50,8 +55,12 @@ export function plantReadings(seed = 5): Reading[] {
   return [...sim.samples()].map((s) => s.reading);
 }
 
-export function plantWindow(readings: readonly Reading[], bins: number): BinnedWindow {
-  return frictionWindow(topology, readings, { bins }).window;
+export function plantWindow(
+  readings: readonly Reading[],
+  bins: number,
+  line: LineTopology = topology,
+): BinnedWindow {
+  return frictionWindow(line, readings, { bins }).window;
 }
 
 /** θ*: the boundary at its setpoints, R4 worn (b = 0.05, growing), the others healthy. */
@@ -66,14 +75,14 @@ export function thetaStar(): Float64Array {
 }
 
 /** The window with its means replaced by the reference's prediction at θ* plus noise of its own weight. */
-export function fittedWindow(window: BinnedWindow, seed = 3): BinnedWindow {
-  const ref = new TrendLikelihoodReference(topology, window, setpoints);
+export function fittedWindow(window: BinnedWindow, seed = 3, line: LineTopology = topology): BinnedWindow {
+  const ref = new TrendLikelihoodReference(line, window, lineSetpoints(line));
   const m = window.signalNames.length;
   const x = new Float64Array(3 + layout.idlers);
   const z = new Float64Array(m);
   const rng = new SeededRandom(seed);
   const mean = new Float64Array(window.mean);
-  const model = new WebLineJointModel(topology);
+  const model = new WebLineJointModel(line);
   for (let b = 0; b < window.bins; b++) {
     model.hx(ref.stateAt(thetaStar(), 0, window.u[b]!, x), z);
     for (let c = 0; c < m; c++) {

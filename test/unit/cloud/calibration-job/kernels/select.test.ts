@@ -128,8 +128,8 @@ describe('likelihoodFactoryFor', () => {
     expect(maxLnB).toBeGreaterThan(Math.log(0.5));
   });
 
-  it('auto takes the reference on a line whose control structure the kernel does not implement, saying why', async () => {
-    // Prepare: the seed line (a dancer roller, a tension-trimmed nip, a span as speed reference, the linear law)
+  it('auto takes a kernel on the seed line (dancer roller, tension-trimmed nip, span speed reference, linear law)', async () => {
+    // Prepare
     const seedLine = loadLine('twin/lines/seed-web-line.json');
     const seedWindow = binnedReadings(seedLine);
     const selection = likelihoodFactoryFor('auto', { env: {} });
@@ -138,14 +138,29 @@ describe('likelihoodFactoryFor', () => {
     const likelihood = await selection.factory(seedLine, seedWindow, lineSetpoints(seedLine));
     likelihood.dispose?.();
 
+    // Assess: the smoke members agreed with the reference, so a kernel class ran, not the reference
+    expect(kernelUnsupported(seedLine)).toBeUndefined();
+    expect(likelihood.backend).toBe(webGpu.ok ? 'WebGPUKernel' : 'WebAssemblyKernel');
+    expect(selection.fallbacks.map((x) => x.backend)).toEqual(webGpu.ok ? [] : ['gpu']);
+  });
+
+  it('auto takes the reference on a line the kernel cannot describe, saying why', async () => {
+    // Prepare: the seed line with a second dancer angle (the kernel's constants hold one)
+    const seedLine = loadLine('twin/lines/seed-web-line.json');
+    const angle = seedLine.control.dancerAngles[0]!;
+    const twoAngles = { ...seedLine, control: { ...seedLine.control, dancerAngles: [angle, angle] } };
+    const selection = likelihoodFactoryFor('auto', { env: {} });
+
+    // Act
+    const likelihood = await selection.factory(twoAngles, binnedReadings(seedLine), lineSetpoints(seedLine));
+    likelihood.dispose?.();
+
     // Assess
-    expect(kernelUnsupported(f.topology)).toBeUndefined();
     expect(likelihood.backend).toBe('typescript-reference');
     expect(selection.fallbacks.map((x) => x.backend)).toEqual(['gpu', 'webasm', 'cpu']);
     for (const fb of selection.fallbacks) {
-      expect(fb.reason).toBe(`${fb.backend}: ${kernelUnsupported(seedLine)}`);
+      expect(fb.reason).toBe(`${fb.backend}: ${kernelUnsupported(twoAngles)}`);
     }
-    expect(kernelUnsupported(seedLine)).toMatch(/a dancer roller holding zone 1/);
-    expect(kernelUnsupported(seedLine)).toMatch(/the 'linear' traction law/);
+    expect(kernelUnsupported(twoAngles)).toMatch(/more than one dancer angle/);
   });
 });

@@ -1,12 +1,13 @@
 /**
- * Conformance of the gpu.js trend kernel with the float64 TypeScript reference, on every backend that
- * works here (webasm and cpu always; gpu when Dawn loads, else skipped with the reason the selection
+ * Conformance of the gpu.js trend kernel with the float64 TypeScript reference, on both shipped lines (a
+ * draw-controlled line and the seed's dancer-roller / tension-trimmed line) and every backend that works here (webasm and cpu always; gpu when Dawn loads, else skipped with the reason the selection
  * reports): prior members, members near a fit, rollers in gross slip (b from 0.5 to beyond the clamp),
  * windows with missing channels and bins (weight 0, mean NaN), 1 and 8 bins, N not a power of two.
  * Tolerance: tolerance.ts (f32 rounding plus the reference's own 1e-2 N solver band); the measured
  * worst cases are printed.
  */
-import { TrendLikelihoodReference } from '../../../../../twin/estimation/smc/trend-likelihood';
+import { TrendLikelihoodReference, lineSetpoints } from '../../../../../twin/estimation/smc/trend-likelihood';
+import type { LineTopology } from '../../../../../twin/lines/topology';
 import { TrendLikelihoodKernel } from '../../../../../cloud/calibration-job/kernels/trend-kernel';
 import {
   BACKEND_CLASS,
@@ -32,14 +33,22 @@ const backends: KernelBackend[] = webGpu.ok ? ['gpu', 'webasm', 'cpu'] : ['webas
 const sizeFor = (backend: KernelBackend): number => (backend === 'cpu' ? 333 : 999);
 /** How far the gpu backend's ln L of the same member may move between dispatch sizes (relative). */
 const GPU_RESIZE_RELATIVE = 1e-6;
-const readings = f.plantReadings();
-const windows: Record<string, BinnedWindow> = {};
-for (const bins of [8, 1]) {
-  const plant = f.plantWindow(readings, bins);
-  windows[`plant/${bins} bins`] = plant;
-  windows[`fitted/${bins} bins`] = f.fittedWindow(plant);
-  windows[`fitted+missing/${bins} bins`] = f.withMissing(f.fittedWindow(plant));
+/** Per shipped line (two control structures, one kernel source): plant windows and fitted ones. */
+const windows: Record<string, { line: LineTopology; window: BinnedWindow }> = {};
+for (const [id, line] of Object.entries(f.LINES)) {
+  const readings = f.plantReadings(5, line);
+  // The second line's 1-bin windows add nothing the 8-bin ones do not already check.
+  for (const bins of line === f.topology ? [8, 1] : [8]) {
+    const plant = f.plantWindow(readings, bins, line);
+    windows[`${id} plant/${bins} bins`] = { line, window: plant };
+    windows[`${id} fitted/${bins} bins`] = { line, window: f.fittedWindow(plant, 3, line) };
+    windows[`${id} fitted+missing/${bins} bins`] = {
+      line,
+      window: f.withMissing(f.fittedWindow(plant, 3, line)),
+    };
+  }
 }
+const defaultWindow = (name: string): BinnedWindow => windows[`reference-web-line ${name}`]!.window;
 const measured: string[] = [];
 afterAll(() => {
   const adapter = webGpu.ok ? ` (gpu adapter: ${webGpuAdapter() ?? 'none'})` : '';
@@ -53,10 +62,11 @@ describe.each(backends)('trend kernel on %s', (backend) => {
     'matches the reference on %s for prior, near-fit and gross-slip members',
     async (name) => {
       // Prepare
-      const window = windows[name]!;
-      const reference = new TrendLikelihoodReference(f.topology, window, f.setpoints);
-      const kernel = new TrendLikelihoodKernel(f.topology, window, f.setpoints, backend);
-      const scale = solverScale(f.topology, window);
+      const { line, window } = windows[name]!;
+      const setpoints = lineSetpoints(line);
+      const reference = new TrendLikelihoodReference(line, window, setpoints);
+      const kernel = new TrendLikelihoodKernel(line, window, setpoints, backend);
+      const scale = solverScale(line, window);
       const N = sizeFor(backend);
       try {
         for (const set of ['prior', 'nearFit', 'grossSlip'] as const) {
@@ -76,7 +86,7 @@ describe.each(backends)('trend kernel on %s', (backend) => {
           expect(kernel.backend).toBe(BACKEND_CLASS[backend]);
           expect(got.every((v) => !Number.isNaN(v))).toBe(true);
           expect(d.worstRatio).toBeLessThanOrEqual(1);
-          if (set === 'nearFit' && !name.startsWith('plant')) {
+          if (set === 'nearFit' && !name.includes(' plant/')) {
             // Near a fit (the members the posterior is made of) only float32 rounding remains. On the GPU,
             // WGSL's exp/log are only accurate to a few ULP relative, so there the bound is tolerance.ts's
             // float32 part, RELATIVE·|ln L| + ABSOLUTE (its solver band left out: scale 0), member by member.
@@ -93,7 +103,7 @@ describe.each(backends)('trend kernel on %s', (backend) => {
 
   it('handles N changing between calls (rebuilds for the new N)', async () => {
     // Prepare
-    const window = windows['fitted/8 bins']!;
+    const window = defaultWindow('fitted/8 bins');
     const reference = new TrendLikelihoodReference(f.topology, window, f.setpoints);
     const kernel = new TrendLikelihoodKernel(f.topology, window, f.setpoints, backend);
     const big = f.members('nearFit', 37);
@@ -128,7 +138,12 @@ describe.each(backends)('trend kernel on %s', (backend) => {
 
   it('rejects thetas of the wrong length with DIMENSION_MISMATCH', () => {
     // Prepare
-    const kernel = new TrendLikelihoodKernel(f.topology, windows['fitted/1 bins']!, f.setpoints, backend);
+    const kernel = new TrendLikelihoodKernel(
+      f.topology,
+      defaultWindow('fitted/1 bins'),
+      f.setpoints,
+      backend,
+    );
 
     // Act
     const act = () => kernel.evaluate(new Float64Array(10), new Float64Array(2));
@@ -150,7 +165,7 @@ describe('gpu backend', () => {
       const selection = likelihoodFactoryFor('auto', { env: {} });
 
       // Act
-      const likelihood = await selection.factory(f.topology, windows['fitted/1 bins']!, f.setpoints);
+      const likelihood = await selection.factory(f.topology, defaultWindow('fitted/1 bins'), f.setpoints);
       likelihood.dispose?.();
 
       // Assess
