@@ -122,6 +122,17 @@ export function rollerPropertyPrefix(elementName: string): string {
   return m ? `Roller${m[1]}` : elementName;
 }
 
+/**
+ * The line's model discrepancy per sensor, in multiples of the sensor's σ (its `model` section:
+ * bySignal, then byKind, then discrepancyInSigmas; default 5).
+ */
+export function modelDiscrepancyInSigmas(topology: LineTopology): number[] {
+  const fit = topology.line.model;
+  return topology.line.sensors.map(
+    (s) => fit?.bySignal?.[s.signal] ?? fit?.byKind?.[s.kind] ?? fit?.discrepancyInSigmas ?? 5,
+  );
+}
+
 export const REFERENCE_LINE_ID = 'reference-web-line';
 
 /** Lines shipped with selfcal, by id (imported, so bundles carry them). */

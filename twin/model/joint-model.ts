@@ -1,6 +1,6 @@
 import type { UkfModel } from '../estimation/ukf';
 import type { LineTopology } from '../lines/topology';
-import { rollerPropertyPrefix } from '../lines/topology';
+import { modelDiscrepancyInSigmas, rollerPropertyPrefix } from '../lines/topology';
 import type { IdlerElement, SensorDescription } from '../lines/types';
 import {
   allocateLineSteadyState,
@@ -179,11 +179,18 @@ export class WebLineJointModel implements UkfModel {
     return out;
   }
 
-  /** Diagonal measurement noise from the sensors' declared std (row-major dimZ×dimZ). */
+  /**
+   * Diagonal measurement noise (row-major dimZ×dimZ): the sensor's declared σ², plus the line's declared
+   * model discrepancy (τ·σ)² where the line has a `model` section (a systematic gap between the reduced
+   * model and the line, such as the seed line's nip encoders, is not noise the filter may chase). A line
+   * without one is taken at its sensor noise: the recalibration's default τ = 5 guards binned means,
+   * which resolve far below σ, not single samples.
+   */
   measurementNoise(): Float64Array {
     const m = this.dimZ;
     const R = new Float64Array(m * m);
-    this.sensors.forEach((s, i) => (R[i * m + i] = s.noiseStd ** 2));
+    const tau = this.topology.line.model ? modelDiscrepancyInSigmas(this.topology) : undefined;
+    this.sensors.forEach((s, i) => (R[i * m + i] = s.noiseStd ** 2 * (1 + (tau?.[i] ?? 0) ** 2)));
     return R;
   }
 

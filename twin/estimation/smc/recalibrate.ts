@@ -5,7 +5,7 @@
  * sampler returns the posterior of the frictions at the window's end.
  * Pure: no I/O, no clock; the seed is the only source of randomness.
  */
-import type { LineTopology } from '../../lines/topology';
+import { modelDiscrepancyInSigmas, type LineTopology } from '../../lines/topology';
 import type { IdlerElement } from '../../lines/types';
 import { WebLineJointModel } from '../../model/joint-model';
 import type { HealthState, ParameterPosterior } from '../joint-estimator';
@@ -135,7 +135,7 @@ export function frictionWindow(
     readings,
     {
       noiseStd: sensors.map((s) => s.noiseStd),
-      discrepancyInSigmas: options.discrepancyInSigmas ?? lineDiscrepancy(topology),
+      discrepancyInSigmas: options.discrepancyInSigmas ?? modelDiscrepancyInSigmas(topology),
       outlierSigma: options.outlierSigma ?? 8,
       horizonS: options.horizonS,
       bins: options.bins,
@@ -174,14 +174,6 @@ export function frictionWindow(
 }
 
 /** The reduced model's prediction for the line at its setpoints with the bearings' ln b as given. */
-export /** The line's model discrepancy per channel in sensor sigmas (its `model` section; default 5). */
-function lineDiscrepancy(topology: LineTopology): number[] {
-  const fit = topology.line.model;
-  return topology.line.sensors.map(
-    (s) => fit?.bySignal?.[s.signal] ?? fit?.byKind?.[s.kind] ?? fit?.discrepancyInSigmas ?? 5,
-  );
-}
-
 function healthyPrediction(
   topology: LineTopology,
   lnFriction: readonly number[],

@@ -59,4 +59,28 @@ describe('joint web-line model', () => {
     const q = model.processNoise(1800, new Float64Array(n * n));
     expect(q[3 * n + 3]).toBeCloseTo(0.04 * 0.5, 12);
   });
+
+  it('measurement noise adds the line’s declared model discrepancy (τ·σ)², and only where the line declares one', () => {
+    // Prepare: the seed line declares τ per kind and per signal; a copy without the section declares none
+    const seed = loadLine('twin/lines/seed-web-line.json');
+    const bare = { ...seed, line: { ...seed.line, model: undefined } };
+    const sigma = (name: string) => seed.line.sensors.find((s) => s.signal === name)!.noiseStd;
+
+    // Act
+    const withFit = new WebLineJointModel(seed);
+    const R = withFit.measurementNoise();
+    const Rbare = new WebLineJointModel(bare).measurementNoise();
+
+    // Assess
+    const m = withFit.dimZ;
+    const at = (r: Float64Array, name: string) => {
+      const i = withFit.signalNames.indexOf(name);
+      return r[i * m + i]!;
+    };
+    expect(at(R, 'NR1_w')).toBeCloseTo(sigma('NR1_w') ** 2 * (1 + 40 ** 2), 15);
+    expect(at(R, 'Roller3_w')).toBeCloseTo(sigma('Roller3_w') ** 2 * 2, 15);
+    expect(at(R, 'S5_Tension_N')).toBeCloseTo(sigma('S5_Tension_N') ** 2 * 1.25, 12);
+    expect(at(Rbare, 'NR1_w')).toBe(sigma('NR1_w') ** 2);
+    expect(R.filter((v, i) => i % (m + 1) !== 0).every((v) => v === 0)).toBe(true);
+  });
 });
