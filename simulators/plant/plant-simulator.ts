@@ -4,7 +4,7 @@ import type { LineTopology } from '../../twin/lines/topology';
 import type { LineElement, SensorDescription } from '../../twin/lines/types';
 import { SeededRandom } from '../../twin/random';
 import type { Ros2Integrator } from './rosenbrock';
-import { frictionAt, validateScenario, type PlantScenario } from './scenario';
+import { HEALTHY_FRICTION_SPREAD, frictionAt, validateScenario, type PlantScenario } from './scenario';
 import { WebPhysics, type WebObservation } from './web-physics';
 
 /** One telemetry message as the plant's data logger would publish it (ARCHITECTURE.md payload). */
@@ -55,9 +55,12 @@ export class PlantSimulator {
     this.noiseRng = this.rng.fork();
     const line = topology.line;
     const els = line.elements;
-    const [lo, hi] = scenario.healthyFrictionRangeNms;
+    const range = (b: number): readonly [number, number] =>
+      scenario.healthyFrictionRangeNms ?? [b * HEALTHY_FRICTION_SPREAD[0], b * HEALTHY_FRICTION_SPREAD[1]];
     this.healthyNms = new Float64Array(
-      els.map((e) => (e.type === 'idler' ? this.rng.between(lo, hi) : e.bearingFrictionNms)),
+      els.map((e) =>
+        e.type === 'idler' ? this.rng.between(...range(e.bearingFrictionNms)) : e.bearingFrictionNms,
+      ),
     );
     this.settledNms = new Float64Array(this.healthyNms);
     this.spanIndex = new Map(line.spans.map((s, j) => [s.name, j]));

@@ -34,8 +34,12 @@ export interface PlantScenario {
   startTimeS: number;
   durationS: number;
   samplePeriodS: number;
-  /** Healthy bearing friction of idlers is drawn uniformly from this range [N·m·s/rad]. */
-  healthyFrictionRangeNms: [number, number];
+  /**
+   * Healthy bearing friction of idlers is drawn uniformly from this range [N·m·s/rad]; absent, from
+   * HEALTHY_FRICTION_SPREAD times each idler's described `bearingFrictionNms` (the line description says
+   * what a healthy bearing is: 1e-3 on the draw line, 1e-4 on the seed's line).
+   */
+  healthyFrictionRangeNms?: [number, number];
   degradations: Degradation[];
   sensorFaults: SensorFaults;
   /** Seconds of fast dynamics integrated after each change of the slow state. */
@@ -43,6 +47,9 @@ export interface PlantScenario {
   /** Relative change of any friction that triggers a settle (below it the plant stays where it is). */
   settleThreshold: number;
 }
+
+/** Healthy frictions are drawn from [0.5, 2] × the described value unless a scenario gives a range. */
+export const HEALTHY_FRICTION_SPREAD: readonly [number, number] = [0.5, 2];
 
 export const DEFAULT_SENSOR_FAULTS: SensorFaults = {
   dropoutProbability: 0.01,
@@ -59,7 +66,6 @@ export function defaultScenario(overrides: Partial<PlantScenario> = {}): PlantSc
     startTimeS: Date.UTC(2026, 0, 1) / 1000,
     durationS: 30 * 86400,
     samplePeriodS: 600,
-    healthyFrictionRangeNms: [0.0005, 0.002],
     degradations: [],
     sensorFaults: { ...DEFAULT_SENSOR_FAULTS },
     settleS: 30,
@@ -91,9 +97,11 @@ export function validateScenario(s: PlantScenario, topology: LineTopology): void
   positive('durationS', s.durationS);
   positive('samplePeriodS', s.samplePeriodS);
   positive('settleS', s.settleS);
-  const [lo, hi] = s.healthyFrictionRangeNms;
-  if (!(lo >= 0 && hi >= lo && Number.isFinite(hi)))
-    throw fail('healthyFrictionRangeNms', `bad range [${lo}, ${hi}]`);
+  if (s.healthyFrictionRangeNms !== undefined) {
+    const [lo, hi] = s.healthyFrictionRangeNms;
+    if (!(lo >= 0 && hi >= lo && Number.isFinite(hi)))
+      throw fail('healthyFrictionRangeNms', `bad range [${lo}, ${hi}]`);
+  }
   s.degradations.forEach((d, i) => {
     const idx = topology.elementIndex.get(d.element);
     if (idx === undefined || topology.elements[idx]?.type !== 'idler') {

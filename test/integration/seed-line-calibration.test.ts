@@ -11,7 +11,7 @@ import { calibrateWindow } from '../../cloud/calibration-job/calibrate-window';
 import { loadLine } from '../../twin/lines/topology';
 import { readingsFromCase, responseCase, seedResponse } from '../fixtures/seed-line-response';
 
-const seed = loadLine('twin/lines/seed-web-line.json');
+const seed = loadLine('reference-web-line');
 
 describe('recalibration on the seed plant’s measured responses', () => {
   it.each(['b4 = 0.3', 'b2 = 0.05', 'b8 = 0.05', 'healthy'])(

@@ -11,6 +11,7 @@ import {
   WINDOW_S,
   drawScenarios,
   endOfWindowRangeNms,
+  healthyRangeNms,
   inExclusionBand,
 } from './scenarios';
 
@@ -40,7 +41,7 @@ describe('validation scenarios', () => {
     for (const s of all) {
       expect(new Set(s.degradations.map((d) => d.element)).size).toBe(s.degradations.length);
       for (const d of s.degradations) {
-        expect(inExclusionBand(endOfWindowRangeNms(d))).toBe(false);
+        expect(inExclusionBand(endOfWindowRangeNms(d, healthyRangeNms(topology)))).toBe(false);
         expect(d.onsetS + s.leadInS).toBeGreaterThanOrEqual(0);
       }
       expect(s.leadInS % s.samplePeriodS).toBe(0);
@@ -54,7 +55,8 @@ describe('validation scenarios', () => {
     const d = { element: 'R4', onsetS: 20 * 86400, rampS: 12 * 86400, finalNms: 0.3 };
 
     // Act
-    const [lo, hi] = endOfWindowRangeNms(d);
+    const range = healthyRangeNms(topology);
+    const [lo, hi] = endOfWindowRangeNms(d, range);
     const plant = plantScenario({
       index: 0,
       plantSeed: 1,
@@ -69,13 +71,13 @@ describe('validation scenarios', () => {
     const pd = plant.degradations[0]!;
 
     // Assess
-    for (const healthy of [0.0005, 0.001, 0.002]) {
+    for (const healthy of [range[0], Math.sqrt(range[0] * range[1]), range[1]]) {
       const b = frictionAt(pd, healthy, WINDOW_S);
       expect(b).toBeGreaterThanOrEqual(lo * (1 - 1e-12));
       expect(b).toBeLessThanOrEqual(hi * (1 + 1e-12));
     }
     expect(inExclusionBand([lo, hi])).toBe(false);
-    expect(inExclusionBand(endOfWindowRangeNms({ ...d, onsetS: 0, finalNms: 0.05 }))).toBe(true);
+    expect(inExclusionBand(endOfWindowRangeNms({ ...d, onsetS: 0, finalNms: 0.05 }, range))).toBe(true);
     expect(inExclusionBand([0.01, EXCLUSION_BAND_NMS[0]])).toBe(true);
     expect(inExclusionBand([EXCLUSION_BAND_NMS[1] * 1.01, 0.2])).toBe(false);
   });

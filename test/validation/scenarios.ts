@@ -10,6 +10,7 @@
  */
 import {
   DEFAULT_SENSOR_FAULTS,
+  HEALTHY_FRICTION_SPREAD,
   frictionAt,
   type Degradation,
   type SensorFaults,
@@ -20,8 +21,18 @@ import { SeededRandom } from '../../twin/random';
 const DAY = 86400;
 export const WINDOW_S = 30 * DAY;
 export const SAMPLE_PERIOD_S = 1296;
-/** The plant's default healthy friction range; the exclusion test covers all of it. */
-export const HEALTHY_RANGE_NMS: [number, number] = [0.0005, 0.002];
+/**
+ * The range the plant draws healthy frictions from on this line (HEALTHY_FRICTION_SPREAD times the
+ * described values: [0.0005, 0.002] on the draw line, [5e-5, 2e-4] on the reference line); the exclusion
+ * test covers all of it.
+ */
+export function healthyRangeNms(topology: LineTopology): [number, number] {
+  const described = topology.idlers.map((e) => topology.elements[e]!.bearingFrictionNms);
+  return [
+    Math.min(...described) * HEALTHY_FRICTION_SPREAD[0],
+    Math.max(...described) * HEALTHY_FRICTION_SPREAD[1],
+  ];
+}
 export const EXCLUSION_BAND_NMS: [number, number] = [0.035, 0.07];
 export const ONSET_RANGE_S: [number, number] = [-10 * DAY, 27 * DAY];
 export const RAMP_RANGE_S: [number, number] = [0.5 * DAY, 10 * DAY];
@@ -60,10 +71,14 @@ function scenarioRandom(seed: number, index: number): SeededRandom {
 }
 
 /** The end-of-window b range over every healthy value the plant may draw. */
-export function endOfWindowRangeNms(d: WindowDegradation, windowS = WINDOW_S): [number, number] {
+export function endOfWindowRangeNms(
+  d: WindowDegradation,
+  healthyRange: readonly [number, number],
+  windowS = WINDOW_S,
+): [number, number] {
   const shifted: Degradation = { ...d, onsetS: 0 };
   const t = windowS - d.onsetS;
-  const [lo, hi] = HEALTHY_RANGE_NMS;
+  const [lo, hi] = healthyRange;
   const a = frictionAt(shifted, lo, t);
   const b = frictionAt(shifted, hi, t);
   return [Math.min(a, b), Math.max(a, b)];
@@ -73,7 +88,11 @@ export function inExclusionBand(range: [number, number]): boolean {
   return range[1] >= EXCLUSION_BAND_NMS[0] && range[0] <= EXCLUSION_BAND_NMS[1];
 }
 
-function drawDegradation(rng: SeededRandom, element: string): { d: WindowDegradation; redraws: number } {
+function drawDegradation(
+  rng: SeededRandom,
+  element: string,
+  healthyRange: readonly [number, number],
+): { d: WindowDegradation; redraws: number } {
   for (let redraws = 0; redraws < MAX_REDRAWS; redraws++) {
     const d: WindowDegradation = {
       element,
@@ -81,7 +100,7 @@ function drawDegradation(rng: SeededRandom, element: string): { d: WindowDegrada
       rampS: Math.round(rng.between(...RAMP_RANGE_S)),
       finalNms: rng.between(...SEVERITY_RANGE_NMS),
     };
-    if (!inExclusionBand(endOfWindowRangeNms(d))) return { d, redraws };
+    if (!inExclusionBand(endOfWindowRangeNms(d, healthyRange))) return { d, redraws };
   }
   throw new RangeError(`no degradation of ${element} outside the exclusion band in ${MAX_REDRAWS} draws`);
 }
@@ -122,7 +141,7 @@ export function drawScenario(seed: number, index: number, topology = loadLine())
   let redraws = 0;
   for (let k = 0; k < nDegraded; k++) {
     const element = pool.splice(Math.floor(rng.uniform() * pool.length), 1)[0]!;
-    const drawn = drawDegradation(rng, element);
+    const drawn = drawDegradation(rng, element, healthyRangeNms(topology));
     degradations.push(drawn.d);
     redraws += drawn.redraws;
   }

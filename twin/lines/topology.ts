@@ -3,6 +3,7 @@ import { LineDescriptionError } from '../errors';
 import { compileControl, tensionZones, type CompiledControl } from './control';
 import { parseLineDescription } from './load';
 import type { IdlerElement, LineDescription, LineElement } from './types';
+import drawWebLine from './draw-web-line.json';
 import referenceWebLine from './reference-web-line.json';
 
 /** A tension zone: the spans between two driven elements (winder or nip) and the idlers inside. */
@@ -133,10 +134,16 @@ export function modelDiscrepancyInSigmas(topology: LineTopology): number[] {
   );
 }
 
+/** The default line: the seed's line (a dancer roller, a tension-trimmed nip, a span as speed reference). */
 export const REFERENCE_LINE_ID = 'reference-web-line';
+/** The second shipped line: a speed master with a draw and a dancer span (another control structure). */
+export const DRAW_LINE_ID = 'draw-web-line';
 
 /** Lines shipped with selfcal, by id (imported, so bundles carry them). */
-const SHIPPED_LINES: Readonly<Record<string, unknown>> = { [REFERENCE_LINE_ID]: referenceWebLine };
+const SHIPPED_LINES: Readonly<Record<string, unknown>> = {
+  [REFERENCE_LINE_ID]: referenceWebLine,
+  [DRAW_LINE_ID]: drawWebLine,
+};
 
 /** Load a shipped line by id, or a description file by path (anything with a '/' or '.json'). */
 export function loadLine(idOrPath: string = REFERENCE_LINE_ID): LineTopology {

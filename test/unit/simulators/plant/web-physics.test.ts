@@ -22,7 +22,9 @@ import type { LineDescription } from '../../../../twin/lines/types';
 import { seedResponse, type ResponseCase } from '../../../fixtures/seed-line-response';
 
 const root = join(__dirname, '../../../..');
-const line = JSON.parse(readFileSync(join(root, 'twin/lines/seed-web-line.json'), 'utf8')) as LineDescription;
+const line = JSON.parse(
+  readFileSync(join(root, 'twin/lines/reference-web-line.json'), 'utf8'),
+) as LineDescription;
 const EA = line.web.eaN;
 const names = line.elements.map((e) => e.name);
 const idx = (name: string) => names.indexOf(name);

@@ -9,12 +9,12 @@ import { compileLine, loadLine } from '../../../../twin/lines/topology';
 
 const REPO = join(__dirname, '../../../..');
 const seedJson = (): Record<string, unknown> & { control: Record<string, unknown> } =>
-  JSON.parse(readFileSync(join(REPO, 'twin/lines/seed-web-line.json'), 'utf8'));
+  JSON.parse(readFileSync(join(REPO, 'twin/lines/reference-web-line.json'), 'utf8'));
 
 describe('control structure as data', () => {
   it('compiles the seed line: a dancer roller, a nip trimmed by a tension loop, a drive of set speed', () => {
     // Act
-    const t = loadLine(join(REPO, 'twin/lines/seed-web-line.json'));
+    const t = loadLine(join(REPO, 'twin/lines/reference-web-line.json'));
 
     // Assess
     expect(t.control.pins).toEqual([
@@ -38,9 +38,9 @@ describe('control structure as data', () => {
     expect(t.masterElement).toBe(-1);
   });
 
-  it("derives the draw-controlled reference line's control from its setpoints", () => {
+  it("derives the draw line's control from its setpoints (the first format)", () => {
     // Act
-    const t = loadLine();
+    const t = loadLine('draw-web-line');
 
     // Assess
     expect(t.control.pins).toEqual([
@@ -57,7 +57,7 @@ describe('control structure as data', () => {
 
   it('takes a traction limit as a tension ratio', () => {
     // Act
-    const t = loadLine(join(REPO, 'twin/lines/seed-web-line.json'));
+    const t = loadLine(join(REPO, 'twin/lines/reference-web-line.json'));
     const r5 = t.elements[t.elementIndex.get('R5') as number] as {
       frictionCoefficient: number;
       wrapAngleRad: number;

@@ -1,4 +1,4 @@
-import referenceJson from '../../../../twin/lines/reference-web-line.json';
+import drawJson from '../../../../twin/lines/draw-web-line.json';
 import { LineDescriptionError } from '../../../../twin/errors';
 import { parseLineDescription } from '../../../../twin/lines/load';
 import { compileLine, loadLine } from '../../../../twin/lines/topology';
@@ -6,7 +6,8 @@ import { compileLine, loadLine } from '../../../../twin/lines/topology';
 // The mutations below poke at arbitrary places of untyped JSON on purpose (that is what a bad file is).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
-const clone = (): Json => structuredClone(referenceJson);
+// The draw line is in the first format (setpoints + dancer span), so its mutations exercise both formats' rules.
+const clone = (): Json => structuredClone(drawJson);
 
 function expectLineError(mutate: (d: Json) => void, path: string, message: RegExp): void {
   const d = clone();
@@ -24,30 +25,59 @@ function expectLineError(mutate: (d: Json) => void, path: string, message: RegEx
   expect(err.message).toMatch(message);
 }
 
-describe('reference line description', () => {
-  it('has the names of ARCHITECTURE.md in web order', () => {
+describe('shipped line descriptions', () => {
+  it.each(['reference-web-line', 'draw-web-line'])(
+    '%s has the names of ARCHITECTURE.md in web order',
+    (id) => {
+      const t = loadLine(id);
+      expect(t.elements.map((e) => e.name)).toEqual([
+        'WS1',
+        'R1',
+        'R2',
+        'R3',
+        'R4',
+        'R5',
+        'NR1',
+        'R7',
+        'R8',
+        'R9',
+        'R10',
+        'NR2',
+        'WS2',
+      ]);
+      expect(t.spanNames).toEqual([
+        'S1',
+        'S2',
+        'S3',
+        'S4',
+        'S5',
+        'S6',
+        'S7',
+        'S8',
+        'S9',
+        'S10',
+        'S11',
+        'S12',
+      ]);
+      expect(t.frictionParameterNames).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b7', 'b8', 'b9', 'b10']);
+    },
+  );
+
+  it('the reference line is the seed line: its control structure is that of ARCHITECTURE.md', () => {
     const t = loadLine();
-    expect(t.elements.map((e) => e.name)).toEqual([
-      'WS1',
-      'R1',
-      'R2',
-      'R3',
-      'R4',
-      'R5',
-      'NR1',
-      'R7',
-      'R8',
-      'R9',
-      'R10',
-      'NR2',
-      'WS2',
+    expect(t.line.id).toBe('reference-web-line');
+    expect(t.line.control?.speedReference).toEqual({ span: 'S6', speedMps: 1.0 });
+    expect(t.control.pins.map((p) => p.kind)).toEqual(['dancerRoller', 'span', 'span']);
+    expect(t.line.control?.drives.map((d) => `${d.element}:${d.mode}`)).toEqual([
+      'WS1:dancer',
+      'NR1:tension',
+      'NR2:speed',
+      'WS2:tension',
     ]);
-    expect(t.spanNames).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9', 'S10', 'S11', 'S12']);
-    expect(t.frictionParameterNames).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b7', 'b8', 'b9', 'b10']);
   });
 
-  it('has the values of ARCHITECTURE.md', () => {
-    const t = loadLine();
+  it('the draw line has the values of the first reference line', () => {
+    const t = loadLine('draw-web-line');
     const line = t.line;
     expect(line.web.eaN).toBe(4.0e5);
     expect(line.setpoints?.lineSpeedMps).toBe(1.0);

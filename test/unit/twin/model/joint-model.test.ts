@@ -30,8 +30,8 @@ describe('joint web-line model', () => {
     expect(high[r1]).toBeGreaterThan(low[r1] as number);
   });
 
-  it('reads EA from the state: the draw zone holds strain, so its tension scales with EA', () => {
-    const model = new WebLineJointModel(topology, { estimateEa: true });
+  it('reads EA from the state: the draw zone of the draw line holds strain, so its tension scales with EA', () => {
+    const model = new WebLineJointModel(loadLine('draw-web-line'), { estimateEa: true });
     const { x0 } = model.initialState();
     const soft = new Float64Array(model.dimZ);
     const stiff = new Float64Array(model.dimZ);
@@ -62,7 +62,7 @@ describe('joint web-line model', () => {
 
   it('measurement noise adds the line’s declared model discrepancy (τ·σ)², and only where the line declares one', () => {
     // Prepare: the seed line declares τ per kind and per signal; a copy without the section declares none
-    const seed = loadLine('twin/lines/seed-web-line.json');
+    const seed = loadLine('reference-web-line');
     const bare = { ...seed, line: { ...seed.line, model: undefined } };
     const sigma = (name: string) => seed.line.sensors.find((s) => s.signal === name)!.noiseStd;
 

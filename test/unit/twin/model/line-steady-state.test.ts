@@ -1,6 +1,6 @@
 /**
  * The reduced model under a line's control structure (twin/model/line-steady-state.ts):
- * - on the seed line (twin/lines/seed-web-line.json) it reproduces every row of the seed plant's measured
+ * - on the seed line (twin/lines/reference-web-line.json) it reproduces every row of the seed plant's measured
  *   response table (test/fixtures/seed-line-response.json, transcribed from
  *   ../shared/reference/seed-line-response.md): tensions within 0.5 N, speeds within 2e-4 rad/s, speeds
  *   of rollers in gross slip within 2 %, plus the unwind speed, NR1's motor torque and the dancer angle;
@@ -17,7 +17,7 @@ import { seedResponse } from '../../../fixtures/seed-line-response';
 const table = seedResponse;
 
 describe('line steady state on the seed line', () => {
-  const seed = loadLine('twin/lines/seed-web-line.json');
+  const seed = loadLine('reference-web-line');
   const worst = { tensionN: 0, speed: 0, slipRelative: 0, unwindMps: 0, torqueNm: 0, angleDeg: 0 };
   afterAll(() =>
     process.stdout.write(`seed line, reduced model vs measured, worst: ${JSON.stringify(worst)}\n`),
@@ -62,8 +62,8 @@ describe('line steady state on the seed line', () => {
   });
 });
 
-describe('line steady state on the draw-controlled reference line', () => {
-  const reference = loadLine();
+describe('line steady state on the draw line', () => {
+  const reference = loadLine('draw-web-line');
 
   it('gives the tensions and roller speeds of the first format solver, in creep and in gross slip', () => {
     // Prepare: healthy, worn and slipping members
@@ -100,7 +100,7 @@ describe('line steady state on the draw-controlled reference line', () => {
 });
 
 describe('line steady state inputs', () => {
-  const seed = loadLine('twin/lines/seed-web-line.json');
+  const seed = loadLine('reference-web-line');
   const ok = seed.idlers.map(() => 0.001);
 
   it.each([

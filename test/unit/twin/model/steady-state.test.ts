@@ -1,4 +1,4 @@
-import { loadLine } from '../../../../twin/lines/topology';
+import { DRAW_LINE_ID, loadLine } from '../../../../twin/lines/topology';
 import type { IdlerElement } from '../../../../twin/lines/types';
 import {
   allocateSteadyState,
@@ -7,7 +7,8 @@ import {
 } from '../../../../twin/model/steady-state';
 import { tractionLimitN } from '../../../../twin/model/traction';
 
-const topology = loadLine();
+// The draw line: the first format's solver (setpoints, speed master and draws).
+const topology = loadLine(DRAW_LINE_ID);
 const span = (name: string) => topology.spanIndex.get(name) as number;
 const element = (name: string) => topology.elementIndex.get(name) as number;
 

@@ -130,7 +130,7 @@ describe('likelihoodFactoryFor', () => {
 
   it('auto takes a kernel on the seed line (dancer roller, tension-trimmed nip, span speed reference, linear law)', async () => {
     // Prepare
-    const seedLine = loadLine('twin/lines/seed-web-line.json');
+    const seedLine = loadLine('reference-web-line');
     const seedWindow = binnedReadings(seedLine);
     const selection = likelihoodFactoryFor('auto', { env: {} });
 
@@ -146,7 +146,7 @@ describe('likelihoodFactoryFor', () => {
 
   it('auto takes the reference on a line the kernel cannot describe, saying why', async () => {
     // Prepare: the seed line with a second dancer angle (the kernel's constants hold one)
-    const seedLine = loadLine('twin/lines/seed-web-line.json');
+    const seedLine = loadLine('reference-web-line');
     const angle = seedLine.control.dancerAngles[0]!;
     const twoAngles = { ...seedLine, control: { ...seedLine.control, dancerAngles: [angle, angle] } };
     const selection = likelihoodFactoryFor('auto', { env: {} });

@@ -37,7 +37,7 @@ const GPU_RESIZE_RELATIVE = 1e-6;
 const windows: Record<string, { line: LineTopology; window: BinnedWindow }> = {};
 for (const [id, line] of Object.entries(f.LINES)) {
   const readings = f.plantReadings(5, line);
-  // The second line's 1-bin windows add nothing the 8-bin ones do not already check.
+  // The reference line's 1-bin windows add nothing the 8-bin ones do not already check.
   for (const bins of line === f.topology ? [8, 1] : [8]) {
     const plant = f.plantWindow(readings, bins, line);
     windows[`${id} plant/${bins} bins`] = { line, window: plant };
@@ -48,7 +48,7 @@ for (const [id, line] of Object.entries(f.LINES)) {
     };
   }
 }
-const defaultWindow = (name: string): BinnedWindow => windows[`reference-web-line ${name}`]!.window;
+const defaultWindow = (name: string): BinnedWindow => windows[`draw-web-line ${name}`]!.window;
 const measured: string[] = [];
 afterAll(() => {
   const adapter = webGpu.ok ? ` (gpu adapter: ${webGpuAdapter() ?? 'none'})` : '';
