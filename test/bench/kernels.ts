@@ -6,7 +6,8 @@
  *     for members drawn from the prior (the first SMC stage) and concentrated ones (later stages);
  *  2. wall time of a full recalibration (calibrateWindow) of a 30-day window (≈2000 samples from the
  *     plant simulator, R4 wearing into slip) at N = 4096, with the reference and with the auto choice
- *     (and every other kernel backend with SELFCAL_BENCH_ALL_BACKENDS=1).
+ *     (and every other kernel backend with SELFCAL_BENCH_ALL_BACKENDS=1), on the reference line and, as
+ *     the baseline of the same run, on the draw line (the model before the control structure was data).
  * `gpuToWebasm` is the WebGPU/WebAssembly ratio of the same run (null where WebGPU did not run). On the
  * software-GPU root (scripts/webgpu-root.sh bench) the gpu backend is Mesa's lavapipe on the CPU: a
  * correctness path, not a speed claim.
@@ -14,7 +15,7 @@
  */
 import { PlantSimulator, type Reading } from '../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../simulators/plant/scenario';
-import { loadLine } from '../../twin/lines/topology';
+import { DRAW_LINE_ID, loadLine, type LineTopology } from '../../twin/lines/topology';
 import { frictionWindow } from '../../twin/estimation/smc/recalibrate';
 import {
   TrendLikelihoodReference,
@@ -40,9 +41,9 @@ const ROUNDS = 5;
 const log = (line: string) => process.stderr.write(`[bench kernels] ${line}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-function thirtyDayReadings(): Reading[] {
+function thirtyDayReadings(line: LineTopology = topology): Reading[] {
   const sim = new PlantSimulator(
-    topology,
+    line,
     defaultScenario({
       seed: 30,
       durationS: 30 * 86400,
@@ -138,16 +139,16 @@ async function memberSteps(readings: Reading[]) {
   };
 }
 
-async function fullWindow(readings: Reading[]) {
+async function fullWindow(readings: Reading[], line: LineTopology = topology) {
   const requests: BackendRequest[] =
     process.env.SELFCAL_BENCH_ALL_BACKENDS === '1'
       ? ['reference', 'auto', 'webasm', 'cpu']
       : ['reference', 'auto'];
   const runs: Record<string, unknown>[] = [];
   for (const backend of requests) {
-    log(`30-day window, N = ${MEMBERS}, backend ${backend}`);
+    log(`30-day window of ${line.line.id}, N = ${MEMBERS}, backend ${backend}`);
     const t0 = performance.now();
-    const out = await calibrateWindow(topology, readings, {
+    const out = await calibrateWindow(line, readings, {
       particles: MEMBERS,
       seed: 1,
       backend,
@@ -169,6 +170,7 @@ async function fullWindow(readings: Reading[]) {
   }
   return {
     name: 'kernel-recalibration-30-day-window',
+    line: line.line.id,
     readings: readings.length,
     members: MEMBERS,
     runs,
@@ -179,7 +181,13 @@ export async function benchKernels(): Promise<unknown[]> {
   log('simulating a 30-day window (≈2000 samples)');
   const readings = thirtyDayReadings();
   try {
-    return [await memberSteps(readings), await fullWindow(readings)];
+    // The draw line's window beside it: the model this issue started from (same plant scenario).
+    const draw = loadLine(DRAW_LINE_ID);
+    return [
+      await memberSteps(readings),
+      await fullWindow(readings),
+      await fullWindow(thirtyDayReadings(draw), draw),
+    ];
   } finally {
     await awaitWebGpuIdle();
   }
