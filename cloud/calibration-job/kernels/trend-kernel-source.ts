@@ -65,6 +65,18 @@ const score = (table: string, loc: string, h: string): string =>
           }
         }`;
 
+/** Keeps the tension t of span `span` where the pin (atA, atB) and the speed reference (tAtRef) read it. */
+const capture = (span: string): string =>
+  `if (${span} == pinSpanA) {
+            atA = t;
+          }
+          if (${span} == pinSpanB) {
+            atB = t;
+          }
+          if (${span} == refSpan) {
+            tAtRef = t;
+          }`;
+
 /** `const ${name} = this.constants.table[at_${name} + ${index}]`. */
 const entry = (name: string, index: string): string =>
   `const ${name} = this.constants.table[this.constants.at_${name} + ${index}];`;
@@ -154,15 +166,7 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
           let t = tStart;
           let atA = 0.0;
           let atB = 0.0;
-          if (zoneStart == pinSpanA) {
-            atA = t;
-          }
-          if (zoneStart == pinSpanB) {
-            atB = t;
-          }
-          if (zoneStart == refSpan) {
-            tAtRef = t;
-          }
+          ${capture('zoneStart')}
           if (lastPass == 1) {
             ${score('spanChan', 'zoneStart', '(t - shift)')}
           }
@@ -259,15 +263,7 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
                 }
               }
               t = t + rise;
-              if (e == pinSpanA) {
-                atA = t;
-              }
-              if (e == pinSpanB) {
-                atB = t;
-              }
-              if (e == refSpan) {
-                tAtRef = t;
-              }
+              ${capture('e')}
               if (lastPass == 1) {
                 ${score('elemChan', 'e', 'omegaDev')}
                 ${score('spanChan', 'e', '(t - shift)')}
