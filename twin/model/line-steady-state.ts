@@ -301,14 +301,23 @@ class LineSolver {
     let e0 = this.residual(z, pin, massFlow);
     // The pin's residual grows with the first tension (slope ≥ the pin's weight): secant from slope 1,
     // until the residual is within SHIFT_TOLERANCE_N.
+    // The residual is increasing in the first tension, so the tensions tried so far bracket the root:
+    // a secant step that leaves the bracket is replaced by its midpoint. (Unguarded, the secant cycled
+    // where a worn zone's web goes slack below some first tension and the residual turns flat: seen on
+    // the reference line with b7…b10 = 0.07…0.25.)
+    let lo = e0 < 0 ? t0 : -Infinity;
+    let hi = e0 < 0 ? Infinity : t0;
     let t1 = t0 - e0;
     for (let it = 0; it < MAX_ITERATIONS && !(mAbs(e0) <= SHIFT_TOLERANCE_N); it++) {
       this.forward(spans, t1, massFlow);
       const e1 = this.residual(z, pin, massFlow);
+      if (e1 < 0) lo = mMax(lo, t1);
+      else hi = mMin(hi, t1);
       const slope = (e1 - e0) / (t1 - t0);
       t0 = t1;
       e0 = e1;
       t1 = t1 - e1 / (Number.isFinite(slope) && slope > 0.05 ? slope : 1);
+      if (!(t1 > lo && t1 < hi) && Number.isFinite(lo) && Number.isFinite(hi)) t1 = 0.5 * (lo + hi);
     }
     if (!(mAbs(e0) <= SHIFT_TOLERANCE_N)) {
       const start =

@@ -162,6 +162,8 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
         let shift = 0.0;
         let tAtRef = 0.0;
         let lastPass = 0;
+        let bLo = -1e31;
+        let bHi = 1e31;
         for (let it = 0; it < this.constants.maxPasses; it++) {
           let t = tStart;
           let atA = 0.0;
@@ -274,6 +276,12 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
             break;
           }
           const err = pinWeightA * atA + pinWeightB * atB - target;
+          // The residual increases with the first tension: keep the bracket, bisect a step that leaves it.
+          if (err < 0.0) {
+            bLo = Math.max(bLo, tStart);
+          } else {
+            bHi = Math.min(bHi, tStart);
+          }
           let done = 0;
           if (Math.abs(err) <= this.constants.shiftTol || it >= this.constants.maxSecant) {
             done = 1;
@@ -290,6 +298,9 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
               denom = slope;
             }
             tStart = tStart - err / denom;
+          }
+          if (done == 0 && !(tStart > bLo && tStart < bHi) && bLo > -1e30 && bHi < 1e30) {
+            tStart = 0.5 * (bLo + bHi);
           }
           if (done == 1) {
             shift = err;

@@ -62,6 +62,34 @@ describe('line steady state on the seed line', () => {
   });
 });
 
+describe('line steady state with a worn zone whose web goes slack below some first tension', () => {
+  it('settles: the zone NR1 → NR2 holds S11 at 150 N with R7…R10 worn into gross slip', () => {
+    // Prepare: a member of the recalibration's first stage (the plain secant cycled on it between the
+    // flat, slack region and the steep one and threw "zone NR1 did not settle")
+    const line = loadLine('reference-web-line');
+    const frictionNms = [6.7e-8, 1.0526, 1.84e-4, 2.2e-5, 8.0e-3, 0.0718, 0.1045, 0.1727, 0.2537];
+
+    // Act
+    const s = solveLineSteadyState(line, {
+      frictionNms,
+      eaN: 4e5,
+      tractionScale: 1,
+      pinSetpointN: [98.71, Number.NaN, 98.87],
+      referenceSpeedMps: 0.9996,
+    });
+
+    // Assess
+    const span = (n: string) => s.tensionN[line.spanIndex.get(n)!]!;
+    expect(Math.abs(span('S11') - 150)).toBeLessThanOrEqual(1e-9);
+    expect(span('S7')).toBeGreaterThan(0);
+    for (const r of ['R7', 'R8', 'R9', 'R10']) {
+      const e = line.elementIndex.get(r)!;
+      // gross slip: the roller runs well below the web
+      expect(s.slipMps[e]!).toBeGreaterThan(0.05);
+    }
+  });
+});
+
 describe('line steady state on the draw line', () => {
   const reference = loadLine('draw-web-line');
 
