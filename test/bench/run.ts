@@ -2,8 +2,9 @@
  * Benchmarks (`npm run bench`): figures with a baseline measured in the same run, written as JSON to
  * bench-results/ and stdout. Not tests — nothing here asserts a time.
  *
- *  1. UKF step (predict + update) on the reference line, beside (a) the same filter over a linear model
- *     of the same dimensions (the filter's own algebra) and (b) the 2n+1 model evaluations alone.
+ *  1. UKF step (predict + update) on the reference line and on the draw line, each beside (a) the same
+ *     filter over a linear model of the same dimensions (the filter's own algebra), (b) the 2n+1 model
+ *     evaluations alone and, on the draw line, (c) those evaluations with the first line format's solver.
  *  2. Plant simulator: simulated seconds per wall second on a degrading scenario, beside the same
  *     settle windows integrated with fixed-step RK4 at its stability-limited step.
  *  3. Edge data path (test/bench/edge/): ingest readings/s beside raw better-sqlite3 inserts, publisher
@@ -21,7 +22,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
-import { loadLine } from '../../twin/lines/topology';
+import { DRAW_LINE_ID, loadLine, type LineTopology } from '../../twin/lines/topology';
 import { JointWebLineEstimator, type Reading } from '../../twin/estimation/joint-estimator';
 import { MerweScaledSigmaPoints } from '../../twin/estimation/sigma-points';
 import { UnscentedKalmanFilter, type UkfModel } from '../../twin/estimation/ukf';
@@ -40,9 +41,9 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-function readings(count: number): Reading[] {
+function readings(count: number, line: LineTopology = topology): Reading[] {
   const sim = new PlantSimulator(
-    topology,
+    line,
     defaultScenario({
       seed: 42,
       durationS: (count - 1) * 600,
@@ -52,8 +53,8 @@ function readings(count: number): Reading[] {
   return [...sim.samples()].map((s) => s.reading);
 }
 
-function benchUkf() {
-  const data = readings(1500);
+function benchUkf(topology: LineTopology) {
+  const data = readings(1500, topology);
   const rounds: number[] = [];
   const algebraRounds: number[] = [];
   const modelRounds: number[] = [];
@@ -102,7 +103,9 @@ function benchUkf() {
     modelRounds.push(((performance.now() - t0) * 1000) / data.length);
 
     // Baseline (c): the same evaluations with the first line format's solver (the model before the
-    // control structure became data, issue 14), on the same sigma points.
+    // control structure became data, issue 14), on the same sigma points: only where the line is in that
+    // format (the draw line; the reference line's structure is not one it can solve).
+    if (!topology.line.setpoints) continue;
     const first = allocateSteadyState(topology);
     const fInputs = {
       frictionNms: new Float64Array(topology.idlers.length),
@@ -127,15 +130,17 @@ function benchUkf() {
   }
   const step = median(rounds);
   return {
-    name: 'ukf-step-reference-line',
+    name: 'ukf-step',
+    line: topology.line.id,
     stateDim: topology.idlers.length + 3,
     measurementDim: topology.line.sensors.length,
     steps: data.length,
     microsPerStep: step,
     baselineLinearModelMicrosPerStep: median(algebraRounds),
     baselineModelEvaluationsMicrosPerStep: median(modelRounds),
-    firstFormatModelEvaluationsMicrosPerStep: median(firstFormatRounds),
-    modelEvaluationsRatioToFirstFormat: median(modelRounds) / median(firstFormatRounds),
+    firstFormatModelEvaluationsMicrosPerStep: firstFormatRounds.length > 0 ? median(firstFormatRounds) : null,
+    modelEvaluationsRatioToFirstFormat:
+      firstFormatRounds.length > 0 ? median(modelRounds) / median(firstFormatRounds) : null,
     ratioToLinearModel: step / median(algebraRounds),
     targetMicros: 200,
   };
@@ -223,7 +228,8 @@ async function main(argv: readonly string[]): Promise<void> {
   for (const section of SECTIONS) {
     if (!selected.includes(section)) continue;
     process.stderr.write(`[bench] ${section}\n`);
-    if (section === 'ukf') benchmarks.push(benchUkf());
+    // The reference line, and the draw line (the model this issue started from) beside it in the same run.
+    if (section === 'ukf') benchmarks.push(benchUkf(topology), benchUkf(loadLine(DRAW_LINE_ID)));
     else if (section === 'plant') benchmarks.push(benchPlant());
     else if (section === 'edge') benchmarks.push(...(await benchEdge()));
     else if (section === 'estimator') benchmarks.push(await benchEstimator());
