@@ -10,9 +10,9 @@
  * Driven elements report their speed (set, drawn, or the mass flow's web speed at their loop's setpoint),
  * their motor torque, and a dancer its arm angle (proportional to the speed correction it commands).
  *
- * This is the model of the seed line's measured response (test/fixtures/seed-line-response.json); the
- * estimators' hot paths (twin/model/steady-state.ts) still use the first format's solver until they are
- * moved onto this one.
+ * This is the model of the seed line's measured response (test/fixtures/seed-line-response.json) and the
+ * estimators' model (the UKF's joint model, the trend likelihood; the gpu.js kernel mirrors it). The first
+ * format's solver (twin/model/steady-state.ts) remains only as the bench's and tests' baseline.
  */
 import { SelfcalError } from '../errors';
 import type { LineTopology } from '../lines/topology';
