@@ -1,7 +1,7 @@
 /**
  * The fast reference of a recalibration: the twin's joint UKF (JointWebLineEstimator, which the
- * gateways' estimator is built on) from its default prior (ln b ~ N(ln b_described, 1.5²): the line's
- * described healthy friction, as the SMC's, but wider than the SMC's healthy/worn mixture) over the same window of readings in time order, its posterior of the
+ * gateways' estimator is built on) from its default prior (ln b ~ N(ln 0.002, 1.5²), wider than the
+ * SMC's healthy/worn mixture) over the same window of readings in time order, its posterior of the
  * bearing frictions at the window's end, and a comparison with the SMC's. A diagnostic only: the SMC's posterior is the answer.
  * Pure (no I/O) and deterministic; the injected clock is read for the wall time only.
  */

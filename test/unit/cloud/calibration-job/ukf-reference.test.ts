@@ -18,7 +18,8 @@ import { PlantSimulator, type PlantSample } from '../../../../simulators/plant/p
 import { defaultScenario } from '../../../../simulators/plant/scenario';
 
 // The draw line. On the reference line the UKF reference drives healthy frictions, which the data
-// barely inform, away from the truth (up to ×2.2) and disagrees with the SMC: an open problem of issue 14.
+// barely inform, away from the truth (up to ×6.6, from its prior median 0.002) and disagrees with the
+// SMC: an open problem of issue 14.
 const topology = loadLine(DRAW_LINE_ID);
 const HOUR = 3600;
 
