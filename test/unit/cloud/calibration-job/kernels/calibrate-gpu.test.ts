@@ -47,6 +47,9 @@ function calibrate(
         '1',
         '--backend',
         backend,
+        // The window's line (the fixtures' draw line), not the default.
+        '--line',
+        f.topology.line.id,
         '--json',
       ],
       { cwd: REPO, env: { ...process.env, SELFCAL_BACKEND: '', ...options.env } },
