@@ -142,7 +142,10 @@ describe('runCalibrationJob', () => {
     // Prepare: the window and derived seed of a CI run that refused this manifest (b1: p05 5.2e-5,
     // mean 2.38e-4, p95 2.26e-4) while the bounds check still demanded p05 ≤ mean ≤ p95
     const fromS = Date.UTC(2026, 11, 5, 16, 50) / 1000;
-    const window = { from: new Date(fromS * 1000).toISOString(), to: new Date((fromS + 3600) * 1000).toISOString() };
+    const window = {
+      from: new Date(fromS * 1000).toISOString(),
+      to: new Date((fromS + 3600) * 1000).toISOString(),
+    };
     rig = unitRig({ 'line-a': plantReadings(9, fromS) });
 
     // Act
