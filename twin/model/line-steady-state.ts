@@ -122,7 +122,7 @@ class LineSolver {
   private readonly capacity: Float64Array;
   private readonly radius: Float64Array;
   /** Surface speed of each drive of set speed (fixed or drawn) as described, NaN otherwise [m/s]. */
-  private readonly describedSpeed: Float64Array;
+  readonly describedSpeed: Float64Array;
   private readonly refZone: number;
   readonly describedRefSpeed: number;
   private readonly vc: number;
@@ -135,13 +135,7 @@ class LineSolver {
 
   constructor(private readonly topology: LineTopology) {
     const { elements, control, zones } = topology;
-    const speedOf = (e: number): number => {
-      const d = control.driveSpeed[e] as DriveSpeed | undefined;
-      if (d?.kind === 'fixed') return d.speedMps;
-      if (d?.kind === 'draw') return speedOf(d.from) * d.ratio;
-      return Number.NaN;
-    };
-    this.describedSpeed = Float64Array.from(elements, (_, e) => speedOf(e));
+    this.describedSpeed = Float64Array.from(elements, (_, e) => driveSpeedOf(topology, e));
     const ref = control.reference;
     this.refZone = zones.findIndex((z) =>
       ref.kind === 'span'
@@ -189,7 +183,7 @@ class LineSolver {
     // (slip kept): 1e-8 of the mass flow is 2e-7 rad/s, which at the seed line's speed weights moves ln L
     // by 1e-2; re-solving the zone instead would cost a third more.
     out.massFlow = massFlow;
-    this.followWebSpeed(refZone, massFlow - used, 0);
+    this.followWebSpeed(refZone, massFlow, massFlow - used, 0);
     for (let z = 0; z < zones.length; z++) if (z !== refZone) this.solveZone(z, massFlow);
 
     const last = elements.length - 1;
@@ -337,19 +331,18 @@ class LineSolver {
       const sp = spans[k] as number;
       tension[sp] = (tension[sp] as number) - e0;
     }
-    this.followWebSpeed(z, 0, e0);
+    this.followWebSpeed(z, massFlow, 0, e0);
   }
 
   /**
-   * Moves each idler's ω of zone z with its incoming web speed (slip kept) for a mass flow larger by
+   * Moves each idler's ω of zone z with its incoming web speed (slip kept) for mass flow `now`, larger by
    * dMassFlow than the one it was solved with, and tensions already shifted down by `shifted`.
    */
-  private followWebSpeed(z: number, dMassFlow: number, shifted: number): void {
+  private followWebSpeed(z: number, now: number, dMassFlow: number, shifted: number): void {
     const spans = (this.topology.zones[z] as LineTopology['zones'][number]).spans;
     const tension = this.out.tensionN;
     const omega = this.out.omegaRadPerS;
     const ea = this.ea;
-    const now = this.out.massFlow;
     const before = now - dMassFlow;
     for (let k = 1; k < spans.length; k++) {
       const e = spans[k] as number;
@@ -389,6 +382,19 @@ function solverFor(topology: LineTopology): LineSolver {
 }
 
 /** The speed reference's speed as described (a span's web speed, or a set drive's surface speed) [m/s]. */
+/** The set speed [m/s] of a drive at a fixed speed or at a draw from one (NaN for any other element). */
+function driveSpeedOf(topology: LineTopology, e: number): number {
+  const d = topology.control.driveSpeed[e] as DriveSpeed | undefined;
+  if (d?.kind === 'fixed') return d.speedMps;
+  if (d?.kind === 'draw') return driveSpeedOf(topology, d.from) * d.ratio;
+  return Number.NaN;
+}
+
+/** The described set speed [m/s] of element e (NaN where it does not run at a set speed or a draw). */
+export function describedDriveSpeedMps(topology: LineTopology, e: number): number {
+  return solverFor(topology).describedSpeed[e] as number;
+}
+
 export function describedReferenceSpeedMps(topology: LineTopology): number {
   return solverFor(topology).describedRefSpeed;
 }
