@@ -15,11 +15,11 @@ import {
   type Recalibration,
   type RecalibrationSnapshot,
 } from '../../twin/estimation/smc/recalibrate';
-import { trendLayout, trendState } from '../../twin/estimation/smc/trend-likelihood';
+import { trendJointModel, trendLayout, trendState } from '../../twin/estimation/smc/trend-likelihood';
 import { likelihoodFactoryFor, type BackendRequest, type BackendSelection } from './kernels/select';
 import type { SmcProgress } from '../../twin/estimation/smc/sampler';
 import type { LineTopology } from '../../twin/lines/topology';
-import { WebLineJointModel } from '../../twin/model/joint-model';
+import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
 import { compareWithSmc, runUkfReference, type ParameterAgreement, type UkfReference } from './ukf-reference';
 
 /** The UKF reference's posterior at the window's end and its comparison with the SMC's (a diagnostic). */
@@ -30,8 +30,22 @@ export interface UkfDiagnostics extends UkfReference {
   disagreements: string[];
 }
 
+/**
+ * Every calibrated parameter under its manifest and SiteWise name: the frictions (`b{n}`), then the
+ * line-wide traction scale (`mu_scale`) and the web's EA (`ea_N`).
+ */
+export function calibratedParameters(output: CalibrationOutput): Record<string, ParameterPosterior> {
+  return {
+    ...output.parameters,
+    [MU_SCALE_PARAMETER]: output.line.tractionScale,
+    [EA_PARAMETER]: output.line.eaN,
+  };
+}
+
 export interface CalibrationOutput {
   parameters: Record<string, ParameterPosterior>;
+  /** The line-wide traction scale (1 = the described tension ratios) and the web's EA [N] over the window. */
+  line: { tractionScale: ParameterPosterior; eaN: ParameterPosterior };
   health: Record<string, HealthState>;
   /** Posterior mean and std of every virtual sensor at the window's end. */
   virtual: Record<string, { mean: number; std: number }>;
@@ -151,6 +165,7 @@ export async function calibrateWindow(
   }
   return {
     parameters: rec.parameters,
+    line: rec.line,
     health,
     virtual,
     diagnostics: {
@@ -202,8 +217,9 @@ function virtualSensors(
   topology: LineTopology,
   rec: Recalibration,
 ): Record<string, { mean: number; std: number }> {
-  const model = new WebLineJointModel(topology);
+  const model = trendJointModel(topology);
   const layout = trendLayout(topology);
+  const lnEa = Math.log(topology.line.web.eaN);
   const names = model.virtualNames();
   const { theta, weights } = rec.result;
   const d = rec.result.thetaNames.length;
@@ -215,7 +231,7 @@ function virtualSensors(
   for (let i = 0; i < n; i++) {
     const w = weights[i] as number;
     if (w === 0) continue;
-    model.virtualOutputs(trendState(layout, model.setpoints, theta, i * d, 0, x), y);
+    model.virtualOutputs(trendState(layout, model.setpoints, theta, i * d, 0, x, lnEa), y);
     for (let j = 0; j < names.length; j++) {
       const v = y[j] as number;
       sum[j] = (sum[j] as number) + w * v;

@@ -16,7 +16,7 @@ import { normalQuantile } from '../../twin/estimation/normal';
 import type { LineTopology } from '../../twin/lines/topology';
 
 export interface UkfReferenceOptions {
-  /** Tuning of the joint UKF (default: the twin's defaults, as the gateways' estimator and the demo). */
+  /** Tuning of the joint UKF (default: the twin's defaults, with the traction scale and EA as states like the SMC's). */
   estimator?: EstimatorOptions;
   /** Wall clock for the timing (the result does not depend on it). */
   clock?: () => number;
@@ -45,7 +45,11 @@ export function runUkfReference(
 ): UkfReference {
   const clock = options.clock ?? Date.now;
   const t0 = clock();
-  const estimator = new JointWebLineEstimator(topology, options.estimator);
+  // By default the same unknowns as the SMC: the traction scale and EA are states of the filter too.
+  const estimator = new JointWebLineEstimator(
+    topology,
+    options.estimator ?? { model: { estimateMu: true, estimateEa: true } },
+  );
   const updates = groupByTime(readings);
   for (const r of updates) estimator.step(r);
   const health: Record<string, HealthState> = {};

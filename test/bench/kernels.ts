@@ -57,8 +57,16 @@ function thirtyDayReadings(line: LineTopology = topology): Reading[] {
 function members(spread: number, seed: number): Float64Array {
   const layout = trendLayout(topology);
   const m = layout.idlers;
-  const mean = [0, 0, 0, ...new Array<number>(m).fill(Math.log(0.002)), ...new Array<number>(m).fill(0)];
-  const std = [2, 2, 1e-3, ...new Array<number>(m).fill(1.5), ...new Array<number>(m).fill(4)];
+  const mean = [
+    0,
+    0,
+    0,
+    ...new Array<number>(m).fill(Math.log(0.002)),
+    ...new Array<number>(m).fill(0),
+    0,
+    0,
+  ];
+  const std = [2, 2, 1e-3, ...new Array<number>(m).fill(1.5), ...new Array<number>(m).fill(4), 0.2, 0.1];
   const rng = new SeededRandom(seed);
   const out = new Float64Array(MEMBERS * layout.dimTheta);
   for (let i = 0; i < MEMBERS; i++)

@@ -53,8 +53,9 @@ export interface JointModelOptions {
 /** Bounds of the log-parameters (keep exp() finite and the physics meaningful). */
 const clamp = (q: number, lo: number, hi: number): number => (q < lo ? lo : q > hi ? hi : q);
 const LN_FRICTION = [-30, 5] as const; // b in [1e-13, 148] N·m·s/rad
-const LN_MU_SCALE = [Math.log(0.05), Math.log(20)] as const;
-const LN_EA = [Math.log(1e3), Math.log(1e10)] as const; // N
+/** Ranges of ln traction scale and ln EA [N] the model clamps to (the kernel clamps the same). */
+export const LN_TRACTION_SCALE_RANGE = [Math.log(0.05), Math.log(20)] as const;
+export const LN_EA_RANGE = [Math.log(1e3), Math.log(1e10)] as const;
 
 export class WebLineJointModel implements UkfModel {
   readonly dimX: number;
@@ -66,6 +67,11 @@ export class WebLineJointModel implements UkfModel {
   readonly muIndex: number;
   readonly eaIndex: number;
   readonly setpoints: { unwindTensionN: number; rewindTensionN: number; masterSpeedMps: number };
+  /**
+   * The traction scale and EA [N] used where they are not states (a calibration's values, applied by the
+   * edge estimator; default: the line description's, scale 1).
+   */
+  fixedLine: { tractionScale: number; eaN: number };
   private readonly opts: Required<JointModelOptions>;
   private readonly sensors: readonly SensorDescription[];
   private readonly sensorSlot: Int32Array;
@@ -91,6 +97,7 @@ export class WebLineJointModel implements UkfModel {
     };
     const line = topology.line;
     const m = topology.idlers.length;
+    this.fixedLine = { tractionScale: 1, eaN: line.web.eaN };
     this.muIndex = this.opts.estimateMu ? this.frictionOffset + m : -1;
     this.eaIndex = this.opts.estimateEa ? this.frictionOffset + m + (this.opts.estimateMu ? 1 : 0) : -1;
     this.dimX = this.frictionOffset + m + (this.opts.estimateMu ? 1 : 0) + (this.opts.estimateEa ? 1 : 0);
@@ -227,9 +234,11 @@ export class WebLineJointModel implements UkfModel {
     inp.referenceSpeedMps = mMax(x[2] as number, 1e-6);
     for (let k = 0; k < inp.frictionNms.length; k++)
       inp.frictionNms[k] = mExp(clamp(x[this.frictionOffset + k] as number, ...LN_FRICTION));
-    inp.tractionScale = this.muIndex >= 0 ? mExp(clamp(x[this.muIndex] as number, ...LN_MU_SCALE)) : 1;
-    inp.eaN =
-      this.eaIndex >= 0 ? mExp(clamp(x[this.eaIndex] as number, ...LN_EA)) : this.topology.line.web.eaN;
+    inp.tractionScale =
+      this.muIndex >= 0
+        ? mExp(clamp(x[this.muIndex] as number, ...LN_TRACTION_SCALE_RANGE))
+        : this.fixedLine.tractionScale;
+    inp.eaN = this.eaIndex >= 0 ? mExp(clamp(x[this.eaIndex] as number, ...LN_EA_RANGE)) : this.fixedLine.eaN;
     return inp;
   }
 

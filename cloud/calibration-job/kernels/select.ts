@@ -105,15 +105,22 @@ async function smokeTest(
   }
 }
 
-/** Fixed members spanning the regimes: healthy, worn with a trend, one roller in gross slip, offsets. */
+/** Fixed members spanning the regimes: healthy, worn with a trend, one roller in gross slip, offsets,
+ * traction scale and EA off the description. */
 export function smokeMembers(layout: TrendLayout): Float64Array {
   const d = layout.dimTheta;
   const m = layout.idlers;
   const rows: number[][] = [];
-  const member = (offsets: number[], lnB: (k: number) => number, g: (k: number) => number) => [
+  const member = (
+    offsets: number[],
+    lnB: (k: number) => number,
+    g: (k: number) => number,
+    line: [number, number] = [0, 0],
+  ) => [
     ...offsets,
     ...Array.from({ length: m }, (_, k) => lnB(k)),
     ...Array.from({ length: m }, (_, k) => g(k)),
+    ...line,
   ];
   const healthy = Math.log(0.002);
   rows.push(
@@ -128,6 +135,7 @@ export function smokeMembers(layout: TrendLayout): Float64Array {
       [1.5, -1, 5e-4],
       (k) => healthy + 0.3 * k - 1,
       (k) => (k % 3) - 1,
+      [0.3, -0.1],
     ),
   );
   rows.push(
@@ -135,6 +143,7 @@ export function smokeMembers(layout: TrendLayout): Float64Array {
       [-2, 2, -1e-3],
       (k) => (k === m - 1 ? Math.log(0.3) : healthy),
       (k) => (k === m - 1 ? 2 : 0),
+      [-0.4, 0.2],
     ),
   );
   rows.push(

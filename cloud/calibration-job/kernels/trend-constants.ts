@@ -10,8 +10,12 @@
 import type { LineTopology } from '../../../twin/lines/topology';
 import type { TrendLayout, WindowSetpoints } from '../../../twin/estimation/smc/trend-likelihood';
 import { MAX_PASSES } from '../../../twin/model/steady-state';
-import { SHIFT_TOLERANCE_N, describedReferenceSpeedMps } from '../../../twin/model/line-steady-state';
-import type { DriveSpeed } from '../../../twin/lines/control';
+import {
+  SHIFT_TOLERANCE_N,
+  describedDriveSpeedMps,
+  describedReferenceSpeedMps,
+} from '../../../twin/model/line-steady-state';
+import { LN_EA_RANGE, LN_TRACTION_SCALE_RANGE } from '../../../twin/model/joint-model';
 import { KernelError } from './kernel-errors';
 
 export type TrendKernelConstants = Record<string, number | Float32Array>;
@@ -51,10 +55,10 @@ export function kernelUnsupported(topology: LineTopology): string | undefined {
 
 /** The surface speed of a drive of set speed as described (fixed, or a draw chain from one) [m/s]. */
 function describedSetSpeed(topology: LineTopology, e: number): number {
-  const d = topology.control.driveSpeed[e] as DriveSpeed | undefined;
-  if (d?.kind === 'fixed') return d.speedMps;
-  if (d?.kind === 'draw') return describedSetSpeed(topology, d.from) * d.ratio;
-  throw new KernelError('TOPOLOGY_UNSUPPORTED', `element ${e} does not run at a set speed`);
+  const v = describedDriveSpeedMps(topology, e);
+  if (Number.isNaN(v))
+    throw new KernelError('TOPOLOGY_UNSUPPORTED', `element ${e} does not run at a set speed`);
+  return v;
 }
 
 export function trendKernelConstants(
@@ -214,6 +218,11 @@ export function trendKernelConstants(
     sharpness: line.traction.sharpness ?? 8,
     lnOffset: layout.lnFrictionOffset,
     trendOffset: layout.trendOffset,
+    lineOffset: layout.lineOffset,
+    lnTractionMin: LN_TRACTION_SCALE_RANGE[0],
+    lnTractionMax: LN_TRACTION_SCALE_RANGE[1],
+    lnEaRelativeMin: LN_EA_RANGE[0] - Math.log(ea),
+    lnEaRelativeMax: LN_EA_RANGE[1] - Math.log(ea),
     firstPinSetpoint: setpoints.unwindTensionN,
     lastPinSetpoint: setpoints.rewindTensionN,
     refSetpoint: setpoints.masterSpeedMps,
@@ -261,6 +270,7 @@ export function constantTypes(constants: TrendKernelConstants): Record<string, s
     'law',
     'lnOffset',
     'trendOffset',
+    'lineOffset',
     'refZone',
     'refSpan',
     'refPinnedByLoop',

@@ -40,6 +40,9 @@
  * per shader stage by default, and gpu.js binds every array constant as one. Every loop bound is a
  * constant (gpu.js caps argument-bound loops at 1000). No recursion, no local arrays.
  *
+ * The member's traction scale multiplies every capacity and its EA (relative to the description) every
+ * strain: 1/EA and the mass-flow pins' EA·(1 − ρ) scale with it (clamped as the reduced model clamps them).
+ *
  * Arguments: thetas (input(Float32Array, [d, N])), mean (ȳ − ω0) and weight (B×m, bin-major), u (B).
  * Result per member: [hi, lo], q = hi + lo, ln L = −q/2.
  */
@@ -84,7 +87,10 @@ const entry = (name: string, index: string): string =>
 export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u) {
   const id = this.thread.x;
   const m = this.constants.channels;
-  const invEa = this.constants.invEa;
+  const lineOff = this.constants.lineOffset;
+  const tractionScale = Math.exp(Math.min(Math.max(thetas[id][lineOff], this.constants.lnTractionMin), this.constants.lnTractionMax));
+  const eaScale = Math.exp(Math.min(Math.max(thetas[id][lineOff + 1], this.constants.lnEaRelativeMin), this.constants.lnEaRelativeMax));
+  const invEa = this.constants.invEa / eaScale;
   const vc = this.constants.creepVelocity;
   const kSlope = this.constants.postLimitSlope;
   const pLaw = this.constants.sharpness;
@@ -133,7 +139,7 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
         ${entry('pinWeightB', 'z')}
         let target = this.constants.table[this.constants.at_pinSetpoint + z];
         if (pinKind == 1) {
-          target = this.constants.table[this.constants.at_zoneEaOneMinusRho + z] + this.constants.table[this.constants.at_zoneRho + z] * tRef;
+          target = this.constants.table[this.constants.at_zoneEaOneMinusRho + z] * eaScale + this.constants.table[this.constants.at_zoneRho + z] * tRef;
         } else if (z == 0) {
           target = pinFirst;
         } else if (z == nZones - 1) {
@@ -184,7 +190,7 @@ export const TREND_KERNEL_SOURCE = `function trendKernel(thetas, mean, weight, u
               const v = c / den;
               // ω at the shifted (final) tension, as the reference: shift is 0 until the zone is solved.
               const dv = dRef + (refSpeed * (t - shift - tRef) * invEa) / (1.0 - (t - shift) * invEa);
-              const limit = Math.max(t, 0.0) * capacity;
+              const limit = Math.max(t, 0.0) * capacity * tractionScale;
               let omegaDev = -this.constants.refSetpoint / radius;
               let rise = 0.0;
               if (limit > 0.0) {

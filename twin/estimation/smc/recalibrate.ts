@@ -7,7 +7,6 @@
  */
 import { modelDiscrepancyInSigmas, type LineTopology } from '../../lines/topology';
 import type { IdlerElement } from '../../lines/types';
-import { WebLineJointModel } from '../../model/joint-model';
 import type { HealthState, ParameterPosterior } from '../joint-estimator';
 import { binWindow, type BinnedWindow, type WindowReading } from './binned-window';
 import type { MemberLikelihood } from './member-likelihood';
@@ -25,6 +24,7 @@ import {
   TrendLikelihoodReference,
   lineSetpoints,
   trendLayout,
+  trendJointModel,
   trendState,
   type WindowSetpoints,
 } from './trend-likelihood';
@@ -54,6 +54,15 @@ export interface RecalibrationOptions extends SmcOptions {
    * a healthy one (default 0.1: steady). */
   frictionTrendStd?: number;
   healthyTrendStd?: number;
+  /**
+   * Prior log-std of the line-wide traction scale (default 0.2: the described tension ratios within ×1.4
+   * at 90 %) and of EA relative to the description (default 0.2: within ×1.39 at 90 %), both centred on
+   * the description. At 0.1, a web 1.25 × stiffer than described (2.2 prior σ) came out at 373 kN
+   * [362, 385] (1024 members, traction scale 0.8 and a roller in gross slip): the particles could not
+   * climb out of the prior in the tempering; at 0.2 it is 495 kN [463, 526].
+   */
+  tractionScaleLogStd?: number;
+  eaLogStd?: number;
   /** Prior std of the boundary offsets (defaults 2 N, 2 N, 1e-3 m/s as the UKF). */
   unwindTensionStdN?: number;
   rewindTensionStdN?: number;
@@ -94,6 +103,11 @@ export interface Recalibration {
   trends: Record<string, ParameterPosterior>;
   /** Boundary offsets (ΔT_unwind, ΔT_rewind, Δv_master). */
   boundary: Record<string, ParameterPosterior>;
+  /**
+   * What a plant engineer cannot measure, over the window: `tractionScale` (multiplies every idler's
+   * traction capacity; 1 = as described) and `eaN` (the web's EA [N]).
+   */
+  line: { tractionScale: ParameterPosterior; eaN: ParameterPosterior };
   /** Per idler element name (`R4`). */
   health: Record<string, RollerHealthSmc>;
   diagnostics: {
@@ -148,25 +162,30 @@ export function frictionWindow(
   const fill = (v: number) => new Array<number>(m).fill(v);
   const trendStd = options.frictionTrendStd ?? 4;
   const prior: SmcPrior = {
-    mean: [0, 0, 0, ...healthy, ...fill(0)],
+    // The traction scale and EA centred on the description (ln 1 = 0, ln EA/EA_described = 0).
+    mean: [0, 0, 0, ...healthy, ...fill(0), 0, 0],
     std: [
       options.unwindTensionStdN ?? 2,
       options.rewindTensionStdN ?? 2,
       options.masterSpeedStdMps ?? 1e-3,
       ...fill(options.frictionPriorLogStd ?? 0.4),
       ...fill(options.healthyTrendStd ?? 0.1),
+      options.tractionScaleLogStd ?? 0.2,
+      options.eaLogStd ?? 0.2,
     ],
     // Friction and trend of one bearing share the indicator: a healthy bearing is steady, a worn one may change.
     alternative: {
-      weight: [0, 0, 0, ...fill(wear), ...fill(wear)],
-      mean: [0, 0, 0, ...fill(mLog(options.wearPriorMedianNms ?? 0.03)), ...fill(0)],
-      std: [1, 1, 1, ...fill(options.wearPriorLogStd ?? 1.5), ...fill(trendStd)],
+      weight: [0, 0, 0, ...fill(wear), ...fill(wear), 0, 0],
+      mean: [0, 0, 0, ...fill(mLog(options.wearPriorMedianNms ?? 0.03)), ...fill(0), 0, 0],
+      std: [1, 1, 1, ...fill(options.wearPriorLogStd ?? 1.5), ...fill(trendStd), 1, 1],
       group: [
         -1,
         -1,
         -1,
         ...Array.from({ length: m }, (_, k) => k),
         ...Array.from({ length: m }, (_, k) => k),
+        -1,
+        -1,
       ],
     },
   };
@@ -179,12 +198,20 @@ function healthyPrediction(
   lnFriction: readonly number[],
   setpoints?: WindowSetpoints,
 ): Float64Array {
-  const joint = new WebLineJointModel(topology);
+  const joint = trendJointModel(topology);
   const layout = trendLayout(topology);
-  // The member with no boundary offsets, these frictions and no trend.
+  // The member with no boundary offsets, these frictions, no trend, the described traction and EA.
   const theta = new Float64Array(layout.dimTheta);
   theta.set(lnFriction, layout.lnFrictionOffset);
-  const x = trendState(layout, setpoints ?? joint.setpoints, theta, 0, 0, new Float64Array(joint.dimX));
+  const x = trendState(
+    layout,
+    setpoints ?? joint.setpoints,
+    theta,
+    0,
+    0,
+    new Float64Array(joint.dimX),
+    mLog(topology.line.web.eaN),
+  );
   const z = new Float64Array(joint.dimZ);
   joint.hx(x, z);
   return z;
@@ -298,6 +325,11 @@ export function summariseRecalibration(
   });
   const boundary: Record<string, ParameterPosterior> = {};
   for (let j = 0; j < 3; j++) boundary[result.thetaNames[j]!] = marginalPosterior(result, j);
+  const ea = topology.line.web.eaN;
+  const line = {
+    tractionScale: marginalPosterior(result, layout.lineOffset, mExp),
+    eaN: marginalPosterior(result, layout.lineOffset + 1, (q) => ea * mExp(q)),
+  };
   const droppedValues: Record<string, number> = {};
   window.signalNames.forEach((s, c) => {
     if (window.dropped[c]! > 0) droppedValues[s] = window.dropped[c]!;
@@ -306,6 +338,7 @@ export function summariseRecalibration(
     parameters,
     trends,
     boundary,
+    line,
     health,
     diagnostics: {
       logEvidence: result.logEvidence,

@@ -2,12 +2,15 @@
  * The recalibration's member likelihood, plain-TypeScript reference (the gpu.js kernels in
  * cloud/calibration-job/kernels are tested against it).
  *
- * θ = [ΔT_unwind [N], ΔT_rewind [N], Δv_master [m/s], ln b_1 … ln b_m, g_1 … g_m]: the boundary states
+ * θ = [ΔT_unwind [N], ΔT_rewind [N], Δv_master [m/s], ln b_1 … ln b_m, g_1 … g_m, ln s_traction,
+ * ln(EA/EA_described)]: the boundary states
  * as offsets from the window's setpoints (they absorb calibration offsets of dancer, load cell and speed
  * loop, as in the UKF), the log bearing friction of each idler (`topology.idlers` order) at the window's
  * end, and its change over the horizon: in bin b (relative time u_b ∈ [−1, 0], binned-window.ts)
  *   ln b_k(u_b) = ln b_k + g_k·u_b,
- * matching a bearing that wears log-linearly (and, with g ≈ 0, one that does not). Each member-bin is
+ * matching a bearing that wears log-linearly (and, with g ≈ 0, one that does not); the line-wide traction
+ * scale s (it multiplies every idler's capacity) and the web's EA relative to the description, what a
+ * plant engineer cannot measure, constant over the window. Each member-bin is
  * one steady state of the reduced model (`WebLineJointModel.hx`, ln b clamped to its range so every θ
  * gives a finite prediction); the θ-dependent log-likelihood is −½ Σ_bc w_bc (ȳ_bc − h_c)².
  */
@@ -31,6 +34,8 @@ export interface TrendLayout {
   /** Index of ln b_1 and of g_1 in θ. */
   lnFrictionOffset: number;
   trendOffset: number;
+  /** Index of ln s_traction; ln(EA/EA_described) follows it. */
+  lineOffset: number;
   thetaNames: string[];
 }
 
@@ -38,15 +43,18 @@ export function trendLayout(topology: LineTopology): TrendLayout {
   const m = topology.idlers.length;
   return {
     idlers: m,
-    dimTheta: 3 + 2 * m,
+    dimTheta: 3 + 2 * m + 2,
     lnFrictionOffset: 3,
     trendOffset: 3 + m,
+    lineOffset: 3 + 2 * m,
     thetaNames: [
       'dUnwindTensionN',
       'dRewindTensionN',
       'dMasterSpeedMps',
       ...topology.frictionParameterNames.map((n) => `ln_${n}`),
       ...topology.frictionParameterNames.map((n) => `trend_${n}`),
+      'ln_tractionScale',
+      'ln_eaRelative',
     ],
   };
 }
@@ -56,7 +64,15 @@ export function lineSetpoints(topology: LineTopology): WindowSetpoints {
   return { ...new WebLineJointModel(topology).setpoints };
 }
 
-/** The reduced model's state (joint-model x) for the member at `row` of θ at relative time u. */
+/** The joint model the trend likelihood evaluates: with the traction scale and EA in its state. */
+export function trendJointModel(topology: LineTopology): WebLineJointModel {
+  return new WebLineJointModel(topology, { estimateMu: true, estimateEa: true });
+}
+
+/**
+ * The reduced model's state (trendJointModel's x: boundary, ln b, ln s_traction, ln EA) for the member at
+ * `row` of θ at relative time u.
+ */
 export function trendState(
   layout: TrendLayout,
   setpoints: WindowSetpoints,
@@ -64,14 +80,17 @@ export function trendState(
   row: number,
   u: number,
   out: Float64Array,
+  lnEaDescribed: number,
 ): Float64Array {
-  const { idlers, lnFrictionOffset, trendOffset } = layout;
+  const { idlers, lnFrictionOffset, trendOffset, lineOffset } = layout;
   out[0] = setpoints.unwindTensionN + (theta[row] as number);
   out[1] = setpoints.rewindTensionN + (theta[row + 1] as number);
   out[2] = setpoints.masterSpeedMps + (theta[row + 2] as number);
   for (let k = 0; k < idlers; k++) {
     out[3 + k] = (theta[row + lnFrictionOffset + k] as number) + (theta[row + trendOffset + k] as number) * u;
   }
+  out[3 + idlers] = theta[row + lineOffset] as number;
+  out[4 + idlers] = lnEaDescribed + (theta[row + lineOffset + 1] as number);
   return out;
 }
 
@@ -83,13 +102,15 @@ export class TrendLikelihoodReference implements MemberLikelihood {
   private readonly joint: WebLineJointModel;
   private readonly x: Float64Array;
   private readonly z: Float64Array;
+  private readonly lnEa: number;
 
   constructor(
     readonly topology: LineTopology,
     readonly window: BinnedWindow,
     readonly setpoints: WindowSetpoints = lineSetpoints(topology),
   ) {
-    this.joint = new WebLineJointModel(topology);
+    this.joint = trendJointModel(topology);
+    this.lnEa = Math.log(topology.line.web.eaN);
     this.layout = trendLayout(topology);
     this.dimTheta = this.layout.dimTheta;
     this.thetaNames = this.layout.thetaNames;
@@ -100,7 +121,7 @@ export class TrendLikelihoodReference implements MemberLikelihood {
 
   /** The reduced model's state for member θ at relative time u (ln b at that time). */
   stateAt(theta: ArrayLike<number>, row: number, u: number, out: Float64Array): Float64Array {
-    return trendState(this.layout, this.setpoints, theta, row, u, out);
+    return trendState(this.layout, this.setpoints, theta, row, u, out, this.lnEa);
   }
 
   evaluate(thetas: Float64Array, out: Float64Array): void {

@@ -10,13 +10,13 @@ import type { BinnedWindow } from '../../../../../twin/estimation/smc/binned-win
 import {
   TrendLikelihoodReference,
   lineSetpoints,
+  trendJointModel,
   trendLayout,
 } from '../../../../../twin/estimation/smc/trend-likelihood';
 import { PlantSimulator } from '../../../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../../../simulators/plant/scenario';
 import type { Reading } from '../../../../../twin/estimation/joint-estimator';
 import { SeededRandom } from '../../../../../twin/random';
-import { WebLineJointModel } from '../../../../../twin/model/joint-model';
 import { ensureWebGpu } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
 
 /**
@@ -83,11 +83,11 @@ export function thetaStar(): Float64Array {
 export function fittedWindow(window: BinnedWindow, seed = 3, line: LineTopology = topology): BinnedWindow {
   const ref = new TrendLikelihoodReference(line, window, lineSetpoints(line));
   const m = window.signalNames.length;
-  const x = new Float64Array(3 + layout.idlers);
+  const model = trendJointModel(line);
+  const x = new Float64Array(model.dimX);
   const z = new Float64Array(m);
   const rng = new SeededRandom(seed);
   const mean = new Float64Array(window.mean);
-  const model = new WebLineJointModel(line);
   for (let b = 0; b < window.bins; b++) {
     model.hx(ref.stateAt(thetaStar(), 0, window.u[b]!, x), z);
     for (let c = 0; c < m; c++) {
@@ -106,7 +106,15 @@ export function members(set: MemberSet, n: number, seed = 11): Float64Array {
   const rng = new SeededRandom(seed);
   const star = thetaStar();
   const out = new Float64Array(n * d);
-  const std = [2, 2, 1e-3, ...new Array(layout.idlers).fill(1.5), ...new Array(layout.idlers).fill(4)];
+  const std = [
+    2,
+    2,
+    1e-3,
+    ...new Array(layout.idlers).fill(1.5),
+    ...new Array(layout.idlers).fill(4),
+    0.2,
+    0.1,
+  ];
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < d; j++) {
       out[i * d + j] =
