@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { boundsProblem, parameterBounds } from '../../twin/calibration/bounds';
 import { keyIdOf, signManifest, type Manifest, type SignedManifest } from '../../twin/calibration/manifest';
 import type { LineTopology } from '../../twin/lines/topology';
-import type { CalibrationOutput } from './calibrate-window';
+import { calibratedParameters, type CalibrationOutput } from './calibrate-window';
 import type { JobConfig } from './job-config';
 import { JobError } from './job-errors';
 import type { JobWindow } from './job-keys';
@@ -31,7 +31,7 @@ export function buildManifest(
 ): Manifest {
   const toMs = Math.round(window.toS * 1000);
   const parameters: Manifest['parameters'] = {};
-  for (const [name, p] of Object.entries(output.parameters)) {
+  for (const [name, p] of Object.entries(calibratedParameters(output))) {
     parameters[name] = { mean: p.mean, std: p.std, p05: p.p05, p95: p.p95 };
   }
   return {

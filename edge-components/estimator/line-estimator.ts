@@ -6,6 +6,7 @@ import {
 } from '../../twin/estimation/joint-estimator';
 import { rollerPropertyPrefix, type LineTopology } from '../../twin/lines/topology';
 import type { AppliedParameters } from '../calibration/contract';
+import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
 import type { NewReading } from '../store/contract';
 import {
   DriftMonitor,
@@ -118,6 +119,11 @@ export class LineEstimator {
     this.priors = frictionPriors(this.topology, applied?.parameters, this.settings.frictionPrior);
     this.parametersVersion = applied?.version;
     const { ukf, model } = this.estimator;
+    // The calibration's traction scale and EA, which its frictions were fitted with (absent: described).
+    model.fixedLine = {
+      tractionScale: applied?.parameters[MU_SCALE_PARAMETER]?.mean ?? 1,
+      eaN: applied?.parameters[EA_PARAMETER]?.mean ?? this.topology.line.web.eaN,
+    };
     const n = model.dimX;
     this.priors.forEach((p, k) => {
       const i = model.frictionOffset + k;

@@ -12,7 +12,7 @@
 import { BatchPutAssetPropertyValueCommand } from '@aws-sdk/client-iotsitewise';
 import type { HealthState } from '../../../twin/estimation/joint-estimator';
 import { rollerPropertyPrefix } from '../../../twin/lines/topology';
-import type { CalibrationOutput } from '../calibrate-window';
+import { calibratedParameters, type CalibrationOutput } from '../calibrate-window';
 import type { PosteriorSink } from './contracts';
 import { JobIoError, describeCause } from './errors';
 import {
@@ -41,7 +41,7 @@ export interface SitewisePosteriorSinkOptions extends SitewiseIoOptions {
 /** The SiteWise property names and values of a calibration output, in a stable order. */
 export function posteriorValues(output: CalibrationOutput): { name: string; value: number }[] {
   const out: { name: string; value: number }[] = [];
-  for (const [key, p] of Object.entries(output.parameters)) {
+  for (const [key, p] of Object.entries(calibratedParameters(output))) {
     out.push(
       { name: key, value: p.mean },
       { name: `${key}_std`, value: p.std },

@@ -21,7 +21,11 @@ function output(b: number): CalibrationOutput {
   const parameters: CalibrationOutput['parameters'] = {};
   for (const name of topology.frictionParameterNames)
     parameters[name] = { mean: b, std: b / 4, p05: b / 2, p95: b * 2 };
-  return { parameters, health: {}, virtual: {}, diagnostics: {} as CalibrationOutput['diagnostics'] };
+  const line = {
+    tractionScale: { mean: 1, std: 0.1, p05: 0.85, p95: 1.18 },
+    eaN: { mean: 4e5, std: 4e4, p05: 3.4e5, p95: 4.7e5 },
+  };
+  return { parameters, line, health: {}, virtual: {}, diagnostics: {} as CalibrationOutput['diagnostics'] };
 }
 
 describe('job manifest', () => {
@@ -57,6 +61,21 @@ describe('job manifest', () => {
       nowMs: window.toS * 1000 + 3600_000,
     });
     expect(verdict.ok).toBe(true);
+  });
+
+  it('signs a healthy friction whose skewed posterior has its mean above p95, and carries mu_scale and ea_N', () => {
+    // Prepare: b1 as a job run on the reference line gave it (a CI run refused to sign it while the bounds
+    // check demanded p05 ≤ mean ≤ p95: a tail under 5 % of the weight pulls the mean above p95)
+    const out = output(0.001);
+    out.parameters['b1'] = { mean: 2.376e-4, std: 4.1e-4, p05: 5.17e-5, p95: 2.256e-4 };
+
+    // Act
+    const signed = signCheckedManifest(topology, buildManifest(topology, key, window, out, settings), signer);
+
+    // Assess
+    expect(signed.manifest.parameters['b1']?.mean).toBe(2.376e-4);
+    expect(signed.manifest.parameters['mu_scale']).toEqual(out.line.tractionScale);
+    expect(signed.manifest.parameters['ea_N']).toEqual(out.line.eaN);
   });
 
   it('refuses to sign a posterior outside the physical bounds, naming the parameter', () => {

@@ -46,7 +46,7 @@ export async function seed(
   }
 }
 
-/** A calibration output with two bearings, three rollers' health and two virtual sensors. */
+/** A calibration output with two bearings, the line's traction scale and EA, three rollers' health and two virtual sensors. */
 export function sampleOutput(overrides: Partial<CalibrationOutput['parameters']> = {}): CalibrationOutput {
   return {
     parameters: {
@@ -54,6 +54,10 @@ export function sampleOutput(overrides: Partial<CalibrationOutput['parameters']>
       b4: { mean: 0.21, std: 0.03, p05: 0.16, p95: 0.26 },
       ...overrides,
     } as CalibrationOutput['parameters'],
+    line: {
+      tractionScale: { mean: 1.02, std: 0.05, p05: 0.94, p95: 1.1 },
+      eaN: { mean: 4.1e5, std: 1e4, p05: 3.9e5, p95: 4.3e5 },
+    },
     health: { R1: 'healthy', R4: 'degraded', R9: 'suspect' },
     virtual: {
       S5_Tension_N_virtual: { mean: 98.5, std: 0.4 },
@@ -74,6 +78,14 @@ export const SAMPLE_VALUES: Record<string, number> = {
   b4_std: 0.03,
   b4_p05: 0.16,
   b4_p95: 0.26,
+  mu_scale: 1.02,
+  mu_scale_std: 0.05,
+  mu_scale_p05: 0.94,
+  mu_scale_p95: 1.1,
+  ea_N: 4.1e5,
+  ea_N_std: 1e4,
+  ea_N_p05: 3.9e5,
+  ea_N_p95: 4.3e5,
   Roller1_health: 0,
   Roller4_health: 2,
   Roller9_health: 1,
