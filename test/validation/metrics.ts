@@ -33,6 +33,8 @@ export interface ValidationSummary {
     recall: number;
   };
   coverage: { all: Coverage; healthy: Coverage; degraded: Coverage };
+  /** EA's 90 % interval holding the plant's EA, and the traction scale's posterior means (min, max). */
+  line: { eaCoverage: Coverage; tractionScaleMean: [number, number] | null };
   virtualTension: {
     cases: number;
     maeN: number | null;
@@ -89,6 +91,20 @@ export function summarise(results: readonly ScenarioResult[]): ValidationSummary
       all: coverageOf(rollers),
       healthy: coverageOf(rollers.filter((c) => !c.trulyDegraded)),
       degraded: coverageOf(rollers.filter((c) => c.trulyDegraded)),
+    },
+    line: {
+      eaCoverage: (() => {
+        const covered = results.filter(
+          (r) => r.ea && r.ea.p05 <= r.ea.trueN && r.ea.trueN <= r.ea.p95,
+        ).length;
+        return { covered, cases: results.length, rate: results.length ? covered / results.length : null };
+      })(),
+      tractionScaleMean: results.length
+        ? [
+            Math.min(...results.map((r) => r.tractionScale.mean)),
+            Math.max(...results.map((r) => r.tractionScale.mean)),
+          ]
+        : null,
     },
     virtualTension: {
       cases: spans.length,

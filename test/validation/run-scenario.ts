@@ -35,6 +35,10 @@ export interface ScenarioResult {
   index: number;
   rollers: RollerCase[];
   spans: SpanCase[];
+  /** The web's EA: the plant's (the description's) and the calibrated posterior. */
+  ea: { trueN: number; mean: number; p05: number; p95: number };
+  /** The calibrated traction scale (the plant's contact law is its own: no true value to score). */
+  tractionScale: { mean: number; p05: number; p95: number };
   backend: string;
   readings: number;
   simulateMs: number;
@@ -133,6 +137,17 @@ export async function runScenario(
     index: s.index,
     rollers,
     spans,
+    ea: {
+      trueN: topology.line.web.eaN,
+      mean: out.line.eaN.mean,
+      p05: out.line.eaN.p05,
+      p95: out.line.eaN.p95,
+    },
+    tractionScale: {
+      mean: out.line.tractionScale.mean,
+      p05: out.line.tractionScale.p05,
+      p95: out.line.tractionScale.p95,
+    },
     backend: String(out.diagnostics.backend),
     readings: readings.length,
     simulateMs: t1 - t0,
