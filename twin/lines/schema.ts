@@ -24,7 +24,7 @@ export const lineDescriptionSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['eaN'],
-      properties: { eaN: positive },
+      properties: { eaN: positive, eaLogStd: { type: 'number', exclusiveMinimum: 0, maximum: 2 } },
     },
     traction: {
       type: 'object',
@@ -35,6 +35,7 @@ export const lineDescriptionSchema = {
         postLimitSlopeFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
         law: { enum: ['tanh', 'linear'] },
         sharpness: { type: 'number', minimum: 1, maximum: 64 },
+        scaleLogStd: { type: 'number', exclusiveMinimum: 0, maximum: 2 },
       },
     },
     elements: {

@@ -4,6 +4,11 @@ import type { ControlDescription } from './control';
 export interface WebProperties {
   /** Axial stiffness E·A of the web [N]. */
   eaN: number;
+  /**
+   * How far the recalibration may believe eaN off: the log-std of its prior on EA (default 0.2, the
+   * described value within ×1.39 at 90 %).
+   */
+  eaLogStd?: number;
 }
 
 export interface TractionProperties {
@@ -18,6 +23,13 @@ export interface TractionProperties {
   law?: 'tanh' | 'linear';
   /** p of the `linear` law (default 8). */
   sharpness?: number;
+  /**
+   * How far the recalibration may believe the idlers' traction limits off, together: the log-std of its
+   * prior on a line-wide scale of every capacity (default 0.2; 0.05 where the tension ratios were
+   * measured). Only a roller in gross slip informs the scale, and without load cells on both sides of it
+   * the data give only b/scale: a loose prior then loosens that roller's b.
+   */
+  scaleLogStd?: number;
 }
 
 interface RotatingElementBase {

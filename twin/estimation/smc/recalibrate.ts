@@ -38,6 +38,9 @@ export type LikelihoodFactory = (
   setpoints: WindowSetpoints,
 ) => MemberLikelihood | Promise<MemberLikelihood>;
 
+/** Prior log-std of the traction scale and of EA where neither the options nor the line give one. */
+export const DEFAULT_LINE_LOG_STD = 0.2;
+
 export interface RecalibrationOptions extends SmcOptions {
   /**
    * Prior on ln b at the window end, a mixture of a healthy and a worn bearing. Healthy: median
@@ -55,9 +58,9 @@ export interface RecalibrationOptions extends SmcOptions {
   frictionTrendStd?: number;
   healthyTrendStd?: number;
   /**
-   * Prior log-std of the line-wide traction scale (default 0.2: the described tension ratios within ×1.4
-   * at 90 %) and of EA relative to the description (default 0.2: within ×1.39 at 90 %), both centred on
-   * the description. At 0.1, a web 1.25 × stiffer than described (2.2 prior σ) came out at 373 kN
+   * Prior log-std of the line-wide traction scale and of EA relative to the description, both centred on
+   * the description (defaults: the line's `traction.scaleLogStd` and `web.eaLogStd`, else 0.2, i.e. within
+   * ×1.39 at 90 %). At 0.1, a web 1.25 × stiffer than described (2.2 prior σ) came out at 373 kN
    * [362, 385] (1024 members, traction scale 0.8 and a roller in gross slip): the particles could not
    * climb out of the prior in the tempering; at 0.2 it is 495 kN [463, 526].
    */
@@ -170,8 +173,8 @@ export function frictionWindow(
       options.masterSpeedStdMps ?? 1e-3,
       ...fill(options.frictionPriorLogStd ?? 0.4),
       ...fill(options.healthyTrendStd ?? 0.1),
-      options.tractionScaleLogStd ?? 0.2,
-      options.eaLogStd ?? 0.2,
+      options.tractionScaleLogStd ?? topology.line.traction.scaleLogStd ?? DEFAULT_LINE_LOG_STD,
+      options.eaLogStd ?? topology.line.web.eaLogStd ?? DEFAULT_LINE_LOG_STD,
     ],
     // Friction and trend of one bearing share the indicator: a healthy bearing is steady, a worn one may change.
     alternative: {
