@@ -136,9 +136,11 @@ describe('UKF reference on a plant window with one roller in gross slip', () => 
     expect(d.disagreements).toEqual([]);
     const b7 = d.agreement.b7!;
     expect(b7).toMatchObject({ roller: 'R7', smcHealth: 'degraded', ukfHealth: 'degraded', agrees: true });
-    // The two posteriors of the worn bearing are within one combined std and 2 % of each other.
+    // The two posteriors of the worn bearing are within one combined std and 7 % of each other (with the
+    // traction scale free, prior 0.2 on this line, the SMC reads b7 as 0.289 [0.263, 0.318] with the scale
+    // at 0.95 [0.83, 1.09]; the UKF 0.306; with the scale fixed they were within 2 %).
     expect(b7.z).toBeLessThan(1);
-    expect(Math.abs(b7.smcLnB - b7.ukfLnB)).toBeLessThan(0.02);
+    expect(Math.abs(b7.smcLnB - b7.ukfLnB)).toBeLessThan(0.07);
     for (const a of Object.values(d.agreement)) expect(a.agrees).toBe(true);
   });
 
