@@ -123,6 +123,11 @@ describe('bad line descriptions', () => {
     expectLineError((d) => (d.elements[4].radiusM = -0.05), '/elements/4/radiusM', /must be > 0/);
   });
 
+  it('names a prior of the recalibration that is not a positive log-std', () => {
+    expectLineError((d) => (d.web.eaLogStd = 0), '/web/eaLogStd', /must be > 0/);
+    expectLineError((d) => (d.traction.scaleLogStd = 3), '/traction/scaleLogStd', /must be <= 2/);
+  });
+
   it('names a NaN', () => {
     expectLineError((d) => (d.web.eaN = NaN), '/web/eaN', /finite number, got NaN/);
   });
