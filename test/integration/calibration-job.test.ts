@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { submitRecalibration, waitForJob, type FleetEntry } from '../../cloud/batch/submit';
 import { jobObjectKeys, jobWindow } from '../../cloud/calibration-job/job-keys';
+import { calibratedParameters } from '../../cloud/calibration-job/calibrate-window';
 import { verifyManifest } from '../../twin/calibration/manifest';
 import { loadLine } from '../../twin/lines/topology';
 import {
@@ -67,6 +68,8 @@ describe('calibration job on the Batch emulator', () => {
     expect(result.inputs.readings).toBe(inWindow.length);
     const b3 = await rig.posteriorHistory('line-a', 'b3', window.fromS, window.toS);
     expect(b3).toEqual([{ ts: window.toS, value: result.output.parameters['b3']?.mean }]);
+    const ea = await rig.posteriorHistory('line-a', 'ea_N_p95', window.fromS, window.toS);
+    expect(ea).toEqual([{ ts: window.toS, value: result.output.line.eaN.p95 }]);
     const health = await rig.posteriorHistory('line-a', 'Roller3_health', window.fromS, window.toS);
     expect(health).toHaveLength(1);
     const signed = rig.shadowManifest('gw-a');
@@ -77,7 +80,7 @@ describe('calibration job on the Batch emulator', () => {
       nowMs: Date.now(),
     });
     expect(verdict.ok).toBe(true);
-    expect(signed?.manifest.parameters).toEqual(result.output.parameters);
+    expect(signed?.manifest.parameters).toEqual(calibratedParameters(result.output));
     expect(signed?.manifest.version).toBe(window.toS);
     const logs = rig.attemptLogs(job)[0] ?? [];
     expect(messages(logs)).toEqual(
