@@ -219,7 +219,6 @@ function virtualSensors(
 ): Record<string, { mean: number; std: number }> {
   const model = trendJointModel(topology);
   const layout = trendLayout(topology);
-  const lnEa = Math.log(topology.line.web.eaN);
   const names = model.virtualNames();
   const { theta, weights } = rec.result;
   const d = rec.result.thetaNames.length;
@@ -231,7 +230,7 @@ function virtualSensors(
   for (let i = 0; i < n; i++) {
     const w = weights[i] as number;
     if (w === 0) continue;
-    model.virtualOutputs(trendState(layout, model.setpoints, theta, i * d, 0, x, lnEa), y);
+    model.virtualOutputs(trendState(layout, model.setpoints, theta, i * d, 0, x), y);
     for (let j = 0; j < names.length; j++) {
       const v = y[j] as number;
       sum[j] = (sum[j] as number) + w * v;

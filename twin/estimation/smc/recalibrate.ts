@@ -206,15 +206,7 @@ function healthyPrediction(
   // The member with no boundary offsets, these frictions, no trend, the described traction and EA.
   const theta = new Float64Array(layout.dimTheta);
   theta.set(lnFriction, layout.lnFrictionOffset);
-  const x = trendState(
-    layout,
-    setpoints ?? joint.setpoints,
-    theta,
-    0,
-    0,
-    new Float64Array(joint.dimX),
-    mLog(topology.line.web.eaN),
-  );
+  const x = trendState(layout, setpoints ?? joint.setpoints, theta, 0, 0, new Float64Array(joint.dimX));
   const z = new Float64Array(joint.dimZ);
   joint.hx(x, z);
   return z;

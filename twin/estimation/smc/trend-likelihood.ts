@@ -36,6 +36,8 @@ export interface TrendLayout {
   trendOffset: number;
   /** Index of ln s_traction; ln(EA/EA_described) follows it. */
   lineOffset: number;
+  /** ln of the described EA [N] (θ holds EA relative to it). */
+  lnEaDescribed: number;
   thetaNames: string[];
 }
 
@@ -47,6 +49,7 @@ export function trendLayout(topology: LineTopology): TrendLayout {
     lnFrictionOffset: 3,
     trendOffset: 3 + m,
     lineOffset: 3 + 2 * m,
+    lnEaDescribed: Math.log(topology.line.web.eaN),
     thetaNames: [
       'dUnwindTensionN',
       'dRewindTensionN',
@@ -80,9 +83,8 @@ export function trendState(
   row: number,
   u: number,
   out: Float64Array,
-  lnEaDescribed: number,
 ): Float64Array {
-  const { idlers, lnFrictionOffset, trendOffset, lineOffset } = layout;
+  const { idlers, lnFrictionOffset, trendOffset, lineOffset, lnEaDescribed } = layout;
   out[0] = setpoints.unwindTensionN + (theta[row] as number);
   out[1] = setpoints.rewindTensionN + (theta[row + 1] as number);
   out[2] = setpoints.masterSpeedMps + (theta[row + 2] as number);
@@ -102,7 +104,6 @@ export class TrendLikelihoodReference implements MemberLikelihood {
   private readonly joint: WebLineJointModel;
   private readonly x: Float64Array;
   private readonly z: Float64Array;
-  private readonly lnEa: number;
 
   constructor(
     readonly topology: LineTopology,
@@ -110,7 +111,6 @@ export class TrendLikelihoodReference implements MemberLikelihood {
     readonly setpoints: WindowSetpoints = lineSetpoints(topology),
   ) {
     this.joint = trendJointModel(topology);
-    this.lnEa = Math.log(topology.line.web.eaN);
     this.layout = trendLayout(topology);
     this.dimTheta = this.layout.dimTheta;
     this.thetaNames = this.layout.thetaNames;
@@ -121,7 +121,7 @@ export class TrendLikelihoodReference implements MemberLikelihood {
 
   /** The reduced model's state for member θ at relative time u (ln b at that time). */
   stateAt(theta: ArrayLike<number>, row: number, u: number, out: Float64Array): Float64Array {
-    return trendState(this.layout, this.setpoints, theta, row, u, out, this.lnEa);
+    return trendState(this.layout, this.setpoints, theta, row, u, out);
   }
 
   evaluate(thetas: Float64Array, out: Float64Array): void {
