@@ -134,6 +134,21 @@ export function modelDiscrepancyInSigmas(topology: LineTopology): number[] {
   );
 }
 
+/** Prior log-std of the traction scale and of EA where the line description gives none. */
+export const DEFAULT_LINE_LOG_STD = 0.2;
+
+/**
+ * Prior log-stds of the line-wide unknowns about their described values: the traction scale (the line's
+ * `traction.scaleLogStd`) and EA (`web.eaLogStd`), each `DEFAULT_LINE_LOG_STD` where not given.
+ */
+export function linePriorLogStd(topology: LineTopology): { tractionScale: number; ea: number } {
+  const line = topology.line;
+  return {
+    tractionScale: line.traction.scaleLogStd ?? DEFAULT_LINE_LOG_STD,
+    ea: line.web.eaLogStd ?? DEFAULT_LINE_LOG_STD,
+  };
+}
+
 /** The default line: the seed's line (a dancer roller, a tension-trimmed nip, a span as speed reference). */
 export const REFERENCE_LINE_ID = 'reference-web-line';
 /** The second shipped line: a speed master with a draw and a dancer span (another control structure). */

@@ -1,6 +1,6 @@
 import type { UkfModel } from '../estimation/ukf';
 import type { LineTopology } from '../lines/topology';
-import { modelDiscrepancyInSigmas, rollerPropertyPrefix } from '../lines/topology';
+import { linePriorLogStd, modelDiscrepancyInSigmas, rollerPropertyPrefix } from '../lines/topology';
 import type { IdlerElement, SensorDescription } from '../lines/types';
 import {
   allocateLineSteadyState,
@@ -39,7 +39,7 @@ export interface JointModelOptions {
   unwindTensionStdN?: number;
   rewindTensionStdN?: number;
   masterSpeedStdMps?: number;
-  /** Random-walk intensity of the log-parameters [1/√h]. */
+  /** Random-walk intensity of each ln b [1/√h] (the traction scale and EA are constants: no walk). */
   parameterWalkPerSqrtHour?: number;
   /**
    * Prior on the bearing friction: median and std of ln b (default 0.002 and 1.5, loose on purpose: on the
@@ -158,10 +158,12 @@ export class WebLineJointModel implements UkfModel {
       x0[i] = mLog(frictionGuessNms?.[k] ?? o.frictionPriorMedianNms);
       P0[i * n + i] = o.frictionPriorLogStd ** 2;
     }
-    if (this.muIndex >= 0) P0[this.muIndex * n + this.muIndex] = 0.2 ** 2;
+    // The traction scale and EA about their described values, with the line's priors (as the SMC's).
+    const linePrior = linePriorLogStd(this.topology);
+    if (this.muIndex >= 0) P0[this.muIndex * n + this.muIndex] = linePrior.tractionScale ** 2;
     if (this.eaIndex >= 0) {
       x0[this.eaIndex] = mLog(this.topology.line.web.eaN);
-      P0[this.eaIndex * n + this.eaIndex] = 0.2 ** 2;
+      P0[this.eaIndex * n + this.eaIndex] = linePrior.ea ** 2;
     }
     return { x0, P0 };
   }
@@ -186,7 +188,10 @@ export class WebLineJointModel implements UkfModel {
     out[n + 1] = o.rewindTensionStdN ** 2 * ou;
     out[2 * n + 2] = o.masterSpeedStdMps ** 2 * ou;
     const walk = o.parameterWalkPerSqrtHour ** 2 * (mMax(dtS, 0) / 3600);
-    for (let i = this.frictionOffset; i < n; i++) out[i * n + i] = walk;
+    // Bearings wear; the traction scale and EA are properties of the line and the web: constants, no walk
+    // (with one, three days let the scale wander far enough to explain a slipping roller with a wrong b).
+    const frictionEnd = this.frictionOffset + this.topology.idlers.length;
+    for (let i = this.frictionOffset; i < frictionEnd; i++) out[i * n + i] = walk;
     return out;
   }
 

@@ -5,7 +5,7 @@
  * sampler returns the posterior of the frictions at the window's end.
  * Pure: no I/O, no clock; the seed is the only source of randomness.
  */
-import { modelDiscrepancyInSigmas, type LineTopology } from '../../lines/topology';
+import { linePriorLogStd, modelDiscrepancyInSigmas, type LineTopology } from '../../lines/topology';
 import type { IdlerElement } from '../../lines/types';
 import type { HealthState, ParameterPosterior } from '../joint-estimator';
 import { binWindow, type BinnedWindow, type WindowReading } from './binned-window';
@@ -37,9 +37,6 @@ export type LikelihoodFactory = (
   window: BinnedWindow,
   setpoints: WindowSetpoints,
 ) => MemberLikelihood | Promise<MemberLikelihood>;
-
-/** Prior log-std of the traction scale and of EA where neither the options nor the line give one. */
-export const DEFAULT_LINE_LOG_STD = 0.2;
 
 export interface RecalibrationOptions extends SmcOptions {
   /**
@@ -164,6 +161,7 @@ export function frictionWindow(
   const wear = options.wearPriorWeight ?? 0.1;
   const fill = (v: number) => new Array<number>(m).fill(v);
   const trendStd = options.frictionTrendStd ?? 4;
+  const linePrior = linePriorLogStd(topology);
   const prior: SmcPrior = {
     // The traction scale and EA centred on the description (ln 1 = 0, ln EA/EA_described = 0).
     mean: [0, 0, 0, ...healthy, ...fill(0), 0, 0],
@@ -173,8 +171,8 @@ export function frictionWindow(
       options.masterSpeedStdMps ?? 1e-3,
       ...fill(options.frictionPriorLogStd ?? 0.4),
       ...fill(options.healthyTrendStd ?? 0.1),
-      options.tractionScaleLogStd ?? topology.line.traction.scaleLogStd ?? DEFAULT_LINE_LOG_STD,
-      options.eaLogStd ?? topology.line.web.eaLogStd ?? DEFAULT_LINE_LOG_STD,
+      options.tractionScaleLogStd ?? linePrior.tractionScale,
+      options.eaLogStd ?? linePrior.ea,
     ],
     // Friction and trend of one bearing share the indicator: a healthy bearing is steady, a worn one may change.
     alternative: {

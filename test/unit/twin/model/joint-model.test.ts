@@ -53,11 +53,42 @@ describe('joint web-line model', () => {
     expect(Array.from(out.subarray(3))).toEqual(Array.from(x0.subarray(3)));
   });
 
-  it('grows the parameter random walk linearly with the step', () => {
-    const model = new WebLineJointModel(topology, { parameterWalkPerSqrtHour: 0.2 });
+  it('grows the bearing frictions’ random walk linearly with the step; the traction scale and EA do not walk', () => {
+    const model = new WebLineJointModel(topology, {
+      parameterWalkPerSqrtHour: 0.2,
+      estimateMu: true,
+      estimateEa: true,
+    });
     const n = model.dimX;
     const q = model.processNoise(1800, new Float64Array(n * n));
-    expect(q[3 * n + 3]).toBeCloseTo(0.04 * 0.5, 12);
+    const lnB = Array.from({ length: topology.idlers.length }, (_, k) => q[(3 + k) * n + 3 + k]);
+    expect(lnB.every((v) => Math.abs((v as number) - 0.04 * 0.5) < 1e-12)).toBe(true);
+    expect(q[model.muIndex * n + model.muIndex]).toBe(0);
+    expect(q[model.eaIndex * n + model.eaIndex]).toBe(0);
+  });
+
+  it('takes the traction scale’s and EA’s priors from the line description (0.2 where it gives none)', () => {
+    const at = (t: typeof topology) => {
+      const model = new WebLineJointModel(t, { estimateMu: true, estimateEa: true });
+      const { x0, P0 } = model.initialState();
+      const n = model.dimX;
+      return {
+        scaleStd: Math.sqrt(P0[model.muIndex * n + model.muIndex] as number),
+        eaStd: Math.sqrt(P0[model.eaIndex * n + model.eaIndex] as number),
+        ea: Math.exp(x0[model.eaIndex] as number),
+      };
+    };
+    // The reference line measures its tension ratios (scaleLogStd 0.05) and gives no EA prior.
+    expect(topology.line.traction.scaleLogStd).toBe(0.05);
+    const ref = at(topology);
+    expect(ref.scaleStd).toBeCloseTo(0.05, 12);
+    expect(ref.eaStd).toBeCloseTo(0.2, 12);
+    expect(ref.ea).toBeCloseTo(topology.line.web.eaN, 3);
+    const stated = {
+      ...topology,
+      line: { ...topology.line, web: { ...topology.line.web, eaLogStd: 0.3 } },
+    };
+    expect(at(stated).eaStd).toBeCloseTo(0.3, 12);
   });
 
   it('measurement noise adds the line’s declared model discrepancy (τ·σ)², and only where the line declares one', () => {
