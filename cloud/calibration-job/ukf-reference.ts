@@ -108,6 +108,14 @@ export interface ComparisonOptions {
    * suspectAboveNms, 2.5 on the reference line — a whole health band).
    */
   maxFactor?: number;
+  /**
+   * …and where the larger of the two b reaches this (default: a health band below the suspect threshold,
+   * suspectAboveNms² / degradedAboveNms, 0.008 N·m·s/rad on the shipped lines). Below it both read the
+   * bearing as healthy with room to spare, and the sensors barely see the difference: on the reference
+   * line a healthy b of 1e-4 moves a tension by 0.04 N, so a roller slipping next to it leaves the UKF
+   * and the SMC reading its healthy neighbours ×20 apart.
+   */
+  minMaterialNms?: number;
 }
 
 const Z95 = normalQuantile(0.95);
@@ -136,8 +144,10 @@ interface PosteriorSummary {
 /**
  * Per friction parameter of the line: does the UKF reference agree with the SMC's posterior? They
  * disagree when the roller's health states differ, or when their ln b differ by more than `maxZ`
- * combined log-stds (significant) and by more than a factor `maxFactor` (material: the posteriors of
- * healthy bearings are narrow, and a factor below a health band between them is of no consequence).
+ * combined log-stds (significant) and by more than a factor `maxFactor` with the larger b at least
+ * `minMaterialNms` (material: the posteriors of healthy bearings are narrow, and a factor below a health
+ * band between them, or any factor between two frictions far inside the healthy band, is of no
+ * consequence).
  * A parameter missing on either side disagrees.
  */
 export function compareWithSmc(
@@ -149,6 +159,7 @@ export function compareWithSmc(
   const rule = topology.line.health;
   const maxZ = options.maxZ ?? 3;
   const maxLnFactor = Math.log(options.maxFactor ?? rule.degradedAboveNms / rule.suspectAboveNms);
+  const lnMaterial = Math.log(options.minMaterialNms ?? rule.suspectAboveNms ** 2 / rule.degradedAboveNms);
   const parameters: Record<string, ParameterAgreement> = {};
   const disagreements: string[] = [];
   topology.frictionParameterNames.forEach((name, k) => {
@@ -161,7 +172,8 @@ export function compareWithSmc(
     const z = diff / Math.max(Math.hypot(a.std, b.std), 1e-12);
     const smcHealth = smc.health[roller];
     const ukfHealth = ukf.health[roller];
-    const differs = Number.isNaN(diff) || (z > maxZ && diff > maxLnFactor);
+    const material = diff > maxLnFactor && Math.max(a.median, b.median) >= lnMaterial;
+    const differs = Number.isNaN(diff) || (z > maxZ && material);
     const agrees = smcHealth !== undefined && smcHealth === ukfHealth && !differs;
     parameters[name] = { roller, smcHealth, ukfHealth, smcLnB: a.median, ukfLnB: b.median, z, agrees };
     if (!agrees) disagreements.push(name);
