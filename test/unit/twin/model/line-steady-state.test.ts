@@ -10,7 +10,7 @@
  */
 import { loadLine } from '../../../../twin/lines/topology';
 import { allocateSteadyState, solveSteadyState } from '../../../../twin/model/steady-state';
-import { solveLineSteadyState } from '../../../../twin/model/line-steady-state';
+import { solveLineSteadyState, tractionShape } from '../../../../twin/model/line-steady-state';
 import { SeededRandom } from '../../../../twin/random';
 import { seedResponse } from '../../../fixtures/seed-line-response';
 
@@ -152,4 +152,36 @@ describe('line steady state inputs', () => {
     expect(act).toThrow(expect.objectContaining({ code: 'MODEL_INPUT_INVALID' }));
     expect(act).toThrow(message);
   });
+});
+
+describe('the linear traction law’s shape', () => {
+  it.each([1, 2, 3, 5, 7.5, 8, 12, 16, 24, 64])(
+    'at sharpness %p equals g(u) = u·(1 + |u|^p)^(−1/p) + k·u and its slope, to 1e-14',
+    (p) => {
+      // Prepare
+      const k = 1e-7;
+      const shape = tractionShape({
+        law: 'linear',
+        creepVelocityMps: 1e-4,
+        sharpness: p,
+        postLimitSlopeFraction: k,
+      });
+      const worst = { g: 0, dg: 0 };
+
+      // Act
+      for (let i = -400; i <= 400; i++) {
+        const u = i / 37;
+        const root = Math.pow(1 + Math.pow(Math.abs(u), p), -1 / p);
+        const g = u * root + k * u;
+        const dg = root / (1 + Math.pow(Math.abs(u), p)) + k;
+        shape.at(u);
+        worst.g = Math.max(worst.g, Math.abs(shape.g - g) / Math.max(Math.abs(g), 1e-300));
+        worst.dg = Math.max(worst.dg, Math.abs(shape.dg - dg) / dg);
+      }
+
+      // Assess
+      expect(worst.g).toBeLessThan(1e-14);
+      expect(worst.dg).toBeLessThan(1e-14);
+    },
+  );
 });
