@@ -135,7 +135,7 @@ export function modelDiscrepancyInSigmas(topology: LineTopology): number[] {
 }
 
 /** Prior log-std of the traction scale and of EA where the line description gives none. */
-export const DEFAULT_LINE_LOG_STD = 0.2;
+const DEFAULT_LINE_LOG_STD = 0.2;
 
 /**
  * Prior log-stds of the line-wide unknowns about their described values: the traction scale (the line's
