@@ -124,10 +124,11 @@ describe('SMC recalibration of bearing frictions on plant-simulator data', () =>
       reference,
     );
     // Act
-    const r = await recalibrateFrictions(reference, kink.readings, { seed: 7, particles: 128 });
+    // 256 members: at 128 the population settled off the mode (b8 0.3068 ± 0.0020, the truth 3.4 stds off).
+    const r = await recalibrateFrictions(reference, kink.readings, { seed: 7, particles: 256 });
     // Assess
     const b8 = r.parameters.b8!;
-    // One case of a 90 % interval may miss by a hair (128 members): the truth within 3 posterior stds.
+    // One case of a 90 % interval may miss by a hair: the truth within 3 posterior stds.
     expect(Math.abs(b8.mean - 0.3)).toBeLessThan(3 * b8.std);
     expect(Math.abs(b8.mean - 0.3) / 0.3).toBeLessThan(0.03);
     expect(r.health.R8?.state).toBe('degraded');
