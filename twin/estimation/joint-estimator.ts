@@ -131,23 +131,51 @@ export class JointWebLineEstimator {
       if (this.mask[i]) used += 1;
     }
 
-    const gate = this.gateByDof[used] as number;
-    let result = ukf.update(this.z, { mask: this.mask, innovationGate: { maxNis: gate } });
+    let result = ukf.update(this.z, { mask: this.mask, innovationGate: { maxNis: this.gateByDof[used] } });
     const rejected: string[] = [];
     if (result.gated) {
       // Leave out the channels that stand out; keep any that have stood out for several updates.
       const n = model.dimZ;
+      const wasOut = this.outlierRun.slice();
+      this.outlierRun.fill(0);
+      const leaveOut = (i: number) => {
+        this.outlierRun[i] = (wasOut[i] as number) + 1;
+        if ((this.outlierRun[i] as number) >= opts.outlierPersistUpdates) return false;
+        this.mask[i] = false;
+        used -= 1;
+        rejected.push(model.signalNames[i] as string);
+        return true;
+      };
       for (let i = 0; i < n; i++) {
-        if (!this.mask[i]) continue;
-        const r = Math.abs(ukf.y[i] as number) / Math.sqrt(ukf.S[i * n + i] as number);
-        const out = r > opts.outlierSigma;
-        this.outlierRun[i] = out ? (this.outlierRun[i] as number) + 1 : 0;
-        if (out && (this.outlierRun[i] as number) < opts.outlierPersistUpdates) {
-          this.mask[i] = false;
-          rejected.push(model.signalNames[i] as string);
-        }
+        if (
+          this.mask[i] &&
+          Math.abs(ukf.y[i] as number) / Math.sqrt(ukf.S[i * n + i] as number) > opts.outlierSigma
+        )
+          leaveOut(i);
       }
-      result = ukf.update(this.z, { mask: this.mask });
+      // No channel stands out on its own, yet together they are too unlikely: while the update still
+      // trips the gate, leave out the channel the others explain worst (largest conditional residual
+      // (S⁻¹y)ᵢ/√(S⁻¹)ᵢᵢ). A spike on a roller's speed under a broad prior is such a case: the prior
+      // allows a slipping roller, so the spike is no 6σ event alone, but it is one against the rest.
+      result = ukf.update(this.z, { mask: this.mask, innovationGate: { maxNis: this.gateByDof[used] } });
+      while (result.gated) {
+        let worst = -1;
+        let worstScore = 0;
+        for (let i = 0; i < n; i++) {
+          if (!this.mask[i] || (wasOut[i] as number) + 1 >= opts.outlierPersistUpdates) continue;
+          let siy = 0;
+          for (let j = 0; j < n; j++) siy += (ukf.SI[i * n + j] as number) * (ukf.y[j] as number);
+          const score = Math.abs(siy) / Math.sqrt(Math.max(ukf.SI[i * n + i] as number, 1e-300));
+          if (score > worstScore) [worst, worstScore] = [i, score];
+        }
+        if (worst < 0) {
+          // Every remaining channel has stood out for several updates: the line changed; take it.
+          result = ukf.update(this.z, { mask: this.mask });
+          break;
+        }
+        leaveOut(worst);
+        result = ukf.update(this.z, { mask: this.mask, innovationGate: { maxNis: this.gateByDof[used] } });
+      }
     } else {
       this.outlierRun.fill(0);
     }

@@ -1,21 +1,36 @@
-import { DRAW_LINE_ID, loadLine } from '../../../../twin/lines/topology';
+import {
+  DRAW_LINE_ID,
+  REFERENCE_LINE_ID,
+  loadLine,
+  type LineTopology,
+} from '../../../../twin/lines/topology';
 import { JointWebLineEstimator } from '../../../../twin/estimation/joint-estimator';
 import { PlantSimulator } from '../../../../simulators/plant/plant-simulator';
-import { defaultScenario } from '../../../../simulators/plant/scenario';
+import { defaultScenario, type PlantScenario } from '../../../../simulators/plant/scenario';
 
-const topology = loadLine(DRAW_LINE_ID);
+const reference = loadLine(REFERENCE_LINE_ID);
 
-function run(
-  faults: Partial<ReturnType<typeof defaultScenario>['sensorFaults']> = {},
-  hours = 24,
-  options: ConstructorParameters<typeof JointWebLineEstimator>[1] = {},
-) {
-  const scenario = defaultScenario({
+function scenarioWith(
+  faults: Partial<PlantScenario['sensorFaults']>,
+  hours: number,
+  extra: Partial<PlantScenario> = {},
+): PlantScenario {
+  return defaultScenario({
     seed: 11,
     durationS: hours * 3600,
     sensorFaults: { ...defaultScenario().sensorFaults, ...faults },
+    ...extra,
   });
-  const sim = new PlantSimulator(topology, scenario);
+}
+
+function run(
+  faults: Partial<PlantScenario['sensorFaults']> = {},
+  hours = 24,
+  options: ConstructorParameters<typeof JointWebLineEstimator>[1] = {},
+  extra: Partial<PlantScenario> = {},
+  topology: LineTopology = reference,
+) {
+  const sim = new PlantSimulator(topology, scenarioWith(faults, hours, extra));
   const est = new JointWebLineEstimator(topology, options);
   const steps = [];
   let truth = {} as Record<string, number>;
@@ -26,30 +41,62 @@ function run(
   return { est, steps, truth, sim };
 }
 
-// The draw line. On the reference line the healthy frictions (≈ 1e-4, which move a tension by 0.04 N) are
-// below what its sensors resolve: from the default prior (median 0.002) the 90 % intervals of four of nine
-// end above the truth, b4 comes out ×3 with 30 % of channels missing, and a 50σ spike on Roller7_w was read
-// as R7 degraded (an open problem of issue 14).
-describe('joint state–parameter estimator on the draw line', () => {
-  it('recovers every bearing friction of a healthy line within its 90 % interval or 10 %', () => {
+describe('joint state–parameter estimator on the reference line', () => {
+  const health = reference.line.health;
+
+  // A healthy b here (≈ 1e-4) moves a tension by 0.04 N against 0.5 N of noise: the data bound it from
+  // above only, so the lower end of its interval is the filter's and not the data's (from the default
+  // prior, median 0.002, three of nine intervals end above a truth of ≈ 6e-5). What must hold is what a
+  // user acts on: every roller healthy, the truth under its p95, and the p95 inside the healthy band.
+  it('calls a healthy line healthy, with every friction under its p95 and every p95 in the healthy band', () => {
     const { est, truth } = run({}, 24);
     for (const [name, p] of Object.entries(est.parameters())) {
-      const t = truth[name] as number;
-      expect(t >= p.p05 * 0.9 && t <= p.p95 * 1.1).toBe(true);
+      expect(truth[name]).toBeLessThanOrEqual(p.p95);
+      expect(p.p95).toBeLessThan(health.suspectAboveNms);
     }
+    expect(Object.values(est.health()).every((h) => h.state === 'healthy')).toBe(true);
     expect(est.flagged.size).toBe(0);
   });
 
-  it('keeps working with 30 % of the channels missing at random', () => {
-    const { est, truth, steps } = run({ dropoutProbability: 0.3 }, 24);
-    expect(Math.min(...steps.map((s) => s.dof))).toBeLessThan(16);
-    const p = est.parameters();
-    expect(Math.abs((p.b4?.mean as number) - (truth.b4 as number)) / (truth.b4 as number)).toBeLessThan(0.2);
-  });
+  it.each(['R4', 'R7', 'R9'])(
+    'follows %s wearing to 0.1 with 30 %% of the channels missing, and flags it alone',
+    (element) => {
+      const degradations = [{ element, onsetS: 2 * 3600, rampS: 12 * 3600, finalNms: 0.1 }];
+      const { est, truth, steps } = run({ dropoutProbability: 0.3 }, 24, {}, { degradations });
+      expect(Math.min(...steps.map((s) => s.dof))).toBeLessThan(reference.line.sensors.length - 4);
+      const name = `b${element.slice(1)}`;
+      const p = est.parameters()[name]!;
+      expect(Math.abs(p.mean - (truth[name] as number)) / (truth[name] as number)).toBeLessThan(0.1);
+      expect([...est.flagged.keys()]).toEqual([element]);
+      expect(est.health()[element]?.state).toBe('degraded');
+    },
+  );
 
-  it('leaves spikes out of the update and says so', () => {
-    const { steps, est } = run({ spikeProbability: 0.02, spikeSigma: 50 }, 24);
-    expect(steps.flatMap((s) => s.rejected).length).toBeGreaterThan(5);
+  it('leaves spikes out of the update, and only spikes, and says so', () => {
+    const faults = { spikeProbability: 0.02, spikeSigma: 50 };
+    const { steps, est } = run(faults, 24);
+    // The same plant without the spikes (the spikes draw nothing else from the noise stream).
+    const clean = [
+      ...new PlantSimulator(reference, scenarioWith({ ...faults, spikeSigma: 0 }, 24)).samples(),
+    ];
+    const spiked = [...new PlantSimulator(reference, scenarioWith(faults, 24)).samples()];
+    let caught = 0;
+    let wrong = 0;
+    let missed = 0;
+    steps.forEach((step, i) => {
+      const values = spiked[i]!.reading.values;
+      const spikes = new Set(Object.keys(values).filter((k) => values[k] !== clean[i]!.reading.values[k]));
+      for (const r of step.rejected) {
+        if (spikes.has(r)) caught++;
+        else wrong++;
+      }
+      // The nip encoders carry a model discrepancy of 40 σ: a 50 σ spike there is within the model's
+      // own error and may go in.
+      for (const k of spikes) if (!step.rejected.includes(k) && !/^NR\d_w$/.test(k)) missed++;
+    });
+    expect(caught).toBeGreaterThan(25);
+    expect(wrong).toBe(0);
+    expect(missed).toBe(0);
     expect(est.flagged.size).toBe(0);
   });
 
@@ -79,10 +126,22 @@ describe('joint state–parameter estimator on the draw line', () => {
     const i = est.model.muIndex;
     const lnMu = est.ukf.x[i] as number;
     const lnMuStd = Math.sqrt(est.ukf.P[i * n + i] as number);
-    expect(Math.abs(ea - 4e5) / 4e5).toBeLessThan(0.05);
+    expect(Math.abs(ea - reference.line.web.eaN) / reference.line.web.eaN).toBeLessThan(0.05);
     // μ trades off against b in the creep (slip ∝ b/μ); only the load cells separate them, so it is
     // weakly identified: require the truth (ln 1 = 0) inside the posterior's 3σ and a narrowed prior.
     expect(Math.abs(lnMu)).toBeLessThan(3 * lnMuStd);
     expect(lnMuStd).toBeLessThan(0.2);
+  });
+});
+
+// The draw line's healthy frictions (≈ 1e-3) are ten times the reference line's, and its sensors resolve them.
+describe('joint state–parameter estimator on the draw line', () => {
+  it('recovers every bearing friction of a healthy line within its 90 % interval or 10 %', () => {
+    const { est, truth } = run({}, 24, {}, {}, loadLine(DRAW_LINE_ID));
+    for (const [name, p] of Object.entries(est.parameters())) {
+      const t = truth[name] as number;
+      expect(t >= p.p05 * 0.9 && t <= p.p95 * 1.1).toBe(true);
+    }
+    expect(est.flagged.size).toBe(0);
   });
 });
