@@ -127,7 +127,8 @@ export const ESTIMATOR_DEFAULTS = {
   pollIntervalMs: 1000,
   readBatchRows: 5000,
   frictionPrior: { minLogStd: 0.1, fallbackLogStd: 1.5 },
-  parameterWalkPerSqrtHour: 0.1,
+  // 0.1 lagged a wear ramp of 0.13/h in ln b (1e-4 → 0.2 in 60 h) on the reference line by hours.
+  parameterWalkPerSqrtHour: 0.15,
   innovationWindow: 12,
   missingAfterReadings: 3,
   drift: {

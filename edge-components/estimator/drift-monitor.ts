@@ -23,6 +23,11 @@ export interface FrictionEvidence {
   pAbove: number;
   estimateNms: number;
   calibratedP95Nms: number;
+  /**
+   * Rollers whose friction the line's sensors cannot tell from this one's (empty where they can): the
+   * wear may be at any of them. Filled where pAbove reaches the raise confidence.
+   */
+  indistinguishableFrom: string[];
 }
 
 export interface DriftEvidence {

@@ -269,8 +269,13 @@ function driftMessage(line: LineEstimator, t: DriftTransition, tsMs: number): Js
     estimateNms: r.estimateNms,
     calibratedP95Nms: r.calibratedP95Nms,
     pAbove: r.pAbove,
+    indistinguishableFrom: r.indistinguishableFrom,
   }));
-  const names = t.rollers.map((r) => r.roller).join(', ');
+  const names = t.rollers
+    .map((r) =>
+      r.indistinguishableFrom.length ? `${r.roller} (or ${r.indistinguishableFrom.join(', ')})` : r.roller,
+    )
+    .join(', ');
   const text =
     t.state === 'raised'
       ? `line ${line.lineId}: the model no longer explains the data (${t.reasons.join(' and ')}` +

@@ -202,12 +202,15 @@ export class LineEstimator {
     return this.rollers.map((r, k) => {
       const prior = this.priors[k] as LogNormalPrior;
       const calibratedP95Nms = Math.exp(prior.logMedian + 1.6448536269514722 * prior.logStd);
+      const pAbove = this.estimator.probabilityAbove(k, factor * calibratedP95Nms);
       return {
         parameter: r.parameter,
         roller: r.name,
-        pAbove: this.estimator.probabilityAbove(k, factor * calibratedP95Nms),
+        pAbove,
         estimateNms: params[r.parameter]?.mean ?? NaN,
         calibratedP95Nms,
+        indistinguishableFrom:
+          pAbove >= this.settings.drift.frictionConfidence ? this.estimator.indistinguishableFrom(k) : [],
       };
     });
   }

@@ -235,6 +235,25 @@ export class JointWebLineEstimator {
     return out;
   }
 
+  /**
+   * The other idlers whose friction the sensors cannot tell from idler k's at the current estimate: the
+   * cosine of their whitened sensitivity columns (WebLineJointModel.whitenedFrictionSensitivities) is at
+   * least `minCosine`. A Gaussian filter then picks one of them (the posterior has a mode per idler), so a
+   * verdict about k is a verdict about the group.
+   */
+  indistinguishableFrom(k: number, minCosine = 0.9): string[] {
+    const cols = this.model.whitenedFrictionSensitivities(this.ukf.x);
+    const norm = (c: Float64Array) => Math.sqrt(c.reduce((s, v) => s + v * v, 0));
+    const a = cols[k] as Float64Array;
+    const na = norm(a);
+    return cols.flatMap((c, j) => {
+      if (j === k || !(na > 0)) return [];
+      const nc = norm(c);
+      const cos = nc > 0 ? a.reduce((s, v, i) => s + v * (c[i] as number), 0) / (na * nc) : 0;
+      return cos >= minCosine ? [this.rollerNames[j] as string] : [];
+    });
+  }
+
   /** Virtual sensors (every span's tension, every idler's slip) with std, by the unscented transform. */
   virtualSensors(): Record<string, { value: number; std: number }> {
     const names = this.model.virtualNames();

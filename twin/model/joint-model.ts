@@ -247,6 +247,34 @@ export class WebLineJointModel implements UkfModel {
     return inp;
   }
 
+  /**
+   * How each bearing friction shows in the measurements at state x: per idler, ∂h/∂b (by a forward
+   * difference of 1 % in b) divided by each sensor's σ from measurementNoise(), so that columns compare
+   * in units of noise. Two idlers whose columns are nearly parallel move the sensors alike: the line's
+   * sensors cannot tell which of them changed (on the reference line R8, R9 and R10 all lower S8 alone).
+   */
+  whitenedFrictionSensitivities(x: ArrayLike<number>): Float64Array[] {
+    const nz = this.dimZ;
+    const R = this.measurementNoise();
+    const base = new Float64Array(nz);
+    const bumped = new Float64Array(nz);
+    const probe = Float64Array.from(x);
+    this.hx(probe, base);
+    return this.topology.idlers.map((_, k) => {
+      const i = this.frictionOffset + k;
+      const q = clamp(x[i] as number, ...LN_FRICTION);
+      const b = mExp(q);
+      probe[i] = mLog(b * 1.01);
+      this.hx(probe, bumped);
+      probe[i] = x[i] as number;
+      const col = new Float64Array(nz);
+      for (let j = 0; j < nz; j++)
+        col[j] =
+          ((bumped[j] as number) - (base[j] as number)) / (0.01 * b) / Math.sqrt(R[j * nz + j] as number);
+      return col;
+    });
+  }
+
   /** Names of the virtual outputs: every span's tension, then every idler's slip velocity. */
   virtualNames(): string[] {
     const t = this.topology;
