@@ -115,13 +115,21 @@ export function weightedMoments(
   return { mean, cov };
 }
 
-/** Σ w_i over particles with value > threshold. */
+/**
+ * The weight share of particles with value > threshold: Σ_{v > t} w_i / Σ w_i. Divided by the sum as
+ * summed here, so that it is a probability to the last bit (normalised weights summed in another order
+ * may exceed 1 by rounding: a `pDegraded` of 1.0000000037 reached a calibration's output).
+ */
 export function weightedExceedance(
   values: ArrayLike<number>,
   w: ArrayLike<number>,
   threshold: number,
 ): number {
   let s = 0;
-  for (let i = 0; i < values.length; i++) if (values[i]! > threshold) s += w[i]!;
-  return s;
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    total += w[i]!;
+    if (values[i]! > threshold) s += w[i]!;
+  }
+  return total > 0 ? Math.min(s / total, 1) : 0;
 }

@@ -58,5 +58,8 @@ describe('weighted reductions', () => {
     expect(Array.from(mean)).toEqual([1, 2]);
     expect(Array.from(cov)).toEqual([1, 2, 2, 4]);
     expect(weightedExceedance([1, 2, 3], [0.2, 0.3, 0.5], 1.5)).toBeCloseTo(0.8, 12);
+    // Weights a hair off 1 in sum: the share is still a probability, exactly 1 when every value exceeds.
+    expect(weightedExceedance([1, 2, 3], [0.2, 0.3, 0.5000001], 0)).toBe(1);
+    expect(weightedExceedance([1, 2, 3], [0.2, 0.3, 0.5000001], 3)).toBe(0);
   });
 });
