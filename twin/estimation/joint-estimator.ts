@@ -140,11 +140,10 @@ export class JointWebLineEstimator {
       this.outlierRun.fill(0);
       const leaveOut = (i: number) => {
         this.outlierRun[i] = (wasOut[i] as number) + 1;
-        if ((this.outlierRun[i] as number) >= opts.outlierPersistUpdates) return false;
+        if ((this.outlierRun[i] as number) >= opts.outlierPersistUpdates) return;
         this.mask[i] = false;
         used -= 1;
         rejected.push(model.signalNames[i] as string);
-        return true;
       };
       for (let i = 0; i < n; i++) {
         if (
