@@ -199,6 +199,8 @@ export class LineEstimator {
   private frictionEvidence(): FrictionEvidence[] {
     const params = this.estimator.parameters();
     const factor = this.settings.drift.frictionFactor;
+    // The groups need a model linearisation: once per update, and only when some roller is above.
+    let groups: string[][] | undefined;
     return this.rollers.map((r, k) => {
       const prior = this.priors[k] as LogNormalPrior;
       const calibratedP95Nms = Math.exp(prior.logMedian + 1.6448536269514722 * prior.logStd);
@@ -210,7 +212,9 @@ export class LineEstimator {
         estimateNms: params[r.parameter]?.mean ?? NaN,
         calibratedP95Nms,
         indistinguishableFrom:
-          pAbove >= this.settings.drift.frictionConfidence ? this.estimator.indistinguishableFrom(k) : [],
+          pAbove >= this.settings.drift.frictionConfidence
+            ? ((groups ??= this.estimator.indistinguishableGroups())[k] as string[])
+            : [],
       };
     });
   }

@@ -235,22 +235,27 @@ export class JointWebLineEstimator {
   }
 
   /**
-   * The other idlers whose friction the sensors cannot tell from idler k's at the current estimate: the
-   * cosine of their whitened sensitivity columns (WebLineJointModel.whitenedFrictionSensitivities) is at
-   * least `minCosine`. A Gaussian filter then picks one of them (the posterior has a mode per idler), so a
-   * verdict about k is a verdict about the group.
+   * Per idler, the other idlers whose friction the sensors cannot tell from its own at the current
+   * estimate: the cosine of their whitened sensitivity columns (WebLineJointModel.whitenedFrictionSensitivities)
+   * is at least `minCosine`. A Gaussian filter then picks one of them (the posterior has a mode per idler),
+   * so a verdict about one is a verdict about its group. One model linearisation for all idlers.
    */
-  indistinguishableFrom(k: number, minCosine = 0.9): string[] {
+  indistinguishableGroups(minCosine = 0.9): string[][] {
     const cols = this.model.whitenedFrictionSensitivities(this.ukf.x);
-    const norm = (c: Float64Array) => Math.sqrt(c.reduce((s, v) => s + v * v, 0));
-    const a = cols[k] as Float64Array;
-    const na = norm(a);
-    return cols.flatMap((c, j) => {
-      if (j === k || !(na > 0)) return [];
-      const nc = norm(c);
-      const cos = nc > 0 ? a.reduce((s, v, i) => s + v * (c[i] as number), 0) / (na * nc) : 0;
-      return cos >= minCosine ? [this.rollerNames[j] as string] : [];
-    });
+    const norms = cols.map((c) => Math.sqrt(c.reduce((s, v) => s + v * v, 0)));
+    return cols.map((a, k) =>
+      cols.flatMap((c, j) => {
+        const nn = (norms[k] as number) * (norms[j] as number);
+        if (j === k || !(nn > 0)) return [];
+        const cos = a.reduce((s, v, i) => s + v * (c[i] as number), 0) / nn;
+        return cos >= minCosine ? [this.rollerNames[j] as string] : [];
+      }),
+    );
+  }
+
+  /** indistinguishableGroups() for idler k alone. */
+  indistinguishableFrom(k: number, minCosine = 0.9): string[] {
+    return this.indistinguishableGroups(minCosine)[k] as string[];
   }
 
   /** Virtual sensors (every span's tension, every idler's slip) with std, by the unscented transform. */
