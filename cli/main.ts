@@ -21,6 +21,7 @@ import {
   type CalibrationOutput,
 } from '../cloud/calibration-job/calibrate-window';
 import type { BackendRequest } from '../cloud/calibration-job/kernels/select';
+import { exitWhenWebGpuIdle } from '../cloud/calibration-job/kernels/gpu-backends';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -412,11 +413,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   }
 }
 
-/** Entry point for `node cli/bin.js` and `tsx cli/main.ts`: sets the process exit code. */
+/**
+ * Entry point for `node cli/bin.js` and `tsx cli/main.ts`: sets the process exit code, and exits
+ * explicitly once a WebGPU device it used is destroyed (Dawn can keep Node alive after that).
+ */
 export function main(argv: readonly string[] = process.argv.slice(2)): void {
-  void runCli(argv).then((code) => {
-    process.exitCode = code;
-  });
+  void runCli(argv).then((code) => exitWhenWebGpuIdle(code));
 }
 
 if (require.main === module) main();
