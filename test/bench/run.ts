@@ -33,6 +33,7 @@ import { allocateSteadyState, solveValidatedSteadyState } from '../../twin/model
 import { benchEdge } from './edge/index';
 import { benchEstimator } from './estimator';
 import { benchKernels } from './kernels';
+import { exitWhenWebGpuIdle } from '../../cloud/calibration-job/kernels/gpu-backends';
 
 const topology = loadLine();
 
@@ -249,9 +250,13 @@ async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(results, null, 2)}\nwritten to ${file}\n`);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(
-    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exitCode = 1;
-});
+main(process.argv.slice(2)).then(
+  // The kernels section runs the gpu backend where Dawn loads: exit once its device is destroyed.
+  () => exitWhenWebGpuIdle(Number(process.exitCode ?? 0)),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return exitWhenWebGpuIdle(1);
+  },
+);

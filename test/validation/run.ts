@@ -7,6 +7,7 @@
  *                                  [--backend NAME] [--line ID|PATH] [--out validation-results/validation.json]
  */
 import { BACKEND_REQUESTS, type BackendRequest } from '../../cloud/calibration-job/kernels/select';
+import { exitWhenWebGpuIdle } from '../../cloud/calibration-job/kernels/gpu-backends';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -110,12 +111,13 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
+  // With --jobs 0 --backend gpu the scenarios run in this process: exit once the device is destroyed.
   main().then(
-    (code) => (process.exitCode = code),
+    (code) => exitWhenWebGpuIdle(code),
     (e: unknown) => {
       const code = e instanceof SelfcalError ? ` [${e.code}]` : '';
       process.stderr.write(`validation failed${code}: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 2;
+      return exitWhenWebGpuIdle(2);
     },
   );
 }
