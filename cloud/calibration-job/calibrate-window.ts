@@ -95,6 +95,8 @@ export interface CalibrateWindowOptions {
   backend?: BackendRequest;
   /** Trailing part of the window the frictions are fitted to (default 48 h). */
   horizonS?: number;
+  /** The SMC's tempering target (SmcOptions.targetConditionalEss; default 0.8). */
+  targetConditionalEss?: number;
   onProgress?: (p: SmcProgress) => void;
   /** Continue an interrupted run (same readings and options) from its last savepoint. */
   resumeFrom?: CalibrationSavepoint;
@@ -122,6 +124,7 @@ export async function calibrateWindow(
     seed: options.seed,
     particles: options.particles,
     horizonS: options.horizonS,
+    targetConditionalEss: options.targetConditionalEss,
     onProgress: options.onProgress,
     resumeFrom: options.resumeFrom,
     onSnapshot: options.onSnapshot,

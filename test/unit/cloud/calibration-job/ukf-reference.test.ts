@@ -72,7 +72,8 @@ function summary(
 
 describe('UKF reference on a plant window with one roller in gross slip', () => {
   const { readings, truth } = plantWindow();
-  const options = { particles: 128, seed: 7, backend: 'reference' as const, horizonS: 24 * HOUR };
+  // 256 members: at 128 the SMC's own spread over seeds (b7 0.301–0.316) is wider than its intervals.
+  const options = { particles: 256, seed: 7, backend: 'reference' as const, horizonS: 24 * HOUR };
   let ukf: UkfReference;
   let output: CalibrationOutput;
   beforeAll(async () => {
@@ -138,7 +139,7 @@ describe('UKF reference on a plant window with one roller in gross slip', () => 
     const b7 = d.agreement.b7!;
     expect(b7).toMatchObject({ roller: 'R7', smcHealth: 'degraded', ukfHealth: 'degraded', agrees: true });
     // The two posteriors of the worn bearing are within one combined std and 7 % of each other (here the
-    // SMC, at 128 members, reads b7 = 0.3 as 0.285 [0.279, 0.291], the UKF as 0.294 [0.280, 0.308]).
+    // SMC reads b7 = 0.3 as 0.298 [0.286, 0.312], the UKF as 0.294 [0.280, 0.308]).
     expect(b7.z).toBeLessThan(1);
     expect(Math.abs(b7.smcLnB - b7.ukfLnB)).toBeLessThan(0.07);
     for (const a of Object.values(d.agreement)) expect(a.agrees).toBe(true);
@@ -150,6 +151,7 @@ describe('UKF reference on a plant window with one roller in gross slip', () => 
     const run = (ukfReference?: boolean) =>
       calibrateWindow(topology, short, {
         particles: 64,
+        targetConditionalEss: 0.5, // plumbing, not accuracy: coarser tempering, fewer stages
         seed: 3,
         backend: 'reference',
         horizonS: 12 * HOUR,
@@ -176,6 +178,7 @@ describe('UKF reference on a plant window with one roller in gross slip', () => 
     const short = readings.slice(-36);
     const options = {
       particles: 64,
+      targetConditionalEss: 0.5, // plumbing, not accuracy: coarser tempering, fewer stages
       seed: 3,
       backend: 'reference' as const,
       horizonS: 12 * HOUR,
@@ -219,6 +222,7 @@ describe('UKF reference on a plant window with one roller in gross slip', () => 
       await expect(
         calibrateWindow(topology, readings.slice(-36), {
           particles: 64,
+          targetConditionalEss: 0.5, // plumbing, not accuracy: coarser tempering, fewer stages
           seed: 3,
           backend: 'reference',
           horizonS: 12 * HOUR,

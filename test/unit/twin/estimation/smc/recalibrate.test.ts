@@ -124,8 +124,9 @@ describe('SMC recalibration of bearing frictions on plant-simulator data', () =>
       reference,
     );
     // Act
-    // 256 members: at 128 the population settled off the mode (b8 0.3068 ± 0.0020, the truth 3.4 stds off).
-    const r = await recalibrateFrictions(reference, kink.readings, { seed: 7, particles: 256 });
+    // 128 members: with the old tempering target (conditional ESS 0.5) they settled off the mode (b8 0.3068
+    // ± 0.0020, the truth 3.4 stds off) and 256 were needed; at the default 0.8 128 hold the bounds below.
+    const r = await recalibrateFrictions(reference, kink.readings, { seed: 7, particles: 128 });
     // Assess
     const b8 = r.parameters.b8!;
     // One case of a 90 % interval may miss by a hair: the truth within 3 posterior stds.
@@ -142,7 +143,7 @@ describe('SMC recalibration of bearing frictions on plant-simulator data', () =>
     // Prepare
     const sparse = plantWindow(2, [{ element: 'R4', onsetS: 0, rampS: 1, finalNms: 0.15 }], 0.3);
     // Act
-    const r = await recalibrateFrictions(topology, sparse.readings, { seed: 7, particles: 512 });
+    const r = await recalibrateFrictions(topology, sparse.readings, { seed: 7, particles: 256 });
     // Assess
     const b4 = r.parameters.b4!;
     expect(b4.p05).toBeLessThanOrEqual(0.15);

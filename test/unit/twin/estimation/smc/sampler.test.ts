@@ -152,6 +152,19 @@ describe('SMC sampler on a linear-Gaussian toy with a known posterior', () => {
     for (const a of r.acceptance) expect(a).toBeGreaterThan(0.05);
   });
 
+  it('takes an option given as undefined at its default, and the tempering target sets the step', async () => {
+    // A caller passing its own optional settings through (calibrateWindow does) must not unset a default.
+    const passed = (await (
+      await SmcSampler.create(problem, { ...options, targetConditionalEss: undefined })
+    ).run())!;
+    expect(Array.from(passed.theta)).toEqual(Array.from(result!.theta));
+    // A coarser target takes fewer, larger increments.
+    const coarse = (await (
+      await SmcSampler.create(problem, { ...options, targetConditionalEss: 0.3 })
+    ).run())!;
+    expect(coarse.stages).toBeLessThan(result!.stages);
+  });
+
   it('is deterministic for a seed, and a snapshot resumes bit-identically', async () => {
     const again = (await (await SmcSampler.create(problem, options)).run())!;
     expect(Array.from(again.theta)).toEqual(Array.from(result!.theta));
