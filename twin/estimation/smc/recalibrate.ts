@@ -29,7 +29,7 @@ import {
   type WindowSetpoints,
 } from './trend-likelihood';
 
-const { log: mLog, exp: mExp } = Math;
+const { log: mLog, exp: mExp, sqrt: mSqrt } = Math;
 
 /** Builds the member likelihood for a window (the reference by default; a gpu.js kernel in the cloud job). */
 export type LikelihoodFactory = (
@@ -229,6 +229,20 @@ export interface FitCheck {
   qMin: number;
   dof: number;
   ok: boolean;
+  /**
+   * Per signal, at the best member: its part of q_min (`q`, and `share` of the whole), its bin-values
+   * (`dof`), the mean standardized residual (`meanZ`: a bias, e.g. a gain or offset error, shows as a
+   * large |meanZ|) and the RMS one (`rmsZ`; about 1 or less where the model explains the signal).
+   */
+  signals: Record<string, SignalFit>;
+}
+
+export interface SignalFit {
+  q: number;
+  share: number;
+  dof: number;
+  meanZ: number;
+  rmsZ: number;
 }
 
 /**
@@ -265,7 +279,7 @@ export async function recalibrateFrictions(
     } finally {
       likelihood.dispose?.();
     }
-    const fit = fitCheck(result, window, horizonS);
+    const fit = fitCheck(topology, result, window, horizonS, setpoints);
     const shorter = horizonS / 2;
     const enough = readings.filter((r) => r.ts >= window.toS - shorter).length >= MIN_HORIZON_READINGS;
     if (fit.ok || shorter < minHorizon || !enough) {
@@ -280,13 +294,36 @@ export const DEFAULT_HORIZON_S = 48 * 3600;
 /** A horizon with fewer readings is not tried. */
 const MIN_HORIZON_READINGS = 8;
 
-export function fitCheck(result: SmcResult, window: BinnedWindow, horizonS: number): FitCheck {
-  let best = -Infinity;
-  for (const v of result.logLikelihood) if (v > best) best = v;
+export function fitCheck(
+  topology: LineTopology,
+  result: SmcResult,
+  window: BinnedWindow,
+  horizonS: number,
+  setpoints: WindowSetpoints = lineSetpoints(topology),
+): FitCheck {
+  let best = 0;
+  const ll = result.logLikelihood;
+  for (let i = 1; i < ll.length; i++) if (ll[i]! > ll[best]!) best = i;
   let dof = 0;
   for (const w of window.weight) if (w > 0) dof++;
-  const qMin = -2 * (best - window.constant);
-  return { horizonS, qMin, dof, ok: qMin <= dof };
+  const qMin = -2 * (ll[best]! - window.constant);
+  // The best member's residuals per signal, by the reference model (a kernel's float32 sum may differ by
+  // its tolerance; the split is what matters here).
+  const r = new TrendLikelihoodReference(topology, window, setpoints).channelResiduals(result.theta, best);
+  let total = 0;
+  for (const q of r.q) total += q;
+  const signals: Record<string, SignalFit> = {};
+  window.signalNames.forEach((name, c) => {
+    const n = r.bins[c]!;
+    signals[name] = {
+      q: r.q[c]!,
+      share: total > 0 ? r.q[c]! / total : 0,
+      dof: n,
+      meanZ: n > 0 ? r.sumZ[c]! / n : 0,
+      rmsZ: n > 0 ? mSqrt(r.q[c]! / n) : 0,
+    };
+  });
+  return { horizonS, qMin, dof, ok: qMin <= dof, signals };
 }
 
 const defaultLikelihood: LikelihoodFactory = (topology, window, setpoints) =>
@@ -297,7 +334,7 @@ export function summariseRecalibration(
   result: SmcResult,
   window: BinnedWindow,
   backend: string,
-  fit: FitCheck = fitCheck(result, window, window.toS - window.horizonFromS),
+  fit: FitCheck = fitCheck(topology, result, window, window.toS - window.horizonFromS),
   rejected: readonly FitCheck[] = [],
 ): Recalibration {
   const layout = trendLayout(topology);

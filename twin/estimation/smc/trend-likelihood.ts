@@ -20,6 +20,8 @@ import { expectLength } from '../errors';
 import type { BinnedWindow } from './binned-window';
 import type { MemberLikelihood } from './member-likelihood';
 
+const { sqrt: mSqrt } = Math;
+
 /** The controllers' setpoints the boundary offsets are relative to. */
 export interface WindowSetpoints {
   unwindTensionN: number;
@@ -122,6 +124,34 @@ export class TrendLikelihoodReference implements MemberLikelihood {
   /** The reduced model's state for member θ at relative time u (ln b at that time). */
   stateAt(theta: ArrayLike<number>, row: number, u: number, out: Float64Array): Float64Array {
     return trendState(this.layout, this.setpoints, theta, row, u, out);
+  }
+
+  /**
+   * The standardized residuals r_cb·√w_cb of member `row` of `thetas` summed per channel: Σ_b w r² (`q`,
+   * its share of the member's −2 ln L), Σ_b √w·r (`sumZ`, the sign of a bias) and the bins with data
+   * (`bins`). The fit check's per-signal diagnosis of the best member.
+   */
+  channelResiduals(
+    thetas: ArrayLike<number>,
+    row = 0,
+  ): { q: Float64Array; sumZ: Float64Array; bins: Int32Array } {
+    const { bins, u, mean, weight } = this.window;
+    const m = this.joint.dimZ;
+    const q = new Float64Array(m);
+    const sumZ = new Float64Array(m);
+    const count = new Int32Array(m);
+    for (let b = 0; b < bins; b++) {
+      this.joint.hx(this.stateAt(thetas, row * this.dimTheta, u[b]!, this.x), this.z);
+      for (let c = 0; c < m; c++) {
+        const w = weight[b * m + c]!;
+        if (w === 0) continue;
+        const z = (mean[b * m + c]! - this.z[c]!) * mSqrt(w);
+        q[c] = q[c]! + z * z;
+        sumZ[c] = sumZ[c]! + z;
+        count[c] = count[c]! + 1;
+      }
+    }
+    return { q, sumZ, bins: count };
   }
 
   evaluate(thetas: Float64Array, out: Float64Array): void {

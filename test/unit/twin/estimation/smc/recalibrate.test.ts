@@ -76,6 +76,14 @@ describe('SMC recalibration of bearing frictions on plant-simulator data', () =>
     expect(covered(rec, ramp.truth).length).toBeGreaterThanOrEqual(7); // of 9
     expect(rec.diagnostics.fit.ok).toBe(true);
     expect(rec.diagnostics.fit.qMin).toBeLessThan(rec.diagnostics.fit.dof);
+    // The per-signal split of the best member's misfit adds up to q_min (the same reference model).
+    const { signals, qMin } = rec.diagnostics.fit;
+    expect(Object.keys(signals)).toEqual(topology.line.sensors.map((s) => s.signal));
+    const parts = Object.values(signals);
+    expect(Math.abs(parts.reduce((a, p) => a + p.q, 0) - qMin) / qMin).toBeLessThan(1e-9);
+    expect(parts.reduce((a, p) => a + p.share, 0)).toBeCloseTo(1, 12);
+    expect(parts.reduce((a, p) => a + p.dof, 0)).toBe(rec.diagnostics.fit.dof);
+    for (const p of parts) expect(p.rmsZ).toBeGreaterThanOrEqual(Math.abs(p.meanZ));
     expect(rec.diagnostics.bins).toBe(8);
     for (const f of rec.diagnostics.rejectedHorizons) expect(f.qMin).toBeGreaterThan(f.dof);
     expect(rec.diagnostics.backend).toBe('typescript-reference');
