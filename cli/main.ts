@@ -332,6 +332,10 @@ function buildProgram(io: CliIo): Command {
         .default(48),
     )
     .option('--json', 'print the result as JSON')
+    .option(
+      '--accept-misfit',
+      `give health verdicts even where the model does not explain the window (exit 0 instead of ${EXIT_MISFIT})`,
+    )
     .action(
       async (o: {
         csv: string;
@@ -342,6 +346,7 @@ function buildProgram(io: CliIo): Command {
         backend: BackendRequest;
         horizonHours: number;
         json?: boolean;
+        acceptMisfit?: boolean;
       }) => {
         const topology = loadLine(o.line);
         const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
@@ -351,10 +356,18 @@ function buildProgram(io: CliIo): Command {
           seed: o.seed,
           backend: o.backend,
           horizonS: o.horizonHours * 3600,
+          acceptMisfit: o.acceptMisfit === true,
         });
         io.stdout(
           o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCalibration(topology, result)}\n`,
         );
+        for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
+        if (!result.fit.ok && !result.fit.accepted) {
+          throw new CliExit(
+            EXIT_MISFIT,
+            `error code: MODEL_MISFIT (exit ${EXIT_MISFIT}): no health verdict; --accept-misfit gives them anyway`,
+          );
+        }
       },
     );
 
@@ -380,6 +393,7 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
     ...rows,
     '',
     `b at the window end, fitted to the last ${((d.window.toS - d.horizon.fromS) / 3600).toFixed(1)} h (${d.horizon.readings} readings, ${d.horizon.bins} bins)`,
+    `fit: q_min ${r.fit.qMin.toFixed(1)} ${r.fit.ok ? '≤' : '>'} dof ${r.fit.dof} (${r.fit.ok ? 'the model explains the window' : r.fit.accepted ? 'MISFIT, accepted' : 'MISFIT: no verdict'})`,
     `SMC: ${d.particles} members (${d.backend}), ${d.stages} stages, ${d.resamples} resamples, final ESS ${d.finalEss.toFixed(0)}, log-evidence ${d.logEvidence.toFixed(1)}, ${(d.wallMs / 1000).toFixed(1)} s`,
     ...(d.ukf
       ? [
@@ -390,13 +404,34 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
   ].join('\n');
 }
 
-/** Run the CLI; returns the exit code (0 ok, 1 runtime failure, 2 bad arguments or input). */
+/** `selfcal calibrate`'s exit code when the model does not explain the window (no health verdict). */
+export const EXIT_MISFIT = 3;
+
+/** An outcome an action has reported already, that is not success: runCli prints `message`, returns `exitCode`. */
+class CliExit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CliExit';
+  }
+}
+
+/**
+ * Run the CLI; returns the exit code (0 ok, 1 runtime failure, 2 bad arguments or input, 3 `calibrate`:
+ * the model does not explain the window).
+ */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return 0;
   } catch (err) {
+    if (err instanceof CliExit) {
+      io.stderr(`${err.message}\n`);
+      return err.exitCode;
+    }
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
         return 0;

@@ -1,20 +1,22 @@
 /**
  * The job definition the calibration job expects, as a RegisterJobDefinition request: the command
  * takes the per-submission config through the `jobConfig` parameter (`Ref::jobConfig`), and the retry
- * strategy encodes the job's exit codes — 2 (config or input invalid; retrying cannot help) EXITs,
- * anything else (1 transient, 137 killed, a lost host) RETRYs up to `attempts`.
+ * strategy encodes the job's exit codes — 2 (config or input invalid) and 3 (the model does not explain
+ * the window) EXIT, since retrying cannot help; anything else (1 transient, 137 killed, a lost host)
+ * RETRYs up to `attempts`.
  */
 import type { RegisterJobDefinitionCommandInput } from '@aws-sdk/client-batch';
-import { EXIT_INVALID } from '../calibration-job/job-errors';
+import { EXIT_INVALID, EXIT_MISFIT } from '../calibration-job/job-errors';
 
 /** The job parameter that carries the submission's config overlay (fleet, window, overrides). */
 export const JOB_CONFIG_PARAMETER = 'jobConfig';
 
-/** Exit code 2 ends the job; every other failure is retried while attempts remain. */
+/** Exit codes 2 and 3 end the job; every other failure is retried while attempts remain. */
 export const CALIBRATION_RETRY_STRATEGY = {
   attempts: 3,
   evaluateOnExit: [
     { onExitCode: String(EXIT_INVALID), action: 'EXIT' },
+    { onExitCode: String(EXIT_MISFIT), action: 'EXIT' },
     { onExitCode: '*', action: 'RETRY' },
   ],
 } as const;

@@ -8,7 +8,12 @@
  * are reported in `diagnostics.ukf`, and change nothing else.
  */
 import { SelfcalError } from '../../twin/errors';
-import type { HealthState, ParameterPosterior, Reading } from '../../twin/estimation/joint-estimator';
+import type {
+  HealthState,
+  ParameterPosterior,
+  Reading,
+  ReportedHealth,
+} from '../../twin/estimation/joint-estimator';
 import {
   recalibrateFrictions,
   type FitCheck,
@@ -42,11 +47,26 @@ export function calibratedParameters(output: CalibrationOutput): Record<string, 
   };
 }
 
+/**
+ * Whether the model explains the window: the fit check of the horizon reported (`ok`: q_min ≤ dof at the
+ * best member), every signal's part of the misfit, the horizons tried before it, and whether a misfit
+ * was accepted deliberately (`acceptMisfit`: the verdicts are then given anyway).
+ */
+export interface LineFit extends FitCheck {
+  horizonsTried: number;
+  accepted: boolean;
+}
+
 export interface CalibrationOutput {
+  /** Posteriors at the window's end; where `fit.ok` is false they describe a model that does not fit. */
   parameters: Record<string, ParameterPosterior>;
   /** The line-wide traction scale (1 = the described tension ratios) and the web's EA [N] over the window. */
   line: { tractionScale: ParameterPosterior; eaN: ParameterPosterior };
-  health: Record<string, HealthState>;
+  /** Per roller; every roller `unknown` where the model does not explain the window (unless accepted). */
+  health: Record<string, ReportedHealth>;
+  fit: LineFit;
+  /** What a user must know before trusting the result (a misfit, with the signals that disagree most). */
+  warnings: string[];
   /** Posterior mean and std of every virtual sensor at the window's end. */
   virtual: Record<string, { mean: number; std: number }>;
   diagnostics: {
@@ -106,6 +126,8 @@ export interface CalibrateWindowOptions {
   clock?: () => number;
   /** Run the twin's UKF over the window as the fast reference (`diagnostics.ukf`; default true). */
   ukfReference?: boolean;
+  /** Give health verdicts even where the model does not explain the window (default false: `unknown`). */
+  acceptMisfit?: boolean;
 }
 
 export async function calibrateWindow(
@@ -144,12 +166,22 @@ export async function calibrateWindow(
       };
     },
   });
-  const health: Record<string, HealthState> = {};
+  const verdicts: Record<string, HealthState> = {};
   const pDegraded: Record<string, number> = {};
   for (const [name, h] of Object.entries(rec.health)) {
-    health[name] = h.state;
+    verdicts[name] = h.state;
     pDegraded[name] = h.pDegraded;
   }
+  const fit: LineFit = {
+    ...rec.diagnostics.fit,
+    horizonsTried: rec.diagnostics.rejectedHorizons.length + 1,
+    accepted: !rec.diagnostics.fit.ok && options.acceptMisfit === true,
+  };
+  const warnings = fit.ok ? [] : [misfitWarning(fit)];
+  const health: Record<string, ReportedHealth> =
+    fit.ok || fit.accepted
+      ? verdicts
+      : Object.fromEntries(Object.keys(verdicts).map((name) => [name, 'unknown' as const]));
   const trend: Record<string, number> = {};
   for (const [name, t] of Object.entries(rec.trends)) trend[name] = t.mean;
   const virtual = virtualSensors(topology, rec);
@@ -160,7 +192,7 @@ export async function calibrateWindow(
   let ukfFailure: { code: string; message: string } | undefined;
   if (options.ukfReference !== false) {
     try {
-      ukf = ukfDiagnostics(topology, readings, rec, health, clock);
+      ukf = ukfDiagnostics(topology, readings, rec, verdicts, clock);
     } catch (e) {
       if (!(e instanceof SelfcalError)) throw e;
       ukfFailure = { code: e.code, message: e.message };
@@ -170,6 +202,8 @@ export async function calibrateWindow(
     parameters: rec.parameters,
     line: rec.line,
     health,
+    fit,
+    warnings,
     virtual,
     diagnostics: {
       backend: rec.diagnostics.backend,
@@ -201,6 +235,25 @@ export async function calibrateWindow(
       ...(ukfFailure ? { ukfFailure } : {}),
     },
   };
+}
+
+/** Signals whose share of the misfit is at least this are named in the warning (at most 4). */
+const NAMED_SHARE = 0.1;
+
+function misfitWarning(fit: LineFit): string {
+  const worst = Object.entries(fit.signals)
+    .filter(([, s]) => s.share >= NAMED_SHARE)
+    .sort(([, a], [, b]) => b.share - a.share)
+    .slice(0, 4)
+    .map(([name, s]) => `${name} ${(100 * s.share).toFixed(0)} % (mean residual ${s.meanZ.toFixed(1)} σ)`);
+  const verdict = fit.accepted
+    ? 'health verdicts given anyway (misfit accepted)'
+    : 'no health verdict: every roller is unknown';
+  return (
+    `MODEL_MISFIT: the line model does not explain the window: q_min ${fit.qMin.toFixed(1)} > dof ${fit.dof} ` +
+    `on the last ${(fit.horizonS / 3600).toFixed(1)} h (${fit.horizonsTried} horizon(s) tried); ` +
+    `the signals that disagree most: ${worst.join(', ') || 'spread over all'}; ${verdict}`
+  );
 }
 
 function ukfDiagnostics(

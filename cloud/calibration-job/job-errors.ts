@@ -1,8 +1,9 @@
 /**
  * Typed errors of the calibration job and the exit code each maps to. Batch retries an attempt unless
- * its exit code says retrying cannot help: the job definition's retryStrategy EXITs on exit code 2
- * (bad config, bad input, a result the gateways would refuse) and RETRYs anything else (1: transient,
- * 137: killed), so the codes here are the contract between the job and its job definition.
+ * its exit code says retrying cannot help: the job definition's retryStrategy EXITs on exit codes 2
+ * (bad config, bad input, a result the gateways would refuse) and 3 (the model does not explain the
+ * window: the same data give the same misfit) and RETRYs anything else (1: transient, 137: killed), so
+ * the codes here are the contract between the job and its job definition.
  */
 import { SelfcalError } from '../../twin/errors';
 import { JobIoError, type JobIoErrorCode } from './io/errors';
@@ -23,6 +24,8 @@ export type JobErrorCode =
 export const EXIT_OK = 0;
 export const EXIT_TRANSIENT = 1;
 export const EXIT_INVALID = 2;
+/** The line model does not explain the window: posteriors written, no manifest signed (no retry). */
+export const EXIT_MISFIT = 3;
 
 export class JobError extends SelfcalError<JobErrorCode> {
   /** The config key (dotted path) the problem is about, when there is one. */

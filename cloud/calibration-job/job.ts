@@ -13,7 +13,7 @@ import { loadLine, type LineTopology } from '../../twin/lines/topology';
 import { calibrateWindow } from './calibrate-window';
 import type { ManifestChannel, ObjectStore, PosteriorSink, WindowSource } from './io/contracts';
 import { seedFor, type FleetLine, type JobConfig } from './job-config';
-import { EXIT_INVALID, EXIT_OK, EXIT_TRANSIENT, JobError, exitCodeFor } from './job-errors';
+import { EXIT_INVALID, EXIT_MISFIT, EXIT_OK, EXIT_TRANSIENT, JobError, exitCodeFor } from './job-errors';
 import { jobObjectKeys, jobWindow, type JobObjectKeys, type JobWindow } from './job-keys';
 import { jsonLogger, type JobLogger } from './job-log';
 import { buildManifest, signCheckedManifest, type ManifestSigner } from './job-manifest';
@@ -52,13 +52,17 @@ export interface LineOutcome {
   key: string;
   /** computed: from scratch; resumed: from a savepoint; skipped: result.json existed. */
   compute?: 'computed' | 'resumed' | 'skipped';
-  manifest?: 'published' | 'already-delivered';
+  /** `withheld`: the model does not explain the window, so no manifest was signed (exit code 3). */
+  manifest?: 'published' | 'already-delivered' | 'withheld';
   exitCode: number;
   error?: unknown;
 }
 
 export interface JobOutcome {
-  /** 0 all lines done; 1 some line failed transiently (retry); 2 some line is invalid, none transient. */
+  /**
+   * 0 all lines done; 1 some line failed transiently (retry); 2 some line is invalid, none transient; 3
+   * some line's model does not explain its window (no manifest), none failed otherwise.
+   */
   exitCode: number;
   lines: LineOutcome[];
 }
@@ -94,7 +98,9 @@ export async function runCalibrationJob(
     ? EXIT_TRANSIENT
     : codes.includes(EXIT_INVALID)
       ? EXIT_INVALID
-      : EXIT_OK;
+      : codes.includes(EXIT_MISFIT)
+        ? EXIT_MISFIT
+        : EXIT_OK;
   return { exitCode, lines: outcomes };
 }
 
@@ -127,6 +133,22 @@ async function runLine(
   }
   const written = await io.sink.writePosterior(line.lineId, window.toS, result.output);
   log('info', 'posterior written', { ...base, atS: window.toS, values: written });
+
+  const { fit } = result.output;
+  if (!fit.ok) {
+    // No verdict, no parameters for the gateway: it keeps what it has (the posterior, with health
+    // `unknown` and the per-signal residuals, is in SiteWise for an engineer to look at).
+    outcome.manifest = 'withheld';
+    outcome.exitCode = EXIT_MISFIT;
+    log('warn', 'model misfit: no manifest signed', {
+      ...base,
+      qMin: fit.qMin,
+      dof: fit.dof,
+      horizonS: fit.horizonS,
+      warnings: result.output.warnings,
+    });
+    return;
+  }
 
   const manifest = buildManifest(topology, keys.key, window, result.output, config.manifest);
   const signed = signCheckedManifest(topology, manifest, options.signer);

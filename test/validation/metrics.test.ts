@@ -20,13 +20,14 @@ function roller(trueB: number, p05: number, p95: number, health: string): Roller
   };
 }
 
-function result(rollers: RollerCase[], errorsN: number[], eaP05 = 3.9e5): ScenarioResult {
+function result(rollers: RollerCase[], errorsN: number[], eaP05 = 3.9e5, fitOk = true): ScenarioResult {
   return {
     index: 0,
     rollers,
     spans: errorsN.map((e, i) => ({ scenario: 0, span: `S${i % 2}`, trueN: 100, virtualN: 100 + e })),
     ea: { trueN: 4e5, mean: eaP05 + 1e4, p05: eaP05, p95: eaP05 + 2e4 },
     tractionScale: { mean: 1 + (eaP05 - 3.9e5) / 1e6, p05: 0.8, p95: 1.2 },
+    fit: { ok: fitOk, qPerDof: fitOk ? 0.5 : 40 },
     backend: 'typescript-reference',
     readings: 2001,
     simulateMs: 10,
@@ -46,7 +47,7 @@ describe('validation metrics', () => {
     ];
 
     // Act
-    const s = summarise([result(cases, [1, -3, 2, 0]), result([], [], 4.1e5)]);
+    const s = summarise([result(cases, [1, -3, 2, 0]), result([], [], 4.1e5, false)]);
 
     // Assess
     expect(s.detection).toEqual({
@@ -64,6 +65,7 @@ describe('validation metrics', () => {
     expect(s.virtualTension.maxAbsErrorN).toBeCloseTo(3, 12);
     expect(s.virtualTension.maeBySpanN).toEqual({ S0: 1.5, S1: 1.5 });
     expect(s.line).toEqual({ eaCoverage: { covered: 1, cases: 2, rate: 0.5 }, tractionScaleMean: [1, 1.02] });
+    expect(s.misfits).toBe(1);
     expect(s.wallMs.perScenarioMean).toBe(40);
     expect(s.backends).toEqual(['typescript-reference']);
   });

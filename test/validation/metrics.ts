@@ -21,6 +21,8 @@ export interface Coverage {
 
 export interface ValidationSummary {
   scenarios: number;
+  /** Scenarios whose recalibration found that the model does not explain the window (no verdict). */
+  misfits: number;
   rollerCases: number;
   detection: {
     truePositives: number;
@@ -78,6 +80,7 @@ export function summarise(results: readonly ScenarioResult[]): ValidationSummary
   const totals = results.map((r) => r.simulateMs + r.calibrateMs);
   return {
     scenarios: results.length,
+    misfits: results.filter((r) => r.fit && !r.fit.ok).length,
     rollerCases: rollers.length,
     detection: {
       truePositives: tp,

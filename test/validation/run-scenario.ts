@@ -39,6 +39,8 @@ export interface ScenarioResult {
   ea: { trueN: number; mean: number; p05: number; p95: number };
   /** The calibrated traction scale (the plant's contact law is its own: no true value to score). */
   tractionScale: { mean: number; p05: number; p95: number };
+  /** The recalibration's fit check: where not ok, every roller is `unknown` (scored as not flagged). */
+  fit: { ok: boolean; qPerDof: number };
   backend: string;
   readings: number;
   simulateMs: number;
@@ -148,6 +150,7 @@ export async function runScenario(
       p05: out.line.tractionScale.p05,
       p95: out.line.tractionScale.p95,
     },
+    fit: { ok: out.fit.ok, qPerDof: out.fit.qMin / out.fit.dof },
     backend: String(out.diagnostics.backend),
     readings: readings.length,
     simulateMs: t1 - t0,

@@ -6,6 +6,8 @@ import { MerweScaledSigmaPoints } from './sigma-points';
 import { UnscentedKalmanFilter } from './ukf';
 
 export type HealthState = 'healthy' | 'suspect' | 'degraded';
+/** A recalibration's verdict: `unknown` where the model does not explain the window (no verdict given). */
+export type ReportedHealth = HealthState | 'unknown';
 
 export interface ParameterPosterior {
   mean: number;

@@ -1,7 +1,10 @@
 /**
  * The posterior to SiteWise (ARCHITECTURE.md "Signals and names"): per parameter `b4`, `b4_std`,
- * `b4_p05`, `b4_p95`; per roller `Roller4_health` (0 healthy, 1 suspect, 2 degraded); per virtual
- * sensor its mean under its own name (`S5_Tension_N_virtual`) and its std under `…_virtual_std`. Every
+ * `b4_p05`, `b4_p95`; per roller `Roller4_health` (0 healthy, 1 suspect, 2 degraded, 3 unknown: the
+ * model does not explain the window); per virtual sensor its mean under its own name
+ * (`S5_Tension_N_virtual`) and its std under `…_virtual_std`; the line's fit, `line_fit_ok` (1 the model
+ * explains the window, 0 not) and `line_fit_q_per_dof` (q_min / dof), and per measured signal its mean and
+ * RMS standardized residual at the best fit, `S5_Tension_N_residual_z` and `…_residual_rms`. Every
  * value is a GOOD DOUBLE at the window's end, so a retried job overwrites instead of adding.
  *
  * BatchPutAssetPropertyValue at the API limits (10 entries per call, here one value per entry);
@@ -10,7 +13,7 @@
  * naming each property, after everything else has been written.
  */
 import { BatchPutAssetPropertyValueCommand } from '@aws-sdk/client-iotsitewise';
-import type { HealthState } from '../../../twin/estimation/joint-estimator';
+import type { ReportedHealth } from '../../../twin/estimation/joint-estimator';
 import { rollerPropertyPrefix } from '../../../twin/lines/topology';
 import { calibratedParameters, type CalibrationOutput } from '../calibrate-window';
 import type { PosteriorSink } from './contracts';
@@ -27,7 +30,12 @@ import {
 /** BatchPutAssetPropertyValue takes at most 10 entries (shared/reference/sitewise-api.md §4). */
 export const PUT_ENTRIES_PER_CALL = 10;
 
-export const HEALTH_CODES: Readonly<Record<HealthState, number>> = { healthy: 0, suspect: 1, degraded: 2 };
+export const HEALTH_CODES: Readonly<Record<ReportedHealth, number>> = {
+  healthy: 0,
+  suspect: 1,
+  degraded: 2,
+  unknown: 3,
+};
 
 export interface SitewisePosteriorSinkOptions extends SitewiseIoOptions {
   /** Tries per value, the first included (default 5). */
@@ -54,6 +62,17 @@ export function posteriorValues(output: CalibrationOutput): { name: string; valu
   }
   for (const [name, v] of Object.entries(output.virtual)) {
     out.push({ name, value: v.mean }, { name: `${name}_std`, value: v.std });
+  }
+  const { fit } = output;
+  out.push(
+    { name: 'line_fit_ok', value: fit.ok ? 1 : 0 },
+    { name: 'line_fit_q_per_dof', value: fit.dof > 0 ? fit.qMin / fit.dof : 0 },
+  );
+  for (const [signal, f] of Object.entries(fit.signals)) {
+    out.push(
+      { name: `${signal}_residual_z`, value: f.meanZ },
+      { name: `${signal}_residual_rms`, value: f.rmsZ },
+    );
   }
   return out;
 }

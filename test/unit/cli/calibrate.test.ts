@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../../cli/main';
-import { loadLine } from '../../../twin/lines/topology';
+import { EXIT_MISFIT, runCli } from '../../../cli/main';
+import { DRAW_LINE_ID, loadLine } from '../../../twin/lines/topology';
 import { writeScenarioCsv } from '../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../simulators/plant/scenario';
 
@@ -52,9 +52,14 @@ describe('selfcal calibrate --csv', () => {
     const out = JSON.parse(r.out) as {
       parameters: Record<string, { mean: number; std: number; p05: number; p95: number }>;
       health: Record<string, string>;
+      fit: { ok: boolean; accepted: boolean };
+      warnings: string[];
       virtual: Record<string, { mean: number; std: number }>;
       diagnostics: { backend: string; backendRequested: string; particles: number; readings: number };
     };
+    expect(out.fit).toMatchObject({ ok: true, accepted: false });
+    expect(out.warnings).toEqual([]);
+    expect(r.err).toBe('');
     expect(out.health.R4).toBe('degraded');
     for (const [roller, state] of Object.entries(out.health))
       if (roller !== 'R4') expect(state).toBe('healthy');
@@ -117,5 +122,78 @@ describe('selfcal calibrate --csv', () => {
     const r = await cli('calibrate', '--csv', csv, '--columns', map);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/COLUMN_MAP_INVALID/);
+  });
+
+  describe('on a window the line model does not explain', () => {
+    // The draw-controlled line's plant, calibrated with the reference line's description (another
+    // control structure, the same signals): the nip speeds alone are 50 σ off.
+    const misfit = join(dir, 'misfit.csv');
+    beforeAll(() => {
+      writeScenarioCsv(
+        misfit,
+        loadLine(DRAW_LINE_ID),
+        defaultScenario({ seed: 5, durationS: 199 * 600, settleS: 300, degradations: [] }),
+      );
+    });
+    const args = ['calibrate', '--csv', misfit, '--particles', '64', '--seed', '3', '--backend', 'webasm'];
+    const args12h = [...args, '--horizon-hours', '12', '--json'];
+
+    it(`gives no verdict, names the signals that disagree and exits ${EXIT_MISFIT}`, async () => {
+      // Act
+      const r = await cli(...args12h);
+
+      // Assess
+      expect(r.code).toBe(EXIT_MISFIT);
+      const out = JSON.parse(r.out) as {
+        health: Record<string, string>;
+        fit: {
+          ok: boolean;
+          accepted: boolean;
+          qMin: number;
+          dof: number;
+          signals: Record<string, { share: number }>;
+        };
+        warnings: string[];
+      };
+      expect(out.fit).toMatchObject({ ok: false, accepted: false });
+      expect(out.fit.qMin).toBeGreaterThan(10 * out.fit.dof);
+      expect(new Set(Object.values(out.health))).toEqual(new Set(['unknown']));
+      expect(Object.keys(out.health)).toHaveLength(9);
+      const worst = Object.entries(out.fit.signals).sort(([, a], [, b]) => b.share - a.share)[0]![0];
+      expect(['NR1_w', 'NR2_w']).toContain(worst);
+      expect(out.warnings).toHaveLength(1);
+      expect(out.warnings[0]).toMatch(/^MODEL_MISFIT: .*NR\d_w \d+ %.*every roller is unknown$/);
+      expect(r.err).toContain(`warning: ${out.warnings[0]}`);
+      expect(r.err).toMatch(/error code: MODEL_MISFIT \(exit 3\)/);
+    }, 120_000);
+
+    it('gives the verdicts anyway with --accept-misfit, still warning', async () => {
+      // Act
+      const r = await cli(...args12h, '--accept-misfit');
+
+      // Assess
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.out) as {
+        health: Record<string, string>;
+        fit: { ok: boolean; accepted: boolean };
+        warnings: string[];
+      };
+      expect(out.fit).toMatchObject({ ok: false, accepted: true });
+      expect(Object.values(out.health).every((h) => ['healthy', 'suspect', 'degraded'].includes(h))).toBe(
+        true,
+      );
+      expect(out.warnings[0]).toMatch(/health verdicts given anyway \(misfit accepted\)$/);
+      expect(r.err).toContain('warning: MODEL_MISFIT');
+    }, 120_000);
+
+    it('says MISFIT in the text output', async () => {
+      // Act
+      const r = await cli(...args, '--horizon-hours', '12');
+
+      // Assess
+      expect(r.code).toBe(EXIT_MISFIT);
+      expect(r.out).toMatch(/fit: q_min [\d.]+ > dof \d+ \(MISFIT: no verdict\)/);
+      expect(r.out).toMatch(/^R4 +unknown /m);
+    }, 120_000);
   });
 });

@@ -25,7 +25,24 @@ function output(b: number): CalibrationOutput {
     tractionScale: { mean: 1, std: 0.1, p05: 0.85, p95: 1.18 },
     eaN: { mean: 4e5, std: 4e4, p05: 3.4e5, p95: 4.7e5 },
   };
-  return { parameters, line, health: {}, virtual: {}, diagnostics: {} as CalibrationOutput['diagnostics'] };
+  const fit = {
+    horizonS: 86400,
+    qMin: 50,
+    dof: 128,
+    ok: true,
+    signals: {},
+    horizonsTried: 1,
+    accepted: false,
+  };
+  return {
+    parameters,
+    line,
+    health: {},
+    fit,
+    warnings: [],
+    virtual: {},
+    diagnostics: {} as CalibrationOutput['diagnostics'],
+  };
 }
 
 describe('job manifest', () => {

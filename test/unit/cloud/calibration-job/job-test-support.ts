@@ -29,10 +29,15 @@ export const WINDOW = {
   to: new Date(WINDOW_TO_S * 1000).toISOString(),
 };
 
-/** One hour of the reference line at 30 s (121 readings), by scenario seed. */
-export function plantReadings(seed: number, fromS = WINDOW_FROM_S, durationS = 3600): Reading[] {
+/** One hour of the reference line (or `line`) at 30 s (121 readings), by scenario seed. */
+export function plantReadings(
+  seed: number,
+  fromS = WINDOW_FROM_S,
+  durationS = 3600,
+  line = loadLine(),
+): Reading[] {
   const sim = new PlantSimulator(
-    loadLine(),
+    line,
     defaultScenario({ seed, startTimeS: fromS, durationS, samplePeriodS: 30 }),
   );
   return [...sim.samples()].map((s) => s.reading);

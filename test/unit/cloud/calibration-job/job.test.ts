@@ -4,8 +4,9 @@ import { runCalibrationJob, type StoredResult } from '../../../../cloud/calibrat
 import { jobObjectKeys, jobWindow } from '../../../../cloud/calibration-job/job-keys';
 import { memoryLogger } from '../../../../cloud/calibration-job/job-log';
 import { verifyManifest, type SignedManifest } from '../../../../twin/calibration/manifest';
-import { loadLine } from '../../../../twin/lines/topology';
-import { WINDOW, WINDOW_TO_S, plantReadings, unitRig, type UnitRig } from './job-test-support';
+import { DRAW_LINE_ID, loadLine } from '../../../../twin/lines/topology';
+import { EXIT_MISFIT } from '../../../../cloud/calibration-job/job-errors';
+import { WINDOW, WINDOW_FROM_S, WINDOW_TO_S, plantReadings, unitRig, type UnitRig } from './job-test-support';
 
 const topology = loadLine();
 const keys = (lineId: string) => jobObjectKeys(lineId, jobWindow(WINDOW));
@@ -136,6 +137,31 @@ describe('runCalibrationJob', () => {
     expect(outcome.exitCode).toBe(2);
     expect(outcome.lines[0]?.error).toMatchObject({ code: 'JOB_INPUT_INVALID' });
     expect(outcome.lines[1]).toMatchObject({ lineId: 'line-b', exitCode: 0, manifest: 'published' });
+  });
+
+  it('signs no manifest for a window its line model does not explain, exits 3 and still does the other lines', async () => {
+    // Prepare: the draw-controlled line's plant under the fleet's reference-line description
+    const other = plantReadings(11, WINDOW_FROM_S, 3600, loadLine(DRAW_LINE_ID));
+    rig = unitRig({ misfit: other, 'line-b': readings });
+    const { log, records } = memoryLogger();
+
+    // Act
+    const outcome = await runCalibrationJob(rig.config(), rig.io, { signer: rig.signer, log });
+
+    // Assess
+    expect(outcome.exitCode).toBe(EXIT_MISFIT);
+    expect(outcome.lines[0]).toMatchObject({ lineId: 'misfit', exitCode: EXIT_MISFIT, manifest: 'withheld' });
+    expect(outcome.lines[1]).toMatchObject({ lineId: 'line-b', exitCode: 0, manifest: 'published' });
+    expect(rig.io.channel.shadows.has('gw-misfit')).toBe(false);
+    expect(await rig.store.get(keys('misfit').manifest)).toBeUndefined();
+    const written = rig.io.sink.writes.find((w) => w.lineId === 'misfit')?.output;
+    expect(written?.fit.ok).toBe(false);
+    expect(new Set(Object.values(written?.health ?? {}))).toEqual(new Set(['unknown']));
+    expect(records.find((r) => r['msg'] === 'model misfit: no manifest signed')).toMatchObject({
+      level: 'warn',
+      lineId: 'misfit',
+      dof: written?.fit.dof,
+    });
   });
 
   it('refuses to sign parameters outside the physical bounds', async () => {

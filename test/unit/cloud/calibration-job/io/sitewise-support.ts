@@ -59,6 +59,16 @@ export function sampleOutput(overrides: Partial<CalibrationOutput['parameters']>
       eaN: { mean: 4.1e5, std: 1e4, p05: 3.9e5, p95: 4.3e5 },
     },
     health: { R1: 'healthy', R4: 'degraded', R9: 'suspect' },
+    fit: {
+      horizonS: 86400,
+      qMin: 64,
+      dof: 128,
+      ok: true,
+      signals: { S5_Tension_N: { q: 4, share: 0.0625, dof: 8, meanZ: -0.5, rmsZ: 0.7 } },
+      horizonsTried: 1,
+      accepted: false,
+    },
+    warnings: [],
     virtual: {
       S5_Tension_N_virtual: { mean: 98.5, std: 0.4 },
       Roller9_SlipVelocity_mps_virtual: { mean: 0.0012, std: 0.0003 },
@@ -93,4 +103,8 @@ export const SAMPLE_VALUES: Record<string, number> = {
   S5_Tension_N_virtual_std: 0.4,
   Roller9_SlipVelocity_mps_virtual: 0.0012,
   Roller9_SlipVelocity_mps_virtual_std: 0.0003,
+  line_fit_ok: 1,
+  line_fit_q_per_dof: 0.5,
+  S5_Tension_N_residual_z: -0.5,
+  S5_Tension_N_residual_rms: 0.7,
 };
