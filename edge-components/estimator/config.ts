@@ -1,5 +1,6 @@
 import { loadConfig, type ConfigSources } from '../shared/config';
 import type { DriftSettings } from './drift-monitor';
+import type { MisfitSettings } from './line-estimator';
 
 /** Estimator configuration (the recipe's DefaultConfiguration mirrors these keys and defaults). */
 export interface EstimatorConfig {
@@ -19,6 +20,8 @@ export interface EstimatorConfig {
   innovationWindow: number;
   missingAfterReadings: number;
   drift: DriftSettings;
+  /** When the filter counts as diverged (reset to the calibrated prior, outputs UNCERTAIN, MODEL_MISFIT). */
+  misfit: MisfitSettings;
   /** Wait before re-trying alarm messages that could not be published (e.g. no cloud). */
   alarmRetryMs: number;
   /** Alarm messages kept while they cannot be published (oldest dropped, counted, beyond it). */
@@ -87,6 +90,16 @@ export const estimatorConfigSchema = {
         clearAfterUpdates: positiveInt,
       },
     },
+    misfit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['scoreAbove', 'afterUpdates', 'choleskyRepairsInARow'],
+      properties: {
+        scoreAbove: positive,
+        afterUpdates: positiveInt,
+        choleskyRepairsInARow: positiveInt,
+      },
+    },
     alarmRetryMs: { type: 'integer', minimum: 10 },
     maxPendingAlarms: positiveInt,
     runtime: { enum: ['auto', 'greengrass-ipc', 'mqtt', 'none'] },
@@ -140,6 +153,7 @@ export const ESTIMATOR_DEFAULTS = {
     raiseAfterUpdates: 3,
     clearAfterUpdates: 6,
   },
+  misfit: { scoreAbove: 100, afterUpdates: 12, choleskyRepairsInARow: 3 },
   alarmRetryMs: 30_000,
   maxPendingAlarms: 100,
   runtime: 'auto',

@@ -8,7 +8,7 @@ import { StoreError } from '../store/errors';
 import { AlarmPublisher } from './alarm-publisher';
 import type { EstimatorConfig } from './config';
 import type { DriftTransition } from './drift-monitor';
-import { LineEstimator, type LineUpdate } from './line-estimator';
+import { LineEstimator, type LineUpdate, type MisfitTransition } from './line-estimator';
 import { groupRows } from './reading-grouper';
 
 /** The estimator's cursor in the outbox. */
@@ -27,6 +27,7 @@ export type EstimatorSettings = Pick<
   | 'innovationWindow'
   | 'missingAfterReadings'
   | 'drift'
+  | 'misfit'
   | 'alarmRetryMs'
   | 'maxPendingAlarms'
   | 'pollIntervalMs'
@@ -52,6 +53,9 @@ export interface EstimatorMetrics {
   rejectedChannels: number;
   driftRaised: number;
   driftCleared: number;
+  /** MODEL_MISFIT alarms raised / cleared (each raise follows a reset of a diverged filter). */
+  misfitRaised: number;
+  misfitCleared: number;
   alarmsPending: number;
   alarmPublishFailures: number;
 }
@@ -79,6 +83,8 @@ export class EstimatorComponent {
     rejectedChannels: 0,
     driftRaised: 0,
     driftCleared: 0,
+    misfitRaised: 0,
+    misfitCleared: 0,
   };
 
   constructor(private readonly options: EstimatorComponentOptions) {
@@ -231,6 +237,35 @@ export class EstimatorComponent {
       else logger.warn(c.status === 'stuck' ? 'sensor stuck' : 'sensor missing', fields);
     }
     if (update.drift) this.raiseOrClear(line, update.drift, tsMs);
+    if (update.misfit) this.raiseOrClearMisfit(line, update.misfit, tsMs);
+  }
+
+  /** The MODEL_MISFIT alarm, on the drift alarms' topics (`reasons: ['MODEL_MISFIT']`). */
+  private raiseOrClearMisfit(line: LineEstimator, t: MisfitTransition, tsMs: number): void {
+    const message: JsonObject = {
+      lineId: line.lineId,
+      state: t.state,
+      ts: new Date(tsMs).toISOString(),
+      tsMs,
+      reasons: ['MODEL_MISFIT'],
+      cause: t.cause,
+      resets: t.resets,
+      innovationScore: Number.isFinite(t.innovationScore) ? t.innovationScore : null,
+      parametersVersion: line.activeParametersVersion ?? null,
+      rollers: [],
+      message:
+        t.state === 'raised'
+          ? `line ${line.lineId}: the model cannot explain the data (${t.cause}); the filter was reset to the calibrated parameters and its outputs are UNCERTAIN until it re-converges`
+          : `line ${line.lineId}: the filter ${t.cause}; outputs GOOD again`,
+    };
+    if (t.state === 'raised') {
+      this.counts.misfitRaised += 1;
+      this.options.logger.warn('model misfit alarm raised', message);
+    } else {
+      this.counts.misfitCleared += 1;
+      this.options.logger.info('model misfit alarm cleared', message);
+    }
+    this.alarms.enqueue(line.lineId, message);
   }
 
   private raiseOrClear(line: LineEstimator, t: DriftTransition, tsMs: number): void {

@@ -7,7 +7,8 @@ import {
 import { rollerPropertyPrefix, type LineTopology } from '../../twin/lines/topology';
 import type { AppliedParameters } from '../calibration/contract';
 import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
-import type { NewReading } from '../store/contract';
+import type { NewReading, Quality } from '../store/contract';
+import { SelfcalError } from '../../twin/errors';
 import {
   DriftMonitor,
   type DriftSettings,
@@ -25,6 +26,16 @@ export type SensorStatus = 'ok' | 'missing' | 'stuck';
 const SENSOR_STATUS_CODE: Record<SensorStatus, number> = { ok: 0, missing: 1, stuck: 2 };
 const HEALTH_CODE = { healthy: 0, suspect: 1, degraded: 2 } as const;
 
+/** When the filter counts as diverged (LineEstimator.step). */
+export interface MisfitSettings {
+  /** An update whose innovation score (windowed median NIS/dof) is above this counts toward divergence… */
+  scoreAbove: number;
+  /** …once there have been this many of them in a row. */
+  afterUpdates: number;
+  /** Updates in a row whose covariance needed a Cholesky repair. */
+  choleskyRepairsInARow: number;
+}
+
 export interface LineEstimatorSettings {
   frictionPrior: { minLogStd: number; fallbackLogStd: number };
   parameterWalkPerSqrtHour: number;
@@ -33,6 +44,17 @@ export interface LineEstimatorSettings {
   /** Consecutive readings without a sensor's value after which it is reported missing. */
   missingAfterReadings: number;
   drift: DriftSettings;
+  misfit: MisfitSettings;
+}
+
+/** The MODEL_MISFIT alarm: raised when the filter diverged and was reset, cleared once it re-converged. */
+export interface MisfitTransition {
+  state: 'raised' | 'cleared';
+  /** What made the filter count as diverged (raised), or that it re-converged (cleared). */
+  cause: string;
+  /** Resets of this line's filter since the estimator started. */
+  resets: number;
+  innovationScore: number;
 }
 
 export interface SensorChange {
@@ -48,6 +70,10 @@ export interface LineUpdate {
   innovationScore: number;
   sensorChanges: SensorChange[];
   drift?: DriftTransition;
+  misfit?: MisfitTransition;
+  /** Quality of this update's outputs: GOOD, UNCERTAIN after a reset until re-converged, BAD when it
+   * diverged again before re-converging. */
+  quality: Quality;
 }
 
 /**
@@ -69,6 +95,19 @@ export class LineEstimator {
   private readonly status: SensorStatus[];
   private statusReported = false;
   private readonly rollers: { name: string; parameter: string; healthSignal: string }[];
+  private applied: AppliedParameters | undefined;
+  /** This update's virtual sensors, solved while checking for divergence. */
+  private virtual: ReturnType<JointWebLineEstimator['virtualSensors']> | undefined;
+  /** Divergence bookkeeping: updates in a row with a high score / a covariance repair. */
+  private highScoreRun = 0;
+  private repairRun = 0;
+  private repairsSeen = 0;
+  /** After a reset until re-converged; `failedRecoveries`: resets since the last convergence, minus one. */
+  private recovering = false;
+  private failedRecoveries = 0;
+  private convergedRun = 0;
+  private misfitRaised = false;
+  private resetCount = 0;
   lastTsMs: number | undefined;
 
   constructor(
@@ -90,11 +129,24 @@ export class LineEstimator {
         healthSignal: `${rollerPropertyPrefix(name)}_health`,
       };
     });
-    this.estimator = new JointWebLineEstimator(topology, {
-      model: { parameterWalkPerSqrtHour: settings.parameterWalkPerSqrtHour },
-    });
+    this.estimator = this.newFilter();
     this.priors = [];
     this.useParameters(parameters);
+  }
+
+  private newFilter(): JointWebLineEstimator {
+    return new JointWebLineEstimator(this.topology, {
+      model: { parameterWalkPerSqrtHour: this.settings.parameterWalkPerSqrtHour },
+    });
+  }
+
+  /** Resets of the filter since start (divergence: non-finite state, sustained misfit, repeated repairs). */
+  get resets(): number {
+    return this.resetCount;
+  }
+
+  get misfitAlarmRaised(): boolean {
+    return this.misfitRaised;
   }
 
   /** The measured signals this estimator reads (everything else in the outbox is ignored). */
@@ -116,6 +168,7 @@ export class LineEstimator {
    * uncorrelated with the rest (the calibration saw more data than the filter's memory holds).
    */
   useParameters(applied: AppliedParameters | undefined): void {
+    this.applied = applied;
     this.priors = frictionPriors(this.topology, applied?.parameters, this.settings.frictionPrior);
     this.parametersVersion = applied?.version;
     const { ukf, model } = this.estimator;
@@ -137,22 +190,114 @@ export class LineEstimator {
     this.monitor.resetRuns();
   }
 
+  /**
+   * One reading. The filter counts as diverged when its update fails (an EstimationError), its state or
+   * covariance is no longer finite, the innovation score stays above `misfit.scoreAbove` for
+   * `misfit.afterUpdates` updates, or its covariance needs a Cholesky repair `misfit.choleskyRepairsInARow`
+   * updates in a row. It is then reset to the calibrated prior (the active parameters), the MODEL_MISFIT
+   * alarm is raised and the outputs are UNCERTAIN (BAD if it diverges again first) until the score has
+   * stayed below `drift.nisScoreClear` for `drift.clearAfterUpdates` updates, which clears the alarm.
+   */
   step(reading: Reading): LineUpdate {
-    const step = this.estimator.step(reading);
+    let step: EstimatorStepResult;
+    let cause: string | undefined;
+    try {
+      step = this.estimator.step(reading);
+    } catch (error) {
+      // The UKF's own errors and the model's (a sigma point the steady state cannot solve).
+      if (!(error instanceof SelfcalError)) throw error;
+      cause = `the filter's update failed (${error.code}: ${error.message})`;
+      step = { ts: reading.ts, nis: NaN, dof: 0, gated: true, rejected: [], stuck: [] };
+    }
     this.lastTsMs = Math.round(reading.ts * 1000);
-    if (step.dof > 0) {
+    if (step.dof > 0 && Number.isFinite(step.nis)) {
       this.scores[this.scoreCount % this.scores.length] = step.nis / step.dof;
       this.scoreCount += 1;
     }
+    this.virtual = undefined;
+    cause ??= this.divergence();
+    const misfit = cause === undefined ? this.recovery(step) : this.reset(cause, this.innovationScore());
     const innovationScore = this.innovationScore();
     const sensorChanges = this.trackSensors(reading, step);
     const drift = this.monitor.update({ innovationScore, frictions: this.frictionEvidence() });
+    const quality: Quality = !this.recovering ? 'GOOD' : this.failedRecoveries > 0 ? 'BAD' : 'UNCERTAIN';
     return {
       step,
-      outputs: this.outputs(innovationScore, sensorChanges),
+      outputs: this.outputs(innovationScore, sensorChanges, quality),
       innovationScore,
       sensorChanges,
       drift,
+      ...(misfit ? { misfit } : {}),
+      quality,
+    };
+  }
+
+  /** Why the filter counts as diverged after this update, if it does. */
+  private divergence(): string | undefined {
+    const { ukf } = this.estimator;
+    const n = ukf.x.length;
+    for (let i = 0; i < n; i++) {
+      const p = ukf.P[i * n + i] as number;
+      if (!Number.isFinite(ukf.x[i] as number) || !Number.isFinite(p) || p < 0)
+        return 'the filter state is no longer finite';
+    }
+    for (const [name, p] of Object.entries(this.estimator.parameters())) {
+      if (![p.mean, p.std, p.p05, p.p95].every(Number.isFinite))
+        return `the friction estimate ${name} is no longer finite`;
+    }
+    try {
+      this.virtual = this.estimator.virtualSensors();
+    } catch (error) {
+      if (!(error instanceof SelfcalError)) throw error;
+      return `the model cannot solve the filter's state (${error.message})`;
+    }
+    const m = this.settings.misfit;
+    const score = this.innovationScore();
+    this.highScoreRun = score > m.scoreAbove ? this.highScoreRun + 1 : 0;
+    if (this.highScoreRun >= m.afterUpdates)
+      return `the innovation score stayed above ${m.scoreAbove} for ${m.afterUpdates} updates (${score.toPrecision(3)})`;
+    const repairs = ukf.choleskyFallbacks;
+    this.repairRun = repairs > this.repairsSeen ? this.repairRun + 1 : 0;
+    this.repairsSeen = repairs;
+    if (this.repairRun >= m.choleskyRepairsInARow)
+      return `the covariance needed a repair in ${m.choleskyRepairsInARow} updates in a row`;
+    return undefined;
+  }
+
+  /** Back to the calibrated prior; raises the MODEL_MISFIT alarm unless it is raised already. */
+  private reset(cause: string, innovationScore: number): MisfitTransition | undefined {
+    this.estimator = this.newFilter();
+    this.virtual = undefined;
+    this.useParameters(this.applied);
+    this.scoreCount = 0;
+    this.highScoreRun = 0;
+    this.repairRun = 0;
+    this.repairsSeen = 0;
+    if (this.recovering) this.failedRecoveries += 1;
+    this.recovering = true;
+    this.convergedRun = 0;
+    this.resetCount += 1;
+    if (this.misfitRaised) return undefined;
+    this.misfitRaised = true;
+    return { state: 'raised', cause, resets: this.resetCount, innovationScore };
+  }
+
+  /** While recovering: re-converged once the score stays below the drift alarm's clear level. */
+  private recovery(step: EstimatorStepResult): MisfitTransition | undefined {
+    if (!this.recovering || step.dof === 0) return undefined;
+    const { nisScoreClear, clearAfterUpdates } = this.settings.drift;
+    const score = this.innovationScore();
+    this.convergedRun = score < nisScoreClear ? this.convergedRun + 1 : 0;
+    if (this.convergedRun < clearAfterUpdates) return undefined;
+    this.recovering = false;
+    this.failedRecoveries = 0;
+    if (!this.misfitRaised) return undefined;
+    this.misfitRaised = false;
+    return {
+      state: 'cleared',
+      cause: `re-converged: the innovation score stayed below ${nisScoreClear} for ${clearAfterUpdates} updates`,
+      resets: this.resetCount,
+      innovationScore: score,
     };
   }
 
@@ -201,6 +346,16 @@ export class LineEstimator {
     const factor = this.settings.drift.frictionFactor;
     // The groups need a model linearisation: once per update, and only when some roller is above.
     let groups: string[][] | undefined;
+    const groupsAt = (k: number): string[] => {
+      try {
+        groups ??= this.estimator.indistinguishableGroups();
+      } catch (error) {
+        // A state the model cannot linearise (the filter is diverging): no groups to name this update.
+        if (!(error instanceof SelfcalError)) throw error;
+        groups = this.rollers.map(() => []);
+      }
+      return groups[k] as string[];
+    };
     return this.rollers.map((r, k) => {
       const prior = this.priors[k] as LogNormalPrior;
       const calibratedP95Nms = Math.exp(prior.logMedian + 1.6448536269514722 * prior.logStd);
@@ -211,21 +366,19 @@ export class LineEstimator {
         pAbove,
         estimateNms: params[r.parameter]?.mean ?? NaN,
         calibratedP95Nms,
-        indistinguishableFrom:
-          pAbove >= this.settings.drift.frictionConfidence
-            ? ((groups ??= this.estimator.indistinguishableGroups())[k] as string[])
-            : [],
+        indistinguishableFrom: pAbove >= this.settings.drift.frictionConfidence ? groupsAt(k) : [],
       };
     });
   }
 
-  private outputs(innovationScore: number, sensorChanges: SensorChange[]): NewReading[] {
+  private outputs(innovationScore: number, sensorChanges: SensorChange[], quality: Quality): NewReading[] {
     const tsMs = this.lastTsMs as number;
     const rows: NewReading[] = [];
+    // Never a non-finite value: SiteWise refuses them and an operator cannot read them.
     const push = (signal: string, value: number) => {
-      if (Number.isFinite(value)) rows.push({ lineId: this.lineId, signal, tsMs, value, quality: 'GOOD' });
+      if (Number.isFinite(value)) rows.push({ lineId: this.lineId, signal, tsMs, value, quality });
     };
-    for (const [name, { value, std }] of Object.entries(this.estimator.virtualSensors())) {
+    for (const [name, { value, std }] of Object.entries(this.virtual ?? this.estimator.virtualSensors())) {
       push(name, value);
       push(`${name}_std`, std);
     }

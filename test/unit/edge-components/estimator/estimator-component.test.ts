@@ -258,6 +258,52 @@ describe('EstimatorComponent', () => {
     }
   });
 
+  it('raises MODEL_MISFIT on readings no line makes, stores no non-finite value and marks its outputs until it re-converges', async () => {
+    // Prepare: 20 readings of garbage (random values up to 1e6, a load cell at 1e12), then 40 of the plant
+    const clean = samples(60);
+    let seed = 11;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const t = setup();
+    try {
+      clean.forEach((s, i) => {
+        const values =
+          i < 20
+            ? {
+                ...Object.fromEntries(Object.keys(s.reading.values).map((k) => [k, random() * 1e6])),
+                S5_Tension_N: 1e12,
+              }
+            : s.reading.values;
+        t.store.append(readingRows({ ts: s.reading.ts, values }));
+      });
+
+      // Act
+      expect(t.estimator.processAvailable()).toBe(60);
+      await t.estimator.flushAlarms();
+
+      // Assess
+      const misfit = t.local.published.filter((p) =>
+        (p.message.reasons as string[]).includes('MODEL_MISFIT'),
+      );
+      expect(misfit.map((p) => [p.topic, p.message.state])).toEqual([
+        [`lines/${LINE_ID}/alarms/drift`, 'raised'],
+        [`lines/${LINE_ID}/alarms/drift`, 'cleared'],
+      ]);
+      expect(misfit[0]?.message).toMatchObject({ lineId: LINE_ID, resets: 1, cause: expect.any(String) });
+      expect(t.estimator.metrics()).toMatchObject({ misfitRaised: 1, misfitCleared: 1 });
+      const outputs = allRows(t.store).filter((r) => r.signal.endsWith('_virtual'));
+      expect(outputs.filter((r) => r.value === null || !Number.isFinite(r.value))).toEqual([]);
+      const raisedAtMs = misfit[0]!.message.tsMs as number;
+      const clearedAtMs = misfit[1]!.message.tsMs as number;
+      const between = outputs.filter((r) => r.tsMs >= raisedAtMs && r.tsMs < clearedAtMs);
+      expect(between.length).toBeGreaterThan(0);
+      expect(new Set(between.map((r) => r.quality))).not.toContain('GOOD');
+      expect(outputs.filter((r) => r.tsMs >= clearedAtMs).every((r) => r.quality === 'GOOD')).toBe(true);
+      expect(t.logger.lines().some((l) => l.msg === 'model misfit alarm raised')).toBe(true);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('stops its run loop on stop()', async () => {
     const t = setup({ settings: { pollIntervalMs: 10 } });
     try {

@@ -80,7 +80,8 @@ describe('SMC recalibration of bearing frictions on plant-simulator data', () =>
     const { signals, qMin } = rec.diagnostics.fit;
     expect(Object.keys(signals)).toEqual(topology.line.sensors.map((s) => s.signal));
     const parts = Object.values(signals);
-    expect(Math.abs(parts.reduce((a, p) => a + p.q, 0) - qMin) / qMin).toBeLessThan(1e-9);
+    // (q_min is −2·(ln L − constant): a difference of large numbers, good to about 1e-8 of itself)
+    expect(Math.abs(parts.reduce((a, p) => a + p.q, 0) - qMin) / qMin).toBeLessThan(1e-6);
     expect(parts.reduce((a, p) => a + p.share, 0)).toBeCloseTo(1, 12);
     expect(parts.reduce((a, p) => a + p.dof, 0)).toBe(rec.diagnostics.fit.dof);
     for (const p of parts) expect(p.rmsZ).toBeGreaterThanOrEqual(Math.abs(p.meanZ));
