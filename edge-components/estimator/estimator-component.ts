@@ -258,26 +258,29 @@ export class EstimatorComponent {
           ? `line ${line.lineId}: the model cannot explain the data (${t.cause}); the filter was reset to the calibrated parameters and its outputs are UNCERTAIN until it re-converges`
           : `line ${line.lineId}: the filter ${t.cause}; outputs GOOD again`,
     };
-    if (t.state === 'raised') {
-      this.counts.misfitRaised += 1;
-      this.options.logger.warn('model misfit alarm raised', message);
-    } else {
-      this.counts.misfitCleared += 1;
-      this.options.logger.info('model misfit alarm cleared', message);
-    }
-    this.alarms.enqueue(line.lineId, message);
+    this.announce(line.lineId, 'misfit', t.state, message);
   }
 
   private raiseOrClear(line: LineEstimator, t: DriftTransition, tsMs: number): void {
-    const message = driftMessage(line, t, tsMs);
-    if (t.state === 'raised') {
-      this.counts.driftRaised += 1;
-      this.options.logger.warn('drift alarm raised', message);
+    this.announce(line.lineId, 'drift', t.state, driftMessage(line, t, tsMs));
+  }
+
+  /** Counts, logs and queues an alarm transition for publishing. */
+  private announce(
+    lineId: string,
+    kind: 'drift' | 'misfit',
+    state: 'raised' | 'cleared',
+    message: JsonObject,
+  ) {
+    const name = kind === 'drift' ? 'drift alarm' : 'model misfit alarm';
+    if (state === 'raised') {
+      this.counts[kind === 'drift' ? 'driftRaised' : 'misfitRaised'] += 1;
+      this.options.logger.warn(`${name} raised`, message);
     } else {
-      this.counts.driftCleared += 1;
-      this.options.logger.info('drift alarm cleared', message);
+      this.counts[kind === 'drift' ? 'driftCleared' : 'misfitCleared'] += 1;
+      this.options.logger.info(`${name} cleared`, message);
     }
-    this.alarms.enqueue(line.lineId, message);
+    this.alarms.enqueue(lineId, message);
   }
 
   private activeParameters(lineId: string): AppliedParameters | undefined {

@@ -6,7 +6,7 @@ import {
 } from '../../twin/estimation/joint-estimator';
 import { rollerPropertyPrefix, type LineTopology } from '../../twin/lines/topology';
 import type { AppliedParameters } from '../calibration/contract';
-import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
+import { DEFAULT_MAX_FRICTION_NMS, EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
 import type { NewReading, Quality } from '../store/contract';
 import { SelfcalError } from '../../twin/errors';
 import {
@@ -170,6 +170,15 @@ export class LineEstimator {
   useParameters(applied: AppliedParameters | undefined): void {
     this.applied = applied;
     this.priors = frictionPriors(this.topology, applied?.parameters, this.settings.frictionPrior);
+    this.anchorFrictions(this.priors);
+  }
+
+  /**
+   * The frictions restart from `start` (the priors, or after a divergence the priors widened), the rest
+   * of the state is kept; the drift monitor's runs restart.
+   */
+  private anchorFrictions(start: readonly LogNormalPrior[]): void {
+    const applied = this.applied;
     this.parametersVersion = applied?.version;
     const { ukf, model } = this.estimator;
     // The calibration's traction scale and EA, which its frictions were fitted with (absent: described).
@@ -178,7 +187,7 @@ export class LineEstimator {
       eaN: applied?.parameters[EA_PARAMETER]?.mean ?? this.topology.line.web.eaN,
     };
     const n = model.dimX;
-    this.priors.forEach((p, k) => {
+    start.forEach((p, k) => {
       const i = model.frictionOffset + k;
       ukf.x[i] = p.logMedian;
       for (let j = 0; j < n; j++) {
@@ -244,6 +253,9 @@ export class LineEstimator {
     for (const [name, p] of Object.entries(this.estimator.parameters())) {
       if (![p.mean, p.std, p.p05, p.p95].every(Number.isFinite))
         return `the friction estimate ${name} is no longer finite`;
+      // Above the physical bound (a bearing in gross slip leaves ln b unidentified: the filter can run off).
+      if (Math.sqrt(p.p05 * p.p95) > DEFAULT_MAX_FRICTION_NMS)
+        return `the friction estimate ${name} (median ${Math.sqrt(p.p05 * p.p95).toPrecision(3)}) is beyond the physical bound ${DEFAULT_MAX_FRICTION_NMS} N·m·s/rad`;
     }
     try {
       this.virtual = this.estimator.virtualSensors();
@@ -268,7 +280,10 @@ export class LineEstimator {
   private reset(cause: string, innovationScore: number): MisfitTransition | undefined {
     this.estimator = this.newFilter();
     this.virtual = undefined;
-    this.useParameters(this.applied);
+    // Around the calibrated medians, but as wide as an uncalibrated friction: a bearing that wore far
+    // beyond its calibrated interval (what made the filter diverge) must be reachable from the reset.
+    const wide = this.settings.frictionPrior.fallbackLogStd;
+    this.anchorFrictions(this.priors.map((p) => ({ ...p, logStd: Math.max(p.logStd, wide) })));
     this.scoreCount = 0;
     this.highScoreRun = 0;
     this.repairRun = 0;

@@ -236,8 +236,10 @@ describe('EstimatorComponent', () => {
       for (const s of worn.slice(0, 15)) t.store.append(readingRows(s.reading));
       expect(t.estimator.processAvailable()).toBe(15);
       await t.estimator.flushAlarms();
+      // R4 slips grossly: the filter cannot follow it (MODEL_MISFIT, raised once) nor explain the line.
       expect(t.local.published.map((p) => p.message.state)).toEqual(['raised']);
       expect(t.local.published[0]?.topic).toBe(`lines/${LINE_ID}/alarms/drift`);
+      expect(t.local.published[0]?.message.reasons).toEqual(['MODEL_MISFIT']);
       expect(t.cloud.attempts).toBeGreaterThan(0);
       expect(t.cloud.published).toEqual([]);
       expect(t.logger.lines().some((l) => l.msg === 'alarm publish failed; will retry')).toBe(true);
