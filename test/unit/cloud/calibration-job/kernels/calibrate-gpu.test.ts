@@ -8,66 +8,42 @@
  * The gpu process must also exit by itself, status 0 and no signal: Dawn keeps Node alive, or segfaults
  * at exit, when its device is not destroyed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeScenarioCsv } from '../../../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../../../simulators/plant/scenario';
 import * as f from './fixtures';
 
-const REPO = resolve(__dirname, '../../../../..');
 const webGpu = f.webGpuForTests();
 /** How far a b mean of the gpu run may sit from the reference's, in the reference's posterior std. */
 const MEAN_IN_STD = 0.5;
-
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
 function calibrate(
   csv: string,
   backend: string,
   options: { particles?: number; env?: Record<string, string> } = {},
-): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      [
-        'cli/bin.js',
-        'calibrate',
-        '--csv',
-        csv,
-        '--particles',
-        String(options.particles ?? 1024),
-        '--seed',
-        '1',
-        '--backend',
-        backend,
-        // The window's line (the fixtures' draw line), not the default.
-        '--line',
-        f.topology.line.id,
-        '--json',
-      ],
-      { cwd: REPO, env: { ...process.env, SELFCAL_BACKEND: '', ...options.env } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // A process still alive after this is the hang at exit this test is for (generous: a loaded CI machine;
-    // the 1024-member gpu run takes about 10 s of lavapipe on an idle one). 1024 members run the kernel
-    // more than 490 times, after which Dawn keeps a process alive unless it exits explicitly.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('error', fail);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      done({ status, signal, stdout, stderr });
-    });
-  });
+): Promise<f.ChildRun> {
+  const args = [
+    'cli/bin.js',
+    'calibrate',
+    '--csv',
+    csv,
+    '--particles',
+    String(options.particles ?? 1024),
+    '--seed',
+    '1',
+    '--backend',
+    backend,
+    // The window's line (the fixtures' draw line), not the default.
+    '--line',
+    f.topology.line.id,
+    '--json',
+  ];
+  // A process still alive after 300 s is the hang at exit this test is for (generous: a loaded CI machine;
+  // the 1024-member gpu run takes about 10 s of lavapipe on an idle one). 1024 members run the kernel
+  // more than 490 times, after which Dawn keeps a process alive unless it exits explicitly.
+  return f.runNode(args, { env: { SELFCAL_BACKEND: '', ...options.env }, killAfterMs: 300_000 });
 }
 
 interface Posterior {

@@ -18,6 +18,41 @@ import { defaultScenario } from '../../../../../simulators/plant/scenario';
 import type { Reading } from '../../../../../twin/estimation/joint-estimator';
 import { SeededRandom } from '../../../../../twin/random';
 import { ensureWebGpu } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+/** The repository root (children run there, like the installed entry point). */
+export const REPO = resolve(__dirname, '../../../../..');
+
+export interface ChildRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node ARGS…` in the repository and collects its exit and output. A child still alive after
+ * `killAfterMs` is killed (SIGKILL): the hang at exit these tests are for then shows as that signal.
+ */
+export function runNode(
+  args: readonly string[],
+  options: { env?: Record<string, string>; killAfterMs: number },
+): Promise<ChildRun> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+    child.on('error', fail);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      done({ status, signal, stdout, stderr });
+    });
+  });
+}
 
 /**
  * Whether the gpu backend's cases run here: where Dawn does not load they are skipped with the reason,

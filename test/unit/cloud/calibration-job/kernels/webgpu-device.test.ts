@@ -5,7 +5,6 @@
  * lease is refused with BACKEND_UNAVAILABLE and the reason, and nothing is held. A process that used the
  * device ends through exitWhenWebGpuIdle, which exits even where Dawn would keep Node alive.
  */
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import {
   acquireWebGpu,
@@ -76,33 +75,12 @@ describe('the WebGPU device lease', () => {
     'lets a process that ran a kernel 600 times exit with its code once the device is destroyed',
     async () => {
       // Act: the child would stay alive after ~490 runs if it waited for Node to exit by itself
-      const run = await new Promise<{
-        status: number | null;
-        signal: string | null;
-        out: string;
-        err: string;
-      }>((done, fail) => {
-        const child = spawn(
-          process.execPath,
-          ['-r', 'tsx/cjs', resolve(__dirname, 'many-runs-main.ts'), '600', '64'],
-          {
-            cwd: resolve(__dirname, '../../../../..'),
-          },
-        );
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-        child.on('error', fail);
-        child.on('close', (status, signal) => {
-          clearTimeout(timer);
-          done({ status, signal, out, err });
-        });
+      const run = await f.runNode(['-r', 'tsx/cjs', resolve(__dirname, 'many-runs-main.ts'), '600', '64'], {
+        killAfterMs: 120_000,
       });
 
       // Assess
-      expect({ status: run.status, signal: run.signal, out: run.out }).toEqual({
+      expect({ status: run.status, signal: run.signal, out: run.stdout }).toEqual({
         status: 3,
         signal: null,
         out: 'WebGPUKernel 600\n',
