@@ -297,6 +297,9 @@ describe('network cut through the TCP fault proxy (fault suite)', () => {
     await sleep(100);
     publisherProxy.cut();
     await sleep(150);
+    // The second cut must meet a live connection: on a starved machine the first reconnect can take longer
+    // than the pause above (a CI run under load counted one publisher reconnect, not two).
+    await waitFor(() => publisherConnects >= 1, 30_000, 'the publisher reconnect after the first cut');
     const outageStart = Date.now();
     ingestProxy.pause();
     ingestProxy.cut();
