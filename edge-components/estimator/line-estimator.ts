@@ -200,12 +200,14 @@ export class LineEstimator {
   }
 
   /**
-   * One reading. The filter counts as diverged when its update fails (an EstimationError), its state or
-   * covariance is no longer finite, the innovation score stays above `misfit.scoreAbove` for
-   * `misfit.afterUpdates` updates, or its covariance needs a Cholesky repair `misfit.choleskyRepairsInARow`
-   * updates in a row. It is then reset to the calibrated prior (the active parameters), the MODEL_MISFIT
-   * alarm is raised and the outputs are UNCERTAIN (BAD if it diverges again first) until the score has
-   * stayed below `drift.nisScoreClear` for `drift.clearAfterUpdates` updates, which clears the alarm.
+   * One reading. The filter counts as diverged when its update throws (the UKF's or the model's error),
+   * its state, covariance or a friction estimate is no longer finite, a friction's median is beyond the
+   * physical bound, the model cannot solve its state, the innovation score stays above `misfit.scoreAbove`
+   * for `misfit.afterUpdates` updates, or its covariance needs a Cholesky repair
+   * `misfit.choleskyRepairsInARow` updates in a row. It is then reset (the calibrated medians, widened to
+   * the uncalibrated log-std), the MODEL_MISFIT alarm is raised and the outputs are UNCERTAIN (BAD if it
+   * diverges again first) until the score has stayed below `drift.nisScoreClear` for
+   * `drift.clearAfterUpdates` updates, which clears the alarm.
    */
   step(reading: Reading): LineUpdate {
     let step: EstimatorStepResult;
@@ -276,7 +278,7 @@ export class LineEstimator {
     return undefined;
   }
 
-  /** Back to the calibrated prior; raises the MODEL_MISFIT alarm unless it is raised already. */
+  /** A fresh filter from the widened priors; raises the MODEL_MISFIT alarm unless it is raised already. */
   private reset(cause: string, innovationScore: number): MisfitTransition | undefined {
     this.estimator = this.newFilter();
     this.virtual = undefined;
