@@ -15,7 +15,7 @@
 #   2. there: scripts/device-gpu-check.sh run      (device tool: carry [".device"], timeout ~300 s)
 #        unpacks node and the Dawn binding, unpacks each loader package whose library the machine lacks,
 #        checks glibc (Dawn needs ≥ 2.38) and the Vulkan ICD, then runs the check; results in $OUT: gpu-check.json (every case's max |Δ ln L| and class, the bench
-#        JSON with member-steps/s per backend, `gpuToWebasm` and the 30-day-window wall times),
+#        JSON with member-steps/s per backend, `gpuToWebasm` and the 30-day windows' wall times on the gpu),
 #        gpu-check.log, env.txt. Exit status 1 if a case failed or the gpu backend did not run as
 #        WebGPUKernel, 2 if the check could not start (no node, glibc too old).
 set -euo pipefail
