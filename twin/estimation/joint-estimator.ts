@@ -255,11 +255,6 @@ export class JointWebLineEstimator {
     );
   }
 
-  /** indistinguishableGroups() for idler k alone. */
-  indistinguishableFrom(k: number, minCosine = 0.9): string[] {
-    return this.indistinguishableGroups(minCosine)[k] as string[];
-  }
-
   /** Virtual sensors (every span's tension, every idler's slip) with std, by the unscented transform. */
   virtualSensors(): Record<string, { value: number; std: number }> {
     const names = this.model.virtualNames();
