@@ -304,14 +304,17 @@ export function fitCheck(
   let best = 0;
   const ll = result.logLikelihood;
   for (let i = 1; i < ll.length; i++) if (ll[i]! > ll[best]!) best = i;
-  let dof = 0;
-  for (const w of window.weight) if (w > 0) dof++;
   const qMin = -2 * (ll[best]! - window.constant);
   // The best member's residuals per signal, by the reference model (a kernel's float32 sum may differ by
   // its tolerance; the split is what matters here).
   const r = new TrendLikelihoodReference(topology, window, setpoints).channelResiduals(result.theta, best);
+  // dof: every bin-value with data, the signals' own counts summed.
   let total = 0;
-  for (const q of r.q) total += q;
+  let dof = 0;
+  r.q.forEach((q, c) => {
+    total += q;
+    dof += r.bins[c]!;
+  });
   const signals: Record<string, SignalFit> = {};
   window.signalNames.forEach((name, c) => {
     const n = r.bins[c]!;

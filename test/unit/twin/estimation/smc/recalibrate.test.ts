@@ -83,7 +83,8 @@ describe('SMC recalibration of bearing frictions on plant-simulator data', () =>
     // (q_min is −2·(ln L − constant): a difference of large numbers, good to about 1e-8 of itself)
     expect(Math.abs(parts.reduce((a, p) => a + p.q, 0) - qMin) / qMin).toBeLessThan(1e-6);
     expect(parts.reduce((a, p) => a + p.share, 0)).toBeCloseTo(1, 12);
-    expect(parts.reduce((a, p) => a + p.dof, 0)).toBe(rec.diagnostics.fit.dof);
+    expect(parts.reduce((a, p) => a + p.dof, 0)).toBe(rec.window.weight.filter((w) => w > 0).length);
+    expect(rec.diagnostics.fit.dof).toBe(rec.window.weight.filter((w) => w > 0).length);
     for (const p of parts) expect(p.rmsZ).toBeGreaterThanOrEqual(Math.abs(p.meanZ));
     expect(rec.diagnostics.bins).toBe(8);
     for (const f of rec.diagnostics.rejectedHorizons) expect(f.qMin).toBeGreaterThan(f.dof);
