@@ -121,7 +121,7 @@ export class PlantSimulator {
       else if (s.kind === 'angularSpeed')
         truth = o.omega[this.topology.elementIndex.get(s.at as string) as number] as number;
       else truth = o.dancerAngleDeg[0] ?? 0;
-      let value = truth + (f.bias[s.signal] ?? 0) + s.noiseStd * noise;
+      let value = truth * (1 + (f.gain?.[s.signal] ?? 0)) + (f.bias[s.signal] ?? 0) + s.noiseStd * noise;
       if (spike) value += spikeSign * f.spikeSigma * s.noiseStd;
       if (stuck) {
         if (!this.stuckValue.has(s.signal)) this.stuckValue.set(s.signal, value);
@@ -130,6 +130,14 @@ export class PlantSimulator {
         this.stuckValue.delete(s.signal);
       }
       if (!dropped) values[s.signal] = value;
+    }
+    for (const [a, b] of f.swapped ?? []) {
+      const va = values[a];
+      const vb = values[b];
+      delete values[a];
+      delete values[b];
+      if (vb !== undefined) values[a] = vb;
+      if (va !== undefined) values[b] = va;
     }
     const ts = this.scenario.startTimeS + tS * (1 + f.clockSkewPpm * 1e-6);
     return { ts: Math.round(ts * 1000) / 1000, values };

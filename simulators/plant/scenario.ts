@@ -24,6 +24,10 @@ export interface SensorFaults {
   stuck: StuckFault[];
   /** Constant offsets per signal. */
   bias: Record<string, number>;
+  /** Relative gain errors per signal: the reading is (1 + gain) × the true value (a miscalibrated sensor). */
+  gain?: Record<string, number>;
+  /** Pairs of signals wired to each other's channel: each reports the other's measurement. */
+  swapped?: [string, string][];
   /** Clock drift of the data logger [ppm]: reported timestamps run fast by this much. */
   clockSkewPpm: number;
 }
@@ -120,4 +124,18 @@ export function validateScenario(s: PlantScenario, topology: LineTopology): void
     if (!signals.has(st.signal)) throw fail('sensorFaults.stuck', `unknown signal '${st.signal}'`);
   for (const k of Object.keys(f.bias))
     if (!signals.has(k)) throw fail('sensorFaults.bias', `unknown signal '${k}'`);
+  for (const [k, g] of Object.entries(f.gain ?? {})) {
+    if (!signals.has(k)) throw fail('sensorFaults.gain', `unknown signal '${k}'`);
+    if (!(Number.isFinite(g) && g > -1))
+      throw fail(`sensorFaults.gain.${k}`, `must be finite and > -1, got ${g}`);
+  }
+  const seen = new Set<string>();
+  (f.swapped ?? []).forEach((pair, i) => {
+    for (const k of pair) {
+      if (!signals.has(k)) throw fail(`sensorFaults.swapped[${i}]`, `unknown signal '${k}'`);
+      if (seen.has(k)) throw fail(`sensorFaults.swapped[${i}]`, `signal '${k}' is swapped twice`);
+      seen.add(k);
+    }
+    if (pair[0] === pair[1]) throw fail(`sensorFaults.swapped[${i}]`, `swaps '${pair[0]}' with itself`);
+  });
 }

@@ -97,6 +97,55 @@ describe('plant simulator', () => {
     expect(last.reading.ts - sim.scenario.startTimeS - last.truth.tS).toBeCloseTo(last.truth.tS * 1e-4, 2);
   });
 
+  it('models a load cell gain error and two swapped channels', () => {
+    // Prepare: the same plant and noise, with and without the faults.
+    const faults = {
+      ...quiet,
+      gain: { S8_Tension_N: 0.1 },
+      swapped: [['Roller5_w', 'Roller7_w']] as [string, string][],
+    };
+    const plain = collect(new PlantSimulator(topology, scenario({ seed: 4, sensorFaults: quiet })));
+
+    // Act
+    const faulty = collect(new PlantSimulator(topology, scenario({ seed: 4, sensorFaults: faults })));
+
+    // Assess
+    faulty.forEach((s, k) => {
+      const p = (plain[k] as (typeof plain)[number]).reading.values;
+      const v = s.reading.values;
+      const s8 = s.truth.tensionN.S8 as number;
+      // (1 + g)·T plus the same noise: the reading moved by g·T.
+      expect((v.S8_Tension_N as number) - (p.S8_Tension_N as number)).toBeCloseTo(0.1 * s8, 9);
+      expect(v.Roller5_w).toBe(p.Roller7_w);
+      expect(v.Roller7_w).toBe(p.Roller5_w);
+      expect(v.S5_Tension_N).toBe(p.S5_Tension_N);
+    });
+    expect(
+      () =>
+        new PlantSimulator(topology, scenario({ sensorFaults: { ...quiet, gain: { S8_Tension_N: -1 } } })),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'SCENARIO_INVALID',
+        message: expect.stringMatching(/gain\.S8_Tension_N/),
+      }),
+    );
+    expect(
+      () =>
+        new PlantSimulator(
+          topology,
+          scenario({
+            sensorFaults: {
+              ...quiet,
+              swapped: [
+                ['Roller5_w', 'Roller7_w'],
+                ['Roller7_w', 'NR1_w'],
+              ],
+            },
+          }),
+        ),
+    ).toThrow(expect.objectContaining({ message: expect.stringMatching(/'Roller7_w' is swapped twice/) }));
+  });
+
   it('streams the same readings asynchronously', async () => {
     const sync = collect(new PlantSimulator(topology, scenario({ seed: 5 }))).map((s) => s.reading);
     const streamed: Reading[] = [];
