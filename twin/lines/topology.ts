@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LineDescriptionError } from '../errors';
-import { compileControl, tensionZones, type CompiledControl } from './control';
+import { compileControl, controlOf, tensionZones, type CompiledControl } from './control';
 import { parseLineDescription } from './load';
 import type { IdlerElement, LineDescription, LineElement } from './types';
 import drawWebLine from './draw-web-line.json';
@@ -159,6 +159,7 @@ const SHIPPED_LINES: Readonly<Record<string, unknown>> = {
   [REFERENCE_LINE_ID]: referenceWebLine,
   [DRAW_LINE_ID]: drawWebLine,
 };
+export const SHIPPED_LINE_IDS: readonly string[] = Object.keys(SHIPPED_LINES);
 
 /** Load a shipped line by id, or a description file by path (anything with a '/' or '.json'). */
 export function loadLine(idOrPath: string = REFERENCE_LINE_ID): LineTopology {
@@ -183,4 +184,44 @@ export function loadLine(idOrPath: string = REFERENCE_LINE_ID): LineTopology {
     });
   }
   return compileLine(parseLineDescription(text));
+}
+
+/** A tension zone as the fit check reports it: its name, the rollers inside, the signals that observe it. */
+export interface ZoneSignals {
+  /** `WS1–NR1`: the zone's bounding driven elements. */
+  name: string;
+  /** Idler names inside the zone, in web order. */
+  rollers: string[];
+  /**
+   * Signals measured in the zone: load cells on its spans, speeds of its idlers and of its two bounding drives
+   * (a drive's speed belongs to both zones it joins), the dancer angle where the dancer sits in it.
+   */
+  signals: string[];
+}
+
+/** Which signals observe which tension zone (for a fit check split by zone). */
+export function zoneSignals(topology: LineTopology): ZoneSignals[] {
+  const { elements, zones, spanIndex, elementIndex } = topology;
+  const dancer = controlOf(topology.line).dancers?.[0];
+  const dancerAt =
+    dancer === undefined
+      ? undefined
+      : dancer.kind === 'roller'
+        ? elementIndex.get(dancer.roller)
+        : spanIndex.get(dancer.span);
+  return zones.map((z) => {
+    const inside = (element: number) => element > z.startElement && element < z.endElement;
+    const bounds = (element: number) => element >= z.startElement && element <= z.endElement;
+    const signals = topology.line.sensors
+      .filter((s) => {
+        if (s.kind === 'tension') return z.spans.includes(spanIndex.get(s.at as string) as number);
+        if (s.kind === 'angularSpeed') return bounds(elementIndex.get(s.at as string) as number);
+        // The dancer angle: on a roller inside the zone, or in one of its spans.
+        return dancerAt !== undefined && (inside(dancerAt) || z.spans.includes(dancerAt));
+      })
+      .map((s) => s.signal);
+    const rollers = elements.flatMap((e, i) => (e.type === 'idler' && inside(i) ? [e.name] : []));
+    const name = `${(elements[z.startElement] as LineElement).name}–${(elements[z.endElement] as LineElement).name}`;
+    return { name, rollers, signals };
+  });
 }

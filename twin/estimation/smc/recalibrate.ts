@@ -5,7 +5,14 @@
  * sampler returns the posterior of the frictions at the window's end.
  * Pure: no I/O, no clock; the seed is the only source of randomness.
  */
-import { linePriorLogStd, modelDiscrepancyInSigmas, type LineTopology } from '../../lines/topology';
+import { sensorGainCheck, type SensorGainCheck, type SensorGainCheckOptions } from './sensor-gain-check';
+import {
+  linePriorLogStd,
+  modelDiscrepancyInSigmas,
+  zoneSignals,
+  type LineTopology,
+  type ZoneSignals,
+} from '../../lines/topology';
 import type { IdlerElement } from '../../lines/types';
 import type { HealthState, ParameterPosterior } from '../joint-estimator';
 import { binWindow, type BinnedWindow, type WindowReading } from './binned-window';
@@ -39,6 +46,8 @@ export type LikelihoodFactory = (
 ) => MemberLikelihood | Promise<MemberLikelihood>;
 
 export interface RecalibrationOptions extends SmcOptions {
+  /** The load-cell gain check after the fit (sensor-gain-check.ts); false skips it. */
+  sensorGainCheck?: SensorGainCheckOptions | false;
   /**
    * Prior on ln b at the window end, a mixture of a healthy and a worn bearing. Healthy: median
    * [N·m·s/rad] (default: each idler's `bearingFrictionNms` in the line description) and log-std
@@ -127,6 +136,8 @@ export interface Recalibration {
     /** The fit check of the horizon reported, and of the longer horizons rejected before it. */
     fit: FitCheck;
     rejectedHorizons: FitCheck[];
+    /** Whether a load cell's gain error explains the reported horizon better than the bearings. */
+    sensorGainCheck?: SensorGainCheck;
   };
   result: SmcResult;
   window: BinnedWindow;
@@ -283,7 +294,20 @@ export async function recalibrateFrictions(
     const shorter = horizonS / 2;
     const enough = readings.filter((r) => r.ts >= window.toS - shorter).length >= MIN_HORIZON_READINGS;
     if (fit.ok || shorter < minHorizon || !enough) {
-      return summariseRecalibration(topology, result, window, likelihood.backend, fit, rejected);
+      const summary = summariseRecalibration(topology, result, window, likelihood.backend, fit, rejected);
+      if (options.sensorGainCheck !== false) {
+        const d = result.thetaNames.length;
+        const best = bestMember(result);
+        summary.diagnostics.sensorGainCheck = sensorGainCheck(
+          topology,
+          window,
+          setpoints,
+          prior,
+          result.theta.subarray(best * d, (best + 1) * d),
+          options.sensorGainCheck,
+        );
+      }
+      return summary;
     }
     rejected.push(fit);
     horizonS = shorter;
@@ -294,6 +318,14 @@ export const DEFAULT_HORIZON_S = 48 * 3600;
 /** A horizon with fewer readings is not tried. */
 const MIN_HORIZON_READINGS = 8;
 
+/** The index of the member with the highest likelihood. */
+function bestMember(result: SmcResult): number {
+  let best = 0;
+  const ll = result.logLikelihood;
+  for (let i = 1; i < ll.length; i++) if (ll[i]! > ll[best]!) best = i;
+  return best;
+}
+
 export function fitCheck(
   topology: LineTopology,
   result: SmcResult,
@@ -301,9 +333,8 @@ export function fitCheck(
   horizonS: number,
   setpoints: WindowSetpoints = lineSetpoints(topology),
 ): FitCheck {
-  let best = 0;
+  const best = bestMember(result);
   const ll = result.logLikelihood;
-  for (let i = 1; i < ll.length; i++) if (ll[i]! > ll[best]!) best = i;
   const qMin = -2 * (ll[best]! - window.constant);
   // The best member's residuals per signal, by the reference model (a kernel's float32 sum may differ by
   // its tolerance; the split is what matters here).
@@ -327,6 +358,31 @@ export function fitCheck(
     };
   });
   return { horizonS, qMin, dof, ok: qMin <= dof, signals };
+}
+
+/** A tension zone's part of the fit check: its signals' q and bin-values summed (ok: q ≤ dof). */
+export interface ZoneFit extends ZoneSignals {
+  q: number;
+  dof: number;
+  ok: boolean;
+}
+
+/**
+ * The fit check split by tension zone (zoneSignals: a drive's speed counts in both zones it joins), so a
+ * window one zone explains and another does not is reported as such.
+ */
+export function zoneFits(topology: LineTopology, fit: FitCheck): ZoneFit[] {
+  return zoneSignals(topology).map((z) => {
+    let q = 0;
+    let dof = 0;
+    for (const name of z.signals) {
+      const f = fit.signals[name];
+      if (!f) continue;
+      q += f.q;
+      dof += f.dof;
+    }
+    return { ...z, q, dof, ok: q <= dof };
+  });
 }
 
 const defaultLikelihood: LikelihoodFactory = (topology, window, setpoints) =>

@@ -126,6 +126,12 @@ export class TrendLikelihoodReference implements MemberLikelihood {
     return trendState(this.layout, this.setpoints, theta, row, u, out);
   }
 
+  /** The model's prediction of every channel for member `row` of θ at relative time u, into `out`. */
+  predictAt(thetas: ArrayLike<number>, row: number, u: number, out: Float64Array): Float64Array {
+    this.joint.hx(this.stateAt(thetas, row * this.dimTheta, u, this.x), out);
+    return out;
+  }
+
   /**
    * The standardized residuals r_cb·√w_cb of member `row` of `thetas` summed per channel: Σ_b w r² (`q`,
    * its share of the member's −2 ln L), Σ_b √w·r (`sumZ`, the sign of a bias) and the bins with data
