@@ -362,10 +362,14 @@ function buildProgram(io: CliIo): Command {
           o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCalibration(topology, result)}\n`,
         );
         for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
-        if (!result.fit.ok && !result.fit.accepted) {
+        if (result.fit.status !== 'ok' && !result.fit.accepted) {
+          const what =
+            result.fit.status === 'misfit'
+              ? 'no health verdict'
+              : 'no health verdict for the rollers marked unknown';
           throw new CliExit(
             EXIT_MISFIT,
-            `error code: MODEL_MISFIT (exit ${EXIT_MISFIT}): no health verdict; --accept-misfit gives them anyway`,
+            `error code: MODEL_MISFIT (exit ${EXIT_MISFIT}): ${what}; --accept-misfit gives them anyway`,
           );
         }
       },
@@ -374,6 +378,13 @@ function buildProgram(io: CliIo): Command {
   registerParamsCommands(program, io);
   registerBatchCommands(program, io);
   return program;
+}
+
+function fitText(fit: CalibrationOutput['fit']): string {
+  const accepted = fit.accepted ? ', accepted' : '';
+  if (fit.status === 'ok') return 'the model explains the window';
+  if (fit.status === 'misfit') return `MISFIT${accepted || ': no verdict'}`;
+  return `PARTIAL: see the warnings${accepted}`;
 }
 
 function formatCalibration(topology: LineTopology, r: CalibrationOutput): string {
@@ -393,7 +404,7 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
     ...rows,
     '',
     `b at the window end, fitted to the last ${((d.window.toS - d.horizon.fromS) / 3600).toFixed(1)} h (${d.horizon.readings} readings, ${d.horizon.bins} bins)`,
-    `fit: q_min ${r.fit.qMin.toFixed(1)} ${r.fit.ok ? '≤' : '>'} dof ${r.fit.dof} (${r.fit.ok ? 'the model explains the window' : r.fit.accepted ? 'MISFIT, accepted' : 'MISFIT: no verdict'})`,
+    `fit: q_min ${r.fit.qMin.toFixed(1)} ${r.fit.ok ? '≤' : '>'} dof ${r.fit.dof} (${fitText(r.fit)})`,
     `SMC: ${d.particles} members (${d.backend}), ${d.stages} stages, ${d.resamples} resamples, final ESS ${d.finalEss.toFixed(0)}, log-evidence ${d.logEvidence.toFixed(1)}, ${(d.wallMs / 1000).toFixed(1)} s`,
     ...(d.ukf
       ? [

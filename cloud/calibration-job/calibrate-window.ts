@@ -16,10 +16,13 @@ import type {
 } from '../../twin/estimation/joint-estimator';
 import {
   recalibrateFrictions,
+  zoneFits,
   type FitCheck,
   type Recalibration,
+  type ZoneFit,
   type RecalibrationSnapshot,
 } from '../../twin/estimation/smc/recalibrate';
+import type { SensorGainFinding } from '../../twin/estimation/smc/sensor-gain-check';
 import { trendJointModel, trendLayout, trendState } from '../../twin/estimation/smc/trend-likelihood';
 import { likelihoodFactoryFor, type BackendRequest, type BackendSelection } from './kernels/select';
 import type { SmcProgress } from '../../twin/estimation/smc/sampler';
@@ -54,7 +57,20 @@ export function calibratedParameters(output: CalibrationOutput): Record<string, 
  */
 export interface LineFit extends FitCheck {
   horizonsTried: number;
+  /**
+   * `ok`: the model explains the window everywhere; `partial`: it explains the line as a whole but not a
+   * tension zone, or a load cell's gain error explains the window better than the bearings (the rollers
+   * there are `unknown`); `misfit`: it does not explain the window (every roller `unknown`).
+   */
+  status: 'ok' | 'partial' | 'misfit';
+  /** The verdicts were given anyway where the status is not `ok` (`acceptMisfit`). */
   accepted: boolean;
+  /** The fit check per tension zone. */
+  zones: ZoneFit[];
+  /** Per load cell: the gain error that would explain the window best, and by how much (absent: not run). */
+  loadCells: SensorGainFinding[];
+  /** Load cells whose gain error explains the window better than the bearings, the most likely first. */
+  suspectSensors: string[];
 }
 
 export interface CalibrationOutput {
@@ -172,16 +188,9 @@ export async function calibrateWindow(
     verdicts[name] = h.state;
     pDegraded[name] = h.pDegraded;
   }
-  const fit: LineFit = {
-    ...rec.diagnostics.fit,
-    horizonsTried: rec.diagnostics.rejectedHorizons.length + 1,
-    accepted: !rec.diagnostics.fit.ok && options.acceptMisfit === true,
-  };
-  const warnings = fit.ok ? [] : [misfitWarning(fit)];
-  const health: Record<string, ReportedHealth> =
-    fit.ok || fit.accepted
-      ? verdicts
-      : Object.fromEntries(Object.keys(verdicts).map((name) => [name, 'unknown' as const]));
+  const fit = lineFit(topology, rec, options.acceptMisfit === true);
+  const health = reportedHealth(fit, verdicts);
+  const warnings = fitWarnings(fit);
   const trend: Record<string, number> = {};
   for (const [name, t] of Object.entries(rec.trends)) trend[name] = t.mean;
   const virtual = virtualSensors(topology, rec);
@@ -240,20 +249,102 @@ export async function calibrateWindow(
 /** Signals whose share of the misfit is at least this are named in the warning (at most 4). */
 const NAMED_SHARE = 0.1;
 
-function misfitWarning(fit: LineFit): string {
-  const worst = Object.entries(fit.signals)
-    .filter(([, s]) => s.share >= NAMED_SHARE)
-    .sort(([, a], [, b]) => b.share - a.share)
-    .slice(0, 4)
-    .map(([name, s]) => `${name} ${(100 * s.share).toFixed(0)} % (mean residual ${s.meanZ.toFixed(1)} σ)`);
-  const verdict = fit.accepted
-    ? 'health verdicts given anyway (misfit accepted)'
-    : 'no health verdict: every roller is unknown';
-  return (
-    `MODEL_MISFIT: the line model does not explain the window: q_min ${fit.qMin.toFixed(1)} > dof ${fit.dof} ` +
-    `on the last ${(fit.horizonS / 3600).toFixed(1)} h (${fit.horizonsTried} horizon(s) tried); ` +
-    `the signals that disagree most: ${worst.join(', ') || 'spread over all'}; ${verdict}`
+/** The line's fit from the recalibration: status, zones and suspect load cells. */
+function lineFit(topology: LineTopology, rec: Recalibration, acceptMisfit: boolean): LineFit {
+  const check = rec.diagnostics.fit;
+  const zones = zoneFits(topology, check);
+  const loadCells = rec.diagnostics.sensorGainCheck?.loadCells ?? [];
+  const suspectSensors = loadCells
+    .filter((c) => c.flagged)
+    .sort((a, b) => b.improvement - a.improvement)
+    .map((c) => c.signal);
+  const status = !check.ok
+    ? 'misfit'
+    : zones.some((z) => !z.ok) || suspectSensors.length > 0
+      ? 'partial'
+      : 'ok';
+  return {
+    ...check,
+    horizonsTried: rec.diagnostics.rejectedHorizons.length + 1,
+    status,
+    accepted: status !== 'ok' && acceptMisfit,
+    zones,
+    loadCells,
+    suspectSensors,
+  };
+}
+
+/**
+ * The verdicts as reported: every roller `unknown` on a misfit; on a partial fit, the rollers of every zone
+ * not explained or observed by a suspect load cell; all verdicts where the misfit was accepted.
+ */
+export function reportedHealth(
+  fit: LineFit,
+  verdicts: Record<string, HealthState>,
+): Record<string, ReportedHealth> {
+  if (fit.status === 'ok' || fit.accepted) return { ...verdicts };
+  const unknown = new Set(
+    fit.status === 'misfit'
+      ? Object.keys(verdicts)
+      : fit.zones
+          .filter((z) => !z.ok || z.signals.some((s) => fit.suspectSensors.includes(s)))
+          .flatMap((z) => z.rollers),
   );
+  return Object.fromEntries(
+    Object.entries(verdicts).map(([name, state]) => [name, unknown.has(name) ? 'unknown' : state]),
+  );
+}
+
+const percent = (g: number) => `${(100 * Math.abs(g)).toFixed(1)} % ${g >= 0 ? 'high' : 'low'}`;
+
+/** What a user must read before trusting the result, one line per finding (empty when the fit is ok). */
+export function fitWarnings(fit: LineFit): string[] {
+  const warnings: string[] = [];
+  const then = fit.accepted ? 'health verdicts given anyway (misfit accepted)' : undefined;
+  const zoneText = (z: ZoneFit) => `${z.name} (q ${z.q.toFixed(1)} ${z.ok ? '≤' : '>'} dof ${z.dof})`;
+  if (fit.status === 'misfit') {
+    const worst = Object.entries(fit.signals)
+      .filter(([, s]) => s.share >= NAMED_SHARE)
+      .sort(([, a], [, b]) => b.share - a.share)
+      .slice(0, 4)
+      .map(([name, s]) => `${name} ${(100 * s.share).toFixed(0)} % (mean residual ${s.meanZ.toFixed(1)} σ)`);
+    const explained = fit.zones.filter((z) => z.ok && z.rollers.length > 0);
+    warnings.push(
+      `MODEL_MISFIT: the line model does not explain the window: q_min ${fit.qMin.toFixed(1)} > dof ${fit.dof} ` +
+        `on the last ${(fit.horizonS / 3600).toFixed(1)} h (${fit.horizonsTried} horizon(s) tried); ` +
+        `the signals that disagree most: ${worst.join(', ') || 'spread over all'}` +
+        (explained.length > 0
+          ? `; partial fit: zone(s) ${explained.map(zoneText).join(', ')} explained, ` +
+            `${fit.zones
+              .filter((z) => !z.ok)
+              .map(zoneText)
+              .join(', ')} not`
+          : '') +
+        `; ${then ?? 'no health verdict: every roller is unknown'}`,
+    );
+  } else {
+    for (const z of fit.zones.filter((x) => !x.ok)) {
+      warnings.push(
+        `ZONE_MISFIT: the model explains the line but not tension zone ${zoneText(z)}; ` +
+          `${then ?? `its rollers are unknown: ${z.rollers.join(', ') || 'none'}`}`,
+      );
+    }
+  }
+  if (fit.suspectSensors.length > 0) {
+    const byName = new Map(fit.loadCells.map((c) => [c.signal, c]));
+    const [first, ...others] = fit.suspectSensors.map((s) => byName.get(s) as SensorGainFinding);
+    const rollers = fit.zones
+      .filter((z) => z.signals.some((s) => fit.suspectSensors.includes(s)))
+      .flatMap((z) => z.rollers);
+    warnings.push(
+      `SENSOR_SUSPECT: ${first!.signal} reads ${percent(first!.gain)}: a gain error of this load cell explains ` +
+        `the window better than the bearings (by ${first!.improvement.toFixed(1)} in −2 ln p)` +
+        (others.length > 0 ? ` (or ${others.map((c) => `${c.signal} ${percent(c.gain)}`).join(', ')})` : '') +
+        `; check its calibration; ` +
+        (fit.status === 'misfit' ? 'no health verdict' : (then ?? `rollers unknown: ${rollers.join(', ')}`)),
+    );
+  }
+  return warnings;
 }
 
 function ukfDiagnostics(

@@ -135,18 +135,25 @@ async function runLine(
   log('info', 'posterior written', { ...base, atS: window.toS, values: written });
 
   const { fit } = result.output;
-  if (!fit.ok) {
-    // No verdict, no parameters for the gateway: it keeps what it has (the posterior, with health
-    // `unknown` and the per-signal residuals, is in SiteWise for an engineer to look at).
+  if (fit.status !== 'ok') {
+    // No verdict (or none in part of the line), no parameters for the gateway: it keeps what it has (the
+    // posterior, with health `unknown` where the model fails and the per-signal residuals and load-cell
+    // findings, is in SiteWise for an engineer to look at).
     outcome.manifest = 'withheld';
     outcome.exitCode = EXIT_MISFIT;
-    log('warn', 'model misfit: no manifest signed', {
-      ...base,
-      qMin: fit.qMin,
-      dof: fit.dof,
-      horizonS: fit.horizonS,
-      warnings: result.output.warnings,
-    });
+    log(
+      'warn',
+      `model ${fit.status === 'misfit' ? 'misfit' : 'explains only part of the line'}: no manifest signed`,
+      {
+        ...base,
+        status: fit.status,
+        suspectSensors: fit.suspectSensors,
+        qMin: fit.qMin,
+        dof: fit.dof,
+        horizonS: fit.horizonS,
+        warnings: result.output.warnings,
+      },
+    );
     return;
   }
 

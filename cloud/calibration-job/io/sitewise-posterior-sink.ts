@@ -3,8 +3,11 @@
  * `b4_p05`, `b4_p95`; per roller `Roller4_health` (0 healthy, 1 suspect, 2 degraded, 3 unknown: the
  * model does not explain the window); per virtual sensor its mean under its own name
  * (`S5_Tension_N_virtual`) and its std under `…_virtual_std`; the line's fit, `line_fit_ok` (1 the model
- * explains the window, 0 not) and `line_fit_q_per_dof` (q_min / dof), and per measured signal its mean and
- * RMS standardized residual at the best fit, `S5_Tension_N_residual_z` and `…_residual_rms`. Every
+ * explains the window everywhere, 0 not), `line_fit_status` (FIT_STATUS_CODES) and `line_fit_q_per_dof`
+ * (q_min / dof), per measured signal its mean and RMS standardized residual at the best fit,
+ * `S5_Tension_N_residual_z` and `…_residual_rms`, and per load cell the gain check's finding,
+ * `S5_Tension_N_gain_suspect` (1 a gain error explains the window better than the bearings) and
+ * `…_gain_estimate` (the relative gain error of that explanation). Every
  * value is a GOOD DOUBLE at the window's end, so a retried job overwrites instead of adding.
  *
  * BatchPutAssetPropertyValue at the API limits (10 entries per call, here one value per entry);
@@ -37,6 +40,13 @@ export const HEALTH_CODES: Readonly<Record<ReportedHealth, number>> = {
   unknown: 3,
 };
 
+/** `line_fit_status`: 0 the model explains the window, 1 only part of the line, 2 not at all. */
+export const FIT_STATUS_CODES: Readonly<Record<CalibrationOutput['fit']['status'], number>> = {
+  ok: 0,
+  partial: 1,
+  misfit: 2,
+};
+
 export interface SitewisePosteriorSinkOptions extends SitewiseIoOptions {
   /** Tries per value, the first included (default 5). */
   maxAttempts?: number;
@@ -65,13 +75,20 @@ export function posteriorValues(output: CalibrationOutput): { name: string; valu
   }
   const { fit } = output;
   out.push(
-    { name: 'line_fit_ok', value: fit.ok ? 1 : 0 },
+    { name: 'line_fit_ok', value: fit.status === 'ok' ? 1 : 0 },
+    { name: 'line_fit_status', value: FIT_STATUS_CODES[fit.status] },
     { name: 'line_fit_q_per_dof', value: fit.dof > 0 ? fit.qMin / fit.dof : 0 },
   );
   for (const [signal, f] of Object.entries(fit.signals)) {
     out.push(
       { name: `${signal}_residual_z`, value: f.meanZ },
       { name: `${signal}_residual_rms`, value: f.rmsZ },
+    );
+  }
+  for (const c of fit.loadCells) {
+    out.push(
+      { name: `${c.signal}_gain_suspect`, value: c.flagged ? 1 : 0 },
+      { name: `${c.signal}_gain_estimate`, value: c.gain },
     );
   }
   return out;

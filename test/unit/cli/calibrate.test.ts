@@ -196,4 +196,62 @@ describe('selfcal calibrate --csv', () => {
       expect(r.out).toMatch(/^R4 +unknown /m);
     }, 120_000);
   });
+
+  describe('on a window with a miscalibrated load cell (S5 reads 10 % high)', () => {
+    // The reference line, healthy: the fit absorbs the gain error into R4's friction (R4 `suspect`, the
+    // fit check passes); the load-cell gain check finds S5 explains it better.
+    const gained = join(dir, 'gain.csv');
+    beforeAll(() => {
+      const scenario = defaultScenario({ seed: 5, durationS: 199 * 600, settleS: 300, degradations: [] });
+      scenario.sensorFaults.gain = { S5_Tension_N: 0.1 };
+      writeScenarioCsv(gained, topology, scenario);
+    });
+    const args = ['calibrate', '--csv', gained, '--particles', '64', '--seed', '3', '--backend', 'webasm'];
+
+    it(`names the load cell, leaves its zone's rollers unknown and exits ${EXIT_MISFIT}`, async () => {
+      // Act
+      const r = await cli(...args, '--json');
+
+      // Assess
+      expect(r.code).toBe(EXIT_MISFIT);
+      const out = JSON.parse(r.out) as {
+        health: Record<string, string>;
+        fit: {
+          ok: boolean;
+          status: string;
+          suspectSensors: string[];
+          loadCells: { signal: string; gain: number; flagged: boolean }[];
+          zones: { name: string; ok: boolean }[];
+        };
+        warnings: string[];
+      };
+      expect(out.fit).toMatchObject({ ok: true, status: 'partial' });
+      expect(out.fit.suspectSensors[0]).toBe('S5_Tension_N');
+      expect(out.fit.loadCells.find((c) => c.signal === 'S5_Tension_N')!.gain).toBeCloseTo(0.1, 1);
+      expect(out.fit.suspectSensors).not.toContain('S8_Tension_N');
+      expect(out.fit.zones.map((z) => z.ok)).toEqual([true, true, true]);
+      for (const roller of ['R1', 'R2', 'R3', 'R4', 'R5']) expect(out.health[roller]).toBe('unknown');
+      for (const roller of ['R7', 'R8', 'R9', 'R10']) expect(out.health[roller]).toBe('healthy');
+      expect(out.warnings).toEqual([
+        expect.stringMatching(
+          /^SENSOR_SUSPECT: S5_Tension_N reads \d+\.\d % high: .*rollers unknown: R1, R2, R3, R4, R5$/,
+        ),
+      ]);
+      expect(r.err).toMatch(/no health verdict for the rollers marked unknown/);
+    }, 120_000);
+
+    it('says PARTIAL in the text output, and gives every verdict with --accept-misfit', async () => {
+      // Act
+      const text = await cli(...args);
+      const accepted = await cli(...args, '--json', '--accept-misfit');
+
+      // Assess
+      expect(text.code).toBe(EXIT_MISFIT);
+      expect(text.out).toMatch(/fit: q_min [\d.]+ ≤ dof \d+ \(PARTIAL: see the warnings\)/);
+      expect(accepted.code).toBe(0);
+      const out = JSON.parse(accepted.out) as { health: Record<string, string>; warnings: string[] };
+      expect(Object.values(out.health)).not.toContain('unknown');
+      expect(out.warnings[0]).toMatch(/health verdicts given anyway \(misfit accepted\)$/);
+    }, 120_000);
+  });
 });

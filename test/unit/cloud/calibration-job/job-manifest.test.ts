@@ -32,7 +32,11 @@ function output(b: number): CalibrationOutput {
     ok: true,
     signals: {},
     horizonsTried: 1,
+    status: 'ok' as const,
     accepted: false,
+    zones: [],
+    loadCells: [],
+    suspectSensors: [],
   };
   return {
     parameters,

@@ -67,8 +67,8 @@ describe('SitewisePosteriorSink (real SDK, SiteWise emulator)', () => {
     await sink.writePosterior(LINE, AT, sampleOutput());
     await sink.writePosterior(LINE, AT, sampleOutput({ b4: { mean: 0.3, std: 0.01, p05: 0.28, p95: 0.32 } }));
 
-    // Assess: 27 values → 3 calls per write
-    expect(Object.keys(SAMPLE_VALUES)).toHaveLength(27);
+    // Assess: 28 values → 3 calls per write
+    expect(Object.keys(SAMPLE_VALUES)).toHaveLength(28);
     expect(fx.emulator.stats().requestsByOperation['BatchPutAssetPropertyValue']).toBe(6);
     expect(fx.emulator.history(aliasOf('b4')).map((p) => p.value.doubleValue)).toEqual([0.3]);
   });
@@ -156,5 +156,34 @@ describe('posteriorValues', () => {
     expect(byName['NR1_health']).toBe(0);
     expect(byName['S5_Tension_N_virtual_std']).toBe(0.4);
     expect(values.map((v) => v.name).slice(0, 4)).toEqual(['b1', 'b1_std', 'b1_p05', 'b1_p95']);
+  });
+
+  it('writes the fit status and each load cell’s gain finding', () => {
+    // Prepare: a partial fit, S5 suspect (10 % high), S8 checked and clear.
+    const sample = sampleOutput();
+    const finding = { improvement: 30, q: 10, explains: true };
+    const output = {
+      ...sample,
+      fit: {
+        ...sample.fit,
+        status: 'partial' as const,
+        loadCells: [
+          { signal: 'S5_Tension_N', gain: 0.1, flagged: true, ...finding },
+          { signal: 'S8_Tension_N', gain: 0.004, flagged: false, ...finding, improvement: -1.3 },
+        ],
+        suspectSensors: ['S5_Tension_N'],
+      },
+    };
+
+    // Act
+    const byName = Object.fromEntries(posteriorValues(output).map((v) => [v.name, v.value]));
+
+    // Assess
+    expect(byName['line_fit_ok']).toBe(0);
+    expect(byName['line_fit_status']).toBe(1);
+    expect(byName['S5_Tension_N_gain_suspect']).toBe(1);
+    expect(byName['S5_Tension_N_gain_estimate']).toBe(0.1);
+    expect(byName['S8_Tension_N_gain_suspect']).toBe(0);
+    expect(byName['S8_Tension_N_gain_estimate']).toBe(0.004);
   });
 });
