@@ -2,7 +2,7 @@
  * The validation scoring: precision/recall of `degraded`, interval coverage split by truth, the virtual
  * tension MAE, and which acceptance bounds a summary misses.
  */
-import { acceptanceMisses, summarise } from './metrics';
+import { acceptanceMisses, confidentlyWrong, mismatchMisses, summarise, summariseMismatch } from './metrics';
 import type { RollerCase, ScenarioResult } from './run-scenario';
 
 function roller(trueB: number, p05: number, p95: number, health: string): RollerCase {
@@ -27,7 +27,12 @@ function result(rollers: RollerCase[], errorsN: number[], eaP05 = 3.9e5, fitOk =
     spans: errorsN.map((e, i) => ({ scenario: 0, span: `S${i % 2}`, trueN: 100, virtualN: 100 + e })),
     ea: { trueN: 4e5, mean: eaP05 + 1e4, p05: eaP05, p95: eaP05 + 2e4 },
     tractionScale: { mean: 1 + (eaP05 - 3.9e5) / 1e6, p05: 0.8, p95: 1.2 },
-    fit: { ok: fitOk, qPerDof: fitOk ? 0.5 : 40 },
+    fit: {
+      ok: fitOk,
+      status: fitOk ? 'ok' : 'misfit',
+      qPerDof: fitOk ? 0.5 : 40,
+      suspectSensors: [],
+    },
     backend: 'typescript-reference',
     readings: 2001,
     simulateMs: 10,
@@ -104,5 +109,69 @@ describe('validation metrics', () => {
 
     // Assess
     expect(misses).toEqual(['90 % interval coverage 1.000 outside [0.8, 0.97]']);
+  });
+
+  it('scores mismatch scenarios: reported as misfit or partial, and no confident wrong verdict', () => {
+    // Prepare: a misfit (every roller unknown), a partial fit with a suspect load cell, and one the
+    // recalibration did not notice, which called a healthy roller suspect.
+    const misfit = {
+      ...result([roller(0.001, 0.0005, 0.002, 'unknown')], [0], 3.9e5, false),
+      mismatch: { kind: 'control' as const, plantControlFrom: 'draw-web-line' },
+    };
+    const partial = {
+      ...result([roller(0.2, 0.19, 0.21, 'degraded'), roller(0.001, 0.0005, 0.002, 'unknown')], [0]),
+      mismatch: { kind: 'loadCellGain' as const, signal: 'S5_Tension_N', gain: 0.1 },
+    };
+    partial.fit = { ok: true, status: 'partial', qPerDof: 0.2, suspectSensors: ['S5_Tension_N'] };
+    const unreported = {
+      ...result([roller(0.001, 0.0005, 0.03, 'suspect')], [0]),
+      index: 2,
+      mismatch: { kind: 'loadCellGain' as const, signal: 'S2_Tension_N', gain: -0.1 },
+    };
+
+    // Act
+    const s = summariseMismatch([misfit, partial, unreported], 0.02);
+
+    // Assess
+    expect(s).toMatchObject({
+      scenarios: 3,
+      misfit: 1,
+      partial: 1,
+      unreported: 1,
+      confidentWrongVerdicts: 1,
+    });
+    expect(s.reportedRate).toBeCloseTo(2 / 3, 12);
+    expect(s.byKind['loadCellGain']).toEqual({
+      scenarios: 2,
+      misfit: 0,
+      partial: 1,
+      unreported: 1,
+      confidentWrongVerdicts: 1,
+    });
+    expect(s.byKind['control']).toMatchObject({ scenarios: 1, misfit: 1 });
+    expect(s.cases[2]).toEqual({
+      index: 2,
+      mismatch: 'S2_Tension_N gain -10.0 %',
+      status: 'ok',
+      suspectSensors: [],
+      qPerDof: 0.5,
+      wrongVerdicts: ['R1 suspect (true b 0.0010)'],
+    });
+    expect(mismatchMisses(s)).toEqual([
+      '1 of 3 mismatch scenarios not reported as misfit or suspect sensor',
+      '1 confident wrong verdicts on mismatch scenarios',
+    ]);
+    expect(mismatchMisses(summariseMismatch([misfit, partial], 0.02))).toEqual([]);
+  });
+
+  it('calls a verdict confidently wrong only where it contradicts the truth beyond the thresholds', () => {
+    // Assess: healthy for a degraded bearing, suspect or degraded for a healthy one; between the
+    // thresholds (0.02 < b ≤ 0.05) any verdict stands, and unknown is never wrong.
+    expect(confidentlyWrong(roller(0.2, 0, 1, 'healthy'), 0.02)).toBe(true);
+    expect(confidentlyWrong(roller(0.01, 0, 1, 'degraded'), 0.02)).toBe(true);
+    expect(confidentlyWrong(roller(0.01, 0, 1, 'suspect'), 0.02)).toBe(true);
+    expect(confidentlyWrong(roller(0.03, 0, 1, 'healthy'), 0.02)).toBe(false);
+    expect(confidentlyWrong(roller(0.03, 0, 1, 'degraded'), 0.02)).toBe(false);
+    expect(confidentlyWrong(roller(0.2, 0, 1, 'unknown'), 0.02)).toBe(false);
   });
 });

@@ -4,6 +4,7 @@
  * and the virtual tension MAE at the spans without a load cell. Pure: cases in, figures and misses out.
  */
 import type { RollerCase, ScenarioResult, SpanCase } from './run-scenario';
+import { MISMATCH_KINDS } from './scenarios';
 
 export const ACCEPTANCE = {
   minPrecision: 0.95,
@@ -23,6 +24,10 @@ export interface ValidationSummary {
   scenarios: number;
   /** Scenarios whose recalibration found that the model does not explain the window (no verdict). */
   misfits: number;
+  /** Scenarios explained only in part (a zone not explained, or a suspect load cell): some rollers unknown. */
+  partials: number;
+  /** Roller cases reported `unknown` (scored as not flagged). */
+  unknownRollers: number;
   rollerCases: number;
   detection: {
     truePositives: number;
@@ -80,7 +85,9 @@ export function summarise(results: readonly ScenarioResult[]): ValidationSummary
   const totals = results.map((r) => r.simulateMs + r.calibrateMs);
   return {
     scenarios: results.length,
-    misfits: results.filter((r) => r.fit && !r.fit.ok).length,
+    misfits: results.filter((r) => r.fit.status === 'misfit').length,
+    partials: results.filter((r) => r.fit.status === 'partial').length,
+    unknownRollers: rollers.filter((c) => c.health === 'unknown').length,
     rollerCases: rollers.length,
     detection: {
       truePositives: tp,
@@ -139,5 +146,96 @@ export function acceptanceMisses(s: ValidationSummary, bounds = ACCEPTANCE): str
   const mae = s.virtualTension.maeN;
   if (mae === null || !(mae <= bounds.maxTensionMaeN))
     misses.push(`virtual tension MAE ${mae === null ? 'n/a' : f(mae)} N > ${bounds.maxTensionMaeN} N`);
+  return misses;
+}
+
+export interface MismatchCounts {
+  scenarios: number;
+  misfit: number;
+  partial: number;
+  /** Neither: the recalibration gave its verdicts as if the description were right. */
+  unreported: number;
+  /** Verdicts (not `unknown`) that contradict the truth (confidentlyWrong). */
+  confidentWrongVerdicts: number;
+}
+
+export interface MismatchSummary extends MismatchCounts {
+  /** (misfit + partial) / scenarios; null without scenarios. */
+  reportedRate: number | null;
+  byKind: Record<string, MismatchCounts>;
+  /** One line per scenario: what the plant did, what the recalibration said. */
+  cases: {
+    index: number;
+    mismatch: string;
+    status: string;
+    suspectSensors: string[];
+    qPerDof: number;
+    wrongVerdicts: string[];
+  }[];
+}
+
+/**
+ * A verdict that contradicts the truth: `healthy` for a degraded bearing (b above the degraded threshold),
+ * `suspect` or `degraded` for one at or below the suspect threshold. Between the thresholds either is right.
+ */
+export function confidentlyWrong(c: RollerCase, suspectAboveNms: number): boolean {
+  if (c.health === 'healthy') return c.trulyDegraded;
+  if (c.health === 'suspect' || c.health === 'degraded') return c.trueB <= suspectAboveNms;
+  return false;
+}
+
+function describeMismatch(r: ScenarioResult): string {
+  const m = r.mismatch;
+  if (!m) return 'none';
+  if (m.kind === 'control') return `control of ${m.plantControlFrom}`;
+  if (m.kind === 'swappedSpeeds') return `swapped ${m.signals.join(' ↔ ')}`;
+  return `${m.signal} gain ${(100 * m.gain).toFixed(1)} %`;
+}
+
+/** Scores the mismatch scenarios: each must end as a misfit or a partial fit, with no wrong verdict. */
+export function summariseMismatch(
+  results: readonly ScenarioResult[],
+  suspectAboveNms: number,
+): MismatchSummary {
+  const count = (rs: readonly ScenarioResult[]): MismatchCounts => ({
+    scenarios: rs.length,
+    misfit: rs.filter((r) => r.fit.status === 'misfit').length,
+    partial: rs.filter((r) => r.fit.status === 'partial').length,
+    unreported: rs.filter((r) => r.fit.status === 'ok').length,
+    confidentWrongVerdicts: rs.flatMap((r) => r.rollers).filter((c) => confidentlyWrong(c, suspectAboveNms))
+      .length,
+  });
+  const all = count(results);
+  const byKind: Record<string, MismatchCounts> = {};
+  for (const kind of MISMATCH_KINDS) {
+    const of = results.filter((r) => r.mismatch?.kind === kind);
+    if (of.length > 0) byKind[kind] = count(of);
+  }
+  return {
+    ...all,
+    reportedRate: all.scenarios > 0 ? (all.misfit + all.partial) / all.scenarios : null,
+    byKind,
+    cases: results.map((r) => ({
+      index: r.index,
+      mismatch: describeMismatch(r),
+      status: r.fit.status,
+      suspectSensors: r.fit.suspectSensors,
+      qPerDof: r.fit.qPerDof,
+      wrongVerdicts: r.rollers
+        .filter((c) => confidentlyWrong(c, suspectAboveNms))
+        .map((c) => `${c.roller} ${c.health} (true b ${c.trueB.toPrecision(2)})`),
+    })),
+  };
+}
+
+/** The mismatch bounds a summary misses: every scenario reported, no confident wrong verdict. */
+export function mismatchMisses(s: MismatchSummary): string[] {
+  const misses: string[] = [];
+  if (s.unreported > 0)
+    misses.push(
+      `${s.unreported} of ${s.scenarios} mismatch scenarios not reported as misfit or suspect sensor`,
+    );
+  if (s.confidentWrongVerdicts > 0)
+    misses.push(`${s.confidentWrongVerdicts} confident wrong verdicts on mismatch scenarios`);
   return misses;
 }

@@ -8,7 +8,7 @@ import type { BackendRequest } from '../../cloud/calibration-job/kernels/select'
 import { PlantSimulator, type Reading, type TruthSample } from '../../simulators/plant/plant-simulator';
 import { defaultScenario, type PlantScenario } from '../../simulators/plant/scenario';
 import { compileLine, loadLine, type LineTopology } from '../../twin/lines/topology';
-import type { ValidationScenario } from './scenarios';
+import { withControlOf, type Mismatch, type ValidationScenario } from './scenarios';
 
 export interface RollerCase {
   scenario: number;
@@ -39,8 +39,13 @@ export interface ScenarioResult {
   ea: { trueN: number; mean: number; p05: number; p95: number };
   /** The calibrated traction scale (the plant's contact law is its own: no true value to score). */
   tractionScale: { mean: number; p05: number; p95: number };
-  /** The recalibration's fit check: where not ok, every roller is `unknown` (scored as not flagged). */
-  fit: { ok: boolean; qPerDof: number };
+  /**
+   * The recalibration's fit: on a misfit every roller is `unknown`, on a partial fit those of the zones not
+   * explained or observed by a suspect load cell (`unknown` is scored as not flagged).
+   */
+  fit: { ok: boolean; status: 'ok' | 'partial' | 'misfit'; qPerDof: number; suspectSensors: string[] };
+  /** What the plant did that the line description does not say (mismatch scenarios only). */
+  mismatch?: Mismatch;
   backend: string;
   readings: number;
   simulateMs: number;
@@ -80,7 +85,9 @@ export function simulateWindow(
   s: ValidationScenario,
   topology: LineTopology,
 ): { readings: Reading[]; truth: TruthSample } {
-  const sim = new PlantSimulator(plantTopology(topology, s.noiseScale), plantScenario(s));
+  const control = s.mismatch?.kind === 'control' ? s.mismatch.plantControlFrom : undefined;
+  const plantLine = control ? withControlOf(topology, control) : topology;
+  const sim = new PlantSimulator(plantTopology(plantLine, s.noiseScale), plantScenario(s));
   const readings: Reading[] = [];
   let truth: TruthSample | undefined;
   for (const sample of sim.samples()) {
@@ -150,7 +157,13 @@ export async function runScenario(
       p05: out.line.tractionScale.p05,
       p95: out.line.tractionScale.p95,
     },
-    fit: { ok: out.fit.ok, qPerDof: out.fit.qMin / out.fit.dof },
+    fit: {
+      ok: out.fit.ok,
+      status: out.fit.status,
+      qPerDof: out.fit.qMin / out.fit.dof,
+      suspectSensors: out.fit.suspectSensors,
+    },
+    ...(s.mismatch ? { mismatch: s.mismatch } : {}),
     backend: String(out.diagnostics.backend),
     readings: readings.length,
     simulateMs: t1 - t0,

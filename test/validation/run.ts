@@ -3,8 +3,12 @@
  * (issue 6 acceptance). Progress per scenario on stderr, the JSON summary on stdout and, with every case,
  * in the --out file; exit code 1 when an acceptance bound is missed (each one listed), 0 otherwise.
  *
- *   npx tsx test/validation/run.ts [--scenarios 50] [--particles 1024] [--seed 1] [--jobs 2]
+ *   npx tsx test/validation/run.ts [--scenarios 50] [--mismatch 12] [--particles 1024] [--seed 1] [--jobs 2]
  *                                  [--backend NAME] [--line ID|PATH] [--out validation-results/validation.json]
+ *
+ * After the matching scenarios, `--mismatch` scenarios the line description cannot explain (another
+ * control structure, swapped speed channels, a load cell's gain error; scenarios.ts): each must end as a
+ * misfit or a suspect sensor with no confident wrong verdict.
  */
 import { BACKEND_REQUESTS, type BackendRequest } from '../../cloud/calibration-job/kernels/select';
 import { exitWhenWebGpuIdle } from '../../cloud/calibration-job/kernels/gpu-backends';
@@ -14,9 +18,15 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SelfcalError } from '../../twin/errors';
 import { loadLine } from '../../twin/lines/topology';
-import { ACCEPTANCE, acceptanceMisses, summarise } from './metrics';
+import { ACCEPTANCE, acceptanceMisses, mismatchMisses, summarise, summariseMismatch } from './metrics';
 import { runScenarios } from './pool';
-import { EXCLUSION_BAND_NMS, drawScenarios } from './scenarios';
+import type { ScenarioResult } from './run-scenario';
+import {
+  EXCLUSION_BAND_NMS,
+  drawMismatchScenarios,
+  drawScenarios,
+  type ValidationScenario,
+} from './scenarios';
 
 function backendOf(raw: string | undefined): BackendRequest | undefined {
   if (raw === undefined || (BACKEND_REQUESTS as readonly string[]).includes(raw)) {
@@ -34,6 +44,7 @@ export function parseValidationArgs(argv: string[]) {
     args: argv,
     options: {
       scenarios: { type: 'string', default: '50' },
+      mismatch: { type: 'string', default: '12' },
       particles: { type: 'string', default: '1024' },
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
@@ -43,7 +54,7 @@ export function parseValidationArgs(argv: string[]) {
     },
     strict: true,
   });
-  const int = (name: 'scenarios' | 'particles' | 'seed' | 'jobs', min: number) => {
+  const int = (name: 'scenarios' | 'mismatch' | 'particles' | 'seed' | 'jobs', min: number) => {
     const raw = values[name] as string;
     const v = Number(raw);
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(v) || v < min) {
@@ -53,6 +64,7 @@ export function parseValidationArgs(argv: string[]) {
   };
   return {
     scenarios: int('scenarios', 1),
+    mismatch: int('mismatch', 0),
     particles: int('particles', 2),
     seed: int('seed', 0),
     jobs: int('jobs', 0),
@@ -64,6 +76,23 @@ export function parseValidationArgs(argv: string[]) {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** One scenario's progress line: timings, truth against verdicts, the fit when not ok, the ETA. */
+function progressLine(r: ScenarioResult, started: number, done: number, total: number): string {
+  const elapsed = Date.now() - started;
+  const eta = (elapsed / done) * (total - done);
+  const flagged = r.rollers.filter((c) => c.health === 'degraded').map((c) => c.roller);
+  const truth = r.rollers.filter((c) => c.trulyDegraded).map((c) => c.roller);
+  const fit =
+    r.fit.status === 'ok'
+      ? ''
+      : `; fit ${r.fit.status}${r.fit.suspectSensors.length ? ` (suspect ${r.fit.suspectSensors.join(' ')})` : ''}`;
+  return (
+    `(#${r.index}): sim ${seconds(r.simulateMs)}, calibrate ${seconds(r.calibrateMs)}; ` +
+    `degraded true [${truth.join(' ')}] flagged [${flagged.join(' ')}]${fit}; ` +
+    `elapsed ${seconds(elapsed)}, ETA ${seconds(eta)}`
+  );
+}
+
 async function main(): Promise<number> {
   const config = parseValidationArgs(process.argv.slice(2));
   const topology = config.line ? loadLine(config.line) : loadLine();
@@ -71,38 +100,40 @@ async function main(): Promise<number> {
   const started = Date.now();
   process.stderr.write(
     `validation: ${config.scenarios} scenarios, ${config.particles} particles, seed ${config.seed}, ` +
-      `${config.jobs} job(s)\n`,
+      `${config.jobs} job(s), then ${config.mismatch} mismatch scenarios\n`,
   );
-  const results = await runScenarios(scenarios, {
-    particles: config.particles,
-    seed: config.seed,
-    jobs: config.jobs,
-    ...(config.backend ? { backend: config.backend } : {}),
-    ...(config.line ? { line: config.line } : {}),
-    onResult: (r, done, total) => {
-      const elapsed = Date.now() - started;
-      const eta = (elapsed / done) * (total - done);
-      const flagged = r.rollers.filter((c) => c.health === 'degraded').map((c) => c.roller);
-      const truth = r.rollers.filter((c) => c.trulyDegraded).map((c) => c.roller);
-      process.stderr.write(
-        `scenario ${done}/${total} (#${r.index}): sim ${seconds(r.simulateMs)}, calibrate ` +
-          `${seconds(r.calibrateMs)}; degraded true [${truth.join(' ')}] flagged [${flagged.join(' ')}]; ` +
-          `elapsed ${seconds(elapsed)}, ETA ${seconds(eta)}\n`,
-      );
-    },
-  });
+  const run = (list: readonly ValidationScenario[], label: string) => {
+    const begun = Date.now();
+    return runScenarios(list, {
+      particles: config.particles,
+      seed: config.seed,
+      jobs: config.jobs,
+      ...(config.backend ? { backend: config.backend } : {}),
+      ...(config.line ? { line: config.line } : {}),
+      onResult: (r, done, total) =>
+        process.stderr.write(`${label} ${done}/${total} ${progressLine(r, begun, done, total)}\n`),
+    });
+  };
+  const results = await run(scenarios, 'scenario');
+  const mismatchScenarios = drawMismatchScenarios(config.mismatch, config.seed, topology);
+  const mismatchResults = config.mismatch > 0 ? await run(mismatchScenarios, 'mismatch') : [];
   const summary = summarise(results);
-  const misses = acceptanceMisses(summary);
+  const mismatch = summariseMismatch(mismatchResults, topology.line.health.suspectAboveNms);
+  const misses = [...acceptanceMisses(summary), ...(config.mismatch > 0 ? mismatchMisses(mismatch) : [])];
   const report = {
     config: { ...config, out: undefined, line: topology.line.id, exclusionBandNms: EXCLUSION_BAND_NMS },
     acceptance: ACCEPTANCE,
     acceptanceRun: config.scenarios >= 50,
     summary,
+    mismatch,
     misses,
     wallS: (Date.now() - started) / 1000,
   };
   mkdirSync(dirname(config.out), { recursive: true });
-  writeFileSync(config.out, `${JSON.stringify({ ...report, scenarios, results }, null, 2)}\n`);
+  writeFileSync(
+    config.out,
+    `${JSON.stringify({ ...report, scenarios, results, mismatchScenarios, mismatchResults }, null, 2)}\n`,
+  );
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   if (!report.acceptanceRun) process.stderr.write('note: fewer than 50 scenarios is not an acceptance run\n');
   for (const m of misses) process.stderr.write(`MISSED: ${m}\n`);

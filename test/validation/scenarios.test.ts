@@ -4,12 +4,17 @@
  * window's end agreeing with the drawn degradation.
  */
 import { frictionAt } from '../../simulators/plant/scenario';
-import { loadLine } from '../../twin/lines/topology';
+import { DRAW_LINE_ID, REFERENCE_LINE_ID, loadLine } from '../../twin/lines/topology';
 import { plantScenario } from './run-scenario';
 import {
   EXCLUSION_BAND_NMS,
+  GAIN_ERROR_RANGE,
+  MISMATCH_KINDS,
   WINDOW_S,
+  drawMismatchScenarios,
   drawScenarios,
+  otherControlLine,
+  withControlOf,
   endOfWindowRangeNms,
   healthyRangeNms,
   inExclusionBand,
@@ -80,5 +85,55 @@ describe('validation scenarios', () => {
     expect(inExclusionBand(endOfWindowRangeNms({ ...d, onsetS: 0, finalNms: 0.05 }, range))).toBe(true);
     expect(inExclusionBand([0.01, EXCLUSION_BAND_NMS[0]])).toBe(true);
     expect(inExclusionBand([EXCLUSION_BAND_NMS[1] * 1.01, 0.2])).toBe(false);
+  });
+
+  it('draw mismatch scenarios of each kind in turn, reproducibly, apart from the matching ones', () => {
+    // Act
+    const a = drawMismatchScenarios(9, 3, topology);
+    const b = drawMismatchScenarios(3, 3, topology);
+    const matching = drawScenarios(9, 3, topology);
+
+    // Assess
+    expect(b).toEqual(a.slice(0, 3));
+    expect(a.map((s) => s.mismatch.kind)).toEqual([...MISMATCH_KINDS, ...MISMATCH_KINDS, ...MISMATCH_KINDS]);
+    expect(a.map((s) => s.plantSeed)).not.toEqual(matching.map((s) => s.plantSeed));
+    const zoneOf = (signal: string) => {
+      const at = topology.line.sensors.find((x) => x.signal === signal)!.at as string;
+      const e = topology.elementIndex.get(at)!;
+      return topology.zones.findIndex((z) => e > z.startElement && e <= z.endElement);
+    };
+    for (const s of a) {
+      const m = s.mismatch;
+      if (m.kind === 'control') {
+        expect(m.plantControlFrom).toBe(DRAW_LINE_ID);
+      } else if (m.kind === 'swappedSpeeds') {
+        // Two speeds of different tension zones (in one zone they read alike and a swap hides).
+        expect(zoneOf(m.signals[0])).not.toBe(zoneOf(m.signals[1]));
+        expect(s.sensorFaults.swapped).toEqual([m.signals]);
+        for (const x of m.signals) expect(s.sensorFaults.bias[x]).toBeUndefined();
+      } else {
+        expect(Math.abs(m.gain)).toBeGreaterThanOrEqual(GAIN_ERROR_RANGE[0]);
+        expect(Math.abs(m.gain)).toBeLessThanOrEqual(GAIN_ERROR_RANGE[1]);
+        expect(m.signal).toMatch(/_Tension_N$/);
+        expect(s.sensorFaults.gain).toEqual({ [m.signal]: m.gain });
+        expect(s.sensorFaults.stuck.map((x) => x.signal)).not.toContain(m.signal);
+      }
+    }
+  });
+
+  it('run the plant with the other shipped line’s control structure', () => {
+    // Act
+    const draw = loadLine(DRAW_LINE_ID);
+    const refAsDraw = withControlOf(topology, DRAW_LINE_ID);
+    const drawAsRef = withControlOf(draw, REFERENCE_LINE_ID);
+
+    // Assess: the elements stay the line's own; the control follows the other line.
+    expect(otherControlLine(topology)).toBe(DRAW_LINE_ID);
+    expect(otherControlLine(draw)).toBe(REFERENCE_LINE_ID);
+    expect(refAsDraw.line.elements).toEqual(topology.line.elements);
+    expect(refAsDraw.line.control).toBeUndefined();
+    expect(refAsDraw.line.setpoints).toEqual(draw.line.setpoints);
+    expect(drawAsRef.line.control).toEqual(topology.line.control);
+    expect(drawAsRef.line.elements).toEqual(draw.line.elements);
   });
 });

@@ -15,7 +15,7 @@ import {
   type Degradation,
   type SensorFaults,
 } from '../../simulators/plant/scenario';
-import { loadLine, type LineTopology } from '../../twin/lines/topology';
+import { SHIPPED_LINE_IDS, compileLine, loadLine, type LineTopology } from '../../twin/lines/topology';
 import { SeededRandom } from '../../twin/random';
 
 const DAY = 86400;
@@ -63,6 +63,8 @@ export interface ValidationScenario {
   sensorFaults: SensorFaults;
   /** Degradations drawn again because their end-of-window b could fall in the exclusion band. */
   redraws: number;
+  /** What the plant does that the line description does not say (mismatch scenarios only). */
+  mismatch?: Mismatch;
 }
 
 /** Independent stream for scenario `index` of run `seed`. */
@@ -165,4 +167,103 @@ export function drawScenario(seed: number, index: number, topology = loadLine())
 /** `count` reproducible scenarios of run `seed`. */
 export function drawScenarios(count: number, seed: number, topology = loadLine()): ValidationScenario[] {
   return Array.from({ length: count }, (_, i) => drawScenario(seed, i, topology));
+}
+
+/**
+ * Data the line description cannot explain, each of which must end as a misfit or a suspect sensor, never
+ * a confident verdict: the plant runs another control structure (`control`: the other shipped line's
+ * control section on this line's elements), two speed channels in different tension zones are wired to
+ * each other's input (`swappedSpeeds`), or a load cell reads (1 + gain)·T (`loadCellGain`).
+ */
+export type Mismatch =
+  | { kind: 'control'; plantControlFrom: string }
+  | { kind: 'swappedSpeeds'; signals: [string, string] }
+  | { kind: 'loadCellGain'; signal: string; gain: number };
+
+export const MISMATCH_KINDS = ['control', 'swappedSpeeds', 'loadCellGain'] as const;
+/** Load-cell gain errors are drawn with |gain| in this range, either sign. */
+export const GAIN_ERROR_RANGE: [number, number] = [0.05, 0.2];
+/** Mismatch scenario i of seed s draws its base from this stream index (apart from the matching ones). */
+const MISMATCH_STREAM = 100000;
+
+export type MismatchScenario = ValidationScenario & { mismatch: Mismatch };
+
+/** A shipped line with the same elements as `topology` and another control structure (its id), if any. */
+export function otherControlLine(topology: LineTopology): string | undefined {
+  const names = topology.elements.map((e) => e.name).join(',');
+  return SHIPPED_LINE_IDS.find((id) => {
+    if (id === topology.line.id) return false;
+    const other = loadLine(id);
+    return other.elements.map((e) => e.name).join(',') === names;
+  });
+}
+
+/** The line as a plant with another control structure runs it: `from`'s control on this line's elements. */
+export function withControlOf(topology: LineTopology, from: string): LineTopology {
+  const other = loadLine(from).line;
+  const rest = { ...topology.line };
+  delete rest.control;
+  delete rest.setpoints;
+  delete rest.dancer;
+  return compileLine({
+    ...rest,
+    ...(other.control ? { control: other.control } : {}),
+    ...(other.setpoints ? { setpoints: other.setpoints } : {}),
+    ...(other.dancer ? { dancer: other.dancer } : {}),
+  });
+}
+
+/** Zone index of each angular-speed signal (an idler inside a zone, or a drive at its end). */
+function speedZones(topology: LineTopology): { signal: string; zone: number }[] {
+  return topology.line.sensors.flatMap((s) => {
+    if (s.kind !== 'angularSpeed') return [];
+    const e = topology.elementIndex.get(s.at as string) as number;
+    const zone = topology.zones.findIndex((z) => e > z.startElement && e <= z.endElement);
+    return zone >= 0 ? [{ signal: s.signal, zone }] : [];
+  });
+}
+
+/** Mismatch scenario `index` of run `seed`: kinds in turn, on a base drawn like the matching scenarios. */
+export function drawMismatchScenario(seed: number, index: number, topology = loadLine()): MismatchScenario {
+  const base = drawScenario(seed, MISMATCH_STREAM + index, topology);
+  const rng = scenarioRandom(seed, MISMATCH_STREAM + index).fork();
+  let kind = MISMATCH_KINDS[index % MISMATCH_KINDS.length]!;
+  const other = otherControlLine(topology);
+  if (kind === 'control' && other === undefined) kind = 'swappedSpeeds';
+  let mismatch: Mismatch;
+  if (kind === 'control') {
+    mismatch = { kind, plantControlFrom: other! };
+  } else if (kind === 'swappedSpeeds') {
+    const speeds = speedZones(topology);
+    const a = speeds[Math.floor(rng.uniform() * speeds.length)]!;
+    const across = speeds.filter((s) => s.zone !== a.zone);
+    const b = across[Math.floor(rng.uniform() * across.length)]!;
+    mismatch = { kind, signals: [a.signal, b.signal] };
+  } else {
+    const cells = topology.line.sensors.filter((s) => s.kind === 'tension');
+    const signal = cells[Math.floor(rng.uniform() * cells.length)]!.signal;
+    const gain = (rng.uniform() < 0.5 ? -1 : 1) * rng.between(...GAIN_ERROR_RANGE);
+    mismatch = { kind, signal, gain };
+  }
+  // The mismatch is the only sensor fault on its signals (a bias or a stuck interval there would blur it).
+  const faults = base.sensorFaults;
+  const touched =
+    mismatch.kind === 'swappedSpeeds'
+      ? mismatch.signals
+      : mismatch.kind === 'loadCellGain'
+        ? [mismatch.signal]
+        : [];
+  for (const s of touched) delete faults.bias[s];
+  faults.stuck = faults.stuck.filter((x) => !touched.includes(x.signal));
+  if (mismatch.kind === 'swappedSpeeds') faults.swapped = [mismatch.signals];
+  if (mismatch.kind === 'loadCellGain') faults.gain = { [mismatch.signal]: mismatch.gain };
+  return { ...base, index, mismatch };
+}
+
+export function drawMismatchScenarios(
+  count: number,
+  seed: number,
+  topology = loadLine(),
+): MismatchScenario[] {
+  return Array.from({ length: count }, (_, i) => drawMismatchScenario(seed, i, topology));
 }
