@@ -127,17 +127,26 @@ describe('validation metrics', () => {
       ...result([roller(0.001, 0.0005, 0.03, 'suspect')], [0]),
       index: 2,
       mismatch: { kind: 'loadCellGain' as const, signal: 'S2_Tension_N', gain: -0.1 },
+      mismatchShiftSigma: 19.8,
+    };
+    // A control structure that gives the readings the described one would: nothing to report.
+    const unobservable = {
+      ...result([roller(0.001, 0.0005, 0.002, 'healthy')], [0]),
+      index: 3,
+      mismatch: { kind: 'control' as const, plantControlFrom: 'draw-web-line' },
+      mismatchShiftSigma: 0.4,
     };
 
     // Act
-    const s = summariseMismatch([misfit, partial, unreported], 0.02);
+    const s = summariseMismatch([misfit, partial, unreported, unobservable], 0.02);
 
     // Assess
     expect(s).toMatchObject({
-      scenarios: 3,
+      scenarios: 4,
       misfit: 1,
       partial: 1,
       unreported: 1,
+      unobservable: 1,
       confidentWrongVerdicts: 1,
     });
     expect(s.reportedRate).toBeCloseTo(2 / 3, 12);
@@ -146,22 +155,24 @@ describe('validation metrics', () => {
       misfit: 0,
       partial: 1,
       unreported: 1,
+      unobservable: 0,
       confidentWrongVerdicts: 1,
     });
-    expect(s.byKind['control']).toMatchObject({ scenarios: 1, misfit: 1 });
+    expect(s.byKind['control']).toMatchObject({ scenarios: 2, misfit: 1, unobservable: 1 });
     expect(s.cases[2]).toEqual({
       index: 2,
       mismatch: 'S2_Tension_N gain -10.0 %',
       status: 'ok',
       suspectSensors: [],
       qPerDof: 0.5,
+      shiftSigma: 19.8,
       wrongVerdicts: ['R1 suspect (true b 0.0010)'],
     });
     expect(mismatchMisses(s)).toEqual([
-      '1 of 3 mismatch scenarios not reported as misfit or suspect sensor',
+      '1 of 3 observable mismatch scenarios not reported as misfit or partial fit',
       '1 confident wrong verdicts on mismatch scenarios',
     ]);
-    expect(mismatchMisses(summariseMismatch([misfit, partial], 0.02))).toEqual([]);
+    expect(mismatchMisses(summariseMismatch([misfit, partial, unobservable], 0.02))).toEqual([]);
   });
 
   it('calls a verdict confidently wrong only where it contradicts the truth beyond the thresholds', () => {

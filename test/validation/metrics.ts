@@ -153,14 +153,19 @@ export interface MismatchCounts {
   scenarios: number;
   misfit: number;
   partial: number;
-  /** Neither: the recalibration gave its verdicts as if the description were right. */
+  /**
+   * Neither, where the mismatch moved the readings (a signal's mean over the last 48 h by ≥ 1 noise std,
+   * mismatchShiftSigma): the recalibration gave its verdicts as if the description were right.
+   */
   unreported: number;
+  /** Neither, where the mismatch moved no signal by a noise std: the data are what the description says. */
+  unobservable: number;
   /** Verdicts (not `unknown`) that contradict the truth (confidentlyWrong). */
   confidentWrongVerdicts: number;
 }
 
 export interface MismatchSummary extends MismatchCounts {
-  /** (misfit + partial) / scenarios; null without scenarios. */
+  /** (misfit + partial) / the scenarios whose mismatch moved the readings; null without any. */
   reportedRate: number | null;
   byKind: Record<string, MismatchCounts>;
   /** One line per scenario: what the plant did, what the recalibration said. */
@@ -170,6 +175,7 @@ export interface MismatchSummary extends MismatchCounts {
     status: string;
     suspectSensors: string[];
     qPerDof: number;
+    shiftSigma: number | null;
     wrongVerdicts: string[];
   }[];
 }
@@ -183,6 +189,11 @@ export function confidentlyWrong(c: RollerCase, suspectAboveNms: number): boolea
   if (c.health === 'suspect' || c.health === 'degraded') return c.trueB <= suspectAboveNms;
   return false;
 }
+
+/** Smallest shift of a signal's mean (in noise std) that counts as a mismatch the data show. */
+export const OBSERVABLE_SHIFT_SIGMA = 1;
+
+const observable = (r: ScenarioResult) => (r.mismatchShiftSigma ?? Infinity) >= OBSERVABLE_SHIFT_SIGMA;
 
 function describeMismatch(r: ScenarioResult): string {
   const m = r.mismatch;
@@ -201,7 +212,8 @@ export function summariseMismatch(
     scenarios: rs.length,
     misfit: rs.filter((r) => r.fit.status === 'misfit').length,
     partial: rs.filter((r) => r.fit.status === 'partial').length,
-    unreported: rs.filter((r) => r.fit.status === 'ok').length,
+    unreported: rs.filter((r) => r.fit.status === 'ok' && observable(r)).length,
+    unobservable: rs.filter((r) => r.fit.status === 'ok' && !observable(r)).length,
     confidentWrongVerdicts: rs.flatMap((r) => r.rollers).filter((c) => confidentlyWrong(c, suspectAboveNms))
       .length,
   });
@@ -213,7 +225,10 @@ export function summariseMismatch(
   }
   return {
     ...all,
-    reportedRate: all.scenarios > 0 ? (all.misfit + all.partial) / all.scenarios : null,
+    reportedRate:
+      all.scenarios - all.unobservable > 0
+        ? (all.misfit + all.partial) / (all.scenarios - all.unobservable)
+        : null,
     byKind,
     cases: results.map((r) => ({
       index: r.index,
@@ -221,6 +236,7 @@ export function summariseMismatch(
       status: r.fit.status,
       suspectSensors: r.fit.suspectSensors,
       qPerDof: r.fit.qPerDof,
+      shiftSigma: r.mismatchShiftSigma ?? null,
       wrongVerdicts: r.rollers
         .filter((c) => confidentlyWrong(c, suspectAboveNms))
         .map((c) => `${c.roller} ${c.health} (true b ${c.trueB.toPrecision(2)})`),
@@ -233,7 +249,7 @@ export function mismatchMisses(s: MismatchSummary): string[] {
   const misses: string[] = [];
   if (s.unreported > 0)
     misses.push(
-      `${s.unreported} of ${s.scenarios} mismatch scenarios not reported as misfit or suspect sensor`,
+      `${s.unreported} of ${s.scenarios - s.unobservable} observable mismatch scenarios not reported as misfit or partial fit`,
     );
   if (s.confidentWrongVerdicts > 0)
     misses.push(`${s.confidentWrongVerdicts} confident wrong verdicts on mismatch scenarios`);

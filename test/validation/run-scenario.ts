@@ -46,6 +46,8 @@ export interface ScenarioResult {
   fit: { ok: boolean; status: 'ok' | 'partial' | 'misfit'; qPerDof: number; suspectSensors: string[] };
   /** What the plant did that the line description does not say (mismatch scenarios only). */
   mismatch?: Mismatch;
+  /** How far the mismatch moved the readings (mismatchShiftSigma; mismatch scenarios only). */
+  mismatchShiftSigma?: number;
   backend: string;
   readings: number;
   simulateMs: number;
@@ -97,6 +99,42 @@ export function simulateWindow(
   }
   if (!truth) throw new RangeError(`scenario ${s.index}: the window has no samples`);
   return { readings, truth };
+}
+
+/** The horizon over which a mismatch's effect on the readings is measured (the recalibration's default). */
+const SHIFT_HORIZON_S = 48 * 3600;
+
+/**
+ * How far a mismatch moves the readings: the same scenario simulated as the line description says (no
+ * mismatch; the same seed, so the same noise, dropouts and spikes) and the largest shift of a signal's mean
+ * over the last 48 h between the two, in units of that signal's noise std. Below 1 no single reading could
+ * show the mismatch, and no method should be expected to report it.
+ */
+export function mismatchShiftSigma(
+  s: ValidationScenario,
+  topology: LineTopology,
+  readings: readonly Reading[],
+): number {
+  const described = { ...s, sensorFaults: { ...s.sensorFaults } };
+  delete described.mismatch;
+  delete described.sensorFaults.gain;
+  delete described.sensorFaults.swapped;
+  const expected = simulateWindow(described, topology).readings;
+  const from = (readings[readings.length - 1] as Reading).ts - SHIFT_HORIZON_S;
+  let worst = 0;
+  for (const sensor of topology.line.sensors) {
+    let sum = 0;
+    let n = 0;
+    readings.forEach((r, k) => {
+      const a = r.values[sensor.signal];
+      const b = expected[k]?.values[sensor.signal];
+      if (r.ts < from || a === undefined || b === undefined) return;
+      sum += a - b;
+      n++;
+    });
+    if (n > 0) worst = Math.max(worst, Math.abs(sum / n) / sensor.noiseStd);
+  }
+  return worst;
 }
 
 export async function runScenario(
@@ -163,7 +201,9 @@ export async function runScenario(
       qPerDof: out.fit.qMin / out.fit.dof,
       suspectSensors: out.fit.suspectSensors,
     },
-    ...(s.mismatch ? { mismatch: s.mismatch } : {}),
+    ...(s.mismatch
+      ? { mismatch: s.mismatch, mismatchShiftSigma: mismatchShiftSigma(s, topology, readings) }
+      : {}),
     backend: String(out.diagnostics.backend),
     readings: readings.length,
     simulateMs: t1 - t0,
