@@ -107,7 +107,13 @@ describe('fit check by tension zone', () => {
     const signals: FitCheck['signals'] = {};
     for (const s of topology.line.sensors) {
       const bad = s.signal === 'S5_Tension_N';
-      signals[s.signal] = { q: bad ? 100 : 1, share: 0, dof: 8, meanZ: bad ? 3.5 : 0, rmsZ: bad ? 3.5 : 0.35 };
+      signals[s.signal] = {
+        q: bad ? 100 : 1,
+        share: 0,
+        dof: 8,
+        meanZ: bad ? 3.5 : 0,
+        rmsZ: bad ? 3.5 : 0.35,
+      };
     }
     const fit: FitCheck = { horizonS: 86400, qMin: 115, dof: 128, ok: true, signals };
 
