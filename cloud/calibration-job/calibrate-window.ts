@@ -106,6 +106,8 @@ export interface CalibrationOutput {
     logEvidence: number;
     evaluations: number;
     droppedValues: Record<string, number>;
+    /** Signals of the line without a single reading in the horizon fitted (each also a warning). */
+    missingSignals: string[];
     pDegraded: Record<string, number>;
     /** Change of ln b over the horizon (posterior mean) per friction parameter. */
     trend: Record<string, number>;
@@ -190,7 +192,10 @@ export async function calibrateWindow(
   }
   const fit = lineFit(topology, rec, options.acceptMisfit === true);
   const health = reportedHealth(fit, verdicts);
-  const warnings = fitWarnings(fit);
+  const missingSignals = Object.entries(fit.signals)
+    .filter(([, f]) => f.dof === 0)
+    .map(([name]) => name);
+  const warnings = [...fitWarnings(fit), ...missingSignalWarnings(missingSignals, fit.horizonS)];
   const trend: Record<string, number> = {};
   for (const [name, t] of Object.entries(rec.trends)) trend[name] = t.mean;
   const virtual = virtualSensors(topology, rec);
@@ -235,6 +240,7 @@ export async function calibrateWindow(
       logEvidence: rec.diagnostics.logEvidence,
       evaluations: rec.diagnostics.evaluations,
       droppedValues: rec.diagnostics.droppedValues,
+      missingSignals,
       pDegraded,
       trend,
       wallMs,
@@ -292,6 +298,18 @@ export function reportedHealth(
   );
   return Object.fromEntries(
     Object.entries(verdicts).map(([name, state]) => [name, unknown.has(name) ? 'unknown' : state]),
+  );
+}
+
+/**
+ * One warning per signal of the line that has no reading in the horizon fitted (a column missing from a CSV,
+ * a sensor offline): the fit went on without it, so what it alone would show is not in the result.
+ */
+function missingSignalWarnings(missing: readonly string[], horizonS: number): string[] {
+  return missing.map(
+    (name) =>
+      `SIGNAL_MISSING: ${name} has no reading in the last ${(horizonS / 3600).toFixed(1)} h fitted; the ` +
+      `recalibration went on without it (check the input's columns or the sensor)`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_MISFIT, runCli } from '../../../cli/main';
@@ -254,4 +254,44 @@ describe('selfcal calibrate --csv', () => {
       expect(out.warnings[0]).toMatch(/health verdicts given anyway \(misfit accepted\)$/);
     }, 120_000);
   });
+
+  it('warns about a sensor whose column the CSV lacks, and still recalibrates', async () => {
+    // Prepare: the worn-R4 window without its S8 column.
+    const lines = readFileSync(csv, 'utf8').trimEnd().split('\n');
+    const drop = lines[0]!.split(',').indexOf('S8_Tension_N');
+    const without = join(dir, 'no-s8.csv');
+    writeFileSync(
+      without,
+      `${lines
+        .map((l) =>
+          l
+            .split(',')
+            .filter((_, i) => i !== drop)
+            .join(','),
+        )
+        .join('\n')}\n`,
+    );
+
+    // Act
+    const r = await cli(
+      'calibrate',
+      '--csv',
+      without,
+      '--particles',
+      '64',
+      '--seed',
+      '3',
+      '--backend',
+      'webasm',
+      '--json',
+    );
+
+    // Assess
+    const out = JSON.parse(r.out) as { warnings: string[]; diagnostics: { missingSignals: string[] } };
+    expect(out.diagnostics.missingSignals).toEqual(['S8_Tension_N']);
+    expect(out.warnings).toContainEqual(
+      expect.stringMatching(/^SIGNAL_MISSING: S8_Tension_N has no reading in the last 48\.0 h/),
+    );
+    expect(r.err).toContain('warning: SIGNAL_MISSING: S8_Tension_N');
+  }, 120_000);
 });
