@@ -1,3 +1,4 @@
+import packageJson from '../package.json';
 import { createWriteStream } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -130,6 +131,7 @@ function buildProgram(io: CliIo): Command {
     .description(
       'Self-calibrating digital twins of industrial lines (edge + cloud), runnable against simulators.',
     )
+    .version(packageJson.version, '-V, --version', 'print the version of selfcal')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)');

@@ -20,6 +20,17 @@ describe('selfcal CLI', () => {
     expect(r.out).toMatch(/simulate \[options\]/);
   });
 
+  it('prints its version (package.json) with --version and -V', async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const r = await cli(flag);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(`${version}\n`);
+    }
+  });
+
   it.each([
     [['demo', '--days', 'abc'], /option '--days <n>' argument 'abc' is invalid\. 'abc' is not a number/],
     [['demo', '--days', '-3'], /-3 is outside \[0\.01, 3650\]/],
