@@ -185,8 +185,16 @@ export function checkManifestSchema(value: unknown): SignedManifest {
   if (!validateEnvelope(value)) {
     const err = validateEnvelope.errors?.[0];
     const path = err?.instancePath ?? '';
+    const params = err?.params ?? {};
+    // Name what was expected: the key not allowed, the constant or the allowed values.
     const extra =
-      err?.params && 'additionalProperty' in err.params ? ` '${String(err.params.additionalProperty)}'` : '';
+      'additionalProperty' in params
+        ? ` '${String(params.additionalProperty)}'`
+        : 'allowedValue' in params
+          ? ` ${JSON.stringify(params.allowedValue)}`
+          : 'allowedValues' in params
+            ? `: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
+            : '';
     fail('MANIFEST_SCHEMA_INVALID', `${path || '/'} ${err?.message ?? 'is invalid'}${extra}`, { path });
   }
   const signed = value as SignedManifest;

@@ -89,6 +89,18 @@ describe('verifyManifest', () => {
     );
   });
 
+  it('names the expected value when a field must be a constant (format 1)', () => {
+    // Act
+    const v = verifyManifest(signed(manifest({ format: 2 as unknown as 1 })), context());
+
+    // Assess
+    expect(v.ok).toBe(false);
+    if (!v.ok) {
+      expect(v.error.code).toBe('MANIFEST_SCHEMA_INVALID');
+      expect(v.error.message).toMatch(/\/manifest\/format must be equal to constant 1$/);
+    }
+  });
+
   it('rejects a manifest for another line', () => {
     expect(codeOf(verifyManifest(signed(manifest({ lineId: 'line-b' })), context()))).toBe(
       'MANIFEST_WRONG_LINE',
