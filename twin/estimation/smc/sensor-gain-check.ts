@@ -21,7 +21,7 @@ import type { LineTopology } from '../../lines/topology';
 import { cholesky } from '../linalg';
 import type { BinnedWindow } from './binned-window';
 import type { SmcPrior } from './sampler';
-import { TrendLikelihoodReference, type WindowSetpoints } from './trend-likelihood';
+import { TrendLikelihoodReference, trendLayout, type WindowSetpoints } from './trend-likelihood';
 
 const { log: mLog, sqrt: mSqrt, abs: mAbs, max: mMax } = Math;
 
@@ -74,7 +74,8 @@ class GainProblem {
   private readonly z: Float64Array;
   /** Per idler: the θ indices of ln b and its trend (they share the healthy/worn indicator). */
   private readonly groups: [number, number][];
-  private readonly grouped: Set<number>;
+  /** The idler whose indicator each θ index shares (−1: none). */
+  private readonly idlerOf: Int32Array;
   /** The data part of the last residuals() call: Σ w r² and the bin-values counted. */
   dataQ = 0;
   dataDof = 0;
@@ -94,7 +95,8 @@ class GainProblem {
     this.z = new Float64Array(window.signalNames.length);
     const { lnFrictionOffset, trendOffset, idlers } = this.ref.layout;
     this.groups = Array.from({ length: idlers }, (_, k) => [lnFrictionOffset + k, trendOffset + k]);
-    this.grouped = new Set(this.groups.flat());
+    this.idlerOf = new Int32Array(d).fill(-1);
+    this.groups.forEach(([a, b], k) => (this.idlerOf[a] = this.idlerOf[b] = k));
   }
 
   /** The stable step of each parameter for the forward differences. */
@@ -149,14 +151,16 @@ class GainProblem {
     for (let j = 0; j < this.ref.dimTheta; j++) {
       let mu = this.prior.mean[j]!;
       let sd = this.prior.std[j]!;
-      if (this.grouped.has(j) && alt) {
-        const idler = this.groups.findIndex(([a, bb]) => a === j || bb === j);
+      const idler = this.idlerOf[j]!;
+      if (idler >= 0 && alt) {
+        // The indicator's own odds, counted once per idler (at its ln b).
         const w = alt.weight[j]!;
+        const first = j === this.groups[idler]![0];
         if (worn[idler]) {
           mu = alt.mean[j]!;
           sd = alt.std[j]!;
-          if (j === this.groups[idler]![0]) constant += -2 * mLog(w);
-        } else if (j === this.groups[idler]![0] && w > 0) constant += -2 * mLog(1 - w);
+          if (first) constant += -2 * mLog(w);
+        } else if (first && w > 0) constant += -2 * mLog(1 - w);
       }
       out[k++] = (p[j]! - mu) / sd;
       constant += 2 * mLog(sd);
@@ -289,8 +293,7 @@ export function sensorGainCheck(
   // The odds of the gain error: one load cell miscalibrated (p) against none (1 − p, which J₀ carries).
   const oddsCost = -2 * mLog(pMiscalibrated) + 2 * mLog(1 - pMiscalibrated);
   const healthyStart = Float64Array.from(theta);
-  const { lnFrictionOffset, trendOffset, idlers } = new TrendLikelihoodReference(topology, window, setpoints)
-    .layout;
+  const { lnFrictionOffset, trendOffset, idlers } = trendLayout(topology);
   for (let k = 0; k < idlers; k++) {
     healthyStart[lnFrictionOffset + k] = prior.mean[lnFrictionOffset + k]!;
     healthyStart[trendOffset + k] = prior.mean[trendOffset + k]!;
