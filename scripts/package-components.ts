@@ -14,7 +14,9 @@
  * `better_sqlite3-<platform>-<arch>.node` next to main.js; aws-crt finds its addon through
  * AWS_CRT_NODEJS_BINARY_ABSOLUTE_PATH, set by a banner of main.js. Native addons of the build host come
  * from node_modules; other targets' better-sqlite3 addons must be given (`--native linux-arm64=FILE`,
- * built on such a host), aws-crt ships all Linux glibc builds in its npm package.
+ * built on such a host), aws-crt ships all Linux glibc builds in its npm package. A manifest whose artifacts
+ * cannot all be produced is left out of the recipe written (and reported), so no recipe names a file the
+ * build did not produce.
  *
  *   npm run package -- [--out DIR] [--bucket NAME] [--native <os>-<arch>=FILE]...
  */
@@ -22,7 +24,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument, parse as parseYaml } from 'yaml';
 
 export const REPO_ROOT = resolve(__dirname, '..');
 
@@ -192,6 +194,8 @@ export interface PackagedComponent {
   files: string[];
   /** Artifacts of a manifest this host could not produce (deploy those platforms from a build on them). */
   missing: { manifest: string; file: string; reason: string }[];
+  /** Manifests left out of the recipe written, because an artifact of theirs is missing. */
+  omittedManifests: string[];
 }
 
 export interface PackageOptions {
@@ -256,31 +260,60 @@ export async function packageComponent(
       throw new Error(`${spec.name}: the bundle uses aws-crt but manifest ${manifest.Name} ships no addon`);
   }
 
-  const files = ['main.js'];
+  // A manifest is packaged only when every artifact it names can be produced here; the others are left out
+  // of the recipe written, so a gateway of that platform finds no manifest (a clear deployment error)
+  // instead of an artifact that is not there.
+  const manifestName = (m: Recipe['Manifests'][number]) => m.Name ?? JSON.stringify(m.Platform);
+  const sources = new Map<string, string>();
   const missing: PackagedComponent['missing'] = [];
   for (const manifest of recipe.Manifests) {
     for (const artifact of manifest.Artifacts ?? []) {
       const file = artifactFileName(artifact.URI);
-      if (files.includes(file)) continue;
+      if (file === 'main.js' || sources.has(file)) continue;
       const source = nativeSource(file, options.natives ?? {});
-      if (source.path !== undefined && existsSync(source.path)) {
-        copyFileSync(source.path, join(dir, file));
-        files.push(file);
-      } else {
+      if (source.path !== undefined && existsSync(source.path)) sources.set(file, source.path);
+      else
         missing.push({
-          manifest: manifest.Name ?? JSON.stringify(manifest.Platform),
+          manifest: manifestName(manifest),
           file,
           reason: source.reason ?? `${source.path} does not exist`,
         });
-      }
     }
+  }
+  const omitted = new Set(missing.map((m) => m.manifest));
+  const kept = recipe.Manifests.filter((m) => !omitted.has(manifestName(m)));
+  if (kept.length === 0)
+    throw new Error(`${spec.name}: no manifest can be packaged on this host: ${JSON.stringify(missing)}`);
+  const files = ['main.js'];
+  for (const manifest of kept) {
+    for (const artifact of manifest.Artifacts ?? []) {
+      const file = artifactFileName(artifact.URI);
+      if (files.includes(file)) continue;
+      copyFileSync(sources.get(file) as string, join(dir, file));
+      files.push(file);
+    }
+  }
+  let emitted = recipeText;
+  if (omitted.size > 0) {
+    const doc = parseDocument(recipeText);
+    for (let i = recipe.Manifests.length - 1; i >= 0; i--)
+      if (omitted.has(manifestName(recipe.Manifests[i]!))) doc.deleteIn(['Manifests', i]);
+    emitted = doc.toString();
   }
 
   const recipeDir = join(options.outDir, 'recipes');
   mkdirSync(recipeDir, { recursive: true });
   const recipeFile = join(recipeDir, `${spec.name}-${options.version}.yaml`);
-  writeFileSync(recipeFile, recipeText);
-  return { name: spec.name, version: options.version, dir, recipeFile, files, missing };
+  writeFileSync(recipeFile, emitted);
+  return {
+    name: spec.name,
+    version: options.version,
+    dir,
+    recipeFile,
+    files,
+    missing,
+    omittedManifests: [...omitted],
+  };
 }
 
 export async function packageComponents(options: PackageOptions): Promise<PackagedComponent[]> {
@@ -310,6 +343,10 @@ async function main(argv: string[]): Promise<void> {
   for (const p of packaged) {
     console.log(`${p.name} ${p.version}: ${p.dir} (${p.files.join(', ')})`);
     for (const m of p.missing) console.warn(`  not packaged for ${m.manifest}: ${m.file}: ${m.reason}`);
+    if (p.omittedManifests.length > 0)
+      console.warn(
+        `  left out of the recipe: ${p.omittedManifests.join(', ')} (its gateways cannot deploy this build)`,
+      );
   }
   console.log(
     `recipes: ${join(values.out, 'recipes')}\n` +

@@ -96,15 +96,20 @@ describe('npm run package', () => {
       const recipe = recipeOf(p);
       const hostFiles = (hostManifest(recipe).Artifacts ?? []).map((a) => artifactFileName(a.URI));
       for (const file of hostFiles) expect(existsSync(join(p.dir, file))).toBe(true);
-      // Nothing in the folder that no manifest names; what is not there is reported, for other platforms only.
+      // Every file of every manifest in the recipe written is in the folder, and nothing else is; a manifest
+      // with a file this host cannot produce (another platform's) is reported and left out of the recipe.
       const allFiles = recipe.Manifests.flatMap((m) =>
         (m.Artifacts ?? []).map((a) => artifactFileName(a.URI)),
       );
-      for (const file of readdirSync(p.dir)) expect(allFiles).toContain(file);
+      expect([...new Set(allFiles)].sort()).toEqual(readdirSync(p.dir).sort());
       for (const missing of p.missing) expect(hostFiles).not.toContain(missing.file);
-      expect(p.missing.map((m) => m.file).sort()).toEqual(
-        allFiles.filter((f) => !readdirSync(p.dir).includes(f)).sort(),
-      );
+      expect([...new Set(p.missing.map((m) => m.manifest))].sort()).toEqual([...p.omittedManifests].sort());
+      for (const m of recipe.Manifests) expect(p.omittedManifests).not.toContain(m.Name);
+      // The sources list amd64 and aarch64; a build host without the other's SQLite addon writes one.
+      expect(recipe.Manifests.map((m) => m.Name)).toEqual([
+        hostTarget === 'linux-arm64' ? 'linux-aarch64' : 'linux-amd64',
+      ]);
+      expect(p.omittedManifests).toEqual([hostTarget === 'linux-arm64' ? 'linux-amd64' : 'linux-aarch64']);
     },
   );
 
@@ -207,6 +212,12 @@ describe('npm run package', () => {
         components: [COMPONENTS[0]!],
       });
       expect(p!.missing).toEqual([]);
+      expect(p!.omittedManifests).toEqual([]);
+      expect(
+        recipeOf(p!)
+          .Manifests.map((m) => m.Name)
+          .sort(),
+      ).toEqual(['linux-aarch64', 'linux-amd64']);
       expect(readFileSync(join(p!.dir, `better_sqlite3-${other}.node`), 'utf8')).toBe(
         'addon built on the other host',
       );
