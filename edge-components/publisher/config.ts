@@ -16,6 +16,11 @@ export interface PublisherConfig {
   /** Folder for bulk-import CSV files (readings older than 7 days); unset = count them as expired. */
   bulkExportDir?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Seconds to wait at start for the outbox the ingest creates (a publisher started first); then, or at
+   * once with 0, a missing outbox is an error (STORE_NOT_FOUND) instead of a new, empty one.
+   */
+  outboxWaitS: number;
 }
 
 export const publisherConfigSchema = {
@@ -38,6 +43,7 @@ export const publisherConfigSchema = {
     },
     bulkExportDir: { type: 'string', minLength: 1 },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
+    outboxWaitS: { type: 'number', minimum: 0, maximum: 3600 },
   },
 } as const;
 
@@ -51,6 +57,7 @@ export const PUBLISHER_DEFAULTS = {
   aliasTemplate: '/selfcal/{lineId}/{signal}',
   backoff: { baseMs: 200, capMs: 30000 },
   logLevel: 'info',
+  outboxWaitS: 60,
 } as const;
 
 export function aliasFromTemplate(template: string): (r: StoredReading) => string {

@@ -1,7 +1,11 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import { loadConfig } from '../shared/config';
 import { reportFailure, untilStopSignal } from '../shared/lifecycle';
-import { createLogger } from '../shared/logger';
+import { createLogger, type Logger } from '../shared/logger';
+import { StoreError } from '../store/errors';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { FolderBulkExporter } from './bulk-export';
 import {
@@ -25,6 +29,7 @@ export async function runPublisher(options: { configFile?: string } = {}): Promi
     defaults: PUBLISHER_DEFAULTS,
   });
   const logger = createLogger({ component: 'publisher', level: config.logLevel });
+  await waitForOutbox(config.dbPath, config.outboxWaitS * 1000, logger);
   const store = openOutboxStore({ path: config.dbPath, synchronous: config.synchronous });
   const region = config.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const client = new IoTSiteWiseClient({
@@ -64,4 +69,34 @@ if (require.main === module) {
     (code) => process.exit(code),
     (error: unknown) => process.exit(reportFailure(createLogger({ component: 'publisher' }), error)),
   );
+}
+
+/**
+ * The publisher reads the outbox the ingest writes: it waits up to `waitMs` for the file to appear (logging
+ * where it looks), then refuses a missing one with STORE_NOT_FOUND naming the path (opening it would create
+ * an empty outbox that nothing writes to: a mistyped dbPath would publish nothing, forever, in silence).
+ */
+export async function waitForOutbox(
+  dbPath: string,
+  waitMs: number,
+  logger: Pick<Logger, 'warn'>,
+  pollMs = 250,
+): Promise<void> {
+  const path = resolve(dbPath);
+  const until = Date.now() + waitMs;
+  let warned = 0;
+  while (!existsSync(path)) {
+    if (Date.now() >= until) {
+      throw new StoreError(
+        'STORE_NOT_FOUND',
+        `no outbox at ${path} (dbPath '${dbPath}'${waitMs > 0 ? `, waited ${waitMs / 1000} s` : ''}); ` +
+          'the ingest creates it: check dbPath, or start the ingest first',
+      );
+    }
+    if (Date.now() - warned >= 10_000) {
+      logger.warn('waiting for the outbox (the ingest creates it)', { path, waitS: waitMs / 1000 });
+      warned = Date.now();
+    }
+    await sleep(pollMs);
+  }
 }

@@ -2,7 +2,12 @@ import { SelfcalError } from '../../twin/errors';
 
 /** Stable codes of the outbox store; callers (ingest, publisher, ops tooling) switch on them. */
 export type StoreErrorCode =
-  'STORE_FULL' | 'STORE_CORRUPT' | 'STORE_SCHEMA_TOO_NEW' | 'STORE_INVALID_INPUT' | 'STORE_OPEN_FAILED';
+  | 'STORE_FULL'
+  | 'STORE_CORRUPT'
+  | 'STORE_SCHEMA_TOO_NEW'
+  | 'STORE_INVALID_INPUT'
+  | 'STORE_OPEN_FAILED'
+  | 'STORE_NOT_FOUND';
 
 /** Where an invalid input was found, so the caller can log or drop exactly that row. */
 export interface StoreInputLocation {

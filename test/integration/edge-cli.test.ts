@@ -4,11 +4,12 @@
  * MQTT, and the real SiteWise client reading them back from the emulator.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchGetAssetPropertyValueHistoryCommand } from '@aws-sdk/client-iotsitewise';
 import { connectAsync } from 'mqtt';
 import { createSitewiseClient } from '../../simulators/sitewise/index';
+import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store';
 import { tempDir, waitFor } from '../unit/edge-components/ingest/support';
 
 const REPO = resolve(__dirname, '../..');
@@ -125,4 +126,38 @@ describe('selfcal edge commands', () => {
     expect(ingest.out()).toContain('"store closed"');
     tmp.remove();
   }, 240_000);
+
+  it('publisher refuses a missing outbox, naming the path, instead of creating an empty one', async () => {
+    // Arrange: a mistyped dbPath
+    const tmp = tempDir('cli-no-outbox');
+    const dbPath = join(tmp.dir, 'outbx.db');
+    // Act
+    const run = selfcal(['publisher'], {
+      SELFCAL_PUBLISHER_CONFIG: JSON.stringify({ dbPath, endpoint: 'http://127.0.0.1:9', outboxWaitS: 0 }),
+    });
+    const code = await run.exit;
+    // Assess
+    expect(code).toBe(2);
+    expect(run.out()).toContain(`error [STORE_NOT_FOUND]: no outbox at ${dbPath}`);
+    expect(existsSync(dbPath)).toBe(false);
+    tmp.remove();
+  }, 60_000);
+
+  it('publisher started before the ingest waits for its outbox, then runs', async () => {
+    // Arrange
+    const tmp = tempDir('cli-outbox-wait');
+    const dbPath = join(tmp.dir, 'outbox.db');
+    const run = selfcal(['publisher'], {
+      SELFCAL_PUBLISHER_CONFIG: JSON.stringify({ dbPath, endpoint: 'http://127.0.0.1:9', outboxWaitS: 60 }),
+    });
+    await waitFor(() => run.out().includes('waiting for the outbox'), 30_000, 'publisher waiting');
+    // Act: the ingest's store appears
+    openOutboxStore({ path: dbPath }).close();
+    await waitFor(() => run.out().includes('"started"'), 30_000, 'publisher started');
+    run.child.kill('SIGTERM');
+    // Assess
+    expect(await run.exit).toBe(0);
+    expect(run.out()).toContain(dbPath);
+    tmp.remove();
+  }, 60_000);
 });
