@@ -22,7 +22,7 @@ import {
   type ZoneFit,
   type RecalibrationSnapshot,
 } from '../../twin/estimation/smc/recalibrate';
-import type { SensorGainFinding } from '../../twin/estimation/smc/sensor-gain-check';
+import type { SensorGainFinding, SensorSwapFinding } from '../../twin/estimation/smc/sensor-check';
 import { trendJointModel, trendLayout, trendState } from '../../twin/estimation/smc/trend-likelihood';
 import { likelihoodFactoryFor, type BackendRequest, type BackendSelection } from './kernels/select';
 import type { SmcProgress } from '../../twin/estimation/smc/sampler';
@@ -59,8 +59,9 @@ export interface LineFit extends FitCheck {
   horizonsTried: number;
   /**
    * `ok`: the model explains the window everywhere; `partial`: it explains the line as a whole but not a
-   * tension zone, or a load cell's gain error explains the window better than the bearings (the rollers
-   * there are `unknown`); `misfit`: it does not explain the window (every roller `unknown`).
+   * tension zone, or a sensor fault (a load cell's gain error, two channels swapped) explains the window
+   * better than the bearings (the rollers there are `unknown`); `misfit`: it does not explain the window
+   * (every roller `unknown`).
    */
   status: 'ok' | 'partial' | 'misfit';
   /** The verdicts were given anyway where the status is not `ok` (`acceptMisfit`). */
@@ -69,7 +70,15 @@ export interface LineFit extends FitCheck {
   zones: ZoneFit[];
   /** Per load cell: the gain error that would explain the window best, and by how much (absent: not run). */
   loadCells: SensorGainFinding[];
-  /** Load cells whose gain error explains the window better than the bearings, the most likely first. */
+  /**
+   * The most likely channel swaps (pairs of speeds or load cells in different tension zones read as each
+   * other's input), flagged ones first; at most SWAPS_REPORTED (absent: not run).
+   */
+  swaps: SensorSwapFinding[];
+  /**
+   * Signals whose fault explains the window better than the bearings: the flagged load cells (gain) and
+   * both channels of a flagged swap, the most likely first.
+   */
   suspectSensors: string[];
 }
 
@@ -252,6 +261,9 @@ export async function calibrateWindow(
   };
 }
 
+/** The channel swaps reported in `fit.swaps`, the most likely first (the check tries every candidate). */
+const SWAPS_REPORTED = 3;
+
 /** Signals whose share of the misfit is at least this are named in the warning (at most 4). */
 const NAMED_SHARE = 0.1;
 
@@ -259,11 +271,13 @@ const NAMED_SHARE = 0.1;
 function lineFit(topology: LineTopology, rec: Recalibration, acceptMisfit: boolean): LineFit {
   const check = rec.diagnostics.fit;
   const zones = zoneFits(topology, check);
-  const loadCells = rec.diagnostics.sensorGainCheck?.loadCells ?? [];
-  const suspectSensors = loadCells
-    .filter((c) => c.flagged)
-    .sort((a, b) => b.improvement - a.improvement)
-    .map((c) => c.signal);
+  const loadCells = rec.diagnostics.sensorCheck?.loadCells ?? [];
+  const swaps = (rec.diagnostics.sensorCheck?.swaps ?? []).slice(0, SWAPS_REPORTED);
+  const suspects = [
+    ...loadCells.filter((c) => c.flagged).map((c) => ({ signals: [c.signal], improvement: c.improvement })),
+    ...swaps.filter((x) => x.flagged),
+  ].sort((a, b) => b.improvement - a.improvement);
+  const suspectSensors = [...new Set(suspects.flatMap((x) => x.signals))];
   const status = !check.ok
     ? 'misfit'
     : zones.some((z) => !z.ok) || suspectSensors.length > 0
@@ -276,6 +290,7 @@ function lineFit(topology: LineTopology, rec: Recalibration, acceptMisfit: boole
     accepted: status !== 'ok' && acceptMisfit,
     zones,
     loadCells,
+    swaps,
     suspectSensors,
   };
 }
@@ -348,18 +363,30 @@ export function fitWarnings(fit: LineFit): string[] {
       );
     }
   }
-  if (fit.suspectSensors.length > 0) {
-    const byName = new Map(fit.loadCells.map((c) => [c.signal, c]));
-    const [first, ...others] = fit.suspectSensors.map((s) => byName.get(s) as SensorGainFinding);
-    const rollers = fit.zones
-      .filter((z) => z.signals.some((s) => fit.suspectSensors.includes(s)))
-      .flatMap((z) => z.rollers);
+  const rollers = fit.zones
+    .filter((z) => z.signals.some((s) => fit.suspectSensors.includes(s)))
+    .flatMap((z) => z.rollers);
+  const verdicts =
+    fit.status === 'misfit' ? 'no health verdict' : (then ?? `rollers unknown: ${rollers.join(', ')}`);
+  const by = (x: { improvement: number }) => `by ${x.improvement.toFixed(1)} in −2 ln p`;
+  const gains = fit.loadCells.filter((c) => c.flagged).sort((a, b) => b.improvement - a.improvement);
+  if (gains.length > 0) {
+    const [first, ...others] = gains as [SensorGainFinding, ...SensorGainFinding[]];
     warnings.push(
-      `SENSOR_SUSPECT: ${first!.signal} reads ${percent(first!.gain)}: a gain error of this load cell explains ` +
-        `the window better than the bearings (by ${first!.improvement.toFixed(1)} in −2 ln p)` +
+      `SENSOR_SUSPECT: ${first.signal} reads ${percent(first.gain)}: a gain error of this load cell explains ` +
+        `the window better than the bearings (${by(first)})` +
         (others.length > 0 ? ` (or ${others.map((c) => `${c.signal} ${percent(c.gain)}`).join(', ')})` : '') +
-        `; check its calibration; ` +
-        (fit.status === 'misfit' ? 'no health verdict' : (then ?? `rollers unknown: ${rollers.join(', ')}`)),
+        `; check its calibration; ${verdicts}`,
+    );
+  }
+  const swaps = fit.swaps.filter((x) => x.flagged);
+  if (swaps.length > 0) {
+    const [first, ...others] = swaps as [SensorSwapFinding, ...SensorSwapFinding[]];
+    warnings.push(
+      `SENSOR_SUSPECT: ${first.signals.join(' and ')} read each other's input: the two channels swapped ` +
+        `explain the window better than the bearings (${by(first)})` +
+        (others.length > 0 ? ` (or ${others.map((x) => x.signals.join(' ↔ ')).join(', ')})` : '') +
+        `; check their wiring; ${verdicts}`,
     );
   }
   return warnings;

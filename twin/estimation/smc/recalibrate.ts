@@ -5,7 +5,7 @@
  * sampler returns the posterior of the frictions at the window's end.
  * Pure: no I/O, no clock; the seed is the only source of randomness.
  */
-import { sensorGainCheck, type SensorGainCheck, type SensorGainCheckOptions } from './sensor-gain-check';
+import { sensorCheck, type SensorCheck, type SensorCheckOptions } from './sensor-check';
 import {
   linePriorLogStd,
   modelDiscrepancyInSigmas,
@@ -46,8 +46,8 @@ export type LikelihoodFactory = (
 ) => MemberLikelihood | Promise<MemberLikelihood>;
 
 export interface RecalibrationOptions extends SmcOptions {
-  /** The load-cell gain check after the fit (sensor-gain-check.ts); false skips it. */
-  sensorGainCheck?: SensorGainCheckOptions | false;
+  /** The sensor check after the fit (load-cell gains, swapped channels: sensor-check.ts); false skips it. */
+  sensorCheck?: SensorCheckOptions | false;
   /**
    * Prior on ln b at the window end, a mixture of a healthy and a worn bearing. Healthy: median
    * [N·m·s/rad] (default: each idler's `bearingFrictionNms` in the line description) and log-std
@@ -136,8 +136,8 @@ export interface Recalibration {
     /** The fit check of the horizon reported, and of the longer horizons rejected before it. */
     fit: FitCheck;
     rejectedHorizons: FitCheck[];
-    /** Whether a load cell's gain error explains the reported horizon better than the bearings. */
-    sensorGainCheck?: SensorGainCheck;
+    /** Whether a load cell's gain error or two swapped channels explain the horizon better than the bearings. */
+    sensorCheck?: SensorCheck;
   };
   result: SmcResult;
   window: BinnedWindow;
@@ -295,16 +295,16 @@ export async function recalibrateFrictions(
     const enough = readings.filter((r) => r.ts >= window.toS - shorter).length >= MIN_HORIZON_READINGS;
     if (fit.ok || shorter < minHorizon || !enough) {
       const summary = summariseRecalibration(topology, result, window, likelihood.backend, fit, rejected);
-      if (options.sensorGainCheck !== false) {
+      if (options.sensorCheck !== false) {
         const d = result.thetaNames.length;
         const best = bestMember(result);
-        summary.diagnostics.sensorGainCheck = sensorGainCheck(
+        summary.diagnostics.sensorCheck = sensorCheck(
           topology,
           window,
           setpoints,
           prior,
           result.theta.subarray(best * d, (best + 1) * d),
-          options.sensorGainCheck,
+          options.sensorCheck,
         );
       }
       return summary;

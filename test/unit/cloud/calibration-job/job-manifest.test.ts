@@ -36,6 +36,7 @@ function output(b: number): CalibrationOutput {
     accepted: false,
     zones: [],
     loadCells: [],
+    swaps: [],
     suspectSensors: [],
   };
   return {

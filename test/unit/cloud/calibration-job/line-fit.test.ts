@@ -34,6 +34,7 @@ function lineFit(overrides: Partial<LineFit> = {}): LineFit {
     accepted: false,
     zones,
     loadCells: [],
+    swaps: [],
     suspectSensors: [],
     ...overrides,
   };
@@ -69,6 +70,27 @@ describe('a partial line fit', () => {
     expect(fitWarnings(fit)).toEqual([
       'SENSOR_SUSPECT: S5_Tension_N reads 8.1 % low: a gain error of this load cell explains the window better ' +
         'than the bearings (by 20.5 in −2 ln p); check its calibration; rollers unknown: R1, R4',
+    ]);
+  });
+
+  it('leaves the rollers of both zones of a suspect channel swap unknown and names the two channels', () => {
+    // Act
+    const fit = lineFit({
+      zones: zones.map((z) => ({ ...z, ok: true })),
+      swaps: [
+        { signals: ['Roller4_w', 'S8_Tension_N'], improvement: 7.25, q: 20, explains: true, flagged: true },
+        { signals: ['Roller4_w', 'NR1_w'], improvement: 3.5, q: 22, explains: true, flagged: true },
+        { signals: ['S5_Tension_N', 'S8_Tension_N'], improvement: -12, q: 90, explains: false, flagged: false },
+      ],
+      suspectSensors: ['Roller4_w', 'S8_Tension_N', 'NR1_w'],
+    });
+
+    // Assess
+    expect(reportedHealth(fit, verdicts)).toEqual({ R1: 'unknown', R4: 'unknown', R8: 'unknown' });
+    expect(fitWarnings(fit)).toEqual([
+      "SENSOR_SUSPECT: Roller4_w and S8_Tension_N read each other's input: the two channels swapped explain " +
+        'the window better than the bearings (by 7.3 in −2 ln p) (or Roller4_w ↔ NR1_w); check their wiring; ' +
+        'rollers unknown: R1, R4, R8',
     ]);
   });
 

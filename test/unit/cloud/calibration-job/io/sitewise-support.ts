@@ -70,6 +70,7 @@ export function sampleOutput(overrides: Partial<CalibrationOutput['parameters']>
       accepted: false,
       zones: [],
       loadCells: [],
+      swaps: [],
       suspectSensors: [],
     },
     warnings: [],

@@ -1,23 +1,29 @@
 /**
- * Would a miscalibrated load cell explain the window better than the bearings? A gain error on a load cell
- * (it reads (1 + g)·T) and a worn bearing next to it both move one tension, so the recalibration absorbs a
- * gain error into a friction and may call a healthy roller suspect. What tells them apart is the rest of the
- * line: a friction changes the true tension, which the web's strain carries into the idlers' speeds and the
- * neighbouring load cells, while a gain error changes one reading only.
+ * Would a sensor fault explain the window better than the bearings? Two faults that the recalibration
+ * otherwise absorbs into frictions, calling a healthy roller suspect or missing a worn one:
  *
- * The check compares two explanations at their best (maximum a posteriori) fits, both under the
- * recalibration's own likelihood and prior:
- *   J₀ = min_θ  −2 ln p(ȳ | θ) − 2 ln p(θ)                                (the line as described)
+ * - a load cell's gain error (it reads (1 + g)·T) moves one tension as a worn bearing next to it would;
+ * - two channels wired to each other's input (two speeds, or two load cells, in different tension zones)
+ *   move two readings in opposite directions, which frictions on both sides can mimic.
+ *
+ * What tells them apart is the rest of the line: a friction changes the true tension, which the web's
+ * strain carries into the idlers' speeds and the neighbouring load cells, while a sensor fault changes the
+ * readings concerned only.
+ *
+ * The check compares each fault with the line as described at their best (maximum a posteriori) fits, all
+ * under the recalibration's own likelihood and prior:
+ *   J₀ = min_θ  −2 ln p(ȳ | θ) − 2 ln p(θ)                                     (the line as described)
  *   J_c = min_θ,g −2 ln p(ȳ | θ, load cell c reads (1 + g)·T) − 2 ln p(θ) − 2 ln p(g) − 2 ln p_c
- * with g ~ N(0, gainStd²) and p_c the prior probability that a given load cell is miscalibrated. A load
- * cell is flagged when J₀ − J_c exceeds `margin` (the data prefer the gain error by more than a likelihood
- * ratio of e^{margin/2}), the gain error is at least `minGain`, and with it the window passes the fit check
- * (a gain error that leaves the window unexplained is no diagnosis). Each bearing's prior is the recalibration's healthy/worn mixture, taken at its more
- * probable component (both fits alike). The minimisation is Levenberg–Marquardt with forward-difference
- * Jacobians from the best member of the SMC (and, for J_c, also from the healthy prior mean, with g from the
- * reading's ratio to the prediction there).
+ *   J_ab = min_θ −2 ln p(ȳ | θ, channels a and b exchanged) − 2 ln p(θ) − 2 ln p_ab
+ * with g ~ N(0, gainStd²), p_c the prior probability that a given load cell is miscalibrated and p_ab that
+ * of a line having a swapped pair, spread over the pairs that could be. A fault is flagged when J₀ − J
+ * exceeds its margin (the data prefer it by more than a likelihood ratio of e^{margin/2}), with it the window
+ * passes the fit check (a fault that leaves the window unexplained is no diagnosis), and, for a gain, the
+ * gain is at least `minGain`. Each bearing's prior is the recalibration's healthy/worn mixture, taken at
+ * its more probable component (all fits alike). The minimisation is Levenberg–Marquardt with
+ * forward-difference Jacobians from the best member of the SMC and from the healthy prior mean.
  */
-import type { LineTopology } from '../../lines/topology';
+import { zoneSignals, type LineTopology } from '../../lines/topology';
 import { cholesky } from '../linalg';
 import type { BinnedWindow } from './binned-window';
 import type { SmcPrior } from './sampler';
@@ -25,7 +31,7 @@ import { TrendLikelihoodReference, trendLayout, type WindowSetpoints } from './t
 
 const { log: mLog, sqrt: mSqrt, abs: mAbs, max: mMax } = Math;
 
-export interface SensorGainCheckOptions {
+export interface SensorCheckOptions {
   /** Prior std of a load cell's relative gain error when it is miscalibrated (default 0.1: ±10 %). */
   gainStd?: number;
   /** Prior probability that a given load cell is miscalibrated (default 0.05). */
@@ -33,10 +39,22 @@ export interface SensorGainCheckOptions {
   /** J₀ − J_c above which a load cell is flagged (default 6: a likelihood ratio of e³ ≈ 20). */
   margin?: number;
   /**
+   * J₀ − J_ab above which a swap is flagged (default 2: odds of e ≈ 2.7 for the swap). Lower than the gain's
+   * margin: a swap has no parameter of its own to fit noise with, so on data without one it scores J₀
+   * plus its prior odds or worse (measured: −10 to −23 on healthy and degraded plant windows), and where
+   * the data favour it the bearings' verdicts are more likely wrong than right.
+   */
+  swapMargin?: number;
+  /**
    * Smallest |gain| flagged (default 0.02): below it a load cell is within what a plant's load cells are
    * calibrated to, and what it shifts moves a friction by less than the health thresholds can see.
    */
   minGain?: number;
+  /**
+   * Prior probability that the line has two channels of the same kind wired to each other's input (default
+   * 0.05), spread evenly over the pairs checked. False skips the swap check.
+   */
+  swappedProbability?: number | false;
   /** Levenberg–Marquardt iterations per fit (default 60). */
   maxIterations?: number;
 }
@@ -54,13 +72,31 @@ export interface SensorGainFinding {
   flagged: boolean;
 }
 
-export interface SensorGainCheck {
+export interface SensorSwapFinding {
+  /** The two channels (same kind, in different tension zones) read as each other's input. */
+  signals: [string, string];
+  /** J₀ − J_ab: how much better (in −2 ln units) the swap explains the window; > margin flags it. */
+  improvement: number;
+  /** The data's q with the two exchanged, and whether it passes the fit check (q ≤ dof). */
+  q: number;
+  explains: boolean;
+  /** improvement > swapMargin and the window explained with the swap. */
+  flagged: boolean;
+}
+
+export interface SensorCheck {
   /** J₀: the best fit of the line as described. */
   objective: number;
   margin: number;
+  swapMargin: number;
   minGain: number;
   loadCells: SensorGainFinding[];
+  /** Every pair checked, the most likely swap first (empty when the swap check is off). */
+  swaps: SensorSwapFinding[];
 }
+
+/** What the model reads: the line as described, a load cell with a gain error, or two channels exchanged. */
+type Fault = { kind: 'none' } | { kind: 'gain'; channel: number } | { kind: 'swap'; a: number; b: number };
 
 /** −2 ln of a normal density without the 2π term (constant across the fits compared). */
 function normalCost(x: number, mean: number, std: number): number {
@@ -68,7 +104,7 @@ function normalCost(x: number, mean: number, std: number): number {
   return z * z + 2 * mLog(std);
 }
 
-class GainProblem {
+class FaultProblem {
   readonly dim: number;
   private readonly ref: TrendLikelihoodReference;
   private readonly z: Float64Array;
@@ -76,6 +112,10 @@ class GainProblem {
   private readonly groups: [number, number][];
   /** The idler whose indicator each θ index shares (−1: none). */
   private readonly idlerOf: Int32Array;
+  /** The load cell with a gain (−1: none). */
+  private readonly channel: number;
+  /** The model output that each channel reads (itself, or its swapped partner's). */
+  private readonly source: Int32Array;
   /** The data part of the last residuals() call: Σ w r² and the bin-values counted. */
   dataQ = 0;
   dataDof = 0;
@@ -85,13 +125,18 @@ class GainProblem {
     private readonly window: BinnedWindow,
     setpoints: WindowSetpoints,
     private readonly prior: SmcPrior,
-    /** The load cell with a gain, or −1 for none. */
-    private readonly channel: number,
+    fault: Fault,
     private readonly gainStd: number,
   ) {
     this.ref = new TrendLikelihoodReference(topology, window, setpoints);
     const d = this.ref.dimTheta;
-    this.dim = channel >= 0 ? d + 1 : d;
+    this.channel = fault.kind === 'gain' ? fault.channel : -1;
+    this.dim = this.channel >= 0 ? d + 1 : d;
+    this.source = Int32Array.from(window.signalNames, (_, c) => c);
+    if (fault.kind === 'swap') {
+      this.source[fault.a] = fault.b;
+      this.source[fault.b] = fault.a;
+    }
     this.z = new Float64Array(window.signalNames.length);
     const { lnFrictionOffset, trendOffset, idlers } = this.ref.layout;
     this.groups = Array.from({ length: idlers }, (_, k) => [lnFrictionOffset + k, trendOffset + k]);
@@ -134,11 +179,17 @@ class GainProblem {
     const g = this.channel >= 0 ? p[this.ref.dimTheta]! : 0;
     let k = 0;
     for (let b = 0; b < bins; b++) {
-      this.ref.predictAt(p, 0, u[b]!, this.z);
+      try {
+        this.ref.predictAt(p, 0, u[b]!, this.z);
+      } catch {
+        // Parameters where the line has no steady state (a step too far): no fit there.
+        return Infinity;
+      }
       for (let c = 0; c < m; c++) {
         const w = weight[b * m + c]!;
         if (w === 0) continue;
-        const predicted = c === this.channel ? (1 + g) * this.z[c]! : this.z[c]!;
+        const z = this.z[this.source[c]!]!;
+        const predicted = c === this.channel ? (1 + g) * z : z;
         out[k++] = (mean[b * m + c]! - predicted) * mSqrt(w);
       }
     }
@@ -186,9 +237,9 @@ class GainProblem {
   }
 }
 
-/** Levenberg–Marquardt on a GainProblem from p0; returns the best objective and its parameters. */
+/** Levenberg–Marquardt on a FaultProblem from p0; returns the best objective and its parameters. */
 function minimise(
-  problem: GainProblem,
+  problem: FaultProblem,
   p0: Float64Array,
   maxIterations: number,
 ): { cost: number; p: Float64Array } {
@@ -209,9 +260,10 @@ function minimise(
       const h = problem.step(j);
       const saved = p[j]!;
       p[j] = saved + h;
-      problem.residuals(p, worn, rStep);
+      const stepped = problem.residuals(p, worn, rStep);
       p[j] = saved;
-      for (let i = 0; i < rows; i++) jac[i * n + j] = (rStep[i]! - r[i]!) / h;
+      // At the edge of the parameters with a steady state: no slope along j (the step is taken without it).
+      for (let i = 0; i < rows; i++) jac[i * n + j] = Number.isFinite(stepped) ? (rStep[i]! - r[i]!) / h : 0;
     }
     a.fill(0);
     grad.fill(0);
@@ -272,63 +324,108 @@ function minimise(
 }
 
 /**
- * Runs the check for every load cell of the line on the binned window, from the SMC's best member `best`
- * (θ of length dimTheta). Pure and deterministic.
+ * The channel pairs a swap could be: two signals of the same kind (speeds, or load cells) that observe
+ * different sets of tension zones (inside one zone the two readings would be alike and a swap would not
+ * matter to the fit).
  */
-export function sensorGainCheck(
+export function swapCandidates(topology: LineTopology): [number, number][] {
+  const zones = zoneSignals(topology);
+  const sensors = topology.line.sensors;
+  const zonesOf = sensors.map((s) =>
+    zones.flatMap((z, k) => (z.signals.includes(s.signal) ? [k] : [])).join(','),
+  );
+  const pairs: [number, number][] = [];
+  for (let a = 0; a < sensors.length; a++) {
+    for (let b = a + 1; b < sensors.length; b++) {
+      const kind = sensors[a]!.kind;
+      if (kind === 'dancerAngle' || kind !== sensors[b]!.kind || zonesOf[a] === zonesOf[b]) continue;
+      pairs.push([a, b]);
+    }
+  }
+  return pairs;
+}
+
+/**
+ * Runs the check for every load cell's gain and every swap candidate of the line on the binned window, from
+ * the SMC's best member `best` (θ of length dimTheta). Pure and deterministic.
+ */
+export function sensorCheck(
   topology: LineTopology,
   window: BinnedWindow,
   setpoints: WindowSetpoints,
   prior: SmcPrior,
   best: ArrayLike<number>,
-  options: SensorGainCheckOptions = {},
-): SensorGainCheck {
+  options: SensorCheckOptions = {},
+): SensorCheck {
   const gainStd = options.gainStd ?? 0.1;
   const pMiscalibrated = options.miscalibratedProbability ?? 0.05;
+  const pSwapped = options.swappedProbability ?? 0.05;
   const margin = options.margin ?? 6;
+  const swapMargin = options.swapMargin ?? 2;
   const minGain = options.minGain ?? 0.02;
   const iterations = options.maxIterations ?? 60;
   const theta = Float64Array.from(best);
-  const base = minimise(new GainProblem(topology, window, setpoints, prior, -1, gainStd), theta, iterations);
-  // The odds of the gain error: one load cell miscalibrated (p) against none (1 − p, which J₀ carries).
-  const oddsCost = -2 * mLog(pMiscalibrated) + 2 * mLog(1 - pMiscalibrated);
+  const problem = (fault: Fault) => new FaultProblem(topology, window, setpoints, prior, fault, gainStd);
+  const base = minimise(problem({ kind: 'none' }), theta, iterations);
   const healthyStart = Float64Array.from(theta);
   const { lnFrictionOffset, trendOffset, idlers } = trendLayout(topology);
   for (let k = 0; k < idlers; k++) {
     healthyStart[lnFrictionOffset + k] = prior.mean[lnFrictionOffset + k]!;
     healthyStart[trendOffset + k] = prior.mean[trendOffset + k]!;
   }
+  /** The best of the fits from the starts, with its data q. */
+  const fitFrom = (fault: FaultProblem, starts: Float64Array[]) => {
+    let bestFit: { cost: number; p: Float64Array } = { cost: Infinity, p: starts[0]! };
+    for (const start of starts) {
+      const fit = minimise(fault, start, iterations);
+      if (fit.cost < bestFit.cost) bestFit = fit;
+    }
+    fault.residuals(bestFit.p, fault.components(bestFit.p), new Float64Array(fault.residualCount()));
+    return { ...bestFit, q: fault.dataQ, explains: fault.dataQ <= fault.dataDof };
+  };
+  // The odds of a fault: this one (p) against none (1 − p, which J₀ carries).
+  const odds = (p: number) => -2 * mLog(p) + 2 * mLog(1 - p);
+
   const loadCells: SensorGainFinding[] = [];
   topology.line.sensors.forEach((s, c) => {
     if (s.kind !== 'tension') return;
-    const problem = new GainProblem(topology, window, setpoints, prior, c, gainStd);
-    const starts = [
+    const fault = problem({ kind: 'gain', channel: c });
+    const fit = fitFrom(fault, [
       Float64Array.of(...base.p, 0),
-      Float64Array.of(...healthyStart, ratioGain(problem, window, healthyStart, c)),
-    ];
-    let bestFit: { cost: number; p: Float64Array } = { cost: Infinity, p: starts[0]! };
-    for (const start of starts) {
-      const fit = minimise(problem, start, iterations);
-      if (fit.cost < bestFit.cost) bestFit = fit;
-    }
-    const improvement = base.cost - (bestFit.cost + oddsCost);
-    const gain = bestFit.p[bestFit.p.length - 1]!;
-    problem.residuals(bestFit.p, problem.components(bestFit.p), new Float64Array(problem.residualCount()));
-    const explains = problem.dataQ <= problem.dataDof;
+      Float64Array.of(...healthyStart, ratioGain(fault, window, healthyStart, c)),
+    ]);
+    const improvement = base.cost - (fit.cost + odds(pMiscalibrated));
+    const gain = fit.p[fit.p.length - 1]!;
     loadCells.push({
       signal: s.signal,
       gain,
       improvement,
-      q: problem.dataQ,
-      explains,
-      flagged: improvement > margin && mAbs(gain) >= minGain && explains,
+      q: fit.q,
+      explains: fit.explains,
+      flagged: improvement > margin && mAbs(gain) >= minGain && fit.explains,
     });
   });
-  return { objective: base.cost, margin, minGain, loadCells };
+
+  const swaps: SensorSwapFinding[] = [];
+  const pairs = pSwapped === false ? [] : swapCandidates(topology);
+  for (const [a, b] of pairs) {
+    const fit = fitFrom(problem({ kind: 'swap', a, b }), [base.p, healthyStart]);
+    const improvement = base.cost - (fit.cost + odds((pSwapped as number) / pairs.length));
+    const names = window.signalNames;
+    swaps.push({
+      signals: [names[a]!, names[b]!],
+      improvement,
+      q: fit.q,
+      explains: fit.explains,
+      flagged: improvement > swapMargin && fit.explains,
+    });
+  }
+  swaps.sort((x, y) => y.improvement - x.improvement);
+  return { objective: base.cost, margin, swapMargin, minGain, loadCells, swaps };
 }
 
 /** The weighted mean ratio of channel c's bins to the prediction at p, minus 1 (a gain's starting value). */
-function ratioGain(problem: GainProblem, window: BinnedWindow, p: Float64Array, c: number): number {
+function ratioGain(problem: FaultProblem, window: BinnedWindow, p: Float64Array, c: number): number {
   const m = window.signalNames.length;
   let num = 0;
   let den = 0;

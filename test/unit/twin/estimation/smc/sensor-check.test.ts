@@ -6,7 +6,7 @@
 import { PlantSimulator } from '../../../../../simulators/plant/plant-simulator';
 import { defaultScenario, type PlantScenario } from '../../../../../simulators/plant/scenario';
 import { frictionWindow, zoneFits, type FitCheck } from '../../../../../twin/estimation/smc/recalibrate';
-import { sensorGainCheck } from '../../../../../twin/estimation/smc/sensor-gain-check';
+import { sensorCheck, swapCandidates } from '../../../../../twin/estimation/smc/sensor-check';
 import { lineSetpoints } from '../../../../../twin/estimation/smc/trend-likelihood';
 import { DRAW_LINE_ID, loadLine, zoneSignals } from '../../../../../twin/lines/topology';
 
@@ -18,9 +18,14 @@ function check(overrides: (s: PlantScenario) => void, line = topology) {
   overrides(scenario);
   const readings = [...new PlantSimulator(line, scenario).samples()].map((s) => s.reading);
   const { window, prior } = frictionWindow(line, readings, {});
-  const result = sensorGainCheck(line, window, lineSetpoints(line), prior, prior.mean);
+  const result = sensorCheck(line, window, lineSetpoints(line), prior, prior.mean);
   const bySignal = new Map(result.loadCells.map((c) => [c.signal, c]));
-  return { result, bySignal, flagged: result.loadCells.filter((c) => c.flagged).map((c) => c.signal) };
+  return {
+    result,
+    bySignal,
+    flagged: result.loadCells.filter((c) => c.flagged).map((c) => c.signal),
+    swapped: result.swaps.filter((x) => x.flagged).map((x) => x.signals.join('/')),
+  };
 }
 
 describe('load-cell gain check', () => {
@@ -49,12 +54,14 @@ describe('load-cell gain check', () => {
 
   it('does not blame a load cell for a worn bearing that moves the same tension', () => {
     // Act: R4 wears to 0.1 (S5 reads about 40 N more than a healthy line would give it).
-    const { result, flagged } = check((s) => {
+    const { result, flagged, swapped } = check((s) => {
       s.degradations = [{ element: 'R4', onsetS: 3600, rampS: 86400, finalNms: 0.1 }];
     });
 
-    // Assess: the gain explanations are worse than the bearing's.
+    // Assess: the gain and swap explanations are worse than the bearing's.
     expect(flagged).toEqual([]);
+    expect(swapped).toEqual([]);
+    expect(result.swaps[0]!.improvement).toBeLessThan(0);
     for (const c of result.loadCells) expect(c.improvement).toBeLessThan(result.margin);
   });
 
@@ -65,7 +72,9 @@ describe('load-cell gain check', () => {
 
     // Assess: the offset does improve the fit as a 1 % gain error, below the smallest gain flagged.
     expect(healthy.flagged).toEqual([]);
+    expect(healthy.swapped).toEqual([]);
     expect(offset.flagged).toEqual([]);
+    expect(offset.swapped).toEqual([]);
     const s8 = offset.bySignal.get('S8_Tension_N')!;
     expect(s8.improvement).toBeGreaterThan(offset.result.margin);
     expect(Math.abs(s8.gain)).toBeLessThan(offset.result.minGain);
@@ -79,6 +88,32 @@ describe('load-cell gain check', () => {
     // Assess
     expect(flagged).toContain('S8_Tension_N');
     expect(bySignal.get('S8_Tension_N')!.gain).toBeCloseTo(0.1, 1);
+  });
+});
+
+describe('channel swap check', () => {
+  it('flags two idler speeds in different zones wired to each other’s input, and only them', () => {
+    // Act: Roller4 (first zone) and Roller8 (second zone) exchanged at the plant's terminals.
+    const { result, swapped, flagged } = check((s) => (s.sensorFaults.swapped = [['Roller4_w', 'Roller8_w']]));
+
+    // Assess: the true pair is the most likely swap by far; no load cell is blamed.
+    expect(swapped[0]).toBe('Roller4_w/Roller8_w');
+    expect(result.swaps[0]!.improvement).toBeGreaterThan(result.swapMargin + 100);
+    expect(flagged).toEqual([]);
+  });
+
+  it('tries only pairs of one kind that observe different zones', () => {
+    // Act
+    const pairs = swapCandidates(topology).map(([a, b]) =>
+      [topology.line.sensors[a]!, topology.line.sensors[b]!].map((s) => s.signal).join('/'),
+    );
+
+    // Assess: S2 and S5 share their zone (a swap there is invisible to the fit); the dancer has no partner.
+    expect(pairs).toContain('Roller4_w/Roller8_w');
+    expect(pairs).toContain('S5_Tension_N/S8_Tension_N');
+    expect(pairs).not.toContain('S2_Tension_N/S5_Tension_N');
+    expect(pairs).not.toContain('Roller4_w/S8_Tension_N');
+    expect(pairs.some((p) => p.includes('DancerAngle_deg'))).toBe(false);
   });
 });
 
