@@ -5,9 +5,10 @@
  * (`S5_Tension_N_virtual`) and its std under `…_virtual_std`; the line's fit, `line_fit_ok` (1 the model
  * explains the window everywhere, 0 not), `line_fit_status` (FIT_STATUS_CODES) and `line_fit_q_per_dof`
  * (q_min / dof), per measured signal its mean and RMS standardized residual at the best fit,
- * `S5_Tension_N_residual_z` and `…_residual_rms`, and per load cell the gain check's finding,
- * `S5_Tension_N_gain_suspect` (1 a gain error explains the window better than the bearings) and
- * `…_gain_estimate` (the relative gain error of that explanation). Every
+ * `S5_Tension_N_residual_z` and `…_residual_rms`, and `…_suspect` (1 a fault of this sensor, a gain error
+ * or a swap with another channel, explains the window better than the bearings), and per load cell the
+ * gain check's finding, `S5_Tension_N_gain_suspect` (1 its gain error does) and `…_gain_estimate` (the
+ * relative gain error of that explanation). Every
  * value is a GOOD DOUBLE at the window's end, so a retried job overwrites instead of adding.
  *
  * BatchPutAssetPropertyValue at the API limits (10 entries per call, here one value per entry);
@@ -83,6 +84,7 @@ export function posteriorValues(output: CalibrationOutput): { name: string; valu
     out.push(
       { name: `${signal}_residual_z`, value: f.meanZ },
       { name: `${signal}_residual_rms`, value: f.rmsZ },
+      { name: `${signal}_suspect`, value: fit.suspectSensors.includes(signal) ? 1 : 0 },
     );
   }
   for (const c of fit.loadCells) {

@@ -67,8 +67,8 @@ describe('SitewisePosteriorSink (real SDK, SiteWise emulator)', () => {
     await sink.writePosterior(LINE, AT, sampleOutput());
     await sink.writePosterior(LINE, AT, sampleOutput({ b4: { mean: 0.3, std: 0.01, p05: 0.28, p95: 0.32 } }));
 
-    // Assess: 28 values → 3 calls per write
-    expect(Object.keys(SAMPLE_VALUES)).toHaveLength(28);
+    // Assess: 29 values → 3 calls per write
+    expect(Object.keys(SAMPLE_VALUES)).toHaveLength(29);
     expect(fx.emulator.stats().requestsByOperation['BatchPutAssetPropertyValue']).toBe(6);
     expect(fx.emulator.history(aliasOf('b4')).map((p) => p.value.doubleValue)).toEqual([0.3]);
   });
@@ -158,10 +158,11 @@ describe('posteriorValues', () => {
     expect(values.map((v) => v.name).slice(0, 4)).toEqual(['b1', 'b1_std', 'b1_p05', 'b1_p95']);
   });
 
-  it('writes the fit status and each load cell’s gain finding', () => {
+  it('writes the fit status, each load cell’s gain finding and which signals are suspect', () => {
     // Prepare: a partial fit, S5 suspect (10 % high), S8 checked and clear.
     const sample = sampleOutput();
     const finding = { improvement: 30, q: 10, explains: true };
+    const signalFit = { q: 1, share: 0.1, dof: 8, meanZ: 0.2, rmsZ: 0.4 };
     const output = {
       ...sample,
       fit: {
@@ -171,7 +172,8 @@ describe('posteriorValues', () => {
           { signal: 'S5_Tension_N', gain: 0.1, flagged: true, ...finding },
           { signal: 'S8_Tension_N', gain: 0.004, flagged: false, ...finding, improvement: -1.3 },
         ],
-        suspectSensors: ['S5_Tension_N'],
+        signals: { S5_Tension_N: signalFit, S8_Tension_N: signalFit, Roller4_w: signalFit },
+        suspectSensors: ['S5_Tension_N', 'Roller4_w'],
       },
     };
 
@@ -185,5 +187,8 @@ describe('posteriorValues', () => {
     expect(byName['S5_Tension_N_gain_estimate']).toBe(0.1);
     expect(byName['S8_Tension_N_gain_suspect']).toBe(0);
     expect(byName['S8_Tension_N_gain_estimate']).toBe(0.004);
+    expect(byName['S5_Tension_N_suspect']).toBe(1);
+    expect(byName['Roller4_w_suspect']).toBe(1);
+    expect(byName['S8_Tension_N_suspect']).toBe(0);
   });
 });

@@ -113,4 +113,5 @@ export const SAMPLE_VALUES: Record<string, number> = {
   line_fit_q_per_dof: 0.5,
   S5_Tension_N_residual_z: -0.5,
   S5_Tension_N_residual_rms: 0.7,
+  S5_Tension_N_suspect: 0,
 };
