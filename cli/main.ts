@@ -23,6 +23,7 @@ import {
 } from '../cloud/calibration-job/calibrate-window';
 import type { BackendRequest } from '../cloud/calibration-job/kernels/select';
 import { exitWhenWebGpuIdle } from '../cloud/calibration-job/kernels/gpu-backends';
+import { watchLauncher } from './launcher-watch';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -462,10 +463,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 }
 
 /**
- * Entry point for `node cli/bin.js` and `tsx cli/main.ts`: sets the process exit code, and exits
- * explicitly once a WebGPU device it used is destroyed (Dawn can keep Node alive after that).
+ * Entry point for `node cli/bin.js` and `tsx cli/main.ts`: stops when the npm process that launched it is
+ * gone (launcher-watch.ts), sets the process exit code, and exits explicitly once a WebGPU device it used is
+ * destroyed (Dawn can keep Node alive after that).
  */
 export function main(argv: readonly string[] = process.argv.slice(2)): void {
+  watchLauncher();
   void runCli(argv).then((code) => exitWhenWebGpuIdle(code));
 }
 
