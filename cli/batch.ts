@@ -1,15 +1,23 @@
 /**
  * `selfcal batch submit`: submits a recalibration of a fleet over a window to AWS Batch (or the Batch
- * emulator, `--endpoint`), and with `--wait` follows it to the end. The config file holds the fleet,
- * the window and any per-submission overrides of the job config:
+ * emulator, `--endpoint`), and with `--wait` follows it to the end; `--dry-run` prints the request instead
+ * of sending it. The config file holds the fleet, the window and any per-submission overrides of the job
+ * config:
  *   { "fleet": [{ "lineId", "thingName", "line"? }], "window": { "from", "to" }, "particles"?: 4096, … }
  */
 import { readFileSync } from 'node:fs';
 import { BatchClient } from '@aws-sdk/client-batch';
 import type { Command } from 'commander';
-import { submitRecalibration, waitForJob, type FleetEntry } from '../cloud/batch/submit';
+import {
+  recalibrationJobInput,
+  submitRecalibration,
+  waitForJob,
+  type FleetEntry,
+  type RecalibrationRequest,
+} from '../cloud/batch/submit';
 import { regionOf } from '../cloud/calibration-job/job-io';
 import { SelfcalError } from '../twin/errors';
+import { logs, withAwsOptions, type AwsCliOptions } from './aws-options';
 
 export interface BatchCliIo {
   stdout: (text: string) => void;
@@ -21,14 +29,13 @@ const processIo: BatchCliIo = {
   stderr: (t) => process.stderr.write(t),
 };
 
-interface SubmitOptions {
-  endpoint?: string;
-  region?: string;
+interface SubmitOptions extends AwsCliOptions {
   queue: string;
   definition: string;
   config: string;
   jobName?: string;
   wait?: boolean;
+  dryRun?: boolean;
   pollMaxS: string;
 }
 
@@ -65,47 +72,57 @@ export function registerBatchCommands(program: Command, io: BatchCliIo = process
   const batch = program
     .command('batch')
     .description('submit and follow cloud recalibration jobs on AWS Batch');
-  batch
+  const submit = batch
     .command('submit')
     .description('submit a recalibration of a fleet over a window (an array job for 2+ lines)')
     .requiredOption('--queue <name>', 'job queue name or ARN')
     .requiredOption('--definition <name>', 'job definition name[:revision] or ARN')
     .requiredOption('--config <file>', 'JSON: { fleet, window, ...job config overrides }')
-    .option('--endpoint <url>', 'Batch endpoint (e.g. the emulator); default AWS')
-    .option('--region <region>', 'AWS region (default AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)')
     .option('--job-name <name>', 'job name (default selfcal-recalibration-<window end>)')
     .option('--wait', 'poll until the job succeeds or fails; exit 1 when it fails')
     .option('--poll-max-s <seconds>', 'longest delay between polls with --wait', '30')
-    .action(async (o: SubmitOptions) => {
-      const { fleet, window, rest } = readSubmitConfig(o.config);
-      const client = new BatchClient({
-        region: regionOf(o.region, process.env),
-        ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-      });
-      try {
-        const submitted = await submitRecalibration(client, {
-          jobQueue: o.queue,
-          jobDefinition: o.definition,
-          ...(o.jobName !== undefined ? { jobName: o.jobName } : {}),
-          fleet,
-          window,
-          configOverrides: rest,
-        });
-        io.stdout(`${JSON.stringify(submitted)}\n`);
-        if (!o.wait) return;
-        const maxDelayMs = Math.max(0.1, Number(o.pollMaxS)) * 1000;
-        const job = await waitForJob(client, submitted.jobId, {
-          initialDelayMs: Math.min(1000, maxDelayMs),
-          maxDelayMs,
-          onStatus: (r) => io.stderr(`${JSON.stringify(r)}\n`),
-        });
-        io.stdout(
-          `${JSON.stringify({ jobId: job.jobId, status: job.status, statusReason: job.statusReason })}\n`,
-        );
-        if (job.status !== 'SUCCEEDED')
-          throw new Error(`job ${job.jobId} ${job.status}: ${job.statusReason ?? ''}`);
-      } finally {
-        client.destroy();
-      }
+    .option('--dry-run', 'check the submission and print the SubmitJob request on stdout; send nothing');
+  withAwsOptions(submit, 'Batch', 'info').action(async (o: SubmitOptions) => {
+    const { fleet, window, rest } = readSubmitConfig(o.config);
+    const request: RecalibrationRequest = {
+      jobQueue: o.queue,
+      jobDefinition: o.definition,
+      ...(o.jobName !== undefined ? { jobName: o.jobName } : {}),
+      fleet,
+      window,
+      configOverrides: rest,
+    };
+    const level = o.logLevel ?? 'info';
+    if (o.dryRun) {
+      io.stdout(`${JSON.stringify({ dryRun: true, submitJob: recalibrationJobInput(request) })}\n`);
+      return;
+    }
+    const client = new BatchClient({
+      region: regionOf(o.region, process.env),
+      ...(o.profile !== undefined ? { profile: o.profile } : {}),
+      ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     });
+    try {
+      if (logs(level, 'debug'))
+        io.stderr(`${JSON.stringify({ submitJob: recalibrationJobInput(request) })}\n`);
+      const submitted = await submitRecalibration(client, request);
+      io.stdout(`${JSON.stringify(submitted)}\n`);
+      if (!o.wait) return;
+      const maxDelayMs = Math.max(0.1, Number(o.pollMaxS)) * 1000;
+      const job = await waitForJob(client, submitted.jobId, {
+        initialDelayMs: Math.min(1000, maxDelayMs),
+        maxDelayMs,
+        onStatus: (r) => {
+          if (logs(level, 'info')) io.stderr(`${JSON.stringify(r)}\n`);
+        },
+      });
+      io.stdout(
+        `${JSON.stringify({ jobId: job.jobId, status: job.status, statusReason: job.statusReason })}\n`,
+      );
+      if (job.status !== 'SUCCEEDED')
+        throw new Error(`job ${job.jobId} ${job.status}: ${job.statusReason ?? ''}`);
+    } finally {
+      client.destroy();
+    }
+  });
 }

@@ -24,18 +24,19 @@ import {
 import type { BackendRequest } from '../cloud/calibration-job/kernels/select';
 import { exitWhenWebGpuIdle } from '../cloud/calibration-job/kernels/gpu-backends';
 import { watchLauncher } from './launcher-watch';
+import { logLevelOption, withAwsOptions, type AwsCliOptions, type CliLogLevel } from './aws-options';
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  /** Show a progress bar on stderr (off in tests). */
+  /** Show a progress bar on stderr: only where stderr is a terminal (never into a redirected log). */
   progress: boolean;
 }
 
 const processIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  progress: true,
+  progress: process.stderr.isTTY === true,
 };
 
 function numberIn(min: number, max: number, integer = false) {
@@ -77,7 +78,12 @@ function backendOption(): Option {
     .default('auto');
 }
 
-/** calibrateWindow with a progress bar over the tempering (0 → 1) on stderr. */
+/**
+ * calibrateWindow with a progress bar on stderr. The SMC tempers from the prior to the posterior: the
+ * data's weight β goes from 0 to 1 in adaptive stages (each as large as the members' diversity allows), so
+ * the bar shows β, the stage and the effective sample size, and the time spent, not an ETA (the steps are
+ * not even). A horizon the fit check rejects starts again at β 0 on a shorter one.
+ */
 async function calibrateWithProgress(
   io: CliIo,
   label: string,
@@ -85,42 +91,47 @@ async function calibrateWithProgress(
   readings: readonly Reading[],
   options: Omit<CalibrateWindowOptions, 'onProgress'>,
 ): Promise<CalibrationOutput> {
-  const bar = progressBar(io, label, 'tempering');
+  const bar = progressBar(
+    io,
+    `${label} [{bar}] data weight β {beta} of 1 | stage {stage} | ESS {ess} | {duration_formatted}`,
+  );
   try {
     return await calibrateWindow(topology, readings, {
       ...options,
-      onProgress: (p) => bar.update(Math.round(p.temperature * 1000), 1000),
+      onProgress: (p) =>
+        bar.update(Math.round(p.temperature * 1000), 1000, {
+          beta: p.temperature.toFixed(3),
+          stage: p.stage,
+          ess: Math.round(p.ess),
+        }),
     });
   } finally {
     bar.stop();
   }
 }
 
+/** A progress bar on stderr where `io.progress` (a terminal); `format` in cli-progress's tokens. */
 function progressBar(
   io: CliIo,
-  label: string,
-  unit = 'samples',
-): { update: (done: number, total: number) => void; stop: () => void } {
+  format: string,
+): { update: (done: number, total: number, payload?: Record<string, unknown>) => void; stop: () => void } {
   if (!io.progress) return { update: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({
-    format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | ETA {eta}s`,
-    stream: process.stderr,
-    noTTYOutput: true,
-    notTTYSchedule: 5000,
-    hideCursor: true,
-  });
+  const bar = new SingleBar({ format, stream: process.stderr, hideCursor: true });
   let started = false;
   return {
-    update: (done, total) => {
+    update: (done, total, payload = {}) => {
       if (!started) {
-        bar.start(total, 0);
+        bar.start(total, 0, payload);
         started = true;
       }
-      bar.update(done);
+      bar.update(done, payload);
     },
     stop: () => started && bar.stop(),
   };
 }
+
+const samplesFormat = (label: string) =>
+  `${label} [{bar}] {percentage}% | {value}/{total} samples | ETA {eta_formatted}`;
 
 const portOption = (defaultPort: number) =>
   new Option('--port <n>', 'TCP port to listen on (0 = any free port)')
@@ -178,7 +189,7 @@ function buildProgram(io: CliIo): Command {
       }) => {
         const topology = loadLine(o.line);
         requireIdler(topology, o.roller);
-        const bar = progressBar(io, 'simulating + estimating');
+        const bar = progressBar(io, samplesFormat('simulating the plant + the edge estimator'));
         const readings: Reading[] = [];
         const result = runDemo(
           topology,
@@ -228,7 +239,7 @@ function buildProgram(io: CliIo): Command {
         if (o.roller === undefined) scenario.degradations = [];
         const sim = new PlantSimulator(topology, scenario);
         const signals = topology.line.sensors.map((s) => s.signal);
-        const bar = progressBar(io, 'simulating');
+        const bar = progressBar(io, samplesFormat('simulating the plant'));
         const total = sim.sampleCount;
         let done = 0;
         const readings = (function* () {
@@ -289,20 +300,30 @@ function buildProgram(io: CliIo): Command {
       `run the MQTT ingest component until SIGTERM/SIGINT (config: --config FILE and/or SELFCAL_INGEST_CONFIG)`,
     )
     .option('--config <file>', 'JSON configuration file')
-    .action(async (o: { config?: string }) => {
-      const config = loadIngestConfig({ filePath: o.config, env: process.env });
+    .addOption(logLevelOption())
+    .action(async (o: { config?: string; logLevel?: CliLogLevel }) => {
+      const config = loadIngestConfig({
+        filePath: o.config,
+        env: process.env,
+        ...(o.logLevel ? { overrides: { logLevel: o.logLevel } } : {}),
+      });
       await serveIngest(config, createLogger({ component: 'ingest', level: config.logLevel }));
     });
 
-  program
+  const publisher = program
     .command('publisher')
     .description(
-      `run the SiteWise publisher component until SIGTERM/SIGINT (config: --config FILE and/or SELFCAL_PUBLISHER_CONFIG)`,
+      `run the SiteWise publisher component until SIGTERM/SIGINT (config: --config FILE and/or SELFCAL_PUBLISHER_CONFIG; the flags override their keys)`,
     )
-    .option('--config <file>', 'JSON configuration file')
-    .action(async (o: { config?: string }) => {
-      await runPublisher({ configFile: o.config });
-    });
+    .option('--config <file>', 'JSON configuration file');
+  withAwsOptions(publisher, 'SiteWise').action(async (o: { config?: string } & AwsCliOptions) => {
+    const overrides = Object.fromEntries(
+      (['region', 'profile', 'endpoint', 'logLevel'] as const).flatMap((k) =>
+        o[k] === undefined ? [] : [[k, o[k]]],
+      ),
+    );
+    await runPublisher({ configFile: o.config, overrides });
+  });
 
   program
     .command('validate-line <file>')
@@ -433,11 +454,28 @@ class CliExit extends Error {
 }
 
 /**
+ * A command with subcommands given none (`selfcal`, `selfcal batch`) prints its help on stdout and exits 0,
+ * as `--help` does; an unknown subcommand is an error (exit 2).
+ */
+function helpWhenBare(command: Command): void {
+  if (command.commands.length === 0) return;
+  command.commands.forEach(helpWhenBare);
+  command.allowExcessArguments(true).action(() => {
+    const [first] = command.args;
+    if (first !== undefined) {
+      command.error(`error: unknown command '${first}'`, { code: 'commander.unknownCommand', exitCode: 2 });
+    }
+    command.help();
+  });
+}
+
+/**
  * Run the CLI; returns the exit code (0 ok, 1 runtime failure, 2 bad arguments or input, 3 `calibrate`:
  * the model does not explain the window).
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
+  helpWhenBare(program);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return 0;

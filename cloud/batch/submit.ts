@@ -10,6 +10,7 @@ import {
   SubmitJobCommand,
   type BatchClient,
   type JobDetail,
+  type SubmitJobCommandInput,
 } from '@aws-sdk/client-batch';
 import { checkFleetAndWindow } from '../calibration-job/job-config';
 import { MAX_FLEET_LINES } from '../calibration-job/job-config-schema';
@@ -60,14 +61,14 @@ export function defaultJobName(window: { from: string; to: string }): string {
     .slice(0, 14)}`;
 }
 
-export async function submitRecalibration(
-  client: BatchClient,
-  request: RecalibrationRequest,
-): Promise<SubmittedRecalibration> {
+/**
+ * The SubmitJob request for a recalibration, checked as the job would check it (what the job would refuse,
+ * exit 2 on every child, is refused here): what `submitRecalibration` sends, and what `--dry-run` prints.
+ */
+export function recalibrationJobInput(request: RecalibrationRequest): SubmitJobCommandInput {
   const { fleet } = request;
   // What the job receives: the window's two instants only.
   const window = { from: request.window.from, to: request.window.to };
-  // The job's own rules, so that what the job would refuse (exit 2 on every child) is refused here.
   try {
     checkFleetAndWindow(fleet, window);
   } catch (e) {
@@ -85,21 +86,28 @@ export async function submitRecalibration(
       `the job config is ${Buffer.byteLength(text)} bytes, over ${MAX_CONFIG_BYTES}: split the fleet into several submissions`,
     );
   }
-  const out = await client.send(
-    new SubmitJobCommand({
-      jobName,
-      jobQueue: request.jobQueue,
-      jobDefinition: request.jobDefinition,
-      parameters: { [JOB_CONFIG_PARAMETER]: text },
-      ...(fleet.length >= 2 ? { arrayProperties: { size: fleet.length } } : {}),
-    }),
-  );
+  return {
+    jobName,
+    jobQueue: request.jobQueue,
+    jobDefinition: request.jobDefinition,
+    parameters: { [JOB_CONFIG_PARAMETER]: text },
+    ...(fleet.length >= 2 ? { arrayProperties: { size: fleet.length } } : {}),
+  };
+}
+
+export async function submitRecalibration(
+  client: BatchClient,
+  request: RecalibrationRequest,
+): Promise<SubmittedRecalibration> {
+  const input = recalibrationJobInput(request);
+  const out = await client.send(new SubmitJobCommand(input));
   if (!out.jobId) throw new BatchSubmitError('BATCH_JOB_NOT_FOUND', 'SubmitJob answered without a jobId');
+  const size = input.arrayProperties?.size;
   return {
     jobId: out.jobId,
-    jobName: out.jobName ?? jobName,
+    jobName: out.jobName ?? (input.jobName as string),
     ...(out.jobArn ? { jobArn: out.jobArn } : {}),
-    ...(fleet.length >= 2 ? { arraySize: fleet.length } : {}),
+    ...(size !== undefined ? { arraySize: size } : {}),
   };
 }
 

@@ -87,10 +87,15 @@ const schema = {
 export { DEFAULTS as INGEST_DEFAULTS, schema as ingestConfigSchema };
 
 /** Merge the sources (file, then env), apply defaults, validate; throws ConfigError naming the key. */
-export function loadIngestConfig(sources: { filePath?: string; env?: NodeJS.ProcessEnv }): IngestConfig {
+export function loadIngestConfig(sources: {
+  filePath?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Partial<IngestConfig>;
+}): IngestConfig {
   return loadConfig<IngestConfig>(schema, {
     file: sources.filePath,
     env: sources.env ?? {},
+    ...(sources.overrides ? { overrides: sources.overrides } : {}),
     envVar: CONFIG_ENV,
     defaults: DEFAULTS,
   });

@@ -8,6 +8,11 @@ export interface PublisherConfig {
   endpoint?: string;
   /** AWS region; unset = AWS_REGION (Greengrass sets it to the core's region), else us-east-1. */
   region?: string;
+  /**
+   * Profile of the AWS shared config/credentials files; unset = AWS_PROFILE, else the SDK's default
+   * credential chain (on Greengrass, the token exchange service: leave it unset there).
+   */
+  profile?: string;
   valuesPerSecond: number;
   batchSize: number;
   /** Property alias of a reading: `{lineId}` and `{signal}` are substituted. */
@@ -32,6 +37,7 @@ export const publisherConfigSchema = {
     synchronous: { enum: ['FULL', 'NORMAL'] },
     endpoint: { type: 'string', pattern: '^https?://' },
     region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$' },
+    profile: { type: 'string', pattern: '^[A-Za-z0-9_.+@-]{1,64}$' },
     valuesPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
     batchSize: { type: 'integer', minimum: 1, maximum: 100000 },
     aliasTemplate: { type: 'string', pattern: '\\{signal\\}' },

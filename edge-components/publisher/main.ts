@@ -22,9 +22,12 @@ import { SitewisePublisher } from './sitewise-publisher';
  * SIGTERM/SIGINT stop after the call in flight and close the database. Exit codes: 0 stopped cleanly,
  * 2 bad configuration, 1 failure.
  */
-export async function runPublisher(options: { configFile?: string } = {}): Promise<number> {
+export async function runPublisher(
+  options: { configFile?: string; overrides?: Partial<PublisherConfig> } = {},
+): Promise<number> {
   const config = loadConfig<PublisherConfig>(publisherConfigSchema, {
     file: options.configFile,
+    ...(options.overrides ? { overrides: options.overrides } : {}),
     envVar: PUBLISHER_CONFIG_ENV,
     defaults: PUBLISHER_DEFAULTS,
   });
@@ -34,6 +37,7 @@ export async function runPublisher(options: { configFile?: string } = {}): Promi
   const region = config.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const client = new IoTSiteWiseClient({
     region,
+    ...(config.profile !== undefined ? { profile: config.profile } : {}),
     ...(config.endpoint ? { endpoint: config.endpoint, disableHostPrefix: true } : {}),
   });
   const publisher = new SitewisePublisher({

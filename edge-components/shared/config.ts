@@ -28,12 +28,15 @@ export interface ConfigSources {
   file?: string;
   /** Environment to read `envVar` from (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Keys given on the command line (`--log-level` …): they override the file's and the variable's. */
+  overrides?: Record<string, unknown>;
 }
 
 /**
  * Read a component's configuration once at start: a JSON file, then the environment variable `envVar`
  * (JSON text, or the path of a JSON file — Greengrass launchers pass the recipe's configuration either
- * way), whose keys override the file's; merged over `defaults` (one level deep for nested objects),
+ * way), whose keys override the file's, then `overrides` (command-line flags); merged over `defaults` (one
+ * level deep for nested objects),
  * validated against `schema`, frozen. At least one source must be given. Every failure is one
  * ConfigError naming the key.
  */
@@ -55,7 +58,7 @@ export function loadConfig<T>(
     : envValue.startsWith('{')
       ? readJsonObject(envValue, options.envVar)
       : readJsonObject(readText(envValue), envValue);
-  const merged: Record<string, unknown> = { ...fromFile, ...fromEnv };
+  const merged: Record<string, unknown> = { ...fromFile, ...fromEnv, ...options.overrides };
   return validateConfig<T>(schema, withDefaults(merged, options.defaults));
 }
 

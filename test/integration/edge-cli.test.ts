@@ -143,6 +143,30 @@ describe('selfcal edge commands', () => {
     tmp.remove();
   }, 60_000);
 
+  it('publisher flags override the config: --endpoint, --region, --log-level; a bad one exits 2', async () => {
+    // Arrange: an outbox, a config without endpoint or region
+    const tmp = tempDir('cli-publisher-flags');
+    const dbPath = join(tmp.dir, 'outbox.db');
+    openOutboxStore({ path: dbPath }).close();
+    const config = { SELFCAL_PUBLISHER_CONFIG: JSON.stringify({ dbPath, outboxWaitS: 0, logLevel: 'warn' }) };
+
+    // Act
+    const run = selfcal(
+      ['publisher', '--endpoint', 'http://127.0.0.1:9', '--region', 'eu-west-1', '--log-level', 'info'],
+      config,
+    );
+    await waitFor(() => run.out().includes('"started"'), 30_000, 'publisher started');
+    run.child.kill('SIGTERM');
+    const bad = selfcal(['publisher', '--region', 'Mars'], config);
+
+    // Assess: info lines written (the flag beat the config's warn), the flag's endpoint used
+    expect(await run.exit).toBe(0);
+    expect(run.out()).toContain('"endpoint":"http://127.0.0.1:9"');
+    expect(await bad.exit).toBe(2);
+    expect(bad.out()).toContain("'Mars' is not an AWS region");
+    tmp.remove();
+  }, 60_000);
+
   it('publisher started before the ingest waits for its outbox, then runs', async () => {
     // Arrange
     const tmp = tempDir('cli-outbox-wait');

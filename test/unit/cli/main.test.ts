@@ -20,6 +20,18 @@ describe('selfcal CLI', () => {
     expect(r.out).toMatch(/simulate \[options\]/);
   });
 
+  it.each([[[]], [['batch']], [['params']]])(
+    '%j without a subcommand prints its help and exits 0',
+    async (args) => {
+      const r = await cli(...args);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(
+        new RegExp(`^Usage: selfcal${args.length ? ` ${args[0]}` : ''} \\[options\\] \\[command\\]`),
+      );
+      expect(r.err).toBe('');
+    },
+  );
+
   it('prints its version (package.json) with --version and -V', async () => {
     const { version } = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
       version: string;
@@ -38,6 +50,7 @@ describe('selfcal CLI', () => {
     [['demo', '--sample-period', 'NaN'], /'NaN' is not a number/],
     [['demo', '--frobnicate'], /unknown option '--frobnicate'/],
     [['launch'], /unknown command 'launch'/],
+    [['batch', 'launch'], /unknown command 'launch'/],
   ])('rejects %j with exit code 2 and a precise message', async (args, message) => {
     const r = await cli(...args);
     expect(r.code).toBe(2);

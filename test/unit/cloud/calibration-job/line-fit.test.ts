@@ -80,7 +80,13 @@ describe('a partial line fit', () => {
       swaps: [
         { signals: ['Roller4_w', 'S8_Tension_N'], improvement: 7.25, q: 20, explains: true, flagged: true },
         { signals: ['Roller4_w', 'NR1_w'], improvement: 3.5, q: 22, explains: true, flagged: true },
-        { signals: ['S5_Tension_N', 'S8_Tension_N'], improvement: -12, q: 90, explains: false, flagged: false },
+        {
+          signals: ['S5_Tension_N', 'S8_Tension_N'],
+          improvement: -12,
+          q: 90,
+          explains: false,
+          flagged: false,
+        },
       ],
       suspectSensors: ['Roller4_w', 'S8_Tension_N', 'NR1_w'],
     });

@@ -94,7 +94,9 @@ describe('load-cell gain check', () => {
 describe('channel swap check', () => {
   it('flags two idler speeds in different zones wired to each other’s input, and only them', () => {
     // Act: Roller4 (first zone) and Roller8 (second zone) exchanged at the plant's terminals.
-    const { result, swapped, flagged } = check((s) => (s.sensorFaults.swapped = [['Roller4_w', 'Roller8_w']]));
+    const { result, swapped, flagged } = check(
+      (s) => (s.sensorFaults.swapped = [['Roller4_w', 'Roller8_w']]),
+    );
 
     // Assess: the true pair is the most likely swap by far; no load cell is blamed.
     expect(swapped[0]).toBe('Roller4_w/Roller8_w');
