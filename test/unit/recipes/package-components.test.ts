@@ -200,6 +200,31 @@ describe('npm run package', () => {
     }
   });
 
+  test('--native <target>-abi<N> adds an addon for another Node ABI beside the host one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'selfcal-package-abi-'));
+    try {
+      const built = join(dir, 'better_sqlite3.node');
+      writeFileSync(built, 'addon built for Node 22');
+      const [p] = await packageComponents({
+        outDir: join(dir, 'out'),
+        natives: { [`${hostTarget}-abi127`]: built },
+        components: [COMPONENTS[0]!],
+      });
+      const files = (hostManifest(recipeOf(p!)).Artifacts ?? []).map((a) => artifactFileName(a.URI));
+      expect(files).toEqual(
+        expect.arrayContaining([
+          `better_sqlite3-${hostTarget}-abi${process.versions.modules}.node`,
+          `better_sqlite3-${hostTarget}-abi127.node`,
+        ]),
+      );
+      expect(readFileSync(join(p!.dir, `better_sqlite3-${hostTarget}-abi127.node`), 'utf8')).toBe(
+        'addon built for Node 22',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('--native adds the SQLite addon of another target, built elsewhere', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'selfcal-package-native-'));
     try {
@@ -218,9 +243,9 @@ describe('npm run package', () => {
           .Manifests.map((m) => m.Name)
           .sort(),
       ).toEqual(['linux-aarch64', 'linux-amd64']);
-      expect(readFileSync(join(p!.dir, `better_sqlite3-${other}.node`), 'utf8')).toBe(
-        'addon built on the other host',
-      );
+      expect(
+        readFileSync(join(p!.dir, `better_sqlite3-${other}-abi${process.versions.modules}.node`), 'utf8'),
+      ).toBe('addon built on the other host');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -253,6 +278,29 @@ describe('npm run package', () => {
     const result = spawnSync('sh', ['-c', command], { cwd, env, encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  test("the recipe's Install step refuses a node with no addon for its ABI, naming what was packaged", () => {
+    // Arrange: a copy of the ingest's artifacts without this node's addon (another ABI's in its place)
+    const p = byName('com.selfcal.Ingest');
+    const dir = mkdtempSync(join(tmpdir(), 'selfcal-install-abi-'));
+    try {
+      const other = `better_sqlite3-${hostTarget}-abi1.node`;
+      writeFileSync(join(dir, other), 'an addon for another Node');
+      const { command, env, cwd } = nucleusSpawn({ ...p, dir }, join(outDir, 'gg-install-abi'), 'Install');
+
+      // Act
+      const result = spawnSync('sh', ['-c', command], { cwd, env, encoding: 'utf8' });
+
+      // Assess
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(
+        `com.selfcal.Ingest needs Node >= 20 with a SQLite addon packaged for its ABI; found ${process.version} ` +
+          `(ABI ${process.versions.modules}), packaged: ${other}`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('run as the nucleus runs them, with the default configuration, the components share one outbox and stop on SIGTERM', async () => {

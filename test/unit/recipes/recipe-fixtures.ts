@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   COMPONENTS,
-  hostRecipeValues,
   packageVersion,
   parseRecipe,
   recipeSourcePath,
@@ -33,7 +32,7 @@ export function loadRecipes(): LoadedRecipe[] {
       spec,
       sourceText,
       source: parseRecipe(sourceText),
-      recipe: parseRecipe(renderRecipe(sourceText, hostRecipeValues(packageVersion()))),
+      recipe: parseRecipe(renderRecipe(sourceText, { version: packageVersion() })),
     };
   });
 }

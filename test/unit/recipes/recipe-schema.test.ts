@@ -161,10 +161,14 @@ describe('recipes', () => {
   );
 
   test.each(recipes.map((r) => [r.spec.name, r] as const))(
-    '%s: Install refuses a node other than the one the addons are packaged for',
+    '%s: Install refuses a node older than 20, or one without an addon for its ABI in the artifacts',
     (_, r) => {
-      const install = stepOf(r.recipe.Manifests[0]!, 'Install').Script;
-      expect(install).toContain(`process.versions.modules !== '${process.versions.modules}'`);
+      for (const m of r.recipe.Manifests) {
+        const install = stepOf(m, 'Install').Script;
+        expect(install).toContain("'-abi' + process.versions.modules + '.node'");
+        expect(install).toContain("Number(process.versions.node.split('.')[0]) < 20");
+        expect(install).toMatch(/ '\{artifacts:path\}'$/);
+      }
     },
   );
 });
