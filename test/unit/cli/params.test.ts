@@ -118,6 +118,37 @@ describe('selfcal params', () => {
     expect((await cli('params', 'keygen', '--out', keys)).code).toBe(2);
   });
 
+  it('signs the README example (docs/examples/manifest.json) into an envelope the gateway verifies but for its dates', async () => {
+    // Prepare
+    const keys = join(dir, 'keys-readme');
+    const gen = JSON.parse((await cli('params', 'keygen', '--out', keys, '--name', 'ops')).out) as Record<
+      string,
+      string
+    >;
+    const example = join(__dirname, '../../../docs/examples/manifest.json');
+    // Act
+    const r = await cli(
+      'params',
+      'sign',
+      '--manifest',
+      example,
+      '--key',
+      join(keys, 'ops.key'),
+      '--key-id',
+      'ops-2026',
+    );
+    // Assess: every check passes but the validity window (2026-01), which the example states
+    expect(r.code).toBe(0);
+    const trustedKeys = new Map([['ops-2026', createPublicKey(readFileSync(gen['publicKey'] as string))]]);
+    const within = verifyManifest(r.out, {
+      topology,
+      trustedKeys,
+      highestAppliedVersion: 0,
+      nowMs: Date.parse('2026-01-15T00:00:00Z'),
+    });
+    expect(within.ok).toBe(true);
+  });
+
   it('refuses to sign a manifest that fails the schema', async () => {
     const keys = join(dir, 'keys-2');
     const { privateKey } = JSON.parse((await cli('params', 'keygen', '--out', keys)).out) as Record<
