@@ -247,7 +247,8 @@ export function buildSqliteAddon(
       .pop() as string;
     execFileSync('tar', ['xzf', tgz], { cwd: cache });
   }
-  const abi = execFileSync(join(nodeDir, 'bin/node'), ['-p', 'process.versions.modules'], {
+  const node = join(nodeDir, 'bin/node');
+  const abi = execFileSync(node, ['-p', 'process.versions.modules'], {
     encoding: 'utf8',
   }).trim();
   const path = join(cache, `better_sqlite3-${sqliteVersion}-abi${abi}.node`);
@@ -260,11 +261,18 @@ export function buildSqliteAddon(
     });
     const nodeGyp = join(REPO_ROOT, 'node_modules/node-gyp/bin/node-gyp.js');
     log(`building better-sqlite3 ${sqliteVersion} for Node ${major} (ABI ${abi}) with node-gyp`);
-    execFileSync(process.execPath, [nodeGyp, 'rebuild', '--release', `--nodedir=${nodeDir}`, '-j', 'max'], {
+    // Run by the target Node: node-gyp takes the running Node's version as its target (run by this one, it
+    // built for this ABI despite --nodedir).
+    execFileSync(node, [nodeGyp, 'rebuild', '--release', `--nodedir=${nodeDir}`, '-j', 'max'], {
       cwd: src,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    copyFileSync(join(src, 'build/Release/better_sqlite3.node'), path);
+    const built = join(src, 'build/Release/better_sqlite3.node');
+    // The proof: the target Node loads it.
+    execFileSync(node, ['-e', `process.dlopen({ exports: {} }, ${JSON.stringify(built)})`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    copyFileSync(built, path);
     rmSync(src, { recursive: true, force: true });
   }
   return { abi, path };

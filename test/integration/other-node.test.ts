@@ -91,7 +91,9 @@ function collect(child: ChildProcess): () => string {
         });
         const out = collect(ingest);
         const exit = new Promise<number | null>((r) => ingest.once('exit', (code) => r(code)));
-        await waitFor(() => out().includes('"ingest ready"'), 30_000, 'ingest ready');
+        await waitFor(() => out().includes('"ingest ready"'), 30_000, 'ingest ready').catch((e: Error) => {
+          throw new Error(`${e.message}; the ingest wrote:\n${out()}`);
+        });
 
         // Act
         const client = await connectAsync(`mqtt://127.0.0.1:${port}`);

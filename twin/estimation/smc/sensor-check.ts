@@ -82,6 +82,11 @@ export interface SensorSwapFinding {
   explains: boolean;
   /** improvement > swapMargin and the window explained with the swap. */
   flagged: boolean;
+  /**
+   * True where no full fit was run: one Gauss–Newton step from the fits of the line as described left the
+   * swap more than SWAP_SCREEN below its margin; improvement and q are then that step's.
+   */
+  screened: boolean;
 }
 
 export interface SensorCheck {
@@ -93,6 +98,55 @@ export interface SensorCheck {
   loadCells: SensorGainFinding[];
   /** Every pair checked, the most likely swap first (empty when the swap check is off). */
   swaps: SensorSwapFinding[];
+}
+
+/** The model's outputs (bins × channels) at p and their slopes along each θ_j (FaultProblem.linearise). */
+interface Linearisation {
+  p: Float64Array;
+  z: Float64Array;
+  slopes: Float64Array[];
+}
+
+/** JᵀJ (full, symmetric) and Jᵀr of a rows × n Jacobian (row-major) and residuals. */
+function normalEquations(jac: Float64Array, r: Float64Array, rows: number, n: number) {
+  const a = new Float64Array(n * n);
+  const g = new Float64Array(n);
+  for (let i = 0; i < rows; i++) {
+    const ri = r[i]!;
+    for (let j = 0; j < n; j++) {
+      const jij = jac[i * n + j]!;
+      if (jij === 0) continue;
+      g[j] = g[j]! + jij * ri;
+      for (let l = j; l < n; l++) a[j * n + l] = a[j * n + l]! + jij * jac[i * n + l]!;
+    }
+  }
+  for (let j = 0; j < n; j++) for (let l = 0; l < j; l++) a[j * n + l] = a[l * n + j]!;
+  return { a, g };
+}
+
+/** δ solving (A + λ diag A) δ = −g for a symmetric positive semi-definite A (Cholesky); undefined where not. */
+function dampedStep(a: Float64Array, g: Float64Array, n: number, lambda: number): Float64Array | undefined {
+  const damped = Float64Array.from(a);
+  for (let j = 0; j < n; j++) damped[j * n + j] = a[j * n + j]! * (1 + lambda) + 1e-12;
+  const delta = new Float64Array(n);
+  let lower: Float64Array;
+  try {
+    lower = cholesky(damped, n);
+  } catch {
+    return undefined;
+  }
+  const y = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    let s = -g[j]!;
+    for (let l = 0; l < j; l++) s -= lower[j * n + l]! * y[l]!;
+    y[j] = s / lower[j * n + j]!;
+  }
+  for (let j = n - 1; j >= 0; j--) {
+    let s = y[j]!;
+    for (let l = j + 1; l < n; l++) s -= lower[l * n + j]! * delta[l]!;
+    delta[j] = s / lower[j * n + j]!;
+  }
+  return delta;
 }
 
 /** What the model reads: the line as described, a load cell with a gain error, or two channels exchanged. */
@@ -197,6 +251,28 @@ class FaultProblem {
     for (let i = 0; i < k; i++) dataQ += out[i]! * out[i]!;
     this.dataQ = dataQ;
     this.dataDof = k;
+    let constant = this.priorTerms(p, worn, out, k, undefined);
+    k += this.ref.dimTheta;
+    if (this.channel >= 0) {
+      out[k++] = g / this.gainStd;
+      constant += 2 * mLog(this.gainStd);
+    }
+    let sum = constant;
+    for (let i = 0; i < k; i++) sum += out[i]! * out[i]!;
+    return Number.isFinite(sum) ? sum : Infinity;
+  }
+
+  /**
+   * The prior's residuals of θ at p for the given components into out[k …] (and their standard deviations
+   * into `sds`, the slope of each being 1/sd); returns the components' constants.
+   */
+  private priorTerms(
+    p: Float64Array,
+    worn: readonly boolean[],
+    out: Float64Array,
+    k: number,
+    sds: Float64Array | undefined,
+  ): number {
     let constant = 0;
     const alt = this.prior.alternative;
     for (let j = 0; j < this.ref.dimTheta; j++) {
@@ -213,16 +289,83 @@ class FaultProblem {
           if (first) constant += -2 * mLog(w);
         } else if (first && w > 0) constant += -2 * mLog(1 - w);
       }
-      out[k++] = (p[j]! - mu) / sd;
+      out[k + j] = (p[j]! - mu) / sd;
+      if (sds) sds[j] = sd;
       constant += 2 * mLog(sd);
     }
-    if (this.channel >= 0) {
-      out[k++] = g / this.gainStd;
-      constant += 2 * mLog(this.gainStd);
+    return constant;
+  }
+
+  /**
+   * The model's outputs on every bin at p (θ only) and their forward-difference slopes along each θ_j, for
+   * screening many faults that read the same outputs differently (the swaps) with one set of evaluations.
+   * Undefined where the line has no steady state at p.
+   */
+  linearise(p: Float64Array): Linearisation | undefined {
+    const { bins, u } = this.window;
+    const m = this.z.length;
+    const d = this.ref.dimTheta;
+    const outputs = (q: Float64Array): Float64Array | undefined => {
+      const z = new Float64Array(bins * m);
+      try {
+        for (let b = 0; b < bins; b++) z.set(this.ref.predictAt(q, 0, u[b]!, this.z), b * m);
+      } catch {
+        return undefined;
+      }
+      return z;
+    };
+    const z = outputs(p);
+    if (!z) return undefined;
+    const slopes: Float64Array[] = [];
+    const q = Float64Array.from(p.subarray(0, d));
+    for (let j = 0; j < d; j++) {
+      const h = this.step(j);
+      q[j] = p[j]! + h;
+      const zj = outputs(q);
+      q[j] = p[j]!;
+      slopes.push(zj ? zj.map((v, i) => (v - z[i]!) / h) : new Float64Array(bins * m));
     }
+    return { p: Float64Array.from(p.subarray(0, d)), z, slopes };
+  }
+
+  /**
+   * The objective after one Gauss–Newton step from the linearisation's point for a fault that reads each
+   * channel c from output source[c] (no gain), with the point's mixture components: a cheap estimate of
+   * where a full fit of that fault would go, to decide whether to run one.
+   */
+  linearisedObjective(lin: Linearisation, source: Int32Array): { objective: number; q: number } {
+    const { bins, mean, weight } = this.window;
+    const m = this.z.length;
+    const d = this.ref.dimTheta;
+    const rows = this.residualCount() - (this.dim - d);
+    const r = new Float64Array(rows);
+    const jac = new Float64Array(rows * d);
+    let k = 0;
+    for (let b = 0; b < bins; b++) {
+      for (let c = 0; c < m; c++) {
+        const w = weight[b * m + c]!;
+        if (w === 0) continue;
+        const sw = mSqrt(w);
+        const at = b * m + source[c]!;
+        r[k] = (mean[b * m + c]! - lin.z[at]!) * sw;
+        for (let j = 0; j < d; j++) jac[k * d + j] = -lin.slopes[j]![at]! * sw;
+        k++;
+      }
+    }
+    const sds = new Float64Array(d);
+    const constant = this.priorTerms(lin.p, this.components(lin.p), r, k, sds);
+    for (let j = 0; j < d; j++) jac[(k + j) * d + j] = 1 / sds[j]!;
+    const { a, g } = normalEquations(jac, r, rows, d);
+    const step = dampedStep(a, g, d, 1e-6) ?? new Float64Array(d);
     let sum = constant;
-    for (let i = 0; i < k; i++) sum += out[i]! * out[i]!;
-    return Number.isFinite(sum) ? sum : Infinity;
+    let q = 0;
+    for (let i = 0; i < rows; i++) {
+      let v = r[i]!;
+      for (let j = 0; j < d; j++) v += jac[i * d + j]! * step[j]!;
+      sum += v * v;
+      if (i < k) q += v * v;
+    }
+    return { objective: Number.isFinite(sum) ? sum : Infinity, q };
   }
 
   residualCount(): number {
@@ -252,9 +395,6 @@ function minimise(
   let worn = problem.components(p);
   let cost = problem.residuals(p, worn, r);
   let lambda = 1e-3;
-  const a = new Float64Array(n * n);
-  const grad = new Float64Array(n);
-  const trial = new Float64Array(n);
   for (let it = 0; it < maxIterations && Number.isFinite(cost); it++) {
     for (let j = 0; j < n; j++) {
       const h = problem.step(j);
@@ -265,42 +405,13 @@ function minimise(
       // At the edge of the parameters with a steady state: no slope along j (the step is taken without it).
       for (let i = 0; i < rows; i++) jac[i * n + j] = Number.isFinite(stepped) ? (rStep[i]! - r[i]!) / h : 0;
     }
-    a.fill(0);
-    grad.fill(0);
-    for (let i = 0; i < rows; i++) {
-      const ri = r[i]!;
-      for (let j = 0; j < n; j++) {
-        const jij = jac[i * n + j]!;
-        if (jij === 0) continue;
-        grad[j] = grad[j]! + jij * ri;
-        for (let l = j; l < n; l++) a[j * n + l] = a[j * n + l]! + jij * jac[i * n + l]!;
-      }
-    }
+    const { a, g: grad } = normalEquations(jac, r, rows, n);
     let improved = false;
     for (let attempt = 0; attempt < 12 && !improved; attempt++) {
-      const damped = new Float64Array(n * n);
-      for (let j = 0; j < n; j++) {
-        for (let l = j; l < n; l++) damped[j * n + l] = damped[l * n + j] = a[j * n + l]!;
-        damped[j * n + j] = a[j * n + j]! * (1 + lambda) + 1e-12;
-      }
-      let lower: Float64Array;
-      try {
-        lower = cholesky(damped, n);
-      } catch {
+      const trial = dampedStep(a, grad, n, lambda);
+      if (!trial) {
         lambda *= 10;
         continue;
-      }
-      // Solve L Lᵀ δ = −grad.
-      const y = new Float64Array(n);
-      for (let j = 0; j < n; j++) {
-        let s = -grad[j]!;
-        for (let l = 0; l < j; l++) s -= lower[j * n + l]! * y[l]!;
-        y[j] = s / lower[j * n + j]!;
-      }
-      for (let j = n - 1; j >= 0; j--) {
-        let s = y[j]!;
-        for (let l = j + 1; l < n; l++) s -= lower[l * n + j]! * trial[l]!;
-        trial[j] = s / lower[j * n + j]!;
       }
       const candidate = Float64Array.from(p, (v, j) => v + trial[j]!);
       const candidateWorn = problem.components(candidate);
@@ -322,6 +433,13 @@ function minimise(
   }
   return { cost, p };
 }
+
+/**
+ * How far below its margin a swap's screening step may be and still get a full fit (in −2 ln p). A step
+ * from a fit is a rough guide where a swap's fit moves the frictions far, hence the wide allowance; on
+ * the matching scenarios the pairs screened out sit hundreds to thousands below.
+ */
+const SWAP_SCREEN = 30;
 
 /**
  * The channel pairs a swap could be: two signals of the same kind (speeds, or load cells) that observe
@@ -408,16 +526,40 @@ export function sensorCheck(
 
   const swaps: SensorSwapFinding[] = [];
   const pairs = pSwapped === false ? [] : swapCandidates(topology);
+  const names = window.signalNames;
+  // One set of model evaluations at each start serves every pair's screening step.
+  const described = problem({ kind: 'none' });
+  const linearisations = pairs.length === 0 ? [] : [base.p, healthyStart].map((p) => described.linearise(p));
   for (const [a, b] of pairs) {
+    const swapOdds = odds((pSwapped as number) / pairs.length);
+    const source = Int32Array.from(names, (_, c) => (c === a ? b : c === b ? a : c));
+    let screen = { objective: Infinity, q: Infinity };
+    for (const lin of linearisations) {
+      if (!lin) continue;
+      const step = described.linearisedObjective(lin, source);
+      if (step.objective < screen.objective) screen = step;
+    }
+    const screenImprovement = base.cost - (screen.objective + swapOdds);
+    if (screenImprovement < swapMargin - SWAP_SCREEN) {
+      swaps.push({
+        signals: [names[a]!, names[b]!],
+        improvement: screenImprovement,
+        q: screen.q,
+        explains: false,
+        flagged: false,
+        screened: true,
+      });
+      continue;
+    }
     const fit = fitFrom(problem({ kind: 'swap', a, b }), [base.p, healthyStart]);
-    const improvement = base.cost - (fit.cost + odds((pSwapped as number) / pairs.length));
-    const names = window.signalNames;
+    const improvement = base.cost - (fit.cost + swapOdds);
     swaps.push({
       signals: [names[a]!, names[b]!],
       improvement,
       q: fit.q,
       explains: fit.explains,
       flagged: improvement > swapMargin && fit.explains,
+      screened: false,
     });
   }
   swaps.sort((x, y) => y.improvement - x.improvement);

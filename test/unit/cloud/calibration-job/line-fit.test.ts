@@ -78,14 +78,29 @@ describe('a partial line fit', () => {
     const fit = lineFit({
       zones: zones.map((z) => ({ ...z, ok: true })),
       swaps: [
-        { signals: ['Roller4_w', 'S8_Tension_N'], improvement: 7.25, q: 20, explains: true, flagged: true },
-        { signals: ['Roller4_w', 'NR1_w'], improvement: 3.5, q: 22, explains: true, flagged: true },
+        {
+          signals: ['Roller4_w', 'S8_Tension_N'],
+          improvement: 7.25,
+          q: 20,
+          explains: true,
+          flagged: true,
+          screened: false,
+        },
+        {
+          signals: ['Roller4_w', 'NR1_w'],
+          improvement: 3.5,
+          q: 22,
+          explains: true,
+          flagged: true,
+          screened: false,
+        },
         {
           signals: ['S5_Tension_N', 'S8_Tension_N'],
           improvement: -12,
           q: 90,
           explains: false,
           flagged: false,
+          screened: true,
         },
       ],
       suspectSensors: ['Roller4_w', 'S8_Tension_N', 'NR1_w'],
