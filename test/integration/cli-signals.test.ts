@@ -4,6 +4,7 @@
  * ports free. Real npm, real sh, real node: the launcher chain as a user's shell makes it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { launcherChain } from '../../cli/launcher-watch';
@@ -57,6 +58,21 @@ async function listening(run: Launched): Promise<number> {
   return Number(/"port":(\d+)/.exec(run.out())![1]);
 }
 
+/** The processes of the group led by `pgid` (from /proc), e.g. npm, sh, tsx and the node it runs. */
+function launcherOf(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 const linux = process.platform === 'linux' ? describe : describe.skip;
 
 linux('stopping what `npx selfcal …` started', () => {
@@ -102,6 +118,26 @@ linux('stopping what `npx selfcal …` started', () => {
     expect(ingest.out()).toContain('"store closed"');
     tmp.remove();
   });
+
+  it('SIGTERM to npm stops `npm run demo` (npm → sh → tsx → node) mid-run', async () => {
+    // Arrange: the quick start's command, long enough to be running when the signal comes
+    const npm = spawn(NPM, ['run', '-s', 'demo', '--', '--days', '60'], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    groups.push(npm.pid!);
+    let out = '';
+    npm.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(() => launcherOf(npm.pid!).length >= 4, 60_000, 'the demo process under npm, sh and tsx');
+
+    // Act
+    process.kill(npm.pid!, 'SIGTERM');
+
+    // Assess
+    await waitFor(() => !groupAlive(npm.pid!), 30_000, 'every process of the group gone');
+    expect(out).toContain('the npm process that started this one exited; stopping');
+  }, 120_000);
 
   it('Ctrl-C (SIGINT to the foreground group) stops every process of it', async () => {
     // Arrange
