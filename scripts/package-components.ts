@@ -261,10 +261,13 @@ export function buildSqliteAddon(
     });
     const nodeGyp = join(REPO_ROOT, 'node_modules/node-gyp/bin/node-gyp.js');
     log(`building better-sqlite3 ${sqliteVersion} for Node ${major} (ABI ${abi}) with node-gyp`);
-    // Run by the target Node: node-gyp takes the running Node's version as its target (run by this one, it
-    // built for this ABI despite --nodedir).
+    // Run by the target Node, without npm's configuration: node-gyp takes `npm_config_nodedir` (npm sets
+    // it for scripts where its config has one, as on this machine: /usr, Node 20's headers) over
+    // --nodedir, and built for the wrong ABI.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
     execFileSync(node, [nodeGyp, 'rebuild', '--release', `--nodedir=${nodeDir}`, '-j', 'max'], {
       cwd: src,
+      env,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const built = join(src, 'build/Release/better_sqlite3.node');

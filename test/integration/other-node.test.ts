@@ -106,14 +106,24 @@ function collect(child: ChildProcess): () => string {
           );
         }
         await client.endAsync();
+        // The broker acknowledged the publishes; the ingest commits them as it receives them (its own
+        // PUBACKs to the broker follow each commit).
+        const stored = () => {
+          const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+          try {
+            return (db.prepare('select count(*) as n from readings').get() as { n: number }).n;
+          } finally {
+            db.close();
+          }
+        };
+        await waitFor(() => stored() === 20, 30_000, 'the 20 readings committed');
         ingest.kill('SIGTERM');
 
         // Assess: every acknowledged message stored, by the addon of the other Node
         expect(await exit).toBe(0);
         expect(out()).toContain(`"store closed"`);
-        const db = new Database(dbPath, { readonly: true });
-        expect((db.prepare('select count(*) as n from readings').get() as { n: number }).n).toBe(20);
-        db.close();
+        expect(out()).toContain('"committedReadings":20');
+        expect(stored()).toBe(20);
       } finally {
         broker.kill('SIGTERM');
       }
