@@ -484,7 +484,7 @@ export function sensorCheck(
   const iterations = options.maxIterations ?? 60;
   const theta = Float64Array.from(best);
   const problem = (fault: Fault) => new FaultProblem(topology, window, setpoints, prior, fault, gainStd);
-  const base = minimise(problem({ kind: 'none' }), theta, iterations);
+  const described = problem({ kind: 'none' });
   const healthyStart = Float64Array.from(theta);
   const { lnFrictionOffset, trendOffset, idlers } = trendLayout(topology);
   for (let k = 0; k < idlers; k++) {
@@ -501,10 +501,24 @@ export function sensorCheck(
     fault.residuals(bestFit.p, fault.components(bestFit.p), new Float64Array(fault.residualCount()));
     return { ...bestFit, q: fault.dataQ, explains: fault.dataQ <= fault.dataDof };
   };
+  // J₀ from every start a fault's fit uses: a fault must not win because the described line's fit stopped
+  // in a worse local minimum than the fault's (measured: three healthy windows of the reference line,
+  // swaps of near-equal speeds "explaining" them, before).
+  let base = fitFrom(described, [theta, healthyStart]);
   // The odds of a fault: this one (p) against none (1 − p, which J₀ carries).
   const odds = (p: number) => -2 * mLog(p) + 2 * mLog(1 - p);
 
-  const loadCells: SensorGainFinding[] = [];
+  /** A fault's best fit: its objective with its odds, and its θ (for refining J₀). */
+  interface Fitted {
+    cost: number;
+    theta: Float64Array;
+    q: number;
+    explains: boolean;
+    margin: number;
+    gain?: number;
+    screened: boolean;
+  }
+  const gains: [string, Fitted][] = [];
   topology.line.sensors.forEach((s, c) => {
     if (s.kind !== 'tension') return;
     const fault = problem({ kind: 'gain', channel: c });
@@ -512,23 +526,25 @@ export function sensorCheck(
       Float64Array.of(...base.p, 0),
       Float64Array.of(...healthyStart, ratioGain(fault, window, healthyStart, c)),
     ]);
-    const improvement = base.cost - (fit.cost + odds(pMiscalibrated));
-    const gain = fit.p[fit.p.length - 1]!;
-    loadCells.push({
-      signal: s.signal,
-      gain,
-      improvement,
-      q: fit.q,
-      explains: fit.explains,
-      flagged: improvement > margin && mAbs(gain) >= minGain && fit.explains,
-    });
+    const d = fit.p.length - 1;
+    gains.push([
+      s.signal,
+      {
+        cost: fit.cost + odds(pMiscalibrated),
+        theta: fit.p.subarray(0, d),
+        q: fit.q,
+        explains: fit.explains,
+        margin,
+        gain: fit.p[d]!,
+        screened: false,
+      },
+    ]);
   });
 
-  const swaps: SensorSwapFinding[] = [];
+  const swapFits: [[string, string], Fitted][] = [];
   const pairs = pSwapped === false ? [] : swapCandidates(topology);
   const names = window.signalNames;
   // One set of model evaluations at each start serves every pair's screening step.
-  const described = problem({ kind: 'none' });
   const linearisations = pairs.length === 0 ? [] : [base.p, healthyStart].map((p) => described.linearise(p));
   for (const [a, b] of pairs) {
     const swapOdds = odds((pSwapped as number) / pairs.length);
@@ -539,29 +555,58 @@ export function sensorCheck(
       const step = described.linearisedObjective(lin, source);
       if (step.objective < screen.objective) screen = step;
     }
-    const screenImprovement = base.cost - (screen.objective + swapOdds);
-    if (screenImprovement < swapMargin - SWAP_SCREEN) {
-      swaps.push({
-        signals: [names[a]!, names[b]!],
-        improvement: screenImprovement,
-        q: screen.q,
-        explains: false,
-        flagged: false,
-        screened: true,
-      });
+    const signals: [string, string] = [names[a]!, names[b]!];
+    if (base.cost - (screen.objective + swapOdds) < swapMargin - SWAP_SCREEN) {
+      const cost = screen.objective + swapOdds;
+      swapFits.push([
+        signals,
+        { cost, theta: base.p, q: screen.q, explains: false, margin: swapMargin, screened: true },
+      ]);
       continue;
     }
     const fit = fitFrom(problem({ kind: 'swap', a, b }), [base.p, healthyStart]);
-    const improvement = base.cost - (fit.cost + swapOdds);
-    swaps.push({
-      signals: [names[a]!, names[b]!],
-      improvement,
-      q: fit.q,
-      explains: fit.explains,
-      flagged: improvement > swapMargin && fit.explains,
-      screened: false,
-    });
+    swapFits.push([
+      signals,
+      {
+        cost: fit.cost + swapOdds,
+        theta: fit.p,
+        q: fit.q,
+        explains: fit.explains,
+        margin: swapMargin,
+        screened: false,
+      },
+    ]);
   }
+
+  // A fault that would be flagged gets one more chance for the described line: a fit of it from the
+  // fault's own θ (where the frictions are near what the data say once the fault is accounted for).
+  const flagged = (f: Fitted) =>
+    !f.screened &&
+    f.explains &&
+    base.cost - f.cost > f.margin &&
+    (f.gain === undefined || mAbs(f.gain) >= minGain);
+  for (const [, f] of [...gains, ...swapFits]) {
+    if (!flagged(f)) continue;
+    const refit = fitFrom(described, [Float64Array.from(f.theta)]);
+    if (refit.cost < base.cost) base = refit;
+  }
+
+  const loadCells: SensorGainFinding[] = gains.map(([signal, f]) => ({
+    signal,
+    gain: f.gain!,
+    improvement: base.cost - f.cost,
+    q: f.q,
+    explains: f.explains,
+    flagged: flagged(f),
+  }));
+  const swaps: SensorSwapFinding[] = swapFits.map(([signals, f]) => ({
+    signals,
+    improvement: base.cost - f.cost,
+    q: f.q,
+    explains: f.explains,
+    flagged: flagged(f),
+    screened: f.screened,
+  }));
   swaps.sort((x, y) => y.improvement - x.improvement);
   return { objective: base.cost, margin, swapMargin, minGain, loadCells, swaps };
 }
