@@ -1,7 +1,8 @@
 /**
- * The load-cell gain check on windows of the plant simulator (its own physics: it shares only the line
- * description with the twin): a gain error is flagged and estimated, a worn bearing that moves the same
- * tension is not blamed on the load cell, an offset within a load cell's calibration is not flagged.
+ * The sensor check (load-cell gains, swapped channels) on windows of the plant simulator (its own physics:
+ * it shares only the line description with the twin): a gain error is flagged and estimated, a worn
+ * bearing that moves the same tension is not blamed on a load cell or a swap, an offset within a load
+ * cell's calibration is not flagged, two exchanged speeds are found.
  */
 import { PlantSimulator } from '../../../../../simulators/plant/plant-simulator';
 import { defaultScenario, type PlantScenario } from '../../../../../simulators/plant/scenario';
