@@ -5,10 +5,10 @@
  * sent to npm alone (the PID a shell's `&` prints) is not passed on: npm exits and the real process kept
  * running with its ports and database open. Where npm launched this process (npm sets `npm_execpath`), the
  * processes from the parent up to npm are watched (in a worker thread); when one of them is gone, this
- * process gets SIGTERM, so each command stops as it does on a SIGTERM of its own (pending data committed, ports closed).
- * Ctrl-C in a terminal reaches every process of the foreground group and needs none of this. Started any
- * other way (`node cli/bin.js`, a Greengrass lifecycle, a test) nothing is watched. Linux only (/proc);
- * elsewhere a no-op.
+ * process gets SIGTERM, so each command stops as it does on a SIGTERM of its own (pending data committed,
+ * ports closed). Ctrl-C in a terminal reaches every process of the foreground group and needs none of
+ * this. Started with no npm among its nearest ancestors (`node cli/bin.js`, a Greengrass lifecycle),
+ * nothing is watched. Linux only (/proc); elsewhere a no-op.
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
