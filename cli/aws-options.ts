@@ -4,6 +4,7 @@
  * `--endpoint` (an emulator, a VPC endpoint) and `--log-level`.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { AWS_PROFILE_PATTERN, AWS_REGION_PATTERN } from '../edge-components/publisher/config';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type CliLogLevel = (typeof LOG_LEVELS)[number];
@@ -15,8 +16,8 @@ export interface AwsCliOptions {
   logLevel?: CliLogLevel;
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-const PROFILE = /^[A-Za-z0-9_.+@-]{1,64}$/;
+const REGION = new RegExp(AWS_REGION_PATTERN);
+const PROFILE = new RegExp(AWS_PROFILE_PATTERN);
 
 function parseRegion(raw: string): string {
   if (!REGION.test(raw)) throw new InvalidArgumentError(`'${raw}' is not an AWS region (e.g. eu-west-1).`);

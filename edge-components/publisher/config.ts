@@ -28,6 +28,10 @@ export interface PublisherConfig {
   outboxWaitS: number;
 }
 
+/** An AWS region name (eu-west-1) and a shared-config profile name, as the publisher and the CLI accept them. */
+export const AWS_REGION_PATTERN = '^[a-z]{2}(-[a-z]+)+-\\d$';
+export const AWS_PROFILE_PATTERN = '^[A-Za-z0-9_.+@-]{1,64}$';
+
 export const publisherConfigSchema = {
   type: 'object',
   additionalProperties: false,
@@ -36,8 +40,8 @@ export const publisherConfigSchema = {
     dbPath: { type: 'string', minLength: 1 },
     synchronous: { enum: ['FULL', 'NORMAL'] },
     endpoint: { type: 'string', pattern: '^https?://' },
-    region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$' },
-    profile: { type: 'string', pattern: '^[A-Za-z0-9_.+@-]{1,64}$' },
+    region: { type: 'string', pattern: AWS_REGION_PATTERN },
+    profile: { type: 'string', pattern: AWS_PROFILE_PATTERN },
     valuesPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
     batchSize: { type: 'integer', minimum: 1, maximum: 100000 },
     aliasTemplate: { type: 'string', pattern: '\\{signal\\}' },

@@ -20,7 +20,7 @@ import {
   parseRecipe,
   type PackagedComponent,
 } from '../../scripts/package-components';
-import { stepOf } from '../unit/recipes/recipe-fixtures';
+import { nodeTargetOf, stepOf } from '../unit/recipes/recipe-fixtures';
 import { waitFor } from '../unit/edge-components/ingest/support';
 
 const MAJOR = process.env['SELFCAL_TEST_NODE_MAJOR'];
@@ -61,9 +61,7 @@ function collect(child: ChildProcess): () => string {
     it.each(COMPONENTS.map((c) => c.name))("%s: the recipe's Install step accepts the other Node", (name) => {
       const p = packaged.find((x) => x.name === name)!;
       const recipe = parseRecipe(readFileSync(p.recipeFile, 'utf8'));
-      const manifest = recipe.Manifests.find(
-        (m) => m.Platform['architecture'] === (process.arch === 'x64' ? 'amd64' : 'aarch64'),
-      )!;
+      const manifest = recipe.Manifests.find((m) => nodeTargetOf(m.Platform) === HOST_TARGET)!;
       const script = stepOf(manifest, 'Install').Script.replaceAll('{artifacts:path}', p.dir);
       const result = spawnSync('sh', ['-c', script], {
         env: { PATH: `${dirname(node)}:${process.env['PATH'] ?? ''}` },

@@ -152,6 +152,11 @@ function dampedStep(a: Float64Array, g: Float64Array, n: number, lambda: number)
 /** What the model reads: the line as described, a load cell with a gain error, or two channels exchanged. */
 type Fault = { kind: 'none' } | { kind: 'gain'; channel: number } | { kind: 'swap'; a: number; b: number };
 
+/** The model output each of m channels reads with channels a and b exchanged (−1, −1: as described). */
+function swapSource(m: number, a: number, b: number): Int32Array {
+  return Int32Array.from({ length: m }, (_, c) => (c === a ? b : c === b ? a : c));
+}
+
 /** −2 ln of a normal density without the 2π term (constant across the fits compared). */
 function normalCost(x: number, mean: number, std: number): number {
   const z = (x - mean) / std;
@@ -186,11 +191,8 @@ class FaultProblem {
     const d = this.ref.dimTheta;
     this.channel = fault.kind === 'gain' ? fault.channel : -1;
     this.dim = this.channel >= 0 ? d + 1 : d;
-    this.source = Int32Array.from(window.signalNames, (_, c) => c);
-    if (fault.kind === 'swap') {
-      this.source[fault.a] = fault.b;
-      this.source[fault.b] = fault.a;
-    }
+    const m = window.signalNames.length;
+    this.source = fault.kind === 'swap' ? swapSource(m, fault.a, fault.b) : swapSource(m, -1, -1);
     this.z = new Float64Array(window.signalNames.length);
     const { lnFrictionOffset, trendOffset, idlers } = this.ref.layout;
     this.groups = Array.from({ length: idlers }, (_, k) => [lnFrictionOffset + k, trendOffset + k]);
@@ -546,9 +548,9 @@ export function sensorCheck(
   const names = window.signalNames;
   // One set of model evaluations at each start serves every pair's screening step.
   const linearisations = pairs.length === 0 ? [] : [base.p, healthyStart].map((p) => described.linearise(p));
+  const swapOdds = pairs.length === 0 ? 0 : odds((pSwapped as number) / pairs.length);
   for (const [a, b] of pairs) {
-    const swapOdds = odds((pSwapped as number) / pairs.length);
-    const source = Int32Array.from(names, (_, c) => (c === a ? b : c === b ? a : c));
+    const source = swapSource(names.length, a, b);
     let screen = { objective: Infinity, q: Infinity };
     for (const lin of linearisations) {
       if (!lin) continue;
