@@ -11,7 +11,7 @@ import { untilStopSignal } from '../edge-components/shared/lifecycle';
 import { loadIngestConfig } from '../edge-components/ingest/config';
 import { serveIngest } from '../edge-components/ingest/main';
 import { runPublisher } from '../edge-components/publisher/main';
-import { createLogger } from '../edge-components/shared/logger';
+import { createLogger } from '../platform/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, posteriorRow, runDemo } from './demo';
 import { registerParamsCommands } from './params';
 import { registerBatchCommands } from './batch';

@@ -7,8 +7,15 @@
  * every retry of the job works on the same window and produces the same outputs.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import Ajv, { type ErrorObject } from 'ajv';
+import { Command } from 'commander';
+import {
+  ConfigError,
+  mergeConfig,
+  parseConfigText,
+  readConfigFile,
+  validateConfig,
+  type ConfigObject,
+} from '../../platform/config';
 import { REFERENCE_LINE_ID } from '../../twin/lines/topology';
 import { BACKENDS, jobConfigSchema } from './job-config-schema';
 import { JobError } from './job-errors';
@@ -56,96 +63,38 @@ export const DEFAULT_MODEL_ID = 'web-line-reduced/1';
 export const CONFIG_FILE_ENV = 'SELFCAL_JOB_CONFIG';
 export const CONFIG_JSON_ENV = 'SELFCAL_JOB_CONFIG_JSON';
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictNumbers: true, strictTypes: false });
-const validate = ajv.compile(jobConfigSchema);
-const validateFleetAndWindow = ajv.compile({
+/** Runs `fn`, turning the shared loader's ConfigError into the job's JOB_CONFIG_INVALID (same key). */
+function asJobError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ConfigError)
+      throw new JobError('JOB_CONFIG_INVALID', error.message, { key: error.key, cause: error });
+    throw error;
+  }
+}
+
+function invalid(key: string, problem: string): JobError {
+  return new JobError('JOB_CONFIG_INVALID', new ConfigError(key, problem).message, { key });
+}
+
+const fleetAndWindowSchema = {
   type: 'object',
   required: ['fleet', 'window'],
   properties: { fleet: jobConfigSchema.properties.fleet, window: jobConfigSchema.properties.window },
-});
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Deep merge of plain objects; arrays and scalars of `over` replace those of `base`, and so does an
- * object of another `type` (an S3 objectStore over a folder one does not inherit its `path`).
- */
-export function mergeConfig(base: Json, over: Json): Json {
-  const out: Json = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    const sameKind = isObject(b) && isObject(v) && (v['type'] === undefined || v['type'] === b['type']);
-    out[k] = sameKind ? mergeConfig(b as Json, v as Json) : v;
-  }
-  return out;
-}
-
-function invalid(message: string, key?: string, cause?: unknown): JobError {
-  return new JobError('JOB_CONFIG_INVALID', key ? `${key}: ${message}` : message, { key, cause });
-}
-
-function parseJson(text: string, what: string): Json {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (cause) {
-    throw invalid(`${what} is not valid JSON (${(cause as Error).message})`, undefined, cause);
-  }
-  if (!isObject(v)) throw invalid(`${what} must be a JSON object`);
-  return v;
-}
-
-function readConfigFile(file: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw invalid(`config file ${file} is unreadable (${(cause as Error).message})`, undefined, cause);
-  }
-  return parseJson(text, `config file ${file}`);
-}
-
-/** The dotted key an ajv error is about, e.g. `fleet.0.thingName`. */
-function keyOf(e: ErrorObject): string {
-  const path = e.instancePath.split('/').slice(1).join('.');
-  const p = e.params as Record<string, unknown>;
-  const child =
-    typeof p['missingProperty'] === 'string'
-      ? p['missingProperty']
-      : typeof p['additionalProperty'] === 'string'
-        ? p['additionalProperty']
-        : undefined;
-  return child === undefined ? path || '(root)' : path ? `${path}.${child}` : child;
-}
-
-function describeError(e: ErrorObject): string {
-  const p = e.params as Record<string, unknown>;
-  if (e.keyword === 'additionalProperties') return 'is not a known setting';
-  if (e.keyword === 'required') return 'is required';
-  if (e.keyword === 'enum') return `must be one of ${JSON.stringify(p['allowedValues'])}`;
-  return e.message ?? 'is invalid';
-}
-
-/** The first schema error worth reporting, as JOB_CONFIG_INVALID naming its key. */
-function schemaError(errors: ErrorObject[] | null | undefined): JobError {
-  // A wrong discriminator (`type`) also fails its if/else branch: report the discriminator.
-  const relevant = (errors ?? []).filter((x) => x.keyword !== 'if');
-  const e = (relevant.find((x) => x.keyword === 'enum') ?? relevant[0]) as ErrorObject;
-  return invalid(describeError(e), keyOf(e));
-}
+} as const;
 
 /** What the schema cannot say: the window's instants in order, and every lineId once. */
 function checkWindowAndLines(c: { fleet: { lineId: string }[]; window: { from: string; to: string } }): void {
   const fromMs = Date.parse(c.window.from);
   const toMs = Date.parse(c.window.to);
-  if (!Number.isFinite(fromMs)) throw invalid(`'${c.window.from}' is not a valid instant`, 'window.from');
-  if (!Number.isFinite(toMs)) throw invalid(`'${c.window.to}' is not a valid instant`, 'window.to');
-  if (!(toMs > fromMs)) throw invalid('must be after window.from', 'window.to');
-  if (toMs < 1000) throw invalid('must be after 1970-01-01T00:00:01Z', 'window.to');
+  if (!Number.isFinite(fromMs)) throw invalid('window/from', `'${c.window.from}' is not a valid instant`);
+  if (!Number.isFinite(toMs)) throw invalid('window/to', `'${c.window.to}' is not a valid instant`);
+  if (!(toMs > fromMs)) throw invalid('window/to', 'must be after window/from');
+  if (toMs < 1000) throw invalid('window/to', 'must be after 1970-01-01T00:00:01Z');
   const seen = new Set<string>();
   c.fleet.forEach((l, i) => {
-    if (seen.has(l.lineId)) throw invalid(`duplicate lineId '${l.lineId}'`, `fleet.${i}.lineId`);
+    if (seen.has(l.lineId)) throw invalid(`fleet/${i}/lineId`, `duplicate lineId '${l.lineId}'`);
     seen.add(l.lineId);
   });
 }
@@ -155,23 +104,25 @@ function checkWindowAndLines(c: { fleet: { lineId: string }[]; window: { from: s
  * refuse is refused at submit time); throws JOB_CONFIG_INVALID naming the key.
  */
 export function checkFleetAndWindow(fleet: unknown, window: unknown): void {
-  const raw = { fleet, window };
-  if (!validateFleetAndWindow(raw)) throw schemaError(validateFleetAndWindow.errors);
-  checkWindowAndLines(raw as Parameters<typeof checkWindowAndLines>[0]);
+  const checked = asJobError(() => validateConfig(fleetAndWindowSchema, { fleet, window }));
+  checkWindowAndLines(checked as Parameters<typeof checkWindowAndLines>[0]);
 }
 
 /** Validate a merged config and fill in the defaults. */
 export function parseJobConfig(raw: unknown): JobConfig {
-  if (!isObject(raw)) throw invalid('the config must be a JSON object');
-  if (!validate(raw)) throw schemaError(validate.errors);
-  const c = raw as unknown as Omit<JobConfig, 'particles' | 'backend' | 'manifest' | 'fleet'> & {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw invalid('(root)', 'the config must be a JSON object');
+  const c = asJobError(() => validateConfig(jobConfigSchema, raw)) as unknown as Omit<
+    JobConfig,
+    'particles' | 'backend' | 'manifest' | 'fleet'
+  > & {
     fleet: (Omit<FleetLine, 'line'> & { line?: string })[];
     particles?: number;
     backend?: Backend;
     manifest?: Partial<JobConfig['manifest']>;
   };
   if ((c.signing.keyFile === undefined) === (c.signing.keyEnv === undefined)) {
-    throw invalid('needs exactly one of keyFile or keyEnv', 'signing');
+    throw invalid('signing', 'needs exactly one of keyFile or keyEnv');
   }
   checkWindowAndLines(c);
   return {
@@ -190,36 +141,42 @@ export function parseJobConfig(raw: unknown): JobConfig {
   };
 }
 
-/** Reads `--config FILE`, `--config=FILE`, `--config-json JSON`; anything else is an error. */
-function parseArgs(argv: readonly string[]): { file?: string; json?: string } {
-  const out: { file?: string; json?: string } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (name !== '--config' && name !== '--config-json') throw invalid(`unknown argument '${arg}'`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw invalid(`${name} needs a value`);
-    if (name === '--config') out.file = value;
-    else out.json = value;
+/** `--config FILE` and `--config-json JSON` (what a job definition's `Ref::` parameters expand to). */
+function parseArgs(argv: readonly string[]): { config?: string; configJson?: string } {
+  const program = new Command('calibration-job')
+    .option('--config <file>', 'a JSON config file')
+    .option('--config-json <json>', 'inline JSON config')
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (error) {
+    throw invalid('(arguments)', (error as Error).message.replace(/^error: /, ''));
   }
-  return out;
+  return program.opts<{ config?: string; configJson?: string }>();
 }
 
 /** The config from the environment and arguments, in the order file(env) < file(arg) < json(env) < json(arg). */
 export function loadJobConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): JobConfig {
   const args = parseArgs(argv);
-  const layers: Json[] = [];
-  const envFile = env[CONFIG_FILE_ENV];
-  if (envFile) layers.push(readConfigFile(envFile));
-  if (args.file) layers.push(readConfigFile(args.file));
-  const envJson = env[CONFIG_JSON_ENV];
-  if (envJson) layers.push(parseJson(envJson, CONFIG_JSON_ENV));
-  if (args.json !== undefined) layers.push(parseJson(args.json, '--config-json'));
+  const layers = asJobError(() => {
+    const out: ConfigObject[] = [];
+    const envFile = env[CONFIG_FILE_ENV];
+    if (envFile) out.push(readConfigFile(envFile));
+    if (args.config !== undefined) out.push(readConfigFile(args.config));
+    const envJson = env[CONFIG_JSON_ENV];
+    if (envJson) out.push(parseConfigText(envJson, CONFIG_JSON_ENV));
+    if (args.configJson !== undefined) out.push(parseConfigText(args.configJson, '--config-json'));
+    return out;
+  });
   if (layers.length === 0) {
-    throw invalid(`no config: set ${CONFIG_FILE_ENV} (a file) or ${CONFIG_JSON_ENV}, or pass --config FILE`);
+    throw invalid(
+      '(root)',
+      `no config: set ${CONFIG_FILE_ENV} (a file) or ${CONFIG_JSON_ENV}, or pass --config FILE`,
+    );
   }
-  return parseJobConfig(layers.reduce((a, b) => mergeConfig(a, b), {}));
+  return parseJobConfig(layers.reduce(mergeConfig, {}));
 }
 
 /** The lines this process works on: fleet[AWS_BATCH_JOB_ARRAY_INDEX], or the whole fleet in order. */

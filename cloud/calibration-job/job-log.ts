@@ -1,29 +1,23 @@
 /**
- * JSON log lines on stdout, one object per line: what CloudWatch Logs gets from a Batch container and
- * what the tests read back from the emulator's log streams. `msg` is a stable identifier (`started`,
- * `progress`, `resumed`, `result stored`, `manifest already delivered`, …); the rest are fields.
+ * The job's log: platform/logger.ts's JSON lines on stdout (what CloudWatch Logs gets from a Batch
+ * container and what the tests read back from the emulator's log streams), called as a function.
+ * `msg` is a stable identifier (`started`, `progress`, `resumed`, `result stored`, `manifest already
+ * delivered`, …); the rest are fields.
  */
-export type JobLogLevel = 'debug' | 'info' | 'warn' | 'error';
+import { createLogger, type LogLevel } from '../../platform/logger';
+
+export type JobLogLevel = LogLevel;
 
 export type JobLogger = (level: JobLogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+export const JOB_LOG_COMPONENT = 'calibration-job';
 
 export function jsonLogger(
   write: (line: string) => void = (line) => process.stdout.write(line),
   clock: () => number = Date.now,
 ): JobLogger {
-  return (level, msg, fields = {}) => {
-    const record: Record<string, unknown> = { time: new Date(clock()).toISOString(), level, msg, ...fields };
-    write(`${JSON.stringify(record, errorReplacer)}\n`);
-  };
-}
-
-/** Errors as `{name, code, message}` instead of `{}`. */
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return { name: value.name, message: value.message, ...(code !== undefined ? { code } : {}) };
-  }
-  return value;
+  const logger = createLogger({ component: JOB_LOG_COMPONENT, level: 'debug', sink: write, clock });
+  return (level, msg, fields) => logger[level](msg, fields);
 }
 
 /** A logger that keeps the records, for in-process runs and tests. */

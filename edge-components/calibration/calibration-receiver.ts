@@ -17,7 +17,7 @@ import {
 } from '../../twin/calibration/trial';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { DeviceShadow, JsonObject, Subscription } from '../runtime/contract';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../platform/logger';
 import { CALIBRATION_SHADOW, type AppliedParameters, type ParameterStore } from './contract';
 
 /** What the receiver writes into the shadow's reported state (null clears a key of an earlier report). */

@@ -1,5 +1,5 @@
 import type { JsonObject, PubSub } from '../runtime/contract';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../platform/logger';
 
 export const localDriftTopic = (lineId: string): string => `lines/${lineId}/alarms/drift`;
 export const cloudDriftTopic = (thingName: string, lineId: string): string =>

@@ -1,4 +1,4 @@
-import { loadConfig, type ConfigSources } from '../shared/config';
+import { loadConfig, type ConfigSources } from '../../platform/config';
 import type { DriftSettings } from './drift-monitor';
 import type { MisfitSettings } from './line-estimator';
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { AppliedParameters } from '../calibration/contract';
 import type { JsonObject, PubSub } from '../runtime/contract';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../platform/logger';
 import type { NewReading, OutboxStore } from '../store/contract';
 import { StoreError } from '../store/errors';
 import { AlarmPublisher } from './alarm-publisher';

@@ -8,7 +8,7 @@ import type { LineTopology } from '../../twin/lines/topology';
 import type { PubSub } from '../runtime/contract';
 import { loadConfiguredLines } from '../shared/lines';
 import { reportFailure, untilStopSignal } from '../shared/lifecycle';
-import { createLogger, type Logger } from '../shared/logger';
+import { createLogger, type Logger } from '../../platform/logger';
 import { SqliteParameterStore } from '../store/parameter-store';
 import { openStoreDatabase, SqliteOutboxStore } from '../store/sqlite-outbox-store';
 import { loadEstimatorConfig, type EstimatorConfig } from './config';

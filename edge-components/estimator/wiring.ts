@@ -11,8 +11,8 @@ import type { AppliedParameters } from '../calibration/contract';
 import type { EdgeRuntime } from '../runtime/contract';
 import { startGreengrassIpcRuntime } from '../runtime/greengrass-ipc-runtime';
 import { startMqttRuntime } from '../runtime/mqtt-runtime';
-import { ConfigError } from '../shared/config';
-import type { Logger } from '../shared/logger';
+import { ConfigError } from '../../platform/config';
+import type { Logger } from '../../platform/logger';
 import type { SqliteParameterStore } from '../store/parameter-store';
 import type { EstimatorConfig } from './config';
 

@@ -4,8 +4,8 @@
  * file's), validated with ajv into a frozen object. A bad value fails with one ConfigError naming the key.
  */
 import type { FullPolicy } from '../store/contract';
-import { loadConfig } from '../shared/config';
-import type { LogLevel } from '../shared/logger';
+import { loadConfig } from '../../platform/config';
+import type { LogLevel } from '../../platform/logger';
 
 export interface IngestConfig {
   readonly brokerUrl: string;

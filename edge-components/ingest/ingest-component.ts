@@ -14,7 +14,7 @@
  */
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { NewReading, OutboxStore } from '../store/contract';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../platform/logger';
 import { parseTelemetry, signalsByLine, type PayloadRules } from './payload';
 import { PubackGate, type HeldAck } from './puback-gate';
 

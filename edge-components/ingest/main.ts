@@ -6,7 +6,7 @@
  */
 import { loadConfiguredLines } from '../shared/lines';
 import { reportFailure, untilStopSignal } from '../shared/lifecycle';
-import { createLogger, type Logger } from '../shared/logger';
+import { createLogger, type Logger } from '../../platform/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { loadIngestConfig, type IngestConfig } from './config';
 import { startIngest, type IngestHandle } from './ingest-component';

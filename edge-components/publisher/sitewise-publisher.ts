@@ -1,5 +1,5 @@
 import { BatchPutAssetPropertyValueCommand, type IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../platform/logger';
 import type { DeadLetter, OutboxStore, StoredReading } from '../store/contract';
 import { planCalls, toTimeInNanos, type PendingEntry } from './batching';
 import type { BulkExporter } from './bulk-export';

@@ -22,7 +22,7 @@ import type {
 import { RuntimeError } from './errors';
 import { IpcConnection, isNotFound, type Operation } from './ipc-connection';
 import { namedShadowTopic } from './topics';
-import { createLogger, type Logger } from '../shared/logger';
+import { createLogger, type Logger } from '../../platform/logger';
 
 const model = greengrasscoreipc.model;
 

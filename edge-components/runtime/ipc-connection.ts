@@ -7,7 +7,7 @@
 import { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import type { Subscription } from './contract';
 import { RuntimeError, withTimeout } from './errors';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../platform/logger';
 
 export type Client = greengrasscoreipc.Client;
 export type Operation = eventstream_rpc.StreamingOperation<unknown, unknown, void, unknown>;

@@ -3,7 +3,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { JsonObject, Subscription } from './contract';
 import { RuntimeError, withTimeout } from './errors';
 import { topicMatches } from './topics';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../platform/logger';
 
 export type Handler = (topic: string, message: JsonObject) => void;
 

@@ -16,8 +16,8 @@ import { statSync } from 'node:fs';
 import type { ComponentConfiguration, EdgeRuntime, JsonObject, PubSub } from './contract';
 import { BrokerConnection, type BrokerSettings } from './mqtt-connection';
 import { createMqttShadow } from './mqtt-shadow';
-import { loadConfig } from '../shared/config';
-import { createLogger, type Logger } from '../shared/logger';
+import { loadConfig } from '../../platform/config';
+import { createLogger, type Logger } from '../../platform/logger';
 
 export interface MqttRuntimeOptions {
   /** The local broker, e.g. `mqtt://127.0.0.1:1883`. */

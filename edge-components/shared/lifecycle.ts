@@ -1,5 +1,5 @@
-import { ConfigError } from './config';
-import type { Logger } from './logger';
+import { ConfigError } from '../../platform/config';
+import type { Logger } from '../../platform/logger';
 
 /** Resolves with the first SIGTERM or SIGINT the process receives (handlers removed afterwards). */
 export function untilStopSignal(): Promise<NodeJS.Signals> {

@@ -1,6 +1,6 @@
 import { LineDescriptionError } from '../../twin/errors';
 import { loadLine, type LineTopology } from '../../twin/lines/topology';
-import { ConfigError } from './config';
+import { ConfigError } from '../../platform/config';
 
 /** The lines a component's `lines` setting names (shipped ids or files); a bad one is a ConfigError. */
 export function loadConfiguredLines(lines: readonly string[]): LineTopology[] {

@@ -14,7 +14,7 @@ import {
   ESTIMATOR_DESTINATION,
   EstimatorComponent,
 } from '../../edge-components/estimator/estimator-component';
-import { createLogger } from '../../edge-components/shared/logger';
+import { createLogger } from '../../platform/logger';
 import type { NewReading } from '../../edge-components/store/contract';
 import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store';
 import { PlantSimulator, type Reading } from '../../simulators/plant/plant-simulator';

@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import type { BatchPutAssetPropertyValueCommandInput } from '@aws-sdk/client-iotsitewise';
 import { EstimatorComponent } from '../../edge-components/estimator/estimator-component';
 import { SitewisePublisher } from '../../edge-components/publisher/sitewise-publisher';
-import { memoryLogger } from '../../edge-components/shared/logger';
+import { memoryLogger } from '../../platform/logger';
 import type { StoredReading } from '../../edge-components/store/contract';
 import { PlantSimulator } from '../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../simulators/plant/scenario';

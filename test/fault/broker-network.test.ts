@@ -21,7 +21,7 @@ import type { Client } from 'aedes';
 import type Aedes from 'aedes';
 import type { MqttClient } from 'mqtt';
 import type { IngestHandle } from '../../edge-components/ingest/ingest-component';
-import type { memoryLogger } from '../../edge-components/shared/logger';
+import type { memoryLogger } from '../../platform/logger';
 import type { OutboxStore } from '../../edge-components/store/contract';
 import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store';
 import {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { IngestHandle } from '../../edge-components/ingest/ingest-component';
-import type { memoryLogger } from '../../edge-components/shared/logger';
+import type { memoryLogger } from '../../platform/logger';
 import type { OutboxStore, StoreOptions } from '../../edge-components/store/contract';
 import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store';
 import { startLocalBroker, type LocalBroker } from '../../simulators/broker/index';

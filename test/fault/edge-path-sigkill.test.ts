@@ -6,7 +6,7 @@
  * and the rows the broker redelivered after a kill (stored twice in the outbox) must collapse there.
  */
 import { SitewisePublisher } from '../../edge-components/publisher/sitewise-publisher';
-import { createLogger } from '../../edge-components/shared/logger';
+import { createLogger } from '../../platform/logger';
 import type { StoredReading } from '../../edge-components/store/contract';
 import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store';
 import { createSitewiseClient, startSitewiseEmulator } from '../../simulators/sitewise';

@@ -10,7 +10,7 @@ import {
   type IngestHandle,
   type IngestOptions,
 } from '../../edge-components/ingest/ingest-component';
-import { memoryLogger } from '../../edge-components/shared/logger';
+import { memoryLogger } from '../../platform/logger';
 import type { OutboxStore } from '../../edge-components/store/contract';
 import { loadLine } from '../../twin/lines/topology';
 import { BASE_TS_S, TOPIC } from '../unit/edge-components/ingest/support';

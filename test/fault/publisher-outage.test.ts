@@ -5,7 +5,7 @@
  * number of values it accepted.
  */
 import { SitewisePublisher } from '../../edge-components/publisher/sitewise-publisher';
-import { memoryLogger } from '../../edge-components/shared/logger';
+import { memoryLogger } from '../../platform/logger';
 import {
   aliasFor,
   appendInChunks,

@@ -1,5 +1,5 @@
 import { EstimatorComponent } from '../../edge-components/estimator/estimator-component';
-import { memoryLogger } from '../../edge-components/shared/logger';
+import { memoryLogger } from '../../platform/logger';
 import type { AppliedParameters } from '../../edge-components/calibration/contract';
 import { PlantSimulator } from '../../simulators/plant/plant-simulator';
 import { crossingTimeS, defaultScenario } from '../../simulators/plant/scenario';

@@ -1,5 +1,5 @@
 import { EstimatorComponent } from '../../edge-components/estimator/estimator-component';
-import { memoryLogger } from '../../edge-components/shared/logger';
+import { memoryLogger } from '../../platform/logger';
 import { PlantSimulator, type TruthSample } from '../../simulators/plant/plant-simulator';
 import { defaultScenario, type Degradation } from '../../simulators/plant/scenario';
 import { loadLine } from '../../twin/lines/topology';

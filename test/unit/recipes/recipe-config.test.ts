@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadConfig } from '../../../edge-components/shared/config';
+import { loadConfig } from '../../../platform/config';
 import { COMPONENT_NODE_ARGS } from '../../bench/edge/proc';
 import {
   interpolate,

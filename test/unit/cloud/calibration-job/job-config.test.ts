@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mergeConfig } from '../../../../platform/config';
 import {
   loadJobConfig,
-  mergeConfig,
   parseJobConfig,
   seedFor,
   selectLines,
@@ -60,14 +60,14 @@ describe('job config', () => {
 
   it.each([
     [{ ...base, particles: 'many' }, 'particles'],
-    [{ ...base, window: { from: base.window.from } }, 'window.to'],
-    [{ ...base, window: { from: base.window.to, to: base.window.from } }, 'window.to'],
-    [{ ...base, fleet: [{ lineId: 'a b', thingName: 't' }] }, 'fleet.0.lineId'],
-    [{ ...base, fleet: [base.fleet[0], base.fleet[0]] }, 'fleet.1.lineId'],
+    [{ ...base, window: { from: base.window.from } }, 'window/to'],
+    [{ ...base, window: { from: base.window.to, to: base.window.from } }, 'window/to'],
+    [{ ...base, fleet: [{ lineId: 'a b', thingName: 't' }] }, 'fleet/0/lineId'],
+    [{ ...base, fleet: [base.fleet[0], base.fleet[0]] }, 'fleet/1/lineId'],
     [{ ...base, fleet: [] }, 'fleet'],
-    [{ ...base, objectStore: { type: 'ftp' } }, 'objectStore.type'],
-    [{ ...base, objectStore: { type: 's3' } }, 'objectStore.bucket'],
-    [{ ...base, shadow: { type: 'mqtt', brokerUrl: 'http://x' } }, 'shadow.brokerUrl'],
+    [{ ...base, objectStore: { type: 'ftp' } }, 'objectStore/type'],
+    [{ ...base, objectStore: { type: 's3' } }, 'objectStore/bucket'],
+    [{ ...base, shadow: { type: 'mqtt', brokerUrl: 'http://x' } }, 'shadow/brokerUrl'],
     [{ ...base, signing: {} }, 'signing'],
     [{ ...base, partcles: 10 }, 'partcles'],
     [{ ...base, backend: 'tpu' }, 'backend'],
@@ -82,7 +82,7 @@ describe('job config', () => {
 
     // Assess
     expect(error).toMatchObject({ code: 'JOB_CONFIG_INVALID', key });
-    expect((error as Error).message.startsWith(`${key}:`)).toBe(true);
+    expect((error as Error).message.startsWith(`config key '${key}':`)).toBe(true);
     expect(exitCodeFor(error)).toBe(2);
   });
 

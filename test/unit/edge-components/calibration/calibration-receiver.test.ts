@@ -4,7 +4,7 @@ import {
 } from '../../../../edge-components/calibration/calibration-receiver';
 import { CALIBRATION_SHADOW, type AppliedParameters } from '../../../../edge-components/calibration/contract';
 import type { JsonObject } from '../../../../edge-components/runtime/contract';
-import { memoryLogger } from '../../../../edge-components/shared/logger';
+import { memoryLogger } from '../../../../platform/logger';
 import {
   openParameterStore,
   type SqliteParameterStore,

@@ -3,7 +3,7 @@ import {
   ESTIMATOR_DEFAULTS,
   loadEstimatorConfig,
 } from '../../../../edge-components/estimator/config';
-import { ConfigError } from '../../../../edge-components/shared/config';
+import { ConfigError } from '../../../../platform/config';
 
 describe('estimator config', () => {
   it('applies the defaults under the keys given', () => {

@@ -3,7 +3,7 @@ import {
   EstimatorComponent,
   type EstimatorSettings,
 } from '../../../../edge-components/estimator/estimator-component';
-import { memoryLogger } from '../../../../edge-components/shared/logger';
+import { memoryLogger } from '../../../../platform/logger';
 import type { OutboxStore, StoredReading } from '../../../../edge-components/store/contract';
 import type { AppliedParameters } from '../../../../edge-components/calibration/contract';
 import { PlantSimulator, type PlantSample } from '../../../../simulators/plant/plant-simulator';

@@ -6,7 +6,7 @@ import {
   type IngestHandle,
   type IngestOptions,
 } from '../../../../edge-components/ingest/ingest-component';
-import { memoryLogger } from '../../../../edge-components/shared/logger';
+import { memoryLogger } from '../../../../platform/logger';
 import type { OutboxStore } from '../../../../edge-components/store/contract';
 import { openOutboxStore } from '../../../../edge-components/store/sqlite-outbox-store';
 import { startLocalBroker, startTcpFaultProxy, type LocalBroker } from '../../../../simulators/broker/index';

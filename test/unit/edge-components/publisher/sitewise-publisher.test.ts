@@ -19,7 +19,7 @@ import {
   SitewisePublisher,
   type PublisherOptions,
 } from '../../../../edge-components/publisher/sitewise-publisher';
-import { memoryLogger } from '../../../../edge-components/shared/logger';
+import { memoryLogger } from '../../../../platform/logger';
 import type { NewReading } from '../../../../edge-components/store/contract';
 import { createSitewiseClient } from '../../../../simulators/sitewise';
 import {

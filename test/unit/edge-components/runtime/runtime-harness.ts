@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { EdgeRuntime, JsonObject } from '../../../../edge-components/runtime/contract';
 import { startGreengrassIpcRuntime } from '../../../../edge-components/runtime/greengrass-ipc-runtime';
 import { startMqttRuntime } from '../../../../edge-components/runtime/mqtt-runtime';
-import { createLogger, type Logger } from '../../../../edge-components/shared/logger';
+import { createLogger, type Logger } from '../../../../platform/logger';
 import {
   startLocalBroker,
   startShadowService,

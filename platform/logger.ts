@@ -1,6 +1,8 @@
 /**
- * JSON-lines logging for the edge components: one object per line on stdout (Greengrass collects it).
- * The sink and the clock are injected so tests can read what was logged.
+ * JSON-lines logging for the edge components and the calibration job: one object per line on stdout
+ * (Greengrass and CloudWatch Logs collect it): `time`, `level`, `component`, `msg`, then the fields;
+ * errors as `{name, message, code}`. The sink and the clock are injected so tests can read what was
+ * logged.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
