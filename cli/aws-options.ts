@@ -4,7 +4,7 @@
  * `--endpoint` (an emulator, a VPC endpoint) and `--log-level`.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { AWS_PROFILE_PATTERN, AWS_REGION_PATTERN } from '../edge-components/publisher/config';
+import { AWS_PROFILE_PATTERN, AWS_REGION_PATTERN } from '../platform/aws';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type CliLogLevel = (typeof LOG_LEVELS)[number];

@@ -15,7 +15,7 @@ import {
   type FleetEntry,
   type RecalibrationRequest,
 } from '../cloud/batch/submit';
-import { regionOf } from '../cloud/calibration-job/job-io';
+import { awsClientConfig } from '../platform/aws';
 import { SelfcalError } from '../twin/errors';
 import { logs, withAwsOptions, type AwsCliOptions } from './aws-options';
 
@@ -97,11 +97,7 @@ export function registerBatchCommands(program: Command, io: BatchCliIo = process
       io.stdout(`${JSON.stringify({ dryRun: true, submitJob: recalibrationJobInput(request) })}\n`);
       return;
     }
-    const client = new BatchClient({
-      region: regionOf(o.region, process.env),
-      ...(o.profile !== undefined ? { profile: o.profile } : {}),
-      ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-    });
+    const client = new BatchClient(awsClientConfig(o, process.env));
     try {
       if (logs(level, 'debug'))
         io.stderr(`${JSON.stringify({ submitJob: recalibrationJobInput(request) })}\n`);

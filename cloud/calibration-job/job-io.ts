@@ -5,8 +5,8 @@
  * points at an emulator, which needs path-style S3 and no SiteWise host prefix.
  */
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
-import { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import { S3Client } from '@aws-sdk/client-s3';
+import { awsClientConfig, createSitewiseClient } from '../../platform/aws';
 import type { JobIo } from './job';
 import type { JobConfig } from './job-config';
 import { FolderObjectStore } from './io/folder-store';
@@ -19,10 +19,6 @@ export interface ClosableJobIo extends JobIo {
   close(): Promise<void>;
 }
 
-/** The region a client uses: the configured one, else the environment's, else us-east-1. */
-export const regionOf = (configured: string | undefined, env: NodeJS.ProcessEnv): string =>
-  configured ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
-
 export async function buildJobIo(config: JobConfig, env: NodeJS.ProcessEnv): Promise<ClosableJobIo> {
   const closers: (() => unknown)[] = [];
   const os = config.objectStore;
@@ -30,18 +26,15 @@ export async function buildJobIo(config: JobConfig, env: NodeJS.ProcessEnv): Pro
   if (os.type === 'folder') store = new FolderObjectStore(os.path);
   else {
     const client = new S3Client({
-      region: regionOf(os.region, env),
-      ...(os.endpoint ? { endpoint: os.endpoint, forcePathStyle: true } : {}),
+      ...awsClientConfig(os, env),
+      ...(os.endpoint ? { forcePathStyle: true } : {}),
     });
     closers.push(() => client.destroy());
     store = new S3ObjectStore({ client, bucket: os.bucket, ...(os.prefix ? { prefix: os.prefix } : {}) });
   }
 
   const sw = config.sitewise;
-  const sitewise = new IoTSiteWiseClient({
-    region: regionOf(sw.region, env),
-    ...(sw.endpoint ? { endpoint: sw.endpoint, disableHostPrefix: true } : {}),
-  });
+  const sitewise = createSitewiseClient(sw, env);
   closers.push(() => sitewise.destroy());
   const alias = sw.aliasTemplate ? { aliasTemplate: sw.aliasTemplate } : {};
   const source = new SitewiseWindowSource({ client: sitewise, ...alias });
@@ -56,10 +49,7 @@ export async function buildJobIo(config: JobConfig, env: NodeJS.ProcessEnv): Pro
         ...(sh.clientId ? { clientId: sh.clientId } : {}),
       });
     } else {
-      const client = new IoTDataPlaneClient({
-        region: regionOf(sh.region, env),
-        ...(sh.endpoint ? { endpoint: sh.endpoint } : {}),
-      });
+      const client = new IoTDataPlaneClient(awsClientConfig(sh, env));
       closers.push(() => client.destroy());
       channel = new IotDataManifestChannel({ client });
     }

@@ -4,7 +4,7 @@ import {
   type ParameterPosterior,
   type Reading,
 } from '../../twin/estimation/joint-estimator';
-import { rollerPropertyPrefix, type LineTopology } from '../../twin/lines/topology';
+import type { LineTopology } from '../../twin/lines/topology';
 import type { AppliedParameters } from '../calibration/contract';
 import { DEFAULT_MAX_FRICTION_NMS, EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
 import type { NewReading, Quality } from '../store/contract';
@@ -16,15 +16,18 @@ import {
   type FrictionEvidence,
 } from './drift-monitor';
 import { frictionPriors, type LogNormalPrior } from './friction-prior';
+import {
+  HEALTH_CODES,
+  INNOVATION_SCORE_SIGNAL,
+  PROPERTY_SUFFIX,
+  SENSOR_STATUS_CODES,
+  healthProperty,
+  type SensorStatus,
+} from '../../twin/properties';
 
-/** Per-line signal the estimator writes: the windowed median of NIS/dof (≈ 1 when the model explains the data). */
-export const INNOVATION_SCORE_SIGNAL = 'InnovationScore';
+export { INNOVATION_SCORE_SIGNAL, type SensorStatus };
 /** Suffix of a sensor's status signal (`Roller4_w_sensor_status`): 0 ok, 1 missing, 2 stuck. */
-export const SENSOR_STATUS_SUFFIX = '_sensor_status';
-
-export type SensorStatus = 'ok' | 'missing' | 'stuck';
-const SENSOR_STATUS_CODE: Record<SensorStatus, number> = { ok: 0, missing: 1, stuck: 2 };
-const HEALTH_CODE = { healthy: 0, suspect: 1, degraded: 2 } as const;
+export const SENSOR_STATUS_SUFFIX = PROPERTY_SUFFIX.sensorStatus;
 
 /** When the filter counts as diverged (LineEstimator.step). */
 export interface MisfitSettings {
@@ -126,7 +129,7 @@ export class LineEstimator {
       return {
         name,
         parameter: topology.frictionParameterNames[k] as string,
-        healthSignal: `${rollerPropertyPrefix(name)}_health`,
+        healthSignal: healthProperty(name),
       };
     });
     this.estimator = this.newFilter();
@@ -397,10 +400,10 @@ export class LineEstimator {
     };
     for (const [name, { value, std }] of Object.entries(this.virtual ?? this.estimator.virtualSensors())) {
       push(name, value);
-      push(`${name}_std`, std);
+      push(`${name}${PROPERTY_SUFFIX.std}`, std);
     }
     const health = this.estimator.health();
-    for (const r of this.rollers) push(r.healthSignal, HEALTH_CODE[health[r.name]?.state ?? 'healthy']);
+    for (const r of this.rollers) push(r.healthSignal, HEALTH_CODES[health[r.name]?.state ?? 'healthy']);
     push(INNOVATION_SCORE_SIGNAL, innovationScore);
     // Sensor status on change only (and once after start), so a healthy line adds nothing per reading.
     const report = this.statusReported
@@ -408,7 +411,7 @@ export class LineEstimator {
       : this.signals.map((s, i) => [s, this.status[i] as SensorStatus] as const);
     this.statusReported = true;
     for (const [signal, status] of report)
-      push(`${signal}${SENSOR_STATUS_SUFFIX}`, SENSOR_STATUS_CODE[status]);
+      push(`${signal}${SENSOR_STATUS_SUFFIX}`, SENSOR_STATUS_CODES[status]);
     return rows;
   }
 }

@@ -1,8 +1,5 @@
+import { PUT_ENTRIES_PER_CALL, PUT_VALUES_PER_ENTRY } from '../../platform/sitewise/limits';
 import type { StoredReading } from '../store/contract';
-
-/** BatchPutAssetPropertyValue limits (SiteWise): entries per call and values per entry. */
-export const MAX_ENTRIES_PER_CALL = 10;
-export const MAX_VALUES_PER_ENTRY = 10;
 
 export interface PendingEntry {
   alias: string;
@@ -30,8 +27,8 @@ export function planCalls(
   const perAlias: PendingEntry[][] = [];
   for (const [alias, list] of byAlias) {
     const entries: PendingEntry[] = [];
-    for (let i = 0; i < list.length; i += MAX_VALUES_PER_ENTRY)
-      entries.push({ alias, readings: list.slice(i, i + MAX_VALUES_PER_ENTRY) });
+    for (let i = 0; i < list.length; i += PUT_VALUES_PER_ENTRY)
+      entries.push({ alias, readings: list.slice(i, i + PUT_VALUES_PER_ENTRY) });
     perAlias.push(entries);
   }
   const rounds = perAlias.reduce((m, e) => Math.max(m, e.length), 0);
@@ -42,7 +39,7 @@ export function planCalls(
     for (const entries of perAlias) {
       const e = entries[round];
       if (!e) continue;
-      if (current.length === MAX_ENTRIES_PER_CALL || aliases.has(e.alias)) {
+      if (current.length === PUT_ENTRIES_PER_CALL || aliases.has(e.alias)) {
         calls.push(current);
         current = [];
         aliases = new Set();
@@ -53,10 +50,4 @@ export function planCalls(
   }
   if (current.length > 0) calls.push(current);
   return calls;
-}
-
-/** SiteWise TQV timestamp from epoch milliseconds. */
-export function toTimeInNanos(tsMs: number): { timeInSeconds: number; offsetInNanos: number } {
-  const timeInSeconds = Math.floor(tsMs / 1000);
-  return { timeInSeconds, offsetInNanos: (tsMs - timeInSeconds * 1000) * 1_000_000 };
 }

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoredReading } from '../store/contract';
-import { toTimeInNanos } from './batching';
+import { timeInNanosFromMs } from '../../platform/sitewise/time';
 
 /**
  * Where readings older than SiteWise's 7-day ingestion window go: CSV files in the layout
@@ -34,7 +34,7 @@ export class FolderBulkExporter implements BulkExporter {
     const file = join(this.dir, `readings-${first.id}-${last.id}.csv`);
     const body = rows
       .map((r) => {
-        const t = toTimeInNanos(r.tsMs);
+        const t = timeInNanosFromMs(r.tsMs);
         return [csvField(aliasFor(r)), 'DOUBLE', t.timeInSeconds, t.offsetInNanos, r.quality, r.value].join(
           ',',
         );

@@ -1,4 +1,5 @@
-import type { StoredReading } from '../store/contract';
+import { AWS_PROFILE_PATTERN, AWS_REGION_PATTERN } from '../../platform/aws';
+import { DEFAULT_ALIAS_TEMPLATE } from '../../platform/sitewise/aliases';
 
 /** Publisher configuration (recipe DefaultConfiguration mirrors these keys and defaults). */
 export interface PublisherConfig {
@@ -27,10 +28,6 @@ export interface PublisherConfig {
    */
   outboxWaitS: number;
 }
-
-/** An AWS region name (eu-west-1) and a shared-config profile name, as the publisher and the CLI accept them. */
-export const AWS_REGION_PATTERN = '^[a-z]{2}(-[a-z]+)+-\\d$';
-export const AWS_PROFILE_PATTERN = '^[A-Za-z0-9_.+@-]{1,64}$';
 
 export const publisherConfigSchema = {
   type: 'object',
@@ -64,12 +61,8 @@ export const PUBLISHER_DEFAULTS = {
   synchronous: 'FULL',
   valuesPerSecond: 1000,
   batchSize: 1000,
-  aliasTemplate: '/selfcal/{lineId}/{signal}',
+  aliasTemplate: DEFAULT_ALIAS_TEMPLATE,
   backoff: { baseMs: 200, capMs: 30000 },
   logLevel: 'info',
   outboxWaitS: 60,
 } as const;
-
-export function aliasFromTemplate(template: string): (r: StoredReading) => string {
-  return (r) => template.replace('{lineId}', r.lineId).replace('{signal}', r.signal);
-}

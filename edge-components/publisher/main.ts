@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
+import { createSitewiseClient, regionOf } from '../../platform/aws';
 import { loadConfig } from '../../platform/config';
+import { aliasFromTemplate } from '../../platform/sitewise/aliases';
 import { reportFailure, untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../../platform/logger';
 import { StoreError } from '../store/errors';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { FolderBulkExporter } from './bulk-export';
 import {
-  aliasFromTemplate,
   PUBLISHER_CONFIG_ENV,
   PUBLISHER_DEFAULTS,
   publisherConfigSchema,
@@ -34,12 +34,8 @@ export async function runPublisher(
   const logger = createLogger({ component: 'publisher', level: config.logLevel });
   await waitForOutbox(config.dbPath, config.outboxWaitS * 1000, logger);
   const store = openOutboxStore({ path: config.dbPath, synchronous: config.synchronous });
-  const region = config.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  const client = new IoTSiteWiseClient({
-    region,
-    ...(config.profile !== undefined ? { profile: config.profile } : {}),
-    ...(config.endpoint ? { endpoint: config.endpoint, disableHostPrefix: true } : {}),
-  });
+  const region = regionOf(config.region, process.env);
+  const client = createSitewiseClient({ ...config, region }, process.env);
   const publisher = new SitewisePublisher({
     store,
     client,

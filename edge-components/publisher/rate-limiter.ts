@@ -46,13 +46,3 @@ export class ValueRateLimiter {
     }
   }
 }
-
-/** Capped exponential backoff with full jitter: a uniform delay in [0, min(cap, base·2^attempt)]. */
-export function fullJitterDelayMs(
-  attempt: number,
-  baseMs: number,
-  capMs: number,
-  random: () => number,
-): number {
-  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
-}

@@ -1,14 +1,16 @@
-import { BatchPutAssetPropertyValueCommand, type IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
+import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import type { Logger } from '../../platform/logger';
+import { fullJitterDelayMs, type Backoff } from '../../platform/retry';
+import { batchPutValues, type ValueFailure } from '../../platform/sitewise/batch-put';
+import type { ThrownClassification } from '../../platform/sitewise/errors';
+import { FUTURE_WINDOW_MS, PAST_WINDOW_MS } from '../../platform/sitewise/limits';
+import { timeInNanosFromMs } from '../../platform/sitewise/time';
 import type { DeadLetter, OutboxStore, StoredReading } from '../store/contract';
-import { planCalls, toTimeInNanos, type PendingEntry } from './batching';
+import { planCalls, type PendingEntry } from './batching';
 import type { BulkExporter } from './bulk-export';
-import { classifyErrorCode, classifyThrown, PublisherError } from './errors';
-import { fullJitterDelayMs, ValueRateLimiter } from './rate-limiter';
+import { PublisherError } from './errors';
+import { ValueRateLimiter } from './rate-limiter';
 
-/** SiteWise accepts timestamps in [now − 7 days, now + 10 minutes]. */
-export const SITEWISE_PAST_WINDOW_MS = 7 * 86_400_000;
-export const SITEWISE_FUTURE_WINDOW_MS = 10 * 60_000;
 /** Route to bulk import a little before the hard edge, so a value cannot age out in flight. */
 const PAST_WINDOW_MARGIN_MS = 5 * 60_000;
 /** Window of the `publishedPerSecond` metric. */
@@ -60,6 +62,14 @@ export interface PublisherMetrics {
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+const DEFAULT_BACKOFF: Backoff = { baseMs: 200, capMs: 30_000 };
+
+/** Readings of a batch resolved without being published. */
+interface Resolved {
+  deadLetters: DeadLetter[];
+  tooOld: StoredReading[];
+}
+
 interface SendResult {
   published: number;
   retry: StoredReading[];
@@ -69,6 +79,25 @@ interface SendResult {
   /** The whole request failed for a reason that is not the data's (outage, throttling, refusal). */
   outage: boolean;
 }
+
+const emptySendResult = (): SendResult => ({
+  published: 0,
+  retry: [],
+  deadLetters: [],
+  tooOld: [],
+  calls: 1,
+  outage: false,
+});
+
+function addSendResult(into: SendResult, part: SendResult): void {
+  into.calls += part.calls;
+  into.published += part.published;
+  into.retry.push(...part.retry);
+  into.deadLetters.push(...part.deadLetters);
+  into.tooOld.push(...part.tooOld);
+}
+
+const valueCount = (call: readonly PendingEntry[]): number => call.reduce((n, e) => n + e.readings.length, 0);
 
 /**
  * Reads the outbox by cursor and delivers to SiteWise with BatchPutAssetPropertyValue at the API limits,
@@ -111,71 +140,88 @@ export class SitewisePublisher {
 
   /** Deliver one outbox batch completely (retrying what failed). Returns what happened to it. */
   async publishBatch(): Promise<BatchOutcome> {
-    const { store, logger } = this.opts;
-    const rows = store.readAfterCursor(this.destination, this.opts.batchSize ?? 1000);
+    const rows = this.opts.store.readAfterCursor(this.destination, this.opts.batchSize ?? 1000);
     const outcome: BatchOutcome = { ...emptyOutcome(), read: rows.length };
     if (rows.length === 0) return outcome;
-    const deadLetters: DeadLetter[] = [];
-    const tooOld: StoredReading[] = [];
-    /** What cannot be sent: too old (bulk path), too far in the future, not a finite number. */
-    const screen = (list: readonly StoredReading[]) => {
-      const now = this.clock();
-      const next: StoredReading[] = [];
-      for (const r of list) {
-        if (!Number.isFinite(r.value))
-          deadLetters.push(this.dead(r, `value ${r.value} is not a finite number`, 'NON_FINITE_VALUE'));
-        else if (r.tsMs < now - SITEWISE_PAST_WINDOW_MS + PAST_WINDOW_MARGIN_MS) tooOld.push(r);
-        else if (r.tsMs > now + SITEWISE_FUTURE_WINDOW_MS)
-          deadLetters.push(this.dead(r, 'timestamp beyond now + 10 min', 'TIMESTAMP_IN_FUTURE'));
-        else next.push(r);
-      }
-      return next;
-    };
-    let pending = screen(rows);
+    const resolved: Resolved = { deadLetters: [], tooOld: [] };
+    await this.deliver(this.screen(rows, resolved), resolved, outcome);
+    await this.settle(rows, resolved, outcome);
+    for (const k of Object.keys(outcome) as (keyof BatchOutcome)[]) this.totals[k] += outcome[k];
+    this.sampleRate();
+    return outcome;
+  }
 
+  /** Sets aside what cannot be sent: too old (bulk path), too far in the future, not a finite number. */
+  private screen(list: readonly StoredReading[], resolved: Resolved): StoredReading[] {
+    const now = this.clock();
+    const next: StoredReading[] = [];
+    for (const r of list) {
+      if (!Number.isFinite(r.value))
+        resolved.deadLetters.push(
+          this.dead(r, `value ${r.value} is not a finite number`, 'NON_FINITE_VALUE'),
+        );
+      else if (r.tsMs < now - PAST_WINDOW_MS + PAST_WINDOW_MARGIN_MS) resolved.tooOld.push(r);
+      else if (r.tsMs > now + FUTURE_WINDOW_MS)
+        resolved.deadLetters.push(this.dead(r, 'timestamp beyond now + 10 min', 'TIMESTAMP_IN_FUTURE'));
+      else next.push(r);
+    }
+    return next;
+  }
+
+  /** Sends `pending` in rounds until every reading is published or set aside, backing off between rounds. */
+  private async deliver(pending: StoredReading[], resolved: Resolved, outcome: BatchOutcome): Promise<void> {
+    const backoff = this.opts.backoff ?? DEFAULT_BACKOFF;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) {
         if (this.stopping) throw new PublisherStoppedError();
         outcome.retries += 1;
-        const delay = fullJitterDelayMs(
-          attempt,
-          this.opts.backoff?.baseMs ?? 200,
-          this.opts.backoff?.capMs ?? 30_000,
-          this.random,
-        );
-        logger.warn('retrying', { values: pending.length, attempt, delayMs: delay });
+        const delay = fullJitterDelayMs(attempt, backoff, this.random);
+        this.opts.logger.warn('retrying', { values: pending.length, attempt, delayMs: delay });
         await this.pause(delay);
         if (this.stopping) throw new PublisherStoppedError();
-        pending = screen(pending);
+        pending = this.screen(pending, resolved);
       }
-      const retry: StoredReading[] = [];
-      const calls = planCalls(pending, this.opts.aliasFor);
-      for (let i = 0; i < calls.length; i++) {
-        const result = await this.send(calls[i] as PendingEntry[]);
-        outcome.calls += result.calls;
-        outcome.published += result.published;
-        retry.push(...result.retry);
-        deadLetters.push(...result.deadLetters);
-        tooOld.push(...result.tooOld);
-        if (result.outage) {
-          // The service is down, throttling or refusing us: back off before sending the rest.
-          for (const rest of calls.slice(i + 1)) for (const e of rest) retry.push(...e.readings);
-          break;
-        }
-      }
-      pending = retry;
+      const round = { ...emptySendResult(), calls: 0 };
+      await this.sendAll(planCalls(pending, this.opts.aliasFor), round);
+      outcome.calls += round.calls;
+      outcome.published += round.published;
+      resolved.deadLetters.push(...round.deadLetters);
+      resolved.tooOld.push(...round.tooOld);
+      pending = round.retry;
     }
+  }
 
+  /** Sends the calls in order into `out`; after an outage the calls not yet sent go to `out.retry`. */
+  private async sendAll(calls: PendingEntry[][], out: SendResult): Promise<void> {
+    for (let i = 0; i < calls.length; i++) {
+      const result = await this.send(calls[i] as PendingEntry[]);
+      addSendResult(out, result);
+      if (result.outage) {
+        // The service is down, throttling or refusing us: back off before sending the rest.
+        for (const rest of calls.slice(i + 1)) for (const e of rest) out.retry.push(...e.readings);
+        out.outage = true;
+        return;
+      }
+    }
+  }
+
+  /** Routes what was too old, logs the dead letters, and acknowledges the batch in one transaction. */
+  private async settle(rows: StoredReading[], resolved: Resolved, outcome: BatchOutcome): Promise<void> {
+    const { logger } = this.opts;
+    const { deadLetters, tooOld } = resolved;
     if (tooOld.length > 0) {
       if (this.opts.bulkExporter) {
         const file = await this.opts.bulkExporter.export(tooOld, this.opts.aliasFor);
         outcome.bulkExported = tooOld.length;
-        logger.info('routed to bulk import', { values: tooOld.length, file });
+        logger.info('written for bulk import', { values: tooOld.length, file });
       } else {
         outcome.expired = tooOld.length;
-        logger.warn('expired: older than the SiteWise ingestion window and no bulk path configured', {
-          values: tooOld.length,
-        });
+        logger.warn(
+          'expired: older than the SiteWise ingestion window and no bulk export folder configured',
+          {
+            values: tooOld.length,
+          },
+        );
       }
     }
     outcome.deadLettered = deadLetters.length;
@@ -185,123 +231,77 @@ export class SitewisePublisher {
       logger.warn('dead-lettered', { values: deadLetters.length, byCode });
     }
     const lastId = (rows[rows.length - 1] as StoredReading).id;
-    store.acknowledge(this.destination, lastId, {
+    this.opts.store.acknowledge(this.destination, lastId, {
       published: outcome.published,
       expired: outcome.expired,
       bulkExported: outcome.bulkExported,
       deadLetters,
     });
-    for (const k of Object.keys(outcome) as (keyof BatchOutcome)[]) this.totals[k] += outcome[k];
-    this.sampleRate();
-    return outcome;
   }
 
   /** One request (and, when SiteWise calls it invalid as a whole, smaller ones to find the culprit). */
   private async send(call: PendingEntry[]): Promise<SendResult> {
-    const values = call.reduce((n, e) => n + e.readings.length, 0);
-    await this.limiter.take(values);
-    const out: SendResult = { published: 0, retry: [], deadLetters: [], tooOld: [], calls: 1, outage: false };
-    let errorEntries: {
-      entryId?: string;
-      errors?: {
-        errorCode?: string;
-        errorMessage?: string;
-        timestamps?: { timeInSeconds?: number; offsetInNanos?: number }[];
-      }[];
-    }[];
-    try {
-      const response = await this.opts.client.send(
-        new BatchPutAssetPropertyValueCommand({
-          enablePartialEntryProcessing: true,
-          entries: call.map((e, i) => ({
-            entryId: `e${i}`,
-            propertyAlias: e.alias,
-            propertyValues: e.readings.map((r) => ({
-              value: { doubleValue: r.value },
-              timestamp: toTimeInNanos(r.tsMs),
-              quality: r.quality,
-            })),
-          })),
-        }),
+    await this.limiter.take(valueCount(call));
+    const answer = await batchPutValues(
+      this.opts.client,
+      call.map((e) => ({
+        alias: e.alias,
+        values: e.readings.map((r) => ({
+          value: r.value,
+          time: timeInNanosFromMs(r.tsMs),
+          quality: r.quality,
+        })),
+      })),
+    );
+    if (answer.answered) return this.resolveFailures(call, answer.failures);
+    if (answer.error.disposition === 'invalid-request') return this.isolate(call, answer.error);
+    const fields = { code: answer.error.code, message: answer.error.message, values: valueCount(call) };
+    if (answer.error.disposition === 'refused')
+      this.opts.logger.error(
+        'sitewise refused the request (credentials, permissions or endpoint?); will retry, nothing is dead-lettered',
+        fields,
       );
-      errorEntries = response.errorEntries ?? [];
-    } catch (err) {
-      const c = classifyThrown(err);
-      const all = call.flatMap((e) => e.readings);
-      if (c.disposition === 'invalid-request') {
-        if (values === 1) {
-          this.opts.logger.error('sitewise rejected a value', { code: c.code, message: c.message });
-          out.deadLetters.push(...all.map((r) => this.dead(r, c.message, c.code)));
-          return out;
-        }
-        // One bad value must not take the other 99 of its request to the dead-letter table.
-        this.opts.logger.warn('sitewise rejected the request as invalid; isolating the culprit', {
-          code: c.code,
-          message: c.message,
-          values,
-        });
-        const parts: PendingEntry[][] =
-          call.length > 1
-            ? call.map((e) => [e])
-            : (call[0] as PendingEntry).readings.map((r) => [
-                { alias: (call[0] as PendingEntry).alias, readings: [r] },
-              ]);
-        for (let i = 0; i < parts.length; i++) {
-          const part = await this.send(parts[i] as PendingEntry[]);
-          out.calls += part.calls;
-          out.published += part.published;
-          out.retry.push(...part.retry);
-          out.deadLetters.push(...part.deadLetters);
-          out.tooOld.push(...part.tooOld);
-          if (part.outage) {
-            for (const rest of parts.slice(i + 1)) for (const e of rest) out.retry.push(...e.readings);
-            out.outage = true;
-            break;
-          }
-        }
-        return out;
-      }
-      const fields = { code: c.code, message: c.message, values: all.length };
-      if (c.disposition === 'refused')
-        this.opts.logger.error(
-          'sitewise refused the request (credentials, permissions or endpoint?); will retry, nothing is dead-lettered',
-          fields,
-        );
-      else this.opts.logger.warn('sitewise call failed, will retry', fields);
-      out.retry.push(...all);
-      out.outage = true;
-      return out;
-    }
-    const resolved = new Set<StoredReading>();
+    else this.opts.logger.warn('sitewise call failed, will retry', fields);
+    return { ...emptySendResult(), retry: call.flatMap((e) => e.readings), outage: true };
+  }
+
+  /** What SiteWise refused value by value: retried, routed to bulk import, or dead-lettered. */
+  private resolveFailures(call: PendingEntry[], failures: readonly ValueFailure[]): SendResult {
+    const out = emptySendResult();
     const now = this.clock();
-    for (const entryError of errorEntries) {
-      const entry = call[Number((entryError.entryId ?? '').slice(1))];
-      if (!entry) continue;
-      for (const error of entryError.errors ?? []) {
-        const code = error.errorCode ?? 'UnknownError';
-        const stamps = new Set(
-          (error.timestamps ?? []).map(
-            (t) => (t.timeInSeconds ?? 0) * 1000 + Math.round((t.offsetInNanos ?? 0) / 1e6),
-          ),
-        );
-        // An error without timestamps applies to the whole entry.
-        const affected = entry.readings.filter(
-          (r) => !resolved.has(r) && (stamps.size === 0 || stamps.has(r.tsMs)),
-        );
-        for (const r of affected) {
-          resolved.add(r);
-          const disposition = classifyErrorCode(code);
-          if (disposition === 'retry') out.retry.push(r);
-          else if (
-            disposition === 'timestamp' &&
-            r.tsMs < now - SITEWISE_PAST_WINDOW_MS + PAST_WINDOW_MARGIN_MS * 2
-          )
-            out.tooOld.push(r);
-          else out.deadLetters.push(this.dead(r, error.errorMessage ?? code, code));
-        }
-      }
+    for (const f of failures) {
+      const r = (call[f.entry] as PendingEntry).readings[f.index] as StoredReading;
+      if (f.disposition === 'retry') out.retry.push(r);
+      else if (f.disposition === 'timestamp' && r.tsMs < now - PAST_WINDOW_MS + PAST_WINDOW_MARGIN_MS * 2)
+        out.tooOld.push(r);
+      else out.deadLetters.push(this.dead(r, f.message, f.code));
     }
-    out.published = values - resolved.size;
+    out.published = valueCount(call) - failures.length;
+    return out;
+  }
+
+  /**
+   * SiteWise called the whole request invalid: one bad value must not take the others of its request to
+   * the dead-letter table, so the request is re-sent in parts (entry by entry, then value by value).
+   */
+  private async isolate(call: PendingEntry[], error: ThrownClassification): Promise<SendResult> {
+    const all = call.flatMap((e) => e.readings);
+    if (all.length === 1) {
+      this.opts.logger.error('sitewise rejected a value', { code: error.code, message: error.message });
+      return { ...emptySendResult(), deadLetters: all.map((r) => this.dead(r, error.message, error.code)) };
+    }
+    this.opts.logger.warn('sitewise rejected the request as invalid; isolating the culprit', {
+      code: error.code,
+      message: error.message,
+      values: all.length,
+    });
+    const first = call[0] as PendingEntry;
+    const parts: PendingEntry[][] =
+      call.length > 1
+        ? call.map((e) => [e])
+        : first.readings.map((r) => [{ alias: first.alias, readings: [r] }]);
+    const out = { ...emptySendResult(), calls: 1 };
+    await this.sendAll(parts, out);
     return out;
   }
 

@@ -8,6 +8,7 @@ import { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import type { Subscription } from './contract';
 import { RuntimeError, withTimeout } from './errors';
 import type { Logger } from '../../platform/logger';
+import { fullJitterDelayMs } from '../../platform/retry';
 
 export type Client = greengrasscoreipc.Client;
 export type Operation = eventstream_rpc.StreamingOperation<unknown, unknown, void, unknown>;
@@ -165,11 +166,10 @@ export class IpcConnection {
 
   private scheduleReconnect(attempt: number): void {
     if (this.closed) return;
-    const capMs = Math.min(
-      this.settings.reconnectMaxDelayMs,
-      this.settings.reconnectInitialDelayMs * 2 ** attempt,
-    );
-    const delayMs = capMs / 2 + (Math.random() * capMs) / 2;
+    const delayMs = fullJitterDelayMs(attempt, {
+      baseMs: this.settings.reconnectInitialDelayMs,
+      capMs: this.settings.reconnectMaxDelayMs,
+    });
     this.reconnectTimer = setTimeout(() => void this.reconnect(attempt), delayMs);
   }
 

@@ -26,12 +26,8 @@ import { calibrationJobDefinition } from '../../cloud/batch/job-definition';
 import type { StoredResult } from '../../cloud/calibration-job/job';
 import { jobObjectKeys, jobWindow } from '../../cloud/calibration-job/job-keys';
 import { manifestOfShadow } from '../../cloud/calibration-job/io/shadow-manifest';
-import {
-  DEFAULT_ALIAS_TEMPLATE,
-  fromTimeInNanos,
-  propertyAlias,
-  toTimeInNanos,
-} from '../../cloud/calibration-job/io/sitewise-common';
+import { DEFAULT_ALIAS_TEMPLATE, propertyAlias } from '../../platform/sitewise/aliases';
+import { epochSecondsOf, timeInNanosFromSeconds } from '../../platform/sitewise/time';
 import { CALIBRATION_SHADOW, keyIdOf, type SignedManifest } from '../../twin/calibration/manifest';
 import type { Reading } from '../../twin/estimation/joint-estimator';
 import { createBatchClient, startBatchEmulator, type BatchEmulator } from '../../simulators/batch';
@@ -174,7 +170,7 @@ export async function startJobRig(options: { particles?: number; backend?: strin
             propertyAlias: propertyAlias(DEFAULT_ALIAS_TEMPLATE, lineId, signal),
             propertyValues: points.slice(i, i + 10).map((r) => ({
               value: { doubleValue: r.values[signal] as number },
-              timestamp: toTimeInNanos(r.ts),
+              timestamp: timeInNanosFromSeconds(r.ts),
               quality: 'GOOD',
             })),
           });
@@ -225,7 +221,7 @@ export async function startJobRig(options: { particles?: number; backend?: strin
         }),
       );
       return (out.assetPropertyValueHistory ?? []).map((v) => ({
-        ts: fromTimeInNanos(v.timestamp ?? {}),
+        ts: epochSecondsOf(v.timestamp ?? {}),
         value: v.value?.doubleValue ?? Number.NaN,
       }));
     },

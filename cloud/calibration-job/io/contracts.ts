@@ -7,6 +7,15 @@
 import type { SignedManifest } from '../../../twin/calibration/manifest';
 import type { Reading } from '../../../twin/estimation/joint-estimator';
 import type { CalibrationOutput } from '../calibrate-window';
+import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
+
+/** What the SiteWise window source and posterior sink are built from. */
+export interface SitewiseIoOptions {
+  /** Against the emulator: platform/aws.ts `createSitewiseClient` with its endpoint (no host prefix). */
+  client: IoTSiteWiseClient;
+  /** `{lineId}` and `{signal}` are replaced; default platform/sitewise/aliases.ts DEFAULT_ALIAS_TEMPLATE. */
+  aliasTemplate?: string;
+}
 
 /** Savepoints and job records. Keys are `/`-separated relative paths (no `..`, no leading `/`). */
 export interface ObjectStore {

@@ -16,43 +16,27 @@
  * (the SDK retries only whole requests); permanent per-entry errors end in SITEWISE_WRITE_FAILED
  * naming each property, after everything else has been written.
  */
-import { BatchPutAssetPropertyValueCommand } from '@aws-sdk/client-iotsitewise';
-import type { ReportedHealth } from '../../../twin/estimation/joint-estimator';
-import { rollerPropertyPrefix } from '../../../twin/lines/topology';
-import { calibratedParameters, type CalibrationOutput } from '../calibrate-window';
-import type { PosteriorSink } from './contracts';
-import { JobIoError, describeCause } from './errors';
+import { fullJitterDelayMs, type Backoff } from '../../../platform/retry';
+import { DEFAULT_ALIAS_TEMPLATE, propertyAlias } from '../../../platform/sitewise/aliases';
+import { batchPutValues, type PutEntry } from '../../../platform/sitewise/batch-put';
+import { PUT_ENTRIES_PER_CALL } from '../../../platform/sitewise/limits';
+import { timeInNanosFromSeconds, type TimeInNanos } from '../../../platform/sitewise/time';
 import {
-  DEFAULT_ALIAS_TEMPLATE,
-  awsErrorName,
-  isRetryable,
-  propertyAlias,
-  toTimeInNanos,
-  type SitewiseIoOptions,
-} from './sitewise-common';
-
-/** BatchPutAssetPropertyValue takes at most 10 entries (shared/reference/sitewise-api.md §4). */
-export const PUT_ENTRIES_PER_CALL = 10;
-
-export const HEALTH_CODES: Readonly<Record<ReportedHealth, number>> = {
-  healthy: 0,
-  suspect: 1,
-  degraded: 2,
-  unknown: 3,
-};
-
-/** `line_fit_status`: 0 the model explains the window, 1 only part of the line, 2 not at all. */
-export const FIT_STATUS_CODES: Readonly<Record<CalibrationOutput['fit']['status'], number>> = {
-  ok: 0,
-  partial: 1,
-  misfit: 2,
-};
+  FIT_STATUS_CODES,
+  HEALTH_CODES,
+  LINE_FIT_PROPERTIES,
+  PROPERTY_SUFFIX as S,
+  healthProperty,
+} from '../../../twin/properties';
+import { calibratedParameters, type CalibrationOutput } from '../calibrate-window';
+import type { PosteriorSink, SitewiseIoOptions } from './contracts';
+import { JobIoError } from './errors';
 
 export interface SitewisePosteriorSinkOptions extends SitewiseIoOptions {
   /** Tries per value, the first included (default 5). */
   maxAttempts?: number;
-  /** Full-jitter backoff: a pause in [0, min(capMs, baseMs·2^(try−1))) (default 200 ms, 5 s). */
-  backoff?: { baseMs: number; capMs: number };
+  /** Full-jitter backoff: a pause in [0, min(capMs, baseMs·2^(try−2))) before try 2, 3, … (default 200 ms, 5 s). */
+  backoff?: Backoff;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
@@ -63,34 +47,34 @@ export function posteriorValues(output: CalibrationOutput): { name: string; valu
   for (const [key, p] of Object.entries(calibratedParameters(output))) {
     out.push(
       { name: key, value: p.mean },
-      { name: `${key}_std`, value: p.std },
-      { name: `${key}_p05`, value: p.p05 },
-      { name: `${key}_p95`, value: p.p95 },
+      { name: `${key}${S.std}`, value: p.std },
+      { name: `${key}${S.p05}`, value: p.p05 },
+      { name: `${key}${S.p95}`, value: p.p95 },
     );
   }
   for (const [element, state] of Object.entries(output.health)) {
-    out.push({ name: `${rollerPropertyPrefix(element)}_health`, value: HEALTH_CODES[state] });
+    out.push({ name: healthProperty(element), value: HEALTH_CODES[state] });
   }
   for (const [name, v] of Object.entries(output.virtual)) {
-    out.push({ name, value: v.mean }, { name: `${name}_std`, value: v.std });
+    out.push({ name, value: v.mean }, { name: `${name}${S.std}`, value: v.std });
   }
   const { fit } = output;
   out.push(
-    { name: 'line_fit_ok', value: fit.status === 'ok' ? 1 : 0 },
-    { name: 'line_fit_status', value: FIT_STATUS_CODES[fit.status] },
-    { name: 'line_fit_q_per_dof', value: fit.dof > 0 ? fit.qMin / fit.dof : 0 },
+    { name: LINE_FIT_PROPERTIES.ok, value: fit.status === 'ok' ? 1 : 0 },
+    { name: LINE_FIT_PROPERTIES.status, value: FIT_STATUS_CODES[fit.status] },
+    { name: LINE_FIT_PROPERTIES.qPerDof, value: fit.dof > 0 ? fit.qMin / fit.dof : 0 },
   );
   for (const [signal, f] of Object.entries(fit.signals)) {
     out.push(
-      { name: `${signal}_residual_z`, value: f.meanZ },
-      { name: `${signal}_residual_rms`, value: f.rmsZ },
-      { name: `${signal}_suspect`, value: fit.suspectSensors.includes(signal) ? 1 : 0 },
+      { name: `${signal}${S.residualZ}`, value: f.meanZ },
+      { name: `${signal}${S.residualRms}`, value: f.rmsZ },
+      { name: `${signal}${S.suspect}`, value: fit.suspectSensors.includes(signal) ? 1 : 0 },
     );
   }
   for (const c of fit.loadCells) {
     out.push(
-      { name: `${c.signal}_gain_suspect`, value: c.flagged ? 1 : 0 },
-      { name: `${c.signal}_gain_estimate`, value: c.gain },
+      { name: `${c.signal}${S.gainSuspect}`, value: c.flagged ? 1 : 0 },
+      { name: `${c.signal}${S.gainEstimate}`, value: c.gain },
     );
   }
   return out;
@@ -110,7 +94,7 @@ export class SitewisePosteriorSink implements PosteriorSink {
 
   async writePosterior(lineId: string, atS: number, output: CalibrationOutput): Promise<number> {
     const template = this.options.aliasTemplate ?? DEFAULT_ALIAS_TEMPLATE;
-    const timestamp = toTimeInNanos(atS);
+    const time = timeInNanosFromSeconds(atS);
     const values = posteriorValues(output);
     let pending: Pending[] = values.map((v) => ({
       alias: propertyAlias(template, lineId, v.name),
@@ -119,11 +103,11 @@ export class SitewisePosteriorSink implements PosteriorSink {
     const failures: string[] = [];
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > 1) await this.pause(attempt - 1);
+      if (attempt > 1) await this.pause(attempt - 2);
       const retry: Pending[] = [];
       for (let i = 0; i < pending.length; i += PUT_ENTRIES_PER_CALL) {
         const batch = pending.slice(i, i + PUT_ENTRIES_PER_CALL);
-        for (const r of await this.putBatch(batch, timestamp)) {
+        for (const r of await this.putBatch(batch, time)) {
           if (r.retryable && attempt < maxAttempts) retry.push(r.item);
           else
             failures.push(`'${r.item.alias}' (${r.error}${r.retryable ? `, after ${attempt} tries` : ''})`);
@@ -143,32 +127,33 @@ export class SitewisePosteriorSink implements PosteriorSink {
   /** The entries that failed, with why and whether another try may succeed. */
   private async putBatch(
     batch: Pending[],
-    timestamp: { timeInSeconds: number; offsetInNanos: number },
+    time: TimeInNanos,
   ): Promise<{ item: Pending; error: string; retryable: boolean }[]> {
-    const entries = batch.map((p, i) => ({
-      entryId: `p${i}`,
-      propertyAlias: p.alias,
-      propertyValues: [{ value: { doubleValue: p.value }, timestamp, quality: 'GOOD' as const }],
+    const entries: PutEntry[] = batch.map((p) => ({
+      alias: p.alias,
+      values: [{ value: p.value, time, quality: 'GOOD' }],
     }));
-    try {
-      const out = await this.options.client.send(new BatchPutAssetPropertyValueCommand({ entries }));
-      return (out.errorEntries ?? []).flatMap((e) => {
-        const item = batch[Number(e.entryId?.slice(1))];
-        const first = e.errors?.[0];
-        if (!item || !first) return [];
-        const code = String(first.errorCode);
-        return [{ item, error: `${code}: ${first.errorMessage ?? ''}`, retryable: isRetryable(code) }];
-      });
-    } catch (err) {
-      const error = `${awsErrorName(err)}: ${describeCause(err)}`;
-      return batch.map((item) => ({ item, error, retryable: isRetryable(err) }));
+    const answer = await batchPutValues(this.options.client, entries);
+    if (!answer.answered) {
+      const { code, message, disposition } = answer.error;
+      return batch.map((item) => ({
+        item,
+        error: `${code}: ${message}`,
+        retryable: disposition === 'retry',
+      }));
     }
+    return answer.failures.map((f) => ({
+      item: batch[f.entry] as Pending,
+      error: `${f.code}: ${f.message}`,
+      retryable: f.disposition === 'retry',
+    }));
   }
 
   private pause(retry: number): Promise<void> {
-    const { baseMs, capMs } = this.options.backoff ?? { baseMs: 200, capMs: 5000 };
-    const ms = Math.floor(
-      (this.options.random ?? Math.random)() * Math.min(capMs, baseMs * 2 ** (retry - 1)),
+    const ms = fullJitterDelayMs(
+      retry,
+      this.options.backoff ?? { baseMs: 200, capMs: 5000 },
+      this.options.random,
     );
     return (this.options.sleep ?? ((t) => new Promise((r) => setTimeout(r, t))))(ms);
   }

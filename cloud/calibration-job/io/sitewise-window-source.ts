@@ -13,17 +13,11 @@ import {
   type BatchGetAssetPropertyValueHistoryCommandOutput,
 } from '@aws-sdk/client-iotsitewise';
 import type { Reading } from '../../../twin/estimation/joint-estimator';
-import type { WindowSource } from './contracts';
+import { DEFAULT_ALIAS_TEMPLATE, propertyAlias } from '../../../platform/sitewise/aliases';
+import { HISTORY_ENTRIES_PER_CALL, HISTORY_MAX_RESULTS } from '../../../platform/sitewise/limits';
+import { epochSecondsOf } from '../../../platform/sitewise/time';
+import type { SitewiseIoOptions, WindowSource } from './contracts';
 import { JobIoError, describeCause } from './errors';
-import {
-  DEFAULT_ALIAS_TEMPLATE,
-  fromTimeInNanos,
-  propertyAlias,
-  type SitewiseIoOptions,
-} from './sitewise-common';
-
-/** BatchGetAssetPropertyValueHistory takes at most 16 entries (shared/reference/sitewise-api.md §4). */
-export const HISTORY_ENTRIES_PER_CALL = 16;
 
 export interface SitewiseWindowSourceOptions extends SitewiseIoOptions {
   /** Points per page, 1..20000 (default 20000, the API's maximum). */
@@ -90,7 +84,7 @@ export class SitewiseWindowSource implements WindowSource {
         out = await this.options.client.send(
           new BatchGetAssetPropertyValueHistoryCommand({
             entries,
-            maxResults: this.options.maxResultsPerPage ?? 20000,
+            maxResults: this.options.maxResultsPerPage ?? HISTORY_MAX_RESULTS,
             nextToken,
           }),
         );
@@ -109,7 +103,7 @@ export class SitewiseWindowSource implements WindowSource {
           if ((tqv.quality ?? 'GOOD') !== 'GOOD' || !tqv.timestamp) continue;
           const value = tqv.value?.doubleValue ?? tqv.value?.integerValue;
           if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-          const ts = fromTimeInNanos(tqv.timestamp);
+          const ts = epochSecondsOf(tqv.timestamp);
           if (ts < fromS || ts > toS) continue;
           const key = `${tqv.timestamp.timeInSeconds}.${tqv.timestamp.offsetInNanos ?? 0}`;
           const point = points.get(key) ?? { ts, values: {} };

@@ -1,11 +1,7 @@
 import fc from 'fast-check';
-import {
-  MAX_ENTRIES_PER_CALL,
-  MAX_VALUES_PER_ENTRY,
-  planCalls,
-  toTimeInNanos,
-} from '../../../../edge-components/publisher/batching';
-import { fullJitterDelayMs, ValueRateLimiter } from '../../../../edge-components/publisher/rate-limiter';
+import { planCalls } from '../../../../edge-components/publisher/batching';
+import { ValueRateLimiter } from '../../../../edge-components/publisher/rate-limiter';
+import { PUT_ENTRIES_PER_CALL, PUT_VALUES_PER_ENTRY } from '../../../../platform/sitewise/limits';
 import type { StoredReading } from '../../../../edge-components/store/contract';
 
 const reading = (id: number, signal: string): StoredReading => ({
@@ -26,11 +22,11 @@ describe('planCalls', () => {
         const calls = planCalls(rows, (r) => `/l1/${r.signal}`);
         const seen: number[] = [];
         for (const call of calls) {
-          expect(call.length).toBeLessThanOrEqual(MAX_ENTRIES_PER_CALL);
+          expect(call.length).toBeLessThanOrEqual(PUT_ENTRIES_PER_CALL);
           expect(new Set(call.map((e) => e.alias)).size).toBe(call.length);
           for (const e of call) {
             expect(e.readings.length).toBeGreaterThan(0);
-            expect(e.readings.length).toBeLessThanOrEqual(MAX_VALUES_PER_ENTRY);
+            expect(e.readings.length).toBeLessThanOrEqual(PUT_VALUES_PER_ENTRY);
             seen.push(...e.readings.map((r) => r.id));
           }
         }
@@ -60,13 +56,6 @@ describe('planCalls', () => {
     expect(sevenCalls).toHaveLength(7);
     expect(sevenCalls.every((c) => c.length === 7)).toBe(true);
   });
-
-  it('converts epoch ms to SiteWise seconds + nanos', () => {
-    expect(toTimeInNanos(1_700_000_000_123)).toEqual({
-      timeInSeconds: 1_700_000_000,
-      offsetInNanos: 123_000_000,
-    });
-  });
 });
 
 describe('ValueRateLimiter', () => {
@@ -83,21 +72,5 @@ describe('ValueRateLimiter', () => {
     // 1000 values at 100/s with a one-second burst allowance: at least 9 s of virtual time.
     expect(now).toBeGreaterThanOrEqual(9000);
     expect(now).toBeLessThanOrEqual(10_500);
-  });
-});
-
-describe('fullJitterDelayMs', () => {
-  it('stays within [0, min(cap, base·2^attempt)]', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 60 }),
-        fc.double({ min: 0, max: 0.999999, noNaN: true }),
-        (attempt, u) => {
-          const d = fullJitterDelayMs(attempt, 100, 5000, () => u);
-          expect(d).toBeGreaterThanOrEqual(0);
-          expect(d).toBeLessThanOrEqual(Math.min(5000, 100 * 2 ** attempt));
-        },
-      ),
-    );
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
-import { aliasFromTemplate } from '../../../../edge-components/publisher/config';
+import { aliasFromTemplate } from '../../../../platform/sitewise/aliases';
 import type { NewReading, OutboxStore, StoredReading } from '../../../../edge-components/store/contract';
 import { openOutboxStore } from '../../../../edge-components/store/sqlite-outbox-store';
 import { createSitewiseClient, startSitewiseEmulator } from '../../../../simulators/sitewise';

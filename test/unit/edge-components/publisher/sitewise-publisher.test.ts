@@ -457,7 +457,7 @@ describe('SitewisePublisher and the timestamp window', () => {
     ]);
     expect(rows).toEqual(
       [...old, ...edge].map((r) => [
-        aliasFor({ ...r, id: 0, receivedMs: 0 }),
+        aliasFor(r),
         'DOUBLE',
         String(Math.floor(r.tsMs / 1000)),
         String((r.tsMs % 1000) * 1_000_000),
