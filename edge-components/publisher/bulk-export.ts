@@ -6,7 +6,8 @@ import { timeInNanosFromMs } from '../../platform/sitewise/time';
 /**
  * Where readings older than SiteWise's 7-day ingestion window go: CSV files in the layout
  * CreateBulkImportJob reads (one row per value: ALIAS, DATA_TYPE, TIMESTAMP_SECONDS,
- * TIMESTAMP_NANO_OFFSET, QUALITY, VALUE — the job's `columnNames` must list them in this order).
+ * TIMESTAMP_NANO_OFFSET, QUALITY, VALUE — the job's `columnNames` must list them in this order). Only the
+ * export exists: nothing here uploads the files to S3 or starts a bulk import job (README, Publisher).
  */
 export interface BulkExporter {
   /** Persist the rows durably; must be idempotent for the same rows (a crash may repeat a batch). */
@@ -22,7 +23,7 @@ export const BULK_IMPORT_COLUMNS = [
   'VALUE',
 ] as const;
 
-/** The object store as a local folder (the S3 implementation uploads the same files). */
+/** CSV files in a local folder, written whole (temporary name, fsync, rename). */
 export class FolderBulkExporter implements BulkExporter {
   constructor(private readonly dir: string) {}
 
