@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY twin ./twin
+COPY platform ./platform
 COPY cloud ./cloud
 RUN npx esbuild cloud/calibration-job/main.ts --bundle --platform=node --target=node20 --packages=external --outfile=dist/job/main.js
 
