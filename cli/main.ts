@@ -3,7 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { SelfcalError } from '../twin/errors';
-import { loadLine, type LineTopology } from '../twin/lines/topology';
+import type { LineTopology } from '../twin/lines/topology';
+import { isLineFilePath, loadLineFrom } from '../platform/line-file';
 import { PlantSimulator, readingsToCsv, type Reading } from '../simulators/plant/plant-simulator';
 import { runSitewiseEmulatorCli } from '../simulators/sitewise/index';
 import { startLocalBroker } from '../simulators/broker/index';
@@ -187,7 +188,7 @@ function buildProgram(io: CliIo): Command {
         backend: BackendRequest;
         json?: boolean;
       }) => {
-        const topology = loadLine(o.line);
+        const topology = loadLineFrom(o.line);
         requireIdler(topology, o.roller);
         const bar = progressBar(io, samplesFormat('simulating the plant + the edge estimator'));
         const readings: Reading[] = [];
@@ -227,7 +228,7 @@ function buildProgram(io: CliIo): Command {
         line: string;
         out?: string;
       }) => {
-        const topology = loadLine(o.line);
+        const topology = loadLineFrom(o.line);
         if (o.roller !== undefined) requireIdler(topology, o.roller);
         const scenario = demoScenario(topology, {
           ...DEFAULT_DEMO,
@@ -329,7 +330,7 @@ function buildProgram(io: CliIo): Command {
     .command('validate-line <file>')
     .description('check a line description against the schema and the topology rules')
     .action((file: string) => {
-      const t = loadLine(file.includes('/') || file.endsWith('.json') ? file : `./${file}`);
+      const t = loadLineFrom(isLineFilePath(file) ? file : `./${file}`);
       io.stdout(
         `ok: line ${t.line.id}: ${t.elements.length} elements, ${t.spanNames.length} spans, ${t.line.sensors.length} sensors\n`,
       );
@@ -372,7 +373,7 @@ function buildProgram(io: CliIo): Command {
         json?: boolean;
         acceptMisfit?: boolean;
       }) => {
-        const topology = loadLine(o.line);
+        const topology = loadLineFrom(o.line);
         const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
         const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
         const result = await calibrateWithProgress(io, 'recalibrating', topology, csv.readings, {

@@ -9,7 +9,8 @@
  *   the deterministic signed manifest is stored and published unless the shadow already holds a
  *   manifest of this version or newer.
  */
-import { loadLine, type LineTopology } from '../../twin/lines/topology';
+import type { LineTopology } from '../../twin/lines/topology';
+import { loadLineFrom } from '../../platform/line-file';
 import { calibrateWindow } from './calibrate-window';
 import type { ManifestChannel, ObjectStore, PosteriorSink, WindowSource } from './io/contracts';
 import { seedFor, type FleetLine, type JobConfig } from './job-config';
@@ -106,7 +107,7 @@ export async function runCalibrationJob(
 
 function loadTopology(line: FleetLine): LineTopology {
   try {
-    return loadLine(line.line);
+    return loadLineFrom(line.line);
   } catch (cause) {
     throw new JobError('JOB_INPUT_INVALID', `line ${line.lineId}: ${(cause as Error).message}`, { cause });
   }

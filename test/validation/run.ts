@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SelfcalError } from '../../twin/errors';
-import { loadLine } from '../../twin/lines/topology';
+import { loadLineFrom } from '../../platform/line-file';
 import { ACCEPTANCE, acceptanceMisses, mismatchMisses, summarise, summariseMismatch } from './metrics';
 import { runScenarios } from './pool';
 import type { ScenarioResult } from './run-scenario';
@@ -95,7 +95,7 @@ function progressLine(r: ScenarioResult, started: number, done: number, total: n
 
 async function main(): Promise<number> {
   const config = parseValidationArgs(process.argv.slice(2));
-  const topology = config.line ? loadLine(config.line) : loadLine();
+  const topology = loadLineFrom(config.line);
   const scenarios = drawScenarios(config.scenarios, config.seed, topology);
   const started = Date.now();
   process.stderr.write(

@@ -2,14 +2,15 @@
  * Child process of the validation pool: runs each scenario it is sent and replies with the scored result
  * (or the error). Exits when the parent disconnects.
  */
-import { loadLine, type LineTopology } from '../../twin/lines/topology';
+import type { LineTopology } from '../../twin/lines/topology';
+import { loadLineFrom } from '../../platform/line-file';
 import type { WorkerReply, WorkerRequest } from './pool';
 import { runScenario } from './run-scenario';
 
 const topologies = new Map<string, LineTopology>();
 const topologyFor = (line = '') => {
   let t = topologies.get(line);
-  if (!t) topologies.set(line, (t = line ? loadLine(line) : loadLine()));
+  if (!t) topologies.set(line, (t = loadLineFrom(line || undefined)));
   return t;
 };
 

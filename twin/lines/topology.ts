@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { LineDescriptionError } from '../errors';
 import { compileControl, controlOf, tensionZones, type CompiledControl } from './control';
 import { parseLineDescription } from './load';
@@ -161,29 +160,30 @@ const SHIPPED_LINES: Readonly<Record<string, unknown>> = {
 };
 export const SHIPPED_LINE_IDS: readonly string[] = Object.keys(SHIPPED_LINES);
 
-/** Load a shipped line by id, or a description file by path (anything with a '/' or '.json'). */
-export function loadLine(idOrPath: string = REFERENCE_LINE_ID): LineTopology {
-  const shipped = SHIPPED_LINES[idOrPath];
-  if (shipped !== undefined) return compileLine(parseLineDescription(structuredClone(shipped)));
-  if (!idOrPath.includes('/') && !idOrPath.endsWith('.json')) {
+/** Whether `id` names a line shipped with selfcal. */
+export function isShippedLine(id: string): boolean {
+  return Object.hasOwn(SHIPPED_LINES, id);
+}
+
+/** Parse, validate and compile a line description given as JSON text or an already-parsed value. */
+export function compileLineDescription(input: string | unknown): LineTopology {
+  return compileLine(parseLineDescription(input));
+}
+
+/**
+ * A shipped line by id (the reference line by default). The pure core reads no files: a description
+ * file is loaded by `loadLineFrom` (platform/line-file.ts), which takes an id or a path.
+ */
+export function loadLine(id: string = REFERENCE_LINE_ID): LineTopology {
+  if (!isShippedLine(id)) {
     throw new LineDescriptionError(
       '',
-      `unknown line '${idOrPath}' (shipped: ${Object.keys(SHIPPED_LINES).join(', ')}; or give a path to a .json file)`,
-      {
-        code: 'LINE_UNREADABLE',
-      },
+      `unknown line '${id}' (shipped: ${SHIPPED_LINE_IDS.join(', ')}); twin's loadLine takes shipped ids only, ` +
+        'a description file is read by loadLineFrom (platform/line-file)',
+      { code: 'LINE_UNREADABLE' },
     );
   }
-  let text: string;
-  try {
-    text = readFileSync(idOrPath, 'utf8');
-  } catch (cause) {
-    throw new LineDescriptionError('', `cannot read '${idOrPath}' (${(cause as Error).message})`, {
-      cause,
-      code: 'LINE_UNREADABLE',
-    });
-  }
-  return compileLine(parseLineDescription(text));
+  return compileLineDescription(SHIPPED_LINES[id]);
 }
 
 /** A tension zone as the fit check reports it: its name, the rollers inside, the signals that observe it. */

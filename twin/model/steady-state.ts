@@ -51,7 +51,7 @@ export function allocateSteadyState(topology: LineTopology): SteadyState {
 export const SHIFT_TOLERANCE_N = 1e-2;
 const MASS_FLOW_RELATIVE_TOLERANCE = 1e-8;
 export const MAX_PASSES = 40;
-const idlerScratch = { omegaRadPerS: 0, slipMps: 0, tensionRiseN: 0 };
+const idlerScratch = { omegaRadPerS: 0, slipMps: 0, tensionRiseN: 0, iterations: 0 };
 
 /**
  * Steady state of the whole line. In steady state the mass flow C = v·(EA − T_in) is the same at every

@@ -80,16 +80,19 @@ export interface IdlerSteadyState {
   slipMps: number;
   /** Tension rise across the roller T_out − T_in = b·ω/R [N]. */
   tensionRiseN: number;
+  /** Newton iterations the solve took (0 where the state is closed-form: no friction or no traction). */
+  iterations: number;
 }
 
-/** Newton iterations used by the last solveIdlerSteadyState call (for tests and benchmarks). */
-export let lastIdlerIterations = 0;
+/** Cap on solveIdlerSteadyState's safeguarded Newton iterations. */
+export const MAX_IDLER_ITERATIONS = 100;
 
 /**
  * Steady state of a free idler driven by the web: R·F(s) = b·ω with s = v_web − ω·R.
  * g(ω) = b·ω/R − F(v_web − ω·R) is strictly increasing on [0, v_web/R], so the root is unique;
  * Newton from the linear-creep estimate, safeguarded by bisection. Writes into `out` (hot path:
- * it runs for every idler of every sigma point), using one exp per iteration for tanh and sech².
+ * it runs for every idler of every sigma point), using one exp per iteration for tanh and sech²;
+ * `out.iterations` says how many Newton/bisection steps it took (at most MAX_IDLER_ITERATIONS).
  */
 export function solveIdlerSteadyState(
   webSpeedMps: number,
@@ -104,6 +107,7 @@ export function solveIdlerSteadyState(
     out.omegaRadPerS = frictionNms <= 0 ? omegaFree : 0;
     out.slipMps = frictionNms <= 0 ? 0 : webSpeedMps;
     out.tensionRiseN = 0;
+    out.iterations = 0;
     return out;
   }
   const b = frictionNms;
@@ -115,7 +119,7 @@ export function solveIdlerSteadyState(
   let hi = omegaFree;
   let w = (creepStiffness * webSpeedMps) / (b / R + creepStiffness * R);
   let it = 0;
-  for (; it < 100; it++) {
+  for (; it < MAX_IDLER_ITERATIONS; it++) {
     const u = (webSpeedMps - w * R) / vc;
     const e = mExp(-2 * mAbs(u));
     const th = mSign(u) * ((1 - e) / (1 + e));
@@ -131,9 +135,9 @@ export function solveIdlerSteadyState(
     const next = w - step;
     w = next > lo && next < hi ? next : 0.5 * (lo + hi);
   }
-  lastIdlerIterations = it + 1;
   out.omegaRadPerS = w;
   out.slipMps = webSpeedMps - w * R;
   out.tensionRiseN = (b * w) / R;
+  out.iterations = it < MAX_IDLER_ITERATIONS ? it + 1 : MAX_IDLER_ITERATIONS;
   return out;
 }

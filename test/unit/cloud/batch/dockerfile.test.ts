@@ -1,6 +1,6 @@
 /**
  * What can be checked of the job image without a Docker daemon: the files the Dockerfile copies exist
- * and pass .dockerignore, the bundle it builds is the file its ENTRYPOINT runs (and the same as the
+ * and pass .dockerignore, they are all the bundle is built from, the bundle it builds is the file its ENTRYPOINT runs (and the same as the
  * `bundle:job` npm script, where there is one), the runtime base meets Dawn's glibc and Vulkan needs,
  * the software-GPU root CI runs the gpu backend in is made by the runtime stage's own RUN, and the bundle
  * built with the Dockerfile's own command starts and speaks the job's exit codes.
@@ -37,9 +37,39 @@ describe('Dockerfile of the calibration job', () => {
     const ignored = sources.filter((s) => !allowed.includes(s.replace(/\/$/, '')));
 
     // Assess
-    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'twin', 'cloud']));
+    expect(sources).toEqual(
+      expect.arrayContaining(['package.json', 'package-lock.json', 'twin', 'platform', 'cloud']),
+    );
     expect(missing).toEqual([]);
     expect(ignored).toEqual([]);
+  });
+
+  it('copies every folder and file the bundle is built from', () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'job-inputs-'));
+    const metafile = join(dir, 'meta.json');
+    const args = esbuildArgs.map((a) =>
+      a.startsWith('--outfile=') ? `--outfile=${join(dir, 'main.js')}` : a,
+    );
+    const copied = lines
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1))
+      .map((s) => s.replace(/\/$/, ''));
+
+    // Act
+    const build = spawnSync(
+      join(REPO, 'node_modules/.bin/esbuild'),
+      [...args, `--metafile=${metafile}`, '--log-level=error'],
+      { cwd: REPO, encoding: 'utf8' },
+    );
+    const inputs = Object.keys((JSON.parse(readFileSync(metafile, 'utf8')) as { inputs: object }).inputs);
+    rmSync(dir, { recursive: true, force: true });
+    const roots = [...new Set(inputs.map((i) => i.split('/')[0] as string))];
+
+    // Assess
+    expect(build.status).toBe(0);
+    expect(roots).toEqual(expect.arrayContaining(['twin', 'platform', 'cloud']));
+    expect(roots.filter((r) => !copied.includes(r))).toEqual([]);
   });
 
   it('runs the bundle it builds, which is the bundle:job script where there is one', () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCalibrationJob, type StoredResult } from '../../../../cloud/calibration-job/job';
 import { jobObjectKeys, jobWindow } from '../../../../cloud/calibration-job/job-keys';
@@ -121,6 +121,34 @@ describe('runCalibrationJob', () => {
     expect(outcome.lines[0]).toMatchObject({ compute: 'computed', exitCode: 0 });
     expect(records.map((r) => r['msg'])).toContain('savepoint ignored: its inputs differ');
     expect((await storedResult(rig, 'line-a'))?.inputs.particles).toBe(128);
+  });
+
+  it('reads a line given as a description file; an unreadable one is JOB_INPUT_INVALID (exit 2), the others still run', async () => {
+    // Prepare
+    rig = unitRig({ 'file-line': readings, 'missing-line': readings });
+    const file = join(rig.dir, 'plant-7.json');
+    writeFileSync(
+      file,
+      readFileSync(join(__dirname, '../../../../twin/lines/reference-web-line.json'), 'utf8'),
+    );
+    const missing = join(rig.dir, 'missing.json');
+    const config = rig.config({
+      fleet: [
+        { lineId: 'file-line', thingName: 'gw-file-line', line: file },
+        { lineId: 'missing-line', thingName: 'gw-missing-line', line: missing },
+      ],
+    });
+
+    // Act
+    const outcome = await runCalibrationJob(config, rig.io, { signer: rig.signer, log: memoryLogger().log });
+
+    // Assess
+    expect(outcome.exitCode).toBe(2);
+    expect(outcome.lines[0]).toMatchObject({ lineId: 'file-line', exitCode: 0, manifest: 'published' });
+    expect(outcome.lines[1]?.error).toMatchObject({
+      code: 'JOB_INPUT_INVALID',
+      message: expect.stringContaining(`line missing-line: line description /: cannot read '${missing}'`),
+    });
   });
 
   it('refuses an empty window with exit code 2 and still calibrates the other lines', async () => {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLineDescription } from '../../../../twin/lines/load';
-import { compileLine, loadLine } from '../../../../twin/lines/topology';
+import { compileLine, compileLineDescription, loadLine } from '../../../../twin/lines/topology';
 
 const REPO = join(__dirname, '../../../..');
 const seedJson = (): Record<string, unknown> & { control: Record<string, unknown> } =>
@@ -14,7 +14,7 @@ const seedJson = (): Record<string, unknown> & { control: Record<string, unknown
 describe('control structure as data', () => {
   it('compiles the seed line: a dancer roller, a nip trimmed by a tension loop, a drive of set speed', () => {
     // Act
-    const t = loadLine(join(REPO, 'twin/lines/reference-web-line.json'));
+    const t = compileLineDescription(seedJson());
 
     // Assess
     expect(t.control.pins).toEqual([
@@ -57,7 +57,7 @@ describe('control structure as data', () => {
 
   it('takes a traction limit as a tension ratio', () => {
     // Act
-    const t = loadLine(join(REPO, 'twin/lines/reference-web-line.json'));
+    const t = compileLineDescription(seedJson());
     const r5 = t.elements[t.elementIndex.get('R5') as number] as {
       frictionCoefficient: number;
       wrapAngleRad: number;

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import drawJson from '../../../../twin/lines/draw-web-line.json';
 import { LineDescriptionError } from '../../../../twin/errors';
 import { parseLineDescription } from '../../../../twin/lines/load';
-import { compileLine, loadLine } from '../../../../twin/lines/topology';
+import { compileLine, compileLineDescription, loadLine } from '../../../../twin/lines/topology';
 
 // The mutations below poke at arbitrary places of untyped JSON on purpose (that is what a bad file is).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -183,5 +185,22 @@ describe('bad line descriptions', () => {
 
   it('reports an unknown shipped line id', () => {
     expect(() => loadLine('no-such-line')).toThrow(expect.objectContaining({ code: 'LINE_UNREADABLE' }));
+    expect(() => loadLine('__proto__')).toThrow(expect.objectContaining({ code: 'LINE_UNREADABLE' }));
+  });
+
+  it('reads no files: a path is LINE_UNREADABLE, pointing to platform/line-file', () => {
+    const path = join(__dirname, '../../../../twin/lines/reference-web-line.json');
+    expect(() => loadLine(path)).toThrow(
+      expect.objectContaining({
+        name: 'LineDescriptionError',
+        code: 'LINE_UNREADABLE',
+        message: expect.stringContaining('loadLineFrom (platform/line-file)'),
+      }),
+    );
+  });
+
+  it('compiles a description given as JSON text like the shipped one', () => {
+    const text = readFileSync(join(__dirname, '../../../../twin/lines/draw-web-line.json'), 'utf8');
+    expect(compileLineDescription(text).line).toEqual(loadLine('draw-web-line').line);
   });
 });

@@ -29,8 +29,8 @@ describe('creep–slip traction', () => {
     );
   });
 
-  it('balances R·F(s) = b·ω at the idler steady state (property)', () => {
-    const out = { omegaRadPerS: 0, slipMps: 0, tensionRiseN: 0 };
+  it('balances R·F(s) = b·ω at the idler steady state, in a few Newton steps (property)', () => {
+    const out = { omegaRadPerS: 0, slipMps: 0, tensionRiseN: 0, iterations: 0 };
     fc.assert(
       fc.property(
         fc.double({ min: 1e-5, max: 2, noNaN: true }),
@@ -41,9 +41,20 @@ describe('creep–slip traction', () => {
           expect(out.omegaRadPerS).toBeLessThanOrEqual(20);
           const f = tractionForceN(out.slipMps, limit, law);
           expect(Math.abs(f - out.tensionRiseN)).toBeLessThan(1e-6 * Math.max(1, f));
+          // Safeguarded Newton converges in a handful of steps (8 at most over this range), far below the cap.
+          expect(out.iterations).toBeGreaterThanOrEqual(1);
+          expect(out.iterations).toBeLessThanOrEqual(12);
         },
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('reports no iterations where the state is closed-form (no bearing friction, or no traction)', () => {
+    const out = { omegaRadPerS: 0, slipMps: 0, tensionRiseN: 0, iterations: -1 };
+    solveIdlerSteadyState(1, 0.05, 0, 50, law, out);
+    expect(out).toEqual({ omegaRadPerS: 20, slipMps: 0, tensionRiseN: 0, iterations: 0 });
+    solveIdlerSteadyState(1, 0.05, 0.1, 0, law, out);
+    expect(out).toEqual({ omegaRadPerS: 0, slipMps: 1, tensionRiseN: 0, iterations: 0 });
   });
 });
