@@ -80,6 +80,9 @@ interface PendingMessage {
   ack: HeldAck | undefined;
 }
 
+/** The counts the component keeps itself (the PUBACK counts live in the gate; `snapshot` joins them in). */
+type OwnStats = Omit<IngestStats, 'acksSent' | 'acksDropped' | 'packetIdConflicts'>;
+
 export function startIngest(options: IngestOptions): IngestHandle {
   const { store, logger } = options;
   const clock = options.clock ?? Date.now;
@@ -92,8 +95,7 @@ export function startIngest(options: IngestOptions): IngestHandle {
     maxPayloadBytes: options.maxPayloadBytes,
     clock,
   };
-  // The PUBACK counts live in the gate; `snapshot` joins them in.
-  const stats: Omit<IngestStats, 'acksSent' | 'acksDropped' | 'packetIdConflicts'> = {
+  const stats: OwnStats = {
     received: 0,
     committed: 0,
     committedReadings: 0,
@@ -102,28 +104,7 @@ export function startIngest(options: IngestOptions): IngestHandle {
     commitFailures: 0,
   };
 
-  const firstReconnectMs = options.reconnectPeriodMs ?? 1000;
-  const maxReconnectMs = Math.max(firstReconnectMs, options.maxReconnectPeriodMs ?? 10_000);
-  const client: MqttClient = connect(options.brokerUrl, {
-    clientId: options.clientId,
-    clean: false,
-    protocolVersion: 4,
-    reconnectPeriod: firstReconnectMs,
-    connectTimeout: 10_000,
-  });
-  // Backoff: mqtt.js re-reads options.reconnectPeriod each time a connection closes (it arms its reconnect
-  // timer with it), so doubling it on every attempt and resetting it on CONNACK spaces out the attempts.
-  let reconnectAttempt = 0;
-  client.on('reconnect', () => {
-    reconnectAttempt += 1;
-    const delayMs = client.options.reconnectPeriod ?? firstReconnectMs;
-    logger.info('reconnecting', { attempt: reconnectAttempt, afterMs: delayMs });
-    client.options.reconnectPeriod = Math.min(maxReconnectMs, delayMs * 2);
-  });
-  client.on('connect', () => {
-    reconnectAttempt = 0;
-    client.options.reconnectPeriod = firstReconnectMs;
-  });
+  const client = connectWithBackoff(options);
   const gate = new PubackGate(client);
 
   let pendingValid: PendingMessage[] = [];
@@ -140,7 +121,7 @@ export function startIngest(options: IngestOptions): IngestHandle {
     pendingValid = [];
     pendingRejectedAcks = [];
     if (valid.length > 0) {
-      const failure = commit(valid);
+      const failure = commitGroup(store, gate, stats, valid);
       if (failure !== undefined) {
         logger.error('commit failed; messages left unacknowledged with the broker', {
           code: (failure.error as { code?: unknown }).code ?? 'UNKNOWN',
@@ -153,35 +134,6 @@ export function startIngest(options: IngestOptions): IngestHandle {
     for (const ack of rejectedAcks) gate.release(ack);
   };
 
-  /**
-   * Commits the messages in one transaction and releases their PUBACKs. When the store is full, commits
-   * them in halves, oldest first, so that what fits is committed and acknowledged: a group larger than
-   * the room the full-policy can make would otherwise be refused again on every redelivery (the broker
-   * redelivers in bursts), forever. Returns what was left unacknowledged, if anything.
-   */
-  const commit = (group: PendingMessage[]): { error: unknown; messages: number } | undefined => {
-    const readings = group.flatMap((m) => m.readings);
-    try {
-      store.append(readings);
-    } catch (error) {
-      stats.commitFailures += 1;
-      if (group.length > 1 && (error as { code?: unknown }).code === 'STORE_FULL') {
-        const half = Math.ceil(group.length / 2);
-        const first = commit(group.slice(0, half));
-        if (first === undefined) return commit(group.slice(half));
-        for (const m of group.slice(half)) if (m.ack) gate.discard(m.ack);
-        return { error: first.error, messages: first.messages + group.length - half };
-      }
-      for (const m of group) if (m.ack) gate.discard(m.ack);
-      return { error, messages: group.length };
-    }
-    stats.commits += 1;
-    stats.committed += group.length;
-    stats.committedReadings += readings.length;
-    for (const m of group) if (m.ack) gate.release(m.ack);
-    return undefined;
-  };
-
   const scheduleRedelivery = (): void => {
     if (redeliveryTimer !== undefined || stopped) return;
     redeliveryTimer = setTimeout(() => {
@@ -190,27 +142,6 @@ export function startIngest(options: IngestOptions): IngestHandle {
       logger.warn('reconnecting so that the broker redelivers unacknowledged messages');
       client.stream?.destroy();
     }, options.storeRetryMs ?? 5000);
-  };
-
-  const recordRejection = (topic: string, payload: Buffer, reason: string, detail: string): void => {
-    stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
-    const shownTopic = topic.slice(0, 256);
-    logger.warn('payload rejected', { reason, detail, topic: shownTopic, bytes: payload.byteLength });
-    try {
-      store.reject({
-        topic: shownTopic,
-        reason,
-        detail,
-        excerpt: payload.subarray(0, EXCERPT_BYTES).toString('utf8'),
-        atMs: clock(),
-      });
-    } catch (error) {
-      // Still acknowledged: the message is invalid whether or not its record was kept.
-      logger.error('could not record a rejected payload', {
-        code: (error as { code?: unknown }).code,
-        error,
-      });
-    }
   };
 
   client.handleMessage = (packet: IPublishPacket, callback) => {
@@ -232,7 +163,12 @@ export function startIngest(options: IngestOptions): IngestHandle {
     const result = parseTelemetry(packet.topic, payload, rules);
     if (result.ok) pendingValid.push({ readings: result.readings, ack });
     else {
-      recordRejection(packet.topic, payload, result.reason, result.detail);
+      recordRejection(options, stats, {
+        topic: packet.topic,
+        payload,
+        reason: result.reason,
+        detail: result.detail,
+      });
       if (ack) pendingRejectedAcks.push(ack);
     }
     callback(); // mqtt.js moves on; its PUBACK is held by the gate until flush.
@@ -240,29 +176,8 @@ export function startIngest(options: IngestOptions): IngestHandle {
     else timer ??= setTimeout(flush, maxDelayMs);
   };
 
-  // Subscribe on every connection until one SUBACK arrives (a connection lost before its SUBACK fails the
-  // subscribe, and mqtt.js only resubscribes topics that were acknowledged), then wherever the broker has
-  // lost the session.
-  let subscribed = false;
-  let resolveReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
-  client.on('connect', (connack) => {
-    if (subscribed && connack.sessionPresent) return;
-    client.subscribe(TELEMETRY_TOPIC_FILTER, { qos: 1 }, (error) => {
-      if (error) {
-        logger.warn('subscribe failed; retried on the next connection', { error });
-        return;
-      }
-      subscribed = true;
-      resolveReady();
-    });
-  });
-
-  client.on('connect', (connack) => logger.info('connected', { sessionPresent: connack.sessionPresent }));
-  client.on('close', () => {
-    if (!stopped) logger.warn('connection closed; mqtt.js reconnects');
-  });
-  client.on('error', (error) => logger.error('mqtt error', { error }));
+  const ready = subscribeUntilAcknowledged(client, logger);
+  logConnectionEvents(client, logger, () => stopped);
 
   const snapshot = (): IngestStats => ({
     ...stats,
@@ -283,4 +198,127 @@ export function startIngest(options: IngestOptions): IngestHandle {
       logger.info('ingest stopped', { ...snapshot() });
     },
   };
+}
+
+/**
+ * The persistent-session client, with backoff: mqtt.js re-reads options.reconnectPeriod each time a
+ * connection closes (it arms its reconnect timer with it), so doubling it on every attempt and resetting
+ * it on CONNACK spaces out the attempts.
+ */
+function connectWithBackoff(options: IngestOptions): MqttClient {
+  const { logger } = options;
+  const firstReconnectMs = options.reconnectPeriodMs ?? 1000;
+  const maxReconnectMs = Math.max(firstReconnectMs, options.maxReconnectPeriodMs ?? 10_000);
+  const client: MqttClient = connect(options.brokerUrl, {
+    clientId: options.clientId,
+    clean: false,
+    protocolVersion: 4,
+    reconnectPeriod: firstReconnectMs,
+    connectTimeout: 10_000,
+  });
+  let reconnectAttempt = 0;
+  client.on('reconnect', () => {
+    reconnectAttempt += 1;
+    const delayMs = client.options.reconnectPeriod ?? firstReconnectMs;
+    logger.info('reconnecting', { attempt: reconnectAttempt, afterMs: delayMs });
+    client.options.reconnectPeriod = Math.min(maxReconnectMs, delayMs * 2);
+  });
+  client.on('connect', () => {
+    reconnectAttempt = 0;
+    client.options.reconnectPeriod = firstReconnectMs;
+  });
+  return client;
+}
+
+/**
+ * Commits the messages in one transaction and releases their PUBACKs. When the store is full, commits
+ * them in halves, oldest first, so that what fits is committed and acknowledged: a group larger than
+ * the room the full-policy can make would otherwise be refused again on every redelivery (the broker
+ * redelivers in bursts), forever. Returns what was left unacknowledged, if anything.
+ */
+function commitGroup(
+  store: OutboxStore,
+  gate: PubackGate,
+  stats: OwnStats,
+  group: PendingMessage[],
+): { error: unknown; messages: number } | undefined {
+  const readings = group.flatMap((m) => m.readings);
+  try {
+    store.append(readings);
+  } catch (error) {
+    stats.commitFailures += 1;
+    if (group.length > 1 && (error as { code?: unknown }).code === 'STORE_FULL') {
+      const half = Math.ceil(group.length / 2);
+      const first = commitGroup(store, gate, stats, group.slice(0, half));
+      if (first === undefined) return commitGroup(store, gate, stats, group.slice(half));
+      for (const m of group.slice(half)) if (m.ack) gate.discard(m.ack);
+      return { error: first.error, messages: first.messages + group.length - half };
+    }
+    for (const m of group) if (m.ack) gate.discard(m.ack);
+    return { error, messages: group.length };
+  }
+  stats.commits += 1;
+  stats.committed += group.length;
+  stats.committedReadings += readings.length;
+  for (const m of group) if (m.ack) gate.release(m.ack);
+  return undefined;
+}
+
+/** Counts, logs and records (store.reject) an invalid payload; a failure to record it is only logged. */
+function recordRejection(
+  options: Pick<IngestOptions, 'store' | 'logger' | 'clock'>,
+  stats: OwnStats,
+  rejected: { topic: string; payload: Buffer; reason: string; detail: string },
+): void {
+  const { store, logger } = options;
+  const { topic, payload, reason, detail } = rejected;
+  stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
+  const shownTopic = topic.slice(0, 256);
+  logger.warn('payload rejected', { reason, detail, topic: shownTopic, bytes: payload.byteLength });
+  try {
+    store.reject({
+      topic: shownTopic,
+      reason,
+      detail,
+      excerpt: payload.subarray(0, EXCERPT_BYTES).toString('utf8'),
+      atMs: (options.clock ?? Date.now)(),
+    });
+  } catch (error) {
+    // Still acknowledged: the message is invalid whether or not its record was kept.
+    logger.error('could not record a rejected payload', {
+      code: (error as { code?: unknown }).code,
+      error,
+    });
+  }
+}
+
+/**
+ * Subscribes on every connection until one SUBACK arrives (a connection lost before its SUBACK fails the
+ * subscribe, and mqtt.js only resubscribes topics that were acknowledged), then wherever the broker has
+ * lost the session. Resolves on the first SUBACK.
+ */
+function subscribeUntilAcknowledged(client: MqttClient, logger: Logger): Promise<void> {
+  let subscribed = false;
+  let resolveReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+  client.on('connect', (connack) => {
+    if (subscribed && connack.sessionPresent) return;
+    client.subscribe(TELEMETRY_TOPIC_FILTER, { qos: 1 }, (error) => {
+      if (error) {
+        logger.warn('subscribe failed; retried on the next connection', { error });
+        return;
+      }
+      subscribed = true;
+      resolveReady();
+    });
+  });
+  return ready;
+}
+
+function logConnectionEvents(client: MqttClient, logger: Logger, isStopped: () => boolean): void {
+  client.on('connect', (connack) => logger.info('connected', { sessionPresent: connack.sessionPresent }));
+  client.on('close', () => {
+    if (!isStopped()) logger.warn('connection closed; mqtt.js reconnects');
+  });
+  client.on('error', (error) => logger.error('mqtt error', { error }));
 }
