@@ -84,10 +84,8 @@ interface PendingMessage {
 type OwnStats = Omit<IngestStats, 'acksSent' | 'acksDropped' | 'packetIdConflicts'>;
 
 export function startIngest(options: IngestOptions): IngestHandle {
-  const { store, logger } = options;
+  const { logger } = options;
   const clock = options.clock ?? Date.now;
-  const maxMessages = options.groupCommit?.maxMessages ?? 500;
-  const maxDelayMs = options.groupCommit?.maxDelayMs ?? 20;
   const lines =
     options.lines instanceof Map ? [...options.lines.values()] : (options.lines as readonly IngestLine[]);
   const rules: PayloadRules = {
@@ -106,78 +104,11 @@ export function startIngest(options: IngestOptions): IngestHandle {
 
   const client = connectWithBackoff(options);
   const gate = new PubackGate(client);
-
-  let pendingValid: PendingMessage[] = [];
-  let pendingRejectedAcks: HeldAck[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let redeliveryTimer: NodeJS.Timeout | undefined;
-  let stopped = false;
-
-  const flush = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    const valid = pendingValid;
-    const rejectedAcks = pendingRejectedAcks;
-    pendingValid = [];
-    pendingRejectedAcks = [];
-    if (valid.length > 0) {
-      const failure = commitGroup(store, gate, stats, valid);
-      if (failure !== undefined) {
-        logger.error('commit failed; messages left unacknowledged with the broker', {
-          code: (failure.error as { code?: unknown }).code ?? 'UNKNOWN',
-          messages: failure.messages,
-          error: failure.error,
-        });
-        scheduleRedelivery();
-      }
-    }
-    for (const ack of rejectedAcks) gate.release(ack);
-  };
-
-  const scheduleRedelivery = (): void => {
-    if (redeliveryTimer !== undefined || stopped) return;
-    redeliveryTimer = setTimeout(() => {
-      redeliveryTimer = undefined;
-      if (stopped) return;
-      logger.warn('reconnecting so that the broker redelivers unacknowledged messages');
-      client.stream?.destroy();
-    }, options.storeRetryMs ?? 5000);
-  };
-
-  client.handleMessage = (packet: IPublishPacket, callback) => {
-    if (stopped) {
-      // Not taken in any more: hold its PUBACK forever (the broker redelivers it to the next session).
-      if (packet.qos > 0 && packet.messageId !== undefined) gate.hold(packet.messageId);
-      callback();
-      return;
-    }
-    stats.received += 1;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const ack = packet.qos > 0 && packet.messageId !== undefined ? gate.hold(packet.messageId) : undefined;
-    if (ack?.conflict) {
-      logger.error('broker reused a packet id still awaiting its PUBACK; neither message is acknowledged', {
-        messageId: ack.messageId,
-      });
-      scheduleRedelivery();
-    }
-    const result = parseTelemetry(packet.topic, payload, rules);
-    if (result.ok) pendingValid.push({ readings: result.readings, ack });
-    else {
-      recordRejection(options, stats, {
-        topic: packet.topic,
-        payload,
-        reason: result.reason,
-        detail: result.detail,
-      });
-      if (ack) pendingRejectedAcks.push(ack);
-    }
-    callback(); // mqtt.js moves on; its PUBACK is held by the gate until flush.
-    if (pendingValid.length + pendingRejectedAcks.length >= maxMessages) flush();
-    else timer ??= setTimeout(flush, maxDelayMs);
-  };
+  const intake = new GroupCommit(options, client, gate, stats, rules);
+  client.handleMessage = intake.handleMessage;
 
   const ready = subscribeUntilAcknowledged(client, logger);
-  logConnectionEvents(client, logger, () => stopped);
+  logConnectionEvents(client, logger, () => intake.stopped);
 
   const snapshot = (): IngestStats => ({
     ...stats,
@@ -191,13 +122,110 @@ export function startIngest(options: IngestOptions): IngestHandle {
     ready,
     stats: snapshot,
     stop: async () => {
-      stopped = true;
-      if (redeliveryTimer !== undefined) clearTimeout(redeliveryTimer);
-      flush();
+      intake.stop();
       await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
       logger.info('ingest stopped', { ...snapshot() });
     },
   };
+}
+
+/**
+ * The messages taken in (client.handleMessage): validated, their PUBACKs held, committed in groups
+ * (`groupCommit`) and acknowledged after the commit; a failed commit leaves them unacknowledged and drops
+ * the connection after `storeRetryMs` so that the broker redelivers them.
+ */
+class GroupCommit {
+  private pendingValid: PendingMessage[] = [];
+  private pendingRejectedAcks: HeldAck[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private redeliveryTimer: NodeJS.Timeout | undefined;
+  /** Set by stop(): no message is taken in any more. */
+  stopped = false;
+  private readonly maxMessages: number;
+  private readonly maxDelayMs: number;
+
+  constructor(
+    private readonly options: IngestOptions,
+    private readonly client: MqttClient,
+    private readonly gate: PubackGate,
+    private readonly stats: OwnStats,
+    private readonly rules: PayloadRules,
+  ) {
+    this.maxMessages = options.groupCommit?.maxMessages ?? 500;
+    this.maxDelayMs = options.groupCommit?.maxDelayMs ?? 20;
+  }
+
+  readonly flush = (): void => {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const valid = this.pendingValid;
+    const rejectedAcks = this.pendingRejectedAcks;
+    this.pendingValid = [];
+    this.pendingRejectedAcks = [];
+    if (valid.length > 0) {
+      const failure = commitGroup(this.options.store, this.gate, this.stats, valid);
+      if (failure !== undefined) {
+        this.options.logger.error('commit failed; messages left unacknowledged with the broker', {
+          code: (failure.error as { code?: unknown }).code ?? 'UNKNOWN',
+          messages: failure.messages,
+          error: failure.error,
+        });
+        this.scheduleRedelivery();
+      }
+    }
+    for (const ack of rejectedAcks) this.gate.release(ack);
+  };
+
+  private scheduleRedelivery(): void {
+    if (this.redeliveryTimer !== undefined || this.stopped) return;
+    this.redeliveryTimer = setTimeout(() => {
+      this.redeliveryTimer = undefined;
+      if (this.stopped) return;
+      this.options.logger.warn('reconnecting so that the broker redelivers unacknowledged messages');
+      this.client.stream?.destroy();
+    }, this.options.storeRetryMs ?? 5000);
+  }
+
+  readonly handleMessage = (packet: IPublishPacket, callback: () => void): void => {
+    const { gate, stats, options } = this;
+    if (this.stopped) {
+      // Not taken in any more: hold its PUBACK forever (the broker redelivers it to the next session).
+      if (packet.qos > 0 && packet.messageId !== undefined) gate.hold(packet.messageId);
+      callback();
+      return;
+    }
+    stats.received += 1;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const ack = packet.qos > 0 && packet.messageId !== undefined ? gate.hold(packet.messageId) : undefined;
+    if (ack?.conflict) {
+      options.logger.error(
+        'broker reused a packet id still awaiting its PUBACK; neither message is acknowledged',
+        { messageId: ack.messageId },
+      );
+      this.scheduleRedelivery();
+    }
+    const result = parseTelemetry(packet.topic, payload, this.rules);
+    if (result.ok) this.pendingValid.push({ readings: result.readings, ack });
+    else {
+      recordRejection(options, stats, {
+        topic: packet.topic,
+        payload,
+        reason: result.reason,
+        detail: result.detail,
+      });
+      if (ack) this.pendingRejectedAcks.push(ack);
+    }
+    callback(); // mqtt.js moves on; its PUBACK is held by the gate until flush.
+    if (this.pendingValid.length + this.pendingRejectedAcks.length >= this.maxMessages) this.flush();
+    else this.timer ??= setTimeout(this.flush, this.maxDelayMs);
+  };
+
+  /** Takes no more messages, commits what is pending and acknowledges it. */
+  stop(): void {
+    this.stopped = true;
+    if (this.redeliveryTimer !== undefined) clearTimeout(this.redeliveryTimer);
+    this.flush();
+  }
 }
 
 /**
