@@ -428,27 +428,12 @@ function handleConnection(state: NucleusState, handlers: Record<string, Handler>
       send: (shape, body) =>
         write(rpcFrame(MessageType.app, 0, id, jsonHeaders(shape), Buffer.from(JSON.stringify(body)))),
     };
-    try {
-      const result = handler(parseRequest(payload), {
-        connection,
-        stream,
-        onClose: (f) => entry.cleanup.push(f),
-      });
-      const streaming = result?.streaming === true;
-      write(
-        rpcFrame(
-          MessageType.app,
-          streaming ? 0 : FLAG_TERMINATE_STREAM,
-          id,
-          jsonHeaders(`${name}Response`),
-          Buffer.from(JSON.stringify(result?.body ?? {})),
-        ),
-      );
-      if (!streaming) closeStream(id);
-    } catch (error) {
-      closeStream(id);
-      write(modeledErrorFrame(id, error));
-    }
+    serveOperation(
+      { id, name, handler, payload },
+      { connection, stream, onClose: (f) => entry.cleanup.push(f) },
+      write,
+      closeStream,
+    );
   };
   const onMessage = (m: EventStreamMessage) => {
     const type = headerNumber(m, ':message-type');
@@ -489,6 +474,36 @@ function handleConnection(state: NucleusState, handlers: Record<string, Handler>
     for (const id of [...streams.keys()]) closeStream(id);
   });
   socket.on('error', () => undefined);
+}
+
+/**
+ * Runs an operation's handler on its request and writes the response (the stream stays open for a
+ * streaming operation) or the modeled error; the stream is closed unless it is streaming.
+ */
+function serveOperation(
+  op: { id: number; name: string; handler: Handler; payload: Buffer },
+  ctx: Parameters<Handler>[1],
+  write: (frame: Buffer) => void,
+  closeStream: (id: number) => void,
+): void {
+  const { id, name } = op;
+  try {
+    const result = op.handler(parseRequest(op.payload), ctx);
+    const streaming = result?.streaming === true;
+    write(
+      rpcFrame(
+        MessageType.app,
+        streaming ? 0 : FLAG_TERMINATE_STREAM,
+        id,
+        jsonHeaders(`${name}Response`),
+        Buffer.from(JSON.stringify(result?.body ?? {})),
+      ),
+    );
+    if (!streaming) closeStream(id);
+  } catch (error) {
+    closeStream(id);
+    write(modeledErrorFrame(id, error));
+  }
 }
 
 /** An operation request's JSON body (an empty payload is `{}`; a non-object is `{}` too). */
