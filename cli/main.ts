@@ -149,121 +149,159 @@ function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)');
 
-  const days = new Option('--days <n>', 'simulated days')
-    .argParser(numberIn(0.01, 3650))
-    .default(DEFAULT_DEMO.days);
-  const seed = new Option('--seed <n>', 'random seed (integer)')
-    .argParser(numberIn(0, 2 ** 31 - 1, true))
-    .default(DEFAULT_DEMO.seed);
-  const period = new Option('--sample-period <s>', 'seconds between samples')
-    .argParser(numberIn(1, 86400))
-    .default(DEFAULT_DEMO.samplePeriodS);
-  const line = new Option('--line <id|path>', 'shipped line id or path to a line description JSON').default(
-    'reference-web-line',
-  );
+  const shared = sharedOptions();
+  registerDemoCommand(program, io, shared);
+  registerSimulateCommand(program, io, shared);
+  registerServiceCommands(program, io);
+  registerValidateLineCommand(program, io);
+  registerCalibrateCommand(program, io, shared);
+  // Applied parameter sets (show, history, rollback) and manifest signing (keygen, sign): cli/params.ts.
+  registerParamsCommands(program, io);
+  registerBatchCommands(program, io);
+  return program;
+}
 
+/** The options that demo, simulate and calibrate share (the same Option objects on each command). */
+interface SharedOptions {
+  days: Option;
+  seed: Option;
+  period: Option;
+  line: Option;
+}
+
+function sharedOptions(): SharedOptions {
+  return {
+    days: new Option('--days <n>', 'simulated days')
+      .argParser(numberIn(0.01, 3650))
+      .default(DEFAULT_DEMO.days),
+    seed: new Option('--seed <n>', 'random seed (integer)')
+      .argParser(numberIn(0, 2 ** 31 - 1, true))
+      .default(DEFAULT_DEMO.seed),
+    period: new Option('--sample-period <s>', 'seconds between samples')
+      .argParser(numberIn(1, 86400))
+      .default(DEFAULT_DEMO.samplePeriodS),
+    line: new Option('--line <id|path>', 'shipped line id or path to a line description JSON').default(
+      'reference-web-line',
+    ),
+  };
+}
+
+interface DemoCliOptions {
+  days: number;
+  roller: string;
+  seed: number;
+  samplePeriod: number;
+  line: string;
+  recalibrate: boolean;
+  particles: number;
+  backend: BackendRequest;
+  json?: boolean;
+}
+
+function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions): void {
   program
     .command('demo')
     .description(
       'simulate the line with one bearing degrading, run the joint UKF (edge) and the SMC recalibration (cloud), and report what they found',
     )
-    .addOption(days)
+    .addOption(shared.days)
     .addOption(new Option('--roller <name>', 'idler whose bearing degrades').default(DEFAULT_DEMO.roller))
-    .addOption(seed)
-    .addOption(period)
-    .addOption(line)
+    .addOption(shared.seed)
+    .addOption(shared.period)
+    .addOption(shared.line)
     .option('--no-recalibrate', 'skip the cloud recalibration of the run')
     .addOption(particlesOption(DEMO_PARTICLES))
     .addOption(backendOption())
     .option('--json', 'print the result as JSON')
-    .action(
-      async (o: {
-        days: number;
-        roller: string;
-        seed: number;
-        samplePeriod: number;
-        line: string;
-        recalibrate: boolean;
-        particles: number;
-        backend: BackendRequest;
-        json?: boolean;
-      }) => {
-        const topology = loadLineFrom(o.line);
-        requireIdler(topology, o.roller);
-        const bar = progressBar(io, samplesFormat('simulating the plant + the edge estimator'));
-        const readings: Reading[] = [];
-        const result = runDemo(
-          topology,
-          { ...DEFAULT_DEMO, days: o.days, roller: o.roller, seed: o.seed, samplePeriodS: o.samplePeriod },
-          bar.update,
-          o.recalibrate ? readings : undefined,
-        );
-        bar.stop();
-        if (o.recalibrate) {
-          result.recalibration = await calibrateWithProgress(io, 'cloud recalibration', topology, readings, {
-            particles: o.particles,
-            seed: o.seed,
-            backend: o.backend,
-          });
-        }
-        io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
-      },
-    );
+    .action((o: DemoCliOptions) => runDemoCommand(io, o));
+}
 
+async function runDemoCommand(io: CliIo, o: DemoCliOptions): Promise<void> {
+  const topology = loadLineFrom(o.line);
+  requireIdler(topology, o.roller);
+  const bar = progressBar(io, samplesFormat('simulating the plant + the edge estimator'));
+  const readings: Reading[] = [];
+  const result = runDemo(
+    topology,
+    { ...DEFAULT_DEMO, days: o.days, roller: o.roller, seed: o.seed, samplePeriodS: o.samplePeriod },
+    bar.update,
+    o.recalibrate ? readings : undefined,
+  );
+  bar.stop();
+  if (o.recalibrate) {
+    result.recalibration = await calibrateWithProgress(io, 'cloud recalibration', topology, readings, {
+      particles: o.particles,
+      seed: o.seed,
+      backend: o.backend,
+    });
+  }
+  io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
+}
+
+interface SimulateCliOptions {
+  days: number;
+  roller?: string;
+  seed: number;
+  samplePeriod: number;
+  line: string;
+  out?: string;
+}
+
+function registerSimulateCommand(program: Command, io: CliIo, shared: SharedOptions): void {
   program
     .command('simulate')
     .description('run the plant simulator and write its readings as CSV (ts + one column per signal)')
-    .addOption(days)
+    .addOption(shared.days)
     .addOption(new Option('--roller <name>', 'idler whose bearing degrades (default: none, a healthy line)'))
-    .addOption(seed)
-    .addOption(period)
-    .addOption(line)
+    .addOption(shared.seed)
+    .addOption(shared.period)
+    .addOption(shared.line)
     .option('--out <file>', 'CSV file to write (default: stdout)')
-    .action(
-      async (o: {
-        days: number;
-        roller?: string;
-        seed: number;
-        samplePeriod: number;
-        line: string;
-        out?: string;
-      }) => {
-        const topology = loadLineFrom(o.line);
-        if (o.roller !== undefined) requireIdler(topology, o.roller);
-        const scenario = demoScenario(topology, {
-          ...DEFAULT_DEMO,
-          days: o.days,
-          roller: o.roller ?? '',
-          seed: o.seed,
-          samplePeriodS: o.samplePeriod,
-        });
-        if (o.roller === undefined) scenario.degradations = [];
-        const sim = new PlantSimulator(topology, scenario);
-        const signals = topology.line.sensors.map((s) => s.signal);
-        const bar = progressBar(io, samplesFormat('simulating the plant'));
-        const total = sim.sampleCount;
-        let done = 0;
-        const readings = (function* () {
-          for (const s of sim.samples()) {
-            done += 1;
-            if (done % 50 === 0 || done === total) bar.update(done, total);
-            yield s.reading;
-          }
-        })();
-        if (o.out === undefined) {
-          for (const row of readingsToCsv(signals, readings)) io.stdout(row);
-        } else {
-          const file = createWriteStream(o.out);
-          for (const row of readingsToCsv(signals, readings))
-            if (!file.write(row)) await new Promise<void>((r) => file.once('drain', () => r()));
-          await new Promise<void>((resolve, reject) =>
-            file.end((err?: Error | null) => (err ? reject(err) : resolve())),
-          );
-        }
-        bar.stop();
-      },
-    );
+    .action((o: SimulateCliOptions) => runSimulateCommand(io, o));
+}
 
+async function runSimulateCommand(io: CliIo, o: SimulateCliOptions): Promise<void> {
+  const topology = loadLineFrom(o.line);
+  if (o.roller !== undefined) requireIdler(topology, o.roller);
+  const scenario = demoScenario(topology, {
+    ...DEFAULT_DEMO,
+    days: o.days,
+    roller: o.roller ?? '',
+    seed: o.seed,
+    samplePeriodS: o.samplePeriod,
+  });
+  if (o.roller === undefined) scenario.degradations = [];
+  const sim = new PlantSimulator(topology, scenario);
+  const signals = topology.line.sensors.map((s) => s.signal);
+  const bar = progressBar(io, samplesFormat('simulating the plant'));
+  const total = sim.sampleCount;
+  let done = 0;
+  const readings = (function* () {
+    for (const s of sim.samples()) {
+      done += 1;
+      if (done % 50 === 0 || done === total) bar.update(done, total);
+      yield s.reading;
+    }
+  })();
+  if (o.out === undefined) {
+    for (const row of readingsToCsv(signals, readings)) io.stdout(row);
+  } else {
+    await writeCsvFile(o.out, readingsToCsv(signals, readings));
+  }
+  bar.stop();
+}
+
+/** Writes the rows to `path`, waiting for drain, and resolves once the file is closed. */
+async function writeCsvFile(path: string, rows: Iterable<string>): Promise<void> {
+  const file = createWriteStream(path);
+  for (const row of rows) if (!file.write(row)) await new Promise<void>((r) => file.once('drain', () => r()));
+  await new Promise<void>((resolve, reject) =>
+    file.end((err?: Error | null) => (err ? reject(err) : resolve())),
+  );
+}
+
+/** The long-running services: sitewise-emulator, broker, ingest, publisher (each until SIGTERM/SIGINT). */
+function registerServiceCommands(program: Command, io: CliIo): void {
   program
     .command('sitewise-emulator')
     .description('run the SiteWise emulator (HTTP + SQLite) until SIGTERM/SIGINT; logs JSON lines')
@@ -325,7 +363,9 @@ function buildProgram(io: CliIo): Command {
     );
     await runPublisher({ configFile: o.config, overrides });
   });
+}
 
+function registerValidateLineCommand(program: Command, io: CliIo): void {
   program
     .command('validate-line <file>')
     .description('check a line description against the schema and the topology rules')
@@ -335,8 +375,21 @@ function buildProgram(io: CliIo): Command {
         `ok: line ${t.line.id}: ${t.elements.length} elements, ${t.spanNames.length} spans, ${t.line.sensors.length} sensors\n`,
       );
     });
+}
 
-  // Applied parameter sets (show, history, rollback) and manifest signing (keygen, sign): cli/params.ts.
+interface CalibrateCliOptions {
+  csv: string;
+  columns?: string;
+  line: string;
+  particles: number;
+  seed: number;
+  backend: BackendRequest;
+  horizonHours: number;
+  json?: boolean;
+  acceptMisfit?: boolean;
+}
+
+function registerCalibrateCommand(program: Command, io: CliIo, shared: SharedOptions): void {
   program
     .command('calibrate')
     .description(
@@ -347,9 +400,9 @@ function buildProgram(io: CliIo): Command {
       '--columns <map.json>',
       'JSON map from CSV columns to signal names (default: columns named as signals)',
     )
-    .addOption(line)
+    .addOption(shared.line)
     .addOption(particlesOption(4096))
-    .addOption(seed)
+    .addOption(shared.seed)
     .addOption(backendOption())
     .addOption(
       new Option('--horizon-hours <h>', 'trailing part of the window the frictions are fitted to')
@@ -361,48 +414,32 @@ function buildProgram(io: CliIo): Command {
       '--accept-misfit',
       `give health verdicts even where the model does not explain the window (exit 0 instead of ${EXIT_MISFIT})`,
     )
-    .action(
-      async (o: {
-        csv: string;
-        columns?: string;
-        line: string;
-        particles: number;
-        seed: number;
-        backend: BackendRequest;
-        horizonHours: number;
-        json?: boolean;
-        acceptMisfit?: boolean;
-      }) => {
-        const topology = loadLineFrom(o.line);
-        const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
-        const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
-        const result = await calibrateWithProgress(io, 'recalibrating', topology, csv.readings, {
-          particles: o.particles,
-          seed: o.seed,
-          backend: o.backend,
-          horizonS: o.horizonHours * 3600,
-          acceptMisfit: o.acceptMisfit === true,
-        });
-        io.stdout(
-          o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCalibration(topology, result)}\n`,
-        );
-        for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
-        if (result.fit.status !== 'ok' && !result.fit.accepted) {
-          const what =
-            result.fit.status === 'misfit'
-              ? 'no health verdict'
-              : 'no health verdict for the rollers marked unknown';
-          throw new CliExit(
-            EXIT_MISFIT,
-            `error code: MODEL_MISFIT (exit ${EXIT_MISFIT}): ${what}; --accept-misfit gives them anyway`,
-          );
-        }
-      },
-    );
+    .action((o: CalibrateCliOptions) => runCalibrateCommand(io, o));
+}
 
-  registerParamsCommands(program, io);
-  registerBatchCommands(program, io);
-  return program;
+async function runCalibrateCommand(io: CliIo, o: CalibrateCliOptions): Promise<void> {
+  const topology = loadLineFrom(o.line);
+  const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
+  const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
+  const result = await calibrateWithProgress(io, 'recalibrating', topology, csv.readings, {
+    particles: o.particles,
+    seed: o.seed,
+    backend: o.backend,
+    horizonS: o.horizonHours * 3600,
+    acceptMisfit: o.acceptMisfit === true,
+  });
+  io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCalibration(topology, result)}\n`);
+  for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
+  if (result.fit.status !== 'ok' && !result.fit.accepted) {
+    const what =
+      result.fit.status === 'misfit'
+        ? 'no health verdict'
+        : 'no health verdict for the rollers marked unknown';
+    throw new CliExit(
+      EXIT_MISFIT,
+      `error code: MODEL_MISFIT (exit ${EXIT_MISFIT}): ${what}; --accept-misfit gives them anyway`,
+    );
+  }
 }
 
 function fitText(fit: CalibrationOutput['fit']): string {

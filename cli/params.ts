@@ -50,6 +50,12 @@ export function registerParamsCommands(program: Command, io: ParamsIo): void {
   const params = program
     .command('params')
     .description("the gateway's applied parameter sets, and signing of parameter manifests");
+  registerAppliedSetCommands(params, io);
+  registerSigningCommands(params, io);
+}
+
+/** show, history, rollback: the applied parameter sets in the edge store. */
+function registerAppliedSetCommands(params: Command, io: ParamsIo): void {
   const db = () => new Option('--db <file>', "the edge store's SQLite file").makeOptionMandatory();
   const line = () => new Option('--line <id>', 'line id').makeOptionMandatory();
 
@@ -102,29 +108,16 @@ export function registerParamsCommands(program: Command, io: ParamsIo): void {
       const active = withStore(o.db, (s) => s.rollback(o.line, o.to));
       printJson(io, { active: describe(active) });
     });
+}
 
+/** keygen, sign: the Ed25519 keys and the signed envelopes of manifests. */
+function registerSigningCommands(params: Command, io: ParamsIo): void {
   params
     .command('keygen')
     .description('create an Ed25519 key pair for signing manifests (<name>.key mode 0600, <name>.pub)')
     .requiredOption('--out <dir>', 'directory to write the key files to')
     .option('--name <name>', 'file name stem', 'selfcal-manifest')
-    .action((o: { out: string; name: string }) => {
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-      mkdirSync(o.out, { recursive: true });
-      const keyFile = join(o.out, `${o.name}.key`);
-      const pubFile = join(o.out, `${o.name}.pub`);
-      for (const f of [keyFile, pubFile]) {
-        if (existsSync(f))
-          throw new SelfcalError('CLI_ARGUMENT_INVALID', `${f} exists; not overwriting a key`);
-      }
-      writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
-        mode: 0o600,
-        flag: 'wx',
-      });
-      chmodSync(keyFile, 0o600);
-      writeFileSync(pubFile, publicKey.export({ type: 'spki', format: 'pem' }), { flag: 'wx' });
-      printJson(io, { privateKey: keyFile, publicKey: pubFile, keyId: keyIdOf(publicKey) });
-    });
+    .action((o: { out: string; name: string }) => writeKeyPair(io, o));
 
   params
     .command('sign')
@@ -133,28 +126,49 @@ export function registerParamsCommands(program: Command, io: ParamsIo): void {
     .requiredOption('--key <pem>', 'Ed25519 private key (PEM, PKCS#8)')
     .option('--key-id <id>', "key id the gateways trust it under (default: the key's fingerprint)")
     .option('--out <file>', 'write the envelope here instead of stdout')
-    .action((o: { manifest: string; key: string; keyId?: string; out?: string }) => {
-      let manifest: Manifest;
-      try {
-        manifest = JSON.parse(readText(o.manifest, '--manifest')) as Manifest;
-      } catch (cause) {
-        if (cause instanceof SelfcalError) throw cause;
-        throw new SelfcalError(
-          'CLI_ARGUMENT_INVALID',
-          `--manifest ${o.manifest}: ${(cause as Error).message}`,
-        );
-      }
-      let key;
-      try {
-        key = createPrivateKey(readText(o.key, '--key'));
-      } catch (cause) {
-        if (cause instanceof SelfcalError) throw cause;
-        throw new SelfcalError('CLI_ARGUMENT_INVALID', `--key ${o.key} is not a PEM private key`, { cause });
-      }
-      const signed = signManifest(manifest, key, o.keyId ?? keyIdOf(key));
-      checkManifestSchema(signed); // Throws MANIFEST_SCHEMA_INVALID with the path: refuse to sign nonsense.
-      const text = `${JSON.stringify(signed, null, 2)}\n`;
-      if (o.out === undefined) io.stdout(text);
-      else writeFileSync(o.out, text, { flag: 'wx' });
-    });
+    .action((o: { manifest: string; key: string; keyId?: string; out?: string }) => signManifestFile(io, o));
+}
+
+/** `params keygen`: <out>/<name>.key (mode 0600) and <name>.pub, never over existing files. */
+function writeKeyPair(io: ParamsIo, o: { out: string; name: string }): void {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  mkdirSync(o.out, { recursive: true });
+  const keyFile = join(o.out, `${o.name}.key`);
+  const pubFile = join(o.out, `${o.name}.pub`);
+  for (const f of [keyFile, pubFile]) {
+    if (existsSync(f)) throw new SelfcalError('CLI_ARGUMENT_INVALID', `${f} exists; not overwriting a key`);
+  }
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+    flag: 'wx',
+  });
+  chmodSync(keyFile, 0o600);
+  writeFileSync(pubFile, publicKey.export({ type: 'spki', format: 'pem' }), { flag: 'wx' });
+  printJson(io, { privateKey: keyFile, publicKey: pubFile, keyId: keyIdOf(publicKey) });
+}
+
+/** `params sign`: the signed envelope (schema-checked) on stdout or in a new file. */
+function signManifestFile(
+  io: ParamsIo,
+  o: { manifest: string; key: string; keyId?: string; out?: string },
+): void {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readText(o.manifest, '--manifest')) as Manifest;
+  } catch (cause) {
+    if (cause instanceof SelfcalError) throw cause;
+    throw new SelfcalError('CLI_ARGUMENT_INVALID', `--manifest ${o.manifest}: ${(cause as Error).message}`);
+  }
+  let key;
+  try {
+    key = createPrivateKey(readText(o.key, '--key'));
+  } catch (cause) {
+    if (cause instanceof SelfcalError) throw cause;
+    throw new SelfcalError('CLI_ARGUMENT_INVALID', `--key ${o.key} is not a PEM private key`, { cause });
+  }
+  const signed = signManifest(manifest, key, o.keyId ?? keyIdOf(key));
+  checkManifestSchema(signed); // Throws MANIFEST_SCHEMA_INVALID with the path: refuse to sign nonsense.
+  const text = `${JSON.stringify(signed, null, 2)}\n`;
+  if (o.out === undefined) io.stdout(text);
+  else writeFileSync(o.out, text, { flag: 'wx' });
 }

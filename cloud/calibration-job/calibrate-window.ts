@@ -18,6 +18,7 @@ import {
   recalibrateFrictions,
   zoneFits,
   type FitCheck,
+  type LikelihoodFactory,
   type Recalibration,
   type ZoneFit,
   type RecalibrationSnapshot,
@@ -167,8 +168,7 @@ export async function calibrateWindow(
   const t0 = clock();
   const requested = options.backend ?? 'auto';
   const selection = likelihoodFactoryFor(requested);
-  let evaluateMs = 0;
-  let evaluateCalls = 0;
+  const timing = { evaluateMs: 0, evaluateCalls: 0 };
   const rec = await recalibrateFrictions(topology, readings, {
     seed: options.seed,
     particles: options.particles,
@@ -177,21 +177,7 @@ export async function calibrateWindow(
     onProgress: options.onProgress,
     resumeFrom: options.resumeFrom,
     onSnapshot: options.onSnapshot,
-    likelihood: async (...args) => {
-      const inner = await selection.factory(...args);
-      return {
-        dimTheta: inner.dimTheta,
-        thetaNames: inner.thetaNames,
-        backend: inner.backend,
-        evaluate: async (thetas, out) => {
-          const start = clock();
-          await inner.evaluate(thetas, out);
-          evaluateMs += clock() - start;
-          evaluateCalls++;
-        },
-        dispose: () => inner.dispose?.(),
-      };
-    },
+    likelihood: timedLikelihood(selection.factory, clock, timing),
   });
   const verdicts: Record<string, HealthState> = {};
   const pDegraded: Record<string, number> = {};
@@ -209,18 +195,8 @@ export async function calibrateWindow(
   for (const [name, t] of Object.entries(rec.trends)) trend[name] = t.mean;
   const virtual = virtualSensors(topology, rec);
   const wallMs = clock() - t0;
-  // The UKF is a diagnostic: where it cannot follow the window (its sigma points leave what the model can
-  // solve), the recalibration stands and the failure is reported instead of failing the job.
-  let ukf: UkfDiagnostics | undefined;
-  let ukfFailure: { code: string; message: string } | undefined;
-  if (options.ukfReference !== false) {
-    try {
-      ukf = ukfDiagnostics(topology, readings, rec, verdicts, clock);
-    } catch (e) {
-      if (!(e instanceof SelfcalError)) throw e;
-      ukfFailure = { code: e.code, message: e.message };
-    }
-  }
+  const { ukf, ukfFailure } =
+    options.ukfReference !== false ? tryUkfDiagnostics(topology, readings, rec, verdicts, clock) : {};
   return {
     parameters: rec.parameters,
     line: rec.line,
@@ -253,12 +229,54 @@ export async function calibrateWindow(
       pDegraded,
       trend,
       wallMs,
-      evaluateMs,
-      evaluateCalls,
+      evaluateMs: timing.evaluateMs,
+      evaluateCalls: timing.evaluateCalls,
       ...(ukf ? { ukf } : {}),
       ...(ukfFailure ? { ukfFailure } : {}),
     },
   };
+}
+
+/** The backend's likelihood factory, its members' evaluations timed into `timing`. */
+function timedLikelihood(
+  factory: LikelihoodFactory,
+  clock: () => number,
+  timing: { evaluateMs: number; evaluateCalls: number },
+): LikelihoodFactory {
+  return async (...args) => {
+    const inner = await factory(...args);
+    return {
+      dimTheta: inner.dimTheta,
+      thetaNames: inner.thetaNames,
+      backend: inner.backend,
+      evaluate: async (thetas, out) => {
+        const start = clock();
+        await inner.evaluate(thetas, out);
+        timing.evaluateMs += clock() - start;
+        timing.evaluateCalls++;
+      },
+      dispose: () => inner.dispose?.(),
+    };
+  };
+}
+
+/**
+ * The UKF is a diagnostic: where it cannot follow the window (its sigma points leave what the model can
+ * solve), the recalibration stands and the failure is reported instead of failing the job.
+ */
+function tryUkfDiagnostics(
+  topology: LineTopology,
+  readings: readonly Reading[],
+  rec: Recalibration,
+  verdicts: Record<string, HealthState>,
+  clock: () => number,
+): { ukf?: UkfDiagnostics; ukfFailure?: { code: string; message: string } } {
+  try {
+    return { ukf: ukfDiagnostics(topology, readings, rec, verdicts, clock) };
+  } catch (e) {
+    if (!(e instanceof SelfcalError)) throw e;
+    return { ukfFailure: { code: e.code, message: e.message } };
+  }
 }
 
 /** The channel swaps reported in `fit.swaps`, the most likely first (the check tries every candidate). */

@@ -144,37 +144,11 @@ export async function readCalibrationCsv(
       }
       if (record.length !== layout.header.length) throw raggedRow(file, row, record.length, layout.header);
       const timeCell = record[layout.timeIndex] as string;
-      const parsed = parseTime(timeCell);
-      if (parsed === undefined || (timeFormat !== undefined && parsed.format !== timeFormat)) {
-        throw badTime(file, row, timeColumn, timeCell, timeFormat);
-      }
+      const parsed = rowTime({ file, row, column: timeColumn }, timeCell, timeFormat, previous);
       timeFormat = parsed.format;
       const ts = parsed.seconds;
-      if (previous !== undefined && ts <= previous.ts) {
-        const code = ts === previous.ts ? 'CSV_DUPLICATE_TIME' : 'CSV_UNSORTED_TIME';
-        const what = ts === previous.ts ? 'repeats the time of' : 'is earlier than';
-        throw new CalibrationInputError(
-          code,
-          { file, row, column: timeColumn },
-          `time '${timeCell}' ${what} row ${previous.row}; rows must have strictly increasing times ` +
-            `(sort the file by time and drop repeated rows)`,
-        );
-      }
       previous = { ts, row };
-      const values: Record<string, number> = {};
-      for (const { index, column, signal } of layout.signals) {
-        const cell = record[index] as string;
-        if (cell === '') continue;
-        const v = parseNumber(cell);
-        if (v === undefined) {
-          throw new CalibrationInputError(
-            'CSV_NOT_NUMERIC',
-            { file, row, column },
-            `'${cell}' is not a finite number; write a decimal number, or leave the cell empty for a missing value`,
-          );
-        }
-        values[signal] = v;
-      }
+      const values = rowValues(file, row, record, layout);
       readings.push({ ts, values });
     }
   } catch (cause) {
@@ -200,6 +174,58 @@ export async function readCalibrationCsv(
     rows: readings.length,
     span: { fromS: first.ts, toS: previous.ts },
   };
+}
+
+/**
+ * A row's time: in the file's one time format (the first row's), strictly after the previous row's.
+ */
+function rowTime(
+  at: { file: string; row: number; column: string },
+  timeCell: string,
+  timeFormat: TimeFormat | undefined,
+  previous: { ts: number; row: number } | undefined,
+): { seconds: number; format: TimeFormat } {
+  const { file, row, column } = at;
+  const parsed = parseTime(timeCell);
+  if (parsed === undefined || (timeFormat !== undefined && parsed.format !== timeFormat)) {
+    throw badTime(file, row, column, timeCell, timeFormat);
+  }
+  const ts = parsed.seconds;
+  if (previous !== undefined && ts <= previous.ts) {
+    const code = ts === previous.ts ? 'CSV_DUPLICATE_TIME' : 'CSV_UNSORTED_TIME';
+    const what = ts === previous.ts ? 'repeats the time of' : 'is earlier than';
+    throw new CalibrationInputError(
+      code,
+      { file, row, column },
+      `time '${timeCell}' ${what} row ${previous.row}; rows must have strictly increasing times ` +
+        `(sort the file by time and drop repeated rows)`,
+    );
+  }
+  return parsed;
+}
+
+/** A row's signal values; an empty cell is a missing value, anything else must be a finite number. */
+function rowValues(
+  file: string,
+  row: number,
+  record: readonly string[],
+  layout: ColumnLayout,
+): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const { index, column, signal } of layout.signals) {
+    const cell = record[index] as string;
+    if (cell === '') continue;
+    const v = parseNumber(cell);
+    if (v === undefined) {
+      throw new CalibrationInputError(
+        'CSV_NOT_NUMERIC',
+        { file, row, column },
+        `'${cell}' is not a finite number; write a decimal number, or leave the cell empty for a missing value`,
+      );
+    }
+    values[signal] = v;
+  }
+  return values;
 }
 
 interface ColumnLayout {

@@ -2,9 +2,6 @@
  * The container entrypoint's logic (main.ts only calls it): config from env and arguments as Batch
  * passes them, the line of an array child from AWS_BATCH_JOB_ARRAY_INDEX, the I/O from the config,
  * then runCalibrationJob; the result is the process's exit code (0 done, 1 retry, 2 do not retry).
- *
- * Test-only fault hook: SELFCAL_JOB_FAULT_KILL_AFTER_STAGE=k makes attempt 1 (AWS_BATCH_JOB_ATTEMPT)
- * SIGKILL itself right after the savepoint of stage k is stored, so a retry's resume is deterministic.
  */
 import { loadJobConfig, selectLines, type FleetLine, type JobConfig } from './job-config';
 import { EXIT_INVALID, exitCodeFor } from './job-errors';
@@ -13,13 +10,11 @@ import { jsonLogger, type JobLogger } from './job-log';
 import { loadSigner } from './job-manifest';
 import { runCalibrationJob } from './job';
 
-export const FAULT_KILL_ENV = 'SELFCAL_JOB_FAULT_KILL_AFTER_STAGE';
-
 export interface JobMainOptions {
   log?: JobLogger;
   clock?: () => number;
-  /** How the fault hook ends the process (default: SIGKILL to itself). */
-  kill?: () => void;
+  /** Called after each savepoint is stored (passed on to runCalibrationJob; the fault tests kill here). */
+  afterSavepoint?: (line: FleetLine, stage: number) => void | Promise<void>;
 }
 
 export async function runJobMain(
@@ -56,7 +51,7 @@ export async function runJobMain(
   try {
     const signer = loadSigner(config.signing, env);
     io = await buildJobIo(config, env);
-    const afterSavepoint = faultHook(env, log, options.kill);
+    const { afterSavepoint } = options;
     let exitCode: number;
     try {
       const outcome = await runCalibrationJob(config, io, {
@@ -88,20 +83,4 @@ export async function runJobMain(
     log('error', exitCode === EXIT_INVALID ? 'job refused' : 'job failed', { ...batch, exitCode, error });
     return exitCode;
   }
-}
-
-function faultHook(
-  env: NodeJS.ProcessEnv,
-  log: JobLogger,
-  kill: (() => void) | undefined,
-): ((line: FleetLine, stage: number) => void) | undefined {
-  const raw = env[FAULT_KILL_ENV];
-  if (raw === undefined || raw === '') return undefined;
-  if ((env['AWS_BATCH_JOB_ATTEMPT'] ?? '1') !== '1') return undefined;
-  const k = Number(raw);
-  return (line, stage) => {
-    if (stage !== k) return;
-    log('warn', 'fault: SIGKILL after savepoint', { lineId: line.lineId, stage });
-    (kill ?? (() => process.kill(process.pid, 'SIGKILL')))();
-  };
 }

@@ -44,7 +44,7 @@ export interface RunJobOptions {
   lines?: readonly FleetLine[];
   log?: JobLogger;
   clock?: () => number;
-  /** Called once the savepoint after `stage` is stored (the fault hook of main.ts). */
+  /** Called once the savepoint after `stage` is stored (runJobMain passes it on; the fault suite kills here). */
   afterSavepoint?: (line: FleetLine, stage: number) => void | Promise<void>;
 }
 

@@ -80,11 +80,12 @@ interface PendingMessage {
   ack: HeldAck | undefined;
 }
 
+/** The counts the component keeps itself (the PUBACK counts live in the gate; `snapshot` joins them in). */
+type OwnStats = Omit<IngestStats, 'acksSent' | 'acksDropped' | 'packetIdConflicts'>;
+
 export function startIngest(options: IngestOptions): IngestHandle {
-  const { store, logger } = options;
+  const { logger } = options;
   const clock = options.clock ?? Date.now;
-  const maxMessages = options.groupCommit?.maxMessages ?? 500;
-  const maxDelayMs = options.groupCommit?.maxDelayMs ?? 20;
   const lines =
     options.lines instanceof Map ? [...options.lines.values()] : (options.lines as readonly IngestLine[]);
   const rules: PayloadRules = {
@@ -92,8 +93,7 @@ export function startIngest(options: IngestOptions): IngestHandle {
     maxPayloadBytes: options.maxPayloadBytes,
     clock,
   };
-  // The PUBACK counts live in the gate; `snapshot` joins them in.
-  const stats: Omit<IngestStats, 'acksSent' | 'acksDropped' | 'packetIdConflicts'> = {
+  const stats: OwnStats = {
     received: 0,
     committed: 0,
     committedReadings: 0,
@@ -102,6 +102,139 @@ export function startIngest(options: IngestOptions): IngestHandle {
     commitFailures: 0,
   };
 
+  const client = connectWithBackoff(options);
+  const gate = new PubackGate(client);
+  const intake = new GroupCommit(options, client, gate, stats, rules);
+  client.handleMessage = intake.handleMessage;
+
+  const ready = subscribeUntilAcknowledged(client, logger);
+  logConnectionEvents(client, logger, () => intake.stopped);
+
+  const snapshot = (): IngestStats => ({
+    ...stats,
+    rejectedByReason: { ...stats.rejectedByReason },
+    acksSent: gate.sent,
+    acksDropped: gate.dropped,
+    packetIdConflicts: gate.conflicts,
+  });
+
+  return {
+    ready,
+    stats: snapshot,
+    stop: async () => {
+      intake.stop();
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      logger.info('ingest stopped', { ...snapshot() });
+    },
+  };
+}
+
+/**
+ * The messages taken in (client.handleMessage): validated, their PUBACKs held, committed in groups
+ * (`groupCommit`) and acknowledged after the commit; a failed commit leaves them unacknowledged and drops
+ * the connection after `storeRetryMs` so that the broker redelivers them.
+ */
+class GroupCommit {
+  private pendingValid: PendingMessage[] = [];
+  private pendingRejectedAcks: HeldAck[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private redeliveryTimer: NodeJS.Timeout | undefined;
+  /** Set by stop(): no message is taken in any more. */
+  stopped = false;
+  private readonly maxMessages: number;
+  private readonly maxDelayMs: number;
+
+  constructor(
+    private readonly options: IngestOptions,
+    private readonly client: MqttClient,
+    private readonly gate: PubackGate,
+    private readonly stats: OwnStats,
+    private readonly rules: PayloadRules,
+  ) {
+    this.maxMessages = options.groupCommit?.maxMessages ?? 500;
+    this.maxDelayMs = options.groupCommit?.maxDelayMs ?? 20;
+  }
+
+  readonly flush = (): void => {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const valid = this.pendingValid;
+    const rejectedAcks = this.pendingRejectedAcks;
+    this.pendingValid = [];
+    this.pendingRejectedAcks = [];
+    if (valid.length > 0) {
+      const failure = commitGroup(this.options.store, this.gate, this.stats, valid);
+      if (failure !== undefined) {
+        this.options.logger.error('commit failed; messages left unacknowledged with the broker', {
+          code: (failure.error as { code?: unknown }).code ?? 'UNKNOWN',
+          messages: failure.messages,
+          error: failure.error,
+        });
+        this.scheduleRedelivery();
+      }
+    }
+    for (const ack of rejectedAcks) this.gate.release(ack);
+  };
+
+  private scheduleRedelivery(): void {
+    if (this.redeliveryTimer !== undefined || this.stopped) return;
+    this.redeliveryTimer = setTimeout(() => {
+      this.redeliveryTimer = undefined;
+      if (this.stopped) return;
+      this.options.logger.warn('reconnecting so that the broker redelivers unacknowledged messages');
+      this.client.stream?.destroy();
+    }, this.options.storeRetryMs ?? 5000);
+  }
+
+  readonly handleMessage = (packet: IPublishPacket, callback: () => void): void => {
+    const { gate, stats, options } = this;
+    if (this.stopped) {
+      // Not taken in any more: hold its PUBACK forever (the broker redelivers it to the next session).
+      if (packet.qos > 0 && packet.messageId !== undefined) gate.hold(packet.messageId);
+      callback();
+      return;
+    }
+    stats.received += 1;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const ack = packet.qos > 0 && packet.messageId !== undefined ? gate.hold(packet.messageId) : undefined;
+    if (ack?.conflict) {
+      options.logger.error(
+        'broker reused a packet id still awaiting its PUBACK; neither message is acknowledged',
+        { messageId: ack.messageId },
+      );
+      this.scheduleRedelivery();
+    }
+    const result = parseTelemetry(packet.topic, payload, this.rules);
+    if (result.ok) this.pendingValid.push({ readings: result.readings, ack });
+    else {
+      recordRejection(options, stats, {
+        topic: packet.topic,
+        payload,
+        reason: result.reason,
+        detail: result.detail,
+      });
+      if (ack) this.pendingRejectedAcks.push(ack);
+    }
+    callback(); // mqtt.js moves on; its PUBACK is held by the gate until flush.
+    if (this.pendingValid.length + this.pendingRejectedAcks.length >= this.maxMessages) this.flush();
+    else this.timer ??= setTimeout(this.flush, this.maxDelayMs);
+  };
+
+  /** Takes no more messages, commits what is pending and acknowledges it. */
+  stop(): void {
+    this.stopped = true;
+    if (this.redeliveryTimer !== undefined) clearTimeout(this.redeliveryTimer);
+    this.flush();
+  }
+}
+
+/**
+ * The persistent-session client, with backoff: mqtt.js re-reads options.reconnectPeriod each time a
+ * connection closes (it arms its reconnect timer with it), so doubling it on every attempt and resetting
+ * it on CONNACK spaces out the attempts.
+ */
+function connectWithBackoff(options: IngestOptions): MqttClient {
+  const { logger } = options;
   const firstReconnectMs = options.reconnectPeriodMs ?? 1000;
   const maxReconnectMs = Math.max(firstReconnectMs, options.maxReconnectPeriodMs ?? 10_000);
   const client: MqttClient = connect(options.brokerUrl, {
@@ -111,8 +244,6 @@ export function startIngest(options: IngestOptions): IngestHandle {
     reconnectPeriod: firstReconnectMs,
     connectTimeout: 10_000,
   });
-  // Backoff: mqtt.js re-reads options.reconnectPeriod each time a connection closes (it arms its reconnect
-  // timer with it), so doubling it on every attempt and resetting it on CONNACK spaces out the attempts.
   let reconnectAttempt = 0;
   client.on('reconnect', () => {
     reconnectAttempt += 1;
@@ -124,125 +255,77 @@ export function startIngest(options: IngestOptions): IngestHandle {
     reconnectAttempt = 0;
     client.options.reconnectPeriod = firstReconnectMs;
   });
-  const gate = new PubackGate(client);
+  return client;
+}
 
-  let pendingValid: PendingMessage[] = [];
-  let pendingRejectedAcks: HeldAck[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let redeliveryTimer: NodeJS.Timeout | undefined;
-  let stopped = false;
-
-  const flush = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    const valid = pendingValid;
-    const rejectedAcks = pendingRejectedAcks;
-    pendingValid = [];
-    pendingRejectedAcks = [];
-    if (valid.length > 0) {
-      const failure = commit(valid);
-      if (failure !== undefined) {
-        logger.error('commit failed; messages left unacknowledged with the broker', {
-          code: (failure.error as { code?: unknown }).code ?? 'UNKNOWN',
-          messages: failure.messages,
-          error: failure.error,
-        });
-        scheduleRedelivery();
-      }
+/**
+ * Commits the messages in one transaction and releases their PUBACKs. When the store is full, commits
+ * them in halves, oldest first, so that what fits is committed and acknowledged: a group larger than
+ * the room the full-policy can make would otherwise be refused again on every redelivery (the broker
+ * redelivers in bursts), forever. Returns what was left unacknowledged, if anything.
+ */
+function commitGroup(
+  store: OutboxStore,
+  gate: PubackGate,
+  stats: OwnStats,
+  group: PendingMessage[],
+): { error: unknown; messages: number } | undefined {
+  const readings = group.flatMap((m) => m.readings);
+  try {
+    store.append(readings);
+  } catch (error) {
+    stats.commitFailures += 1;
+    if (group.length > 1 && (error as { code?: unknown }).code === 'STORE_FULL') {
+      const half = Math.ceil(group.length / 2);
+      const first = commitGroup(store, gate, stats, group.slice(0, half));
+      if (first === undefined) return commitGroup(store, gate, stats, group.slice(half));
+      for (const m of group.slice(half)) if (m.ack) gate.discard(m.ack);
+      return { error: first.error, messages: first.messages + group.length - half };
     }
-    for (const ack of rejectedAcks) gate.release(ack);
-  };
+    for (const m of group) if (m.ack) gate.discard(m.ack);
+    return { error, messages: group.length };
+  }
+  stats.commits += 1;
+  stats.committed += group.length;
+  stats.committedReadings += readings.length;
+  for (const m of group) if (m.ack) gate.release(m.ack);
+  return undefined;
+}
 
-  /**
-   * Commits the messages in one transaction and releases their PUBACKs. When the store is full, commits
-   * them in halves, oldest first, so that what fits is committed and acknowledged: a group larger than
-   * the room the full-policy can make would otherwise be refused again on every redelivery (the broker
-   * redelivers in bursts), forever. Returns what was left unacknowledged, if anything.
-   */
-  const commit = (group: PendingMessage[]): { error: unknown; messages: number } | undefined => {
-    const readings = group.flatMap((m) => m.readings);
-    try {
-      store.append(readings);
-    } catch (error) {
-      stats.commitFailures += 1;
-      if (group.length > 1 && (error as { code?: unknown }).code === 'STORE_FULL') {
-        const half = Math.ceil(group.length / 2);
-        const first = commit(group.slice(0, half));
-        if (first === undefined) return commit(group.slice(half));
-        for (const m of group.slice(half)) if (m.ack) gate.discard(m.ack);
-        return { error: first.error, messages: first.messages + group.length - half };
-      }
-      for (const m of group) if (m.ack) gate.discard(m.ack);
-      return { error, messages: group.length };
-    }
-    stats.commits += 1;
-    stats.committed += group.length;
-    stats.committedReadings += readings.length;
-    for (const m of group) if (m.ack) gate.release(m.ack);
-    return undefined;
-  };
+/** Counts, logs and records (store.reject) an invalid payload; a failure to record it is only logged. */
+function recordRejection(
+  options: Pick<IngestOptions, 'store' | 'logger' | 'clock'>,
+  stats: OwnStats,
+  rejected: { topic: string; payload: Buffer; reason: string; detail: string },
+): void {
+  const { store, logger } = options;
+  const { topic, payload, reason, detail } = rejected;
+  stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
+  const shownTopic = topic.slice(0, 256);
+  logger.warn('payload rejected', { reason, detail, topic: shownTopic, bytes: payload.byteLength });
+  try {
+    store.reject({
+      topic: shownTopic,
+      reason,
+      detail,
+      excerpt: payload.subarray(0, EXCERPT_BYTES).toString('utf8'),
+      atMs: (options.clock ?? Date.now)(),
+    });
+  } catch (error) {
+    // Still acknowledged: the message is invalid whether or not its record was kept.
+    logger.error('could not record a rejected payload', {
+      code: (error as { code?: unknown }).code,
+      error,
+    });
+  }
+}
 
-  const scheduleRedelivery = (): void => {
-    if (redeliveryTimer !== undefined || stopped) return;
-    redeliveryTimer = setTimeout(() => {
-      redeliveryTimer = undefined;
-      if (stopped) return;
-      logger.warn('reconnecting so that the broker redelivers unacknowledged messages');
-      client.stream?.destroy();
-    }, options.storeRetryMs ?? 5000);
-  };
-
-  const recordRejection = (topic: string, payload: Buffer, reason: string, detail: string): void => {
-    stats.rejectedByReason[reason] = (stats.rejectedByReason[reason] ?? 0) + 1;
-    const shownTopic = topic.slice(0, 256);
-    logger.warn('payload rejected', { reason, detail, topic: shownTopic, bytes: payload.byteLength });
-    try {
-      store.reject({
-        topic: shownTopic,
-        reason,
-        detail,
-        excerpt: payload.subarray(0, EXCERPT_BYTES).toString('utf8'),
-        atMs: clock(),
-      });
-    } catch (error) {
-      // Still acknowledged: the message is invalid whether or not its record was kept.
-      logger.error('could not record a rejected payload', {
-        code: (error as { code?: unknown }).code,
-        error,
-      });
-    }
-  };
-
-  client.handleMessage = (packet: IPublishPacket, callback) => {
-    if (stopped) {
-      // Not taken in any more: hold its PUBACK forever (the broker redelivers it to the next session).
-      if (packet.qos > 0 && packet.messageId !== undefined) gate.hold(packet.messageId);
-      callback();
-      return;
-    }
-    stats.received += 1;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const ack = packet.qos > 0 && packet.messageId !== undefined ? gate.hold(packet.messageId) : undefined;
-    if (ack?.conflict) {
-      logger.error('broker reused a packet id still awaiting its PUBACK; neither message is acknowledged', {
-        messageId: ack.messageId,
-      });
-      scheduleRedelivery();
-    }
-    const result = parseTelemetry(packet.topic, payload, rules);
-    if (result.ok) pendingValid.push({ readings: result.readings, ack });
-    else {
-      recordRejection(packet.topic, payload, result.reason, result.detail);
-      if (ack) pendingRejectedAcks.push(ack);
-    }
-    callback(); // mqtt.js moves on; its PUBACK is held by the gate until flush.
-    if (pendingValid.length + pendingRejectedAcks.length >= maxMessages) flush();
-    else timer ??= setTimeout(flush, maxDelayMs);
-  };
-
-  // Subscribe on every connection until one SUBACK arrives (a connection lost before its SUBACK fails the
-  // subscribe, and mqtt.js only resubscribes topics that were acknowledged), then wherever the broker has
-  // lost the session.
+/**
+ * Subscribes on every connection until one SUBACK arrives (a connection lost before its SUBACK fails the
+ * subscribe, and mqtt.js only resubscribes topics that were acknowledged), then wherever the broker has
+ * lost the session. Resolves on the first SUBACK.
+ */
+function subscribeUntilAcknowledged(client: MqttClient, logger: Logger): Promise<void> {
   let subscribed = false;
   let resolveReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (resolveReady = resolve));
@@ -257,30 +340,13 @@ export function startIngest(options: IngestOptions): IngestHandle {
       resolveReady();
     });
   });
+  return ready;
+}
 
+function logConnectionEvents(client: MqttClient, logger: Logger, isStopped: () => boolean): void {
   client.on('connect', (connack) => logger.info('connected', { sessionPresent: connack.sessionPresent }));
   client.on('close', () => {
-    if (!stopped) logger.warn('connection closed; mqtt.js reconnects');
+    if (!isStopped()) logger.warn('connection closed; mqtt.js reconnects');
   });
   client.on('error', (error) => logger.error('mqtt error', { error }));
-
-  const snapshot = (): IngestStats => ({
-    ...stats,
-    rejectedByReason: { ...stats.rejectedByReason },
-    acksSent: gate.sent,
-    acksDropped: gate.dropped,
-    packetIdConflicts: gate.conflicts,
-  });
-
-  return {
-    ready,
-    stats: snapshot,
-    stop: async () => {
-      stopped = true;
-      if (redeliveryTimer !== undefined) clearTimeout(redeliveryTimer);
-      flush();
-      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
-      logger.info('ingest stopped', { ...snapshot() });
-    },
-  };
 }

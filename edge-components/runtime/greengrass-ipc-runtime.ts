@@ -94,49 +94,76 @@ export async function startGreengrassIpcRuntime(
 }
 
 function createIpcRuntime(connection: IpcConnection, thingName: string): EdgeRuntime {
+  return {
+    kind: 'greengrass-ipc',
+    thingName,
+    local: ipcLocalPubSub(connection),
+    cloud: ipcCloudPubSub(connection),
+    shadow: ipcShadow(connection, thingName),
+    configuration: ipcConfiguration(connection),
+    reportState: async (state) => {
+      await connection.request(`report state ${state}`, (client) =>
+        client.updateState({
+          state:
+            state === 'RUNNING' ? model.ReportedLifecycleState.RUNNING : model.ReportedLifecycleState.ERRORED,
+        }),
+      );
+    },
+    close: () => connection.close(),
+  };
+}
+
+/** SubscribeToTopic (receiving its own messages too); a message that is not a JSON object is dropped. */
+function subscribeLocalTopic(
+  connection: IpcConnection,
+  topicFilter: string,
+  onMessage: (topic: string, message: JsonObject) => void,
+): Promise<Subscription> {
   const logger = connection.settings.logger;
+  return connection.openStream(`subscribe to local topic ${topicFilter}`, {
+    create: (client) => {
+      const op = client.subscribeToTopic({
+        topic: topicFilter,
+        // MQTT semantics: a subscriber also receives its own messages, wildcard or not.
+        receiveMode: model.ReceiveMode.RECEIVE_ALL_MESSAGES,
+      }) as unknown as Operation;
+      op.on('message', (event: unknown) => {
+        const e = event as greengrasscoreipc.model.SubscriptionResponseMessage;
+        const topic = e.jsonMessage?.context?.topic ?? e.binaryMessage?.context?.topic ?? topicFilter;
+        const message = e.jsonMessage
+          ? (e.jsonMessage.message as JsonObject | undefined)
+          : parseJsonObject(e.binaryMessage?.message);
+        if (
+          message === undefined ||
+          typeof message !== 'object' ||
+          message === null ||
+          Array.isArray(message)
+        ) {
+          logger.warn('dropped a local message that is not a JSON object', { topic });
+          return;
+        }
+        onMessage(topic, message);
+      });
+      return op;
+    },
+  });
+}
 
-  const subscribeLocal = (
-    topicFilter: string,
-    onMessage: (topic: string, message: JsonObject) => void,
-  ): Promise<Subscription> =>
-    connection.openStream(`subscribe to local topic ${topicFilter}`, {
-      create: (client) => {
-        const op = client.subscribeToTopic({
-          topic: topicFilter,
-          // MQTT semantics: a subscriber also receives its own messages, wildcard or not.
-          receiveMode: model.ReceiveMode.RECEIVE_ALL_MESSAGES,
-        }) as unknown as Operation;
-        op.on('message', (event: unknown) => {
-          const e = event as greengrasscoreipc.model.SubscriptionResponseMessage;
-          const topic = e.jsonMessage?.context?.topic ?? e.binaryMessage?.context?.topic ?? topicFilter;
-          const message = e.jsonMessage
-            ? (e.jsonMessage.message as JsonObject | undefined)
-            : parseJsonObject(e.binaryMessage?.message);
-          if (
-            message === undefined ||
-            typeof message !== 'object' ||
-            message === null ||
-            Array.isArray(message)
-          ) {
-            logger.warn('dropped a local message that is not a JSON object', { topic });
-            return;
-          }
-          onMessage(topic, message);
-        });
-        return op;
-      },
-    });
-
-  const local: PubSub = {
+/** Local pub/sub: PublishToTopic (JSON messages) and SubscribeToTopic. */
+function ipcLocalPubSub(connection: IpcConnection): PubSub {
+  return {
     publish: (topic, message) =>
       connection.request(`publish to local topic ${topic}`, async (client) => {
         await client.publishToTopic({ topic, publishMessage: { jsonMessage: { message } } });
       }),
-    subscribe: subscribeLocal,
+    subscribe: (topicFilter, onMessage) => subscribeLocalTopic(connection, topicFilter, onMessage),
   };
+}
 
-  const cloud: PubSub = {
+/** IoT Core: PublishToIoTCore / SubscribeToIoTCore, JSON payloads, QoS 1. */
+function ipcCloudPubSub(connection: IpcConnection): PubSub {
+  const logger = connection.settings.logger;
+  return {
     publish: (topic, message) =>
       connection.request(`publish to IoT Core topic ${topic}`, async (client) => {
         await client.publishToIoTCore({
@@ -165,8 +192,12 @@ function createIpcRuntime(connection: IpcConnection, thingName: string): EdgeRun
         },
       }),
   };
+}
 
-  const shadow: DeviceShadow = {
+/** Named shadows: Get/UpdateThingShadow, the delta from ShadowManager's local `…/update/delta` topic. */
+function ipcShadow(connection: IpcConnection, thingName: string): DeviceShadow {
+  const logger = connection.settings.logger;
+  return {
     get: async (shadowName) => {
       try {
         const response = await connection.request(`get shadow ${shadowName}`, (client) =>
@@ -193,30 +224,41 @@ function createIpcRuntime(connection: IpcConnection, thingName: string): EdgeRun
       );
     },
     onDelta: (shadowName, handler) =>
-      subscribeLocal(`${namedShadowTopic(thingName, shadowName)}/update/delta`, (_topic, message) => {
-        const state = message.state;
-        const version = message.version;
-        if (
-          typeof state !== 'object' ||
-          state === null ||
-          Array.isArray(state) ||
-          typeof version !== 'number'
-        ) {
-          logger.warn('dropped a malformed shadow delta', { shadowName });
-          return;
-        }
-        handler(state, version);
-      }),
+      subscribeLocalTopic(
+        connection,
+        `${namedShadowTopic(thingName, shadowName)}/update/delta`,
+        (_topic, message) => {
+          const state = message.state;
+          const version = message.version;
+          if (
+            typeof state !== 'object' ||
+            state === null ||
+            Array.isArray(state) ||
+            typeof version !== 'number'
+          ) {
+            logger.warn('dropped a malformed shadow delta', { shadowName });
+            return;
+          }
+          handler(state, version);
+        },
+      ),
   };
+}
 
-  const readConfiguration = () =>
-    connection.request('read the component configuration', async (client) => {
-      const response = await client.getConfiguration({ keyPath: [] });
-      const value = response.value;
-      return (typeof value === 'object' && value !== null ? value : {}) as JsonObject;
-    });
+/** The whole component configuration: GetConfiguration with keyPath []. */
+function readIpcConfiguration(connection: IpcConnection): Promise<JsonObject> {
+  return connection.request('read the component configuration', async (client) => {
+    const response = await client.getConfiguration({ keyPath: [] });
+    const value = response.value;
+    return (typeof value === 'object' && value !== null ? value : {}) as JsonObject;
+  });
+}
 
-  const configuration: ComponentConfiguration = {
+/** The configuration, re-read (coalesced, 20 ms) on SubscribeToConfigurationUpdate events and after a reconnect. */
+function ipcConfiguration(connection: IpcConnection): ComponentConfiguration {
+  const logger = connection.settings.logger;
+  const readConfiguration = () => readIpcConfiguration(connection);
+  return {
     get: readConfiguration,
     onChange: async (handler) => {
       let last: string | undefined;
@@ -257,23 +299,5 @@ function createIpcRuntime(connection: IpcConnection, thingName: string): EdgeRun
         },
       };
     },
-  };
-
-  return {
-    kind: 'greengrass-ipc',
-    thingName,
-    local,
-    cloud,
-    shadow,
-    configuration,
-    reportState: async (state) => {
-      await connection.request(`report state ${state}`, (client) =>
-        client.updateState({
-          state:
-            state === 'RUNNING' ? model.ReportedLifecycleState.RUNNING : model.ReportedLifecycleState.ERRORED,
-        }),
-      );
-    },
-    close: () => connection.close(),
   };
 }

@@ -62,21 +62,45 @@ function fileSignature(file: string): string {
 export async function startMqttRuntime(options: MqttRuntimeOptions): Promise<EdgeRuntime> {
   const logger = options.logger ?? createLogger({ component: 'mqtt-runtime' });
   const thingName = options.thingName;
-  const clientId = options.clientId ?? `selfcal-${thingName}-${randomUUID().slice(0, 8)}`;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-  const configSource = options.configuration ?? {};
-  const envVar = configSource.envVar ?? 'SELFCAL_COMPONENT_CONFIG';
-  const readConfiguration = (): JsonObject => {
-    const env = configSource.env ?? process.env;
-    if (configSource.file === undefined && !env[envVar]?.trim()) return {};
-    return loadConfig<JsonObject>(
-      { type: 'object' },
-      { file: configSource.file, env, envVar, defaults: {} },
-    ) as JsonObject;
-  };
-  const baseline = configSource.file === undefined ? '' : fileSignature(configSource.file);
-  let currentConfig = readConfiguration(); // fail fast on a bad configuration, before connecting
+  // Fails fast on a bad configuration, before connecting.
+  const config = fileConfiguration(options.configuration ?? {}, logger);
+  const { localBroker, cloudBroker } = await connectBrokers(options, logger, requestTimeoutMs);
 
+  const pubSub = (broker: BrokerConnection): PubSub => ({
+    publish: (topic, message) => broker.publish(topic, message),
+    subscribe: (filter, onMessage) => broker.subscribe(filter, onMessage),
+  });
+
+  const shadow = createMqttShadow(localBroker, thingName, requestTimeoutMs);
+
+  let closing: Promise<void> | undefined;
+  return {
+    kind: 'mqtt',
+    thingName,
+    local: pubSub(localBroker),
+    cloud: pubSub(cloudBroker),
+    shadow,
+    configuration: config.configuration,
+    reportState: async () => undefined,
+    close: () => {
+      closing ??= (async () => {
+        config.stopWatching();
+        shadow.dispose();
+        await Promise.all([localBroker.close(), cloudBroker.close()]);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The local broker's connection and the cloud's (the same one unless `cloudBrokerUrl` is another broker). */
+async function connectBrokers(
+  options: MqttRuntimeOptions,
+  logger: Logger,
+  requestTimeoutMs: number,
+): Promise<{ localBroker: BrokerConnection; cloudBroker: BrokerConnection }> {
+  const clientId = options.clientId ?? `selfcal-${options.thingName}-${randomUUID().slice(0, 8)}`;
   const settings = (url: string, id: string): BrokerSettings => ({
     url,
     clientId: id,
@@ -98,16 +122,30 @@ export async function startMqttRuntime(options: MqttRuntimeOptions): Promise<Edg
       throw error;
     }
   }
+  return { localBroker, cloudBroker };
+}
 
-  const pubSub = (broker: BrokerConnection): PubSub => ({
-    publish: (topic, message) => broker.publish(topic, message),
-    subscribe: (filter, onMessage) => broker.subscribe(filter, onMessage),
-  });
+/**
+ * The component configuration from loadConfig's sources, read once now (throws on a bad one). onChange
+ * polls the file's stat (a write, or an atomic replace, changes mtime/size/inode) and re-reads it on a
+ * change; the baseline is taken before the first read, so no change can slip in between.
+ */
+function fileConfiguration(
+  configSource: NonNullable<MqttRuntimeOptions['configuration']>,
+  logger: Logger,
+): { configuration: ComponentConfiguration; stopWatching: () => void } {
+  const envVar = configSource.envVar ?? 'SELFCAL_COMPONENT_CONFIG';
+  const readConfiguration = (): JsonObject => {
+    const env = configSource.env ?? process.env;
+    if (configSource.file === undefined && !env[envVar]?.trim()) return {};
+    return loadConfig<JsonObject>(
+      { type: 'object' },
+      { file: configSource.file, env, envVar, defaults: {} },
+    ) as JsonObject;
+  };
+  const baseline = configSource.file === undefined ? '' : fileSignature(configSource.file);
+  let currentConfig = readConfiguration();
 
-  const shadow = createMqttShadow(localBroker, thingName, requestTimeoutMs);
-
-  // onChange polls the file's stat (a write, or an atomic replace, changes mtime/size/inode) and re-reads
-  // it on a change; the baseline is taken before the first read, so no change can slip in between.
   const watchers = new Set<() => void>();
   const configuration: ComponentConfiguration = {
     get: async () => structuredClone(currentConfig),
@@ -151,24 +189,9 @@ export async function startMqttRuntime(options: MqttRuntimeOptions): Promise<Edg
       };
     },
   };
-
-  let closing: Promise<void> | undefined;
-  return {
-    kind: 'mqtt',
-    thingName,
-    local: pubSub(localBroker),
-    cloud: pubSub(cloudBroker),
-    shadow,
-    configuration,
-    reportState: async () => undefined,
-    close: () => {
-      closing ??= (async () => {
-        for (const stop of watchers) stop();
-        watchers.clear();
-        shadow.dispose();
-        await Promise.all([localBroker.close(), cloudBroker.close()]);
-      })();
-      return closing;
-    },
+  const stopWatching = () => {
+    for (const stop of watchers) stop();
+    watchers.clear();
   };
+  return { configuration, stopWatching };
 }

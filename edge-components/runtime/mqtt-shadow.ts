@@ -9,6 +9,25 @@ interface PendingRequest {
   resolve: (r: { accepted: boolean; body: JsonObject }) => void;
 }
 
+function checkName(shadowName: string): void {
+  if (!isValidShadowName(shadowName)) {
+    throw new RuntimeError(
+      'RUNTIME_INVALID_ARGUMENT',
+      `invalid shadow name '${shadowName}' ([A-Za-z0-9:_-]{1,64})`,
+    );
+  }
+}
+
+/** The RuntimeError of a `…/rejected` answer, by its code. */
+function rejection(shadowName: string, op: string, body: JsonObject): RuntimeError {
+  const code = body.code;
+  const message = `shadow ${shadowName} ${op} rejected (${String(code)}): ${String(body.message)}`;
+  if (code === 409) return new RuntimeError('RUNTIME_CONFLICT', message);
+  if (code === 401 || code === 403) return new RuntimeError('RUNTIME_UNAUTHORIZED', message);
+  if (code === 400 || code === 413) return new RuntimeError('RUNTIME_INVALID_ARGUMENT', message);
+  return new RuntimeError('RUNTIME_REQUEST_FAILED', message);
+}
+
 /** AWS's named-shadow protocol over MQTT, correlating answers by clientToken. */
 export function createMqttShadow(
   broker: BrokerConnection,
@@ -17,15 +36,6 @@ export function createMqttShadow(
 ): DeviceShadow & { dispose(): void } {
   const pending = new Map<string, PendingRequest>();
   const responseSubscriptions = new Map<string, Promise<Subscription>>();
-
-  const checkName = (shadowName: string) => {
-    if (!isValidShadowName(shadowName)) {
-      throw new RuntimeError(
-        'RUNTIME_INVALID_ARGUMENT',
-        `invalid shadow name '${shadowName}' ([A-Za-z0-9:_-]{1,64})`,
-      );
-    }
-  };
 
   const onResponse = (topic: string, body: JsonObject) => {
     const token = body.clientToken;
@@ -66,15 +76,6 @@ export function createMqttShadow(
     } finally {
       pending.delete(clientToken);
     }
-  };
-
-  const rejection = (shadowName: string, op: string, body: JsonObject): RuntimeError => {
-    const code = body.code;
-    const message = `shadow ${shadowName} ${op} rejected (${String(code)}): ${String(body.message)}`;
-    if (code === 409) return new RuntimeError('RUNTIME_CONFLICT', message);
-    if (code === 401 || code === 403) return new RuntimeError('RUNTIME_UNAUTHORIZED', message);
-    if (code === 400 || code === 413) return new RuntimeError('RUNTIME_INVALID_ARGUMENT', message);
-    return new RuntimeError('RUNTIME_REQUEST_FAILED', message);
   };
 
   return {

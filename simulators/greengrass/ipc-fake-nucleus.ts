@@ -135,95 +135,139 @@ function changedLeaves(
   }
 }
 
-export async function startFakeNucleus(options: FakeNucleusOptions): Promise<FakeNucleus> {
-  let configuration: JsonMap = structuredClone(options.configuration ?? {});
-  const shadows = new ShadowStore({ maxDocumentBytes: options.maxShadowBytes, clock: options.clock });
-  const topicSubs = new Set<TopicSubscription>();
-  const iotSubs = new Set<StreamSink & { filter: string }>();
-  const configSubs = new Set<StreamSink & { keyPath: string[] }>();
-  const sockets = new Set<Socket>();
-  const authenticated = new Set<Socket>();
-  const states: string[] = [];
-  const iotCorePublished: IoTCorePublish[] = [];
-  const component = options.componentName;
+/** The nucleus's state that the operations and the test-side controls share. */
+interface NucleusState {
+  options: FakeNucleusOptions;
+  component: string;
+  configuration: JsonMap;
+  shadows: ShadowStore;
+  topicSubs: Set<TopicSubscription>;
+  iotSubs: Set<StreamSink & { filter: string }>;
+  configSubs: Set<StreamSink & { keyPath: string[] }>;
+  sockets: Set<Socket>;
+  authenticated: Set<Socket>;
+  states: string[];
+  iotCorePublished: IoTCorePublish[];
+}
 
-  const authorize = (service: string, op: string, resource: string) => {
-    if (!isAuthorized(options.accessControl, service, `aws.greengrass#${op}`, resource)) {
-      throw new ModeledError(
-        'UnauthorizedError',
-        `Principal ${component} is not authorized to perform ${service}:aws.greengrass#${op} on resource ${resource}`,
-      );
-    }
-  };
+type Handler = (
+  req: JsonMap,
+  ctx: { connection: object; stream: StreamSink; onClose: (f: () => void) => void },
+) => { body: Json; streaming?: boolean } | undefined;
 
-  const publishLocal = (
-    topic: string,
-    message: { json: JsonMap } | { binary: Buffer },
-    from: object | null,
-  ) => {
-    for (const s of topicSubs) {
-      if (!mqttTopicMatches(s.filter, topic)) continue;
-      if (!s.receiveAll && s.connection === from) continue;
-      const context = { topic };
-      s.send(
-        'SubscriptionResponseMessage',
-        'json' in message
-          ? { jsonMessage: { message: message.json, context } }
-          : { binaryMessage: { message: message.binary.toString('base64'), context } },
-      );
-    }
-  };
+function authorize(state: NucleusState, service: string, op: string, resource: string): void {
+  if (!isAuthorized(state.options.accessControl, service, `aws.greengrass#${op}`, resource)) {
+    throw new ModeledError(
+      'UnauthorizedError',
+      `Principal ${state.component} is not authorized to perform ${service}:aws.greengrass#${op} on resource ${resource}`,
+    );
+  }
+}
 
-  /** ShadowManager publishes shadow events on local pub/sub (binary payloads). */
-  const applyShadowUpdate = (thingName: string, shadowName: string, payload: Buffer | JsonMap) => {
-    const result = shadows.update(thingName, shadowName, payload);
-    const prefix = `$aws/things/${thingName}/shadow/name/${shadowName}/update`;
-    const emit = (suffix: string, body: unknown) =>
-      publishLocal(`${prefix}/${suffix}`, { binary: Buffer.from(JSON.stringify(body)) }, null);
-    if (!result.ok) {
-      emit('rejected', result.error);
-      return result;
-    }
-    emit('accepted', result.body.accepted);
-    emit('documents', result.body.documents);
-    if (result.body.delta) emit('delta', result.body.delta);
+function publishLocal(
+  state: NucleusState,
+  topic: string,
+  message: { json: JsonMap } | { binary: Buffer },
+  from: object | null,
+): void {
+  for (const s of state.topicSubs) {
+    if (!mqttTopicMatches(s.filter, topic)) continue;
+    if (!s.receiveAll && s.connection === from) continue;
+    const context = { topic };
+    s.send(
+      'SubscriptionResponseMessage',
+      'json' in message
+        ? { jsonMessage: { message: message.json, context } }
+        : { binaryMessage: { message: message.binary.toString('base64'), context } },
+    );
+  }
+}
+
+/** ShadowManager publishes shadow events on local pub/sub (binary payloads). */
+function applyShadowUpdate(
+  state: NucleusState,
+  thingName: string,
+  shadowName: string,
+  payload: Buffer | JsonMap,
+): ReturnType<ShadowStore['update']> {
+  const result = state.shadows.update(thingName, shadowName, payload);
+  const prefix = `$aws/things/${thingName}/shadow/name/${shadowName}/update`;
+  const emit = (suffix: string, body: unknown) =>
+    publishLocal(state, `${prefix}/${suffix}`, { binary: Buffer.from(JSON.stringify(body)) }, null);
+  if (!result.ok) {
+    emit('rejected', result.error);
     return result;
-  };
+  }
+  emit('accepted', result.body.accepted);
+  emit('documents', result.body.documents);
+  if (result.body.delta) emit('delta', result.body.delta);
+  return result;
+}
 
-  const readConfig = (keyPath: string[]): Json | undefined => {
-    let node: Json | undefined = configuration;
-    for (const k of keyPath) node = isMap(node) ? node[k] : undefined;
-    return node;
-  };
+function deliverFromIoTCore(state: NucleusState, topicName: string, payload: Buffer | string): void {
+  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  for (const s of state.iotSubs) {
+    if (!mqttTopicMatches(s.filter, topicName)) continue;
+    s.send('IoTCoreMessage', { message: { topicName, payload: bytes.toString('base64') } });
+  }
+}
 
-  type Handler = (
-    req: JsonMap,
-    ctx: { connection: object; stream: StreamSink; onClose: (f: () => void) => void },
-  ) => { body: Json; streaming?: boolean } | undefined;
+function readConfig(state: NucleusState, keyPath: string[]): Json | undefined {
+  let node: Json | undefined = state.configuration;
+  for (const k of keyPath) node = isMap(node) ? node[k] : undefined;
+  return node;
+}
 
-  const str = (v: Json | undefined, field: string): string => {
-    if (typeof v !== 'string' || v === '')
-      throw new ModeledError('InvalidArgumentsError', `${field} is required`);
-    return v;
-  };
+/** Merges `valueToMerge` at `keyPath` and sends a ConfigurationUpdateEvents per changed leaf. */
+function updateConfiguration(state: NucleusState, valueToMerge: JsonMap, keyPath: string[]): void {
+  const before = state.configuration;
+  const next: JsonMap = structuredClone(state.configuration);
+  let node: JsonMap = next;
+  for (const k of keyPath) {
+    const child = node[k];
+    node[k] = isMap(child) ? child : {};
+    node = node[k] as JsonMap;
+  }
+  Object.assign(node, structuredClone(valueToMerge));
+  state.configuration = next;
+  const changed: string[][] = [];
+  changedLeaves(before, next, [], changed);
+  for (const path of changed) {
+    for (const s of state.configSubs) {
+      const n = Math.min(s.keyPath.length, path.length);
+      if (s.keyPath.slice(0, n).join('\u0000') !== path.slice(0, n).join('\u0000')) continue;
+      s.send('ConfigurationUpdateEvents', {
+        configurationUpdateEvent: { componentName: state.component, keyPath: path },
+      });
+    }
+  }
+}
 
-  const shadowResource = (thing: string, name: string) =>
-    name === '' ? `$aws/things/${thing}/shadow` : `$aws/things/${thing}/shadow/name/${name}`;
+const str = (v: Json | undefined, field: string): string => {
+  if (typeof v !== 'string' || v === '')
+    throw new ModeledError('InvalidArgumentsError', `${field} is required`);
+  return v;
+};
 
-  const handlers: Record<string, Handler> = {
+const shadowResource = (thing: string, name: string) =>
+  name === '' ? `$aws/things/${thing}/shadow` : `$aws/things/${thing}/shadow/name/${name}`;
+
+/** Local pub/sub: PublishToTopic, SubscribeToTopic. */
+function pubsubHandlers(state: NucleusState): Record<string, Handler> {
+  return {
     PublishToTopic: (req, { connection }) => {
       const topic = str(req.topic, 'topic');
       if (/[+#*]/.test(topic))
         throw new ModeledError('InvalidArgumentsError', 'Publish topic must not contain wildcards');
-      authorize(IPC_SERVICE.pubsub, 'PublishToTopic', topic);
+      authorize(state, IPC_SERVICE.pubsub, 'PublishToTopic', topic);
       const pm = isMap(req.publishMessage) ? req.publishMessage : {};
       if (isMap(pm.jsonMessage)) {
         const msg = pm.jsonMessage.message;
         if (!isMap(msg))
           throw new ModeledError('InvalidArgumentsError', 'jsonMessage.message must be an object');
-        publishLocal(topic, { json: msg }, connection);
+        publishLocal(state, topic, { json: msg }, connection);
       } else if (isMap(pm.binaryMessage) && typeof pm.binaryMessage.message === 'string') {
-        publishLocal(topic, { binary: Buffer.from(pm.binaryMessage.message, 'base64') }, connection);
+        publishLocal(state, topic, { binary: Buffer.from(pm.binaryMessage.message, 'base64') }, connection);
       } else {
         throw new ModeledError('InvalidArgumentsError', 'publishMessage needs jsonMessage or binaryMessage');
       }
@@ -231,36 +275,48 @@ export async function startFakeNucleus(options: FakeNucleusOptions): Promise<Fak
     },
     SubscribeToTopic: (req, { connection, stream, onClose }) => {
       const filter = str(req.topic, 'topic');
-      authorize(IPC_SERVICE.pubsub, 'SubscribeToTopic', filter);
+      authorize(state, IPC_SERVICE.pubsub, 'SubscribeToTopic', filter);
       // The nucleus default: a wildcard subscription does not receive the component's own messages.
       const receiveAll =
         req.receiveMode === 'RECEIVE_ALL_MESSAGES' || (req.receiveMode === undefined && !/[+#]/.test(filter));
       const sub: TopicSubscription = { filter, receiveAll, connection, send: stream.send };
-      topicSubs.add(sub);
-      onClose(() => topicSubs.delete(sub));
+      state.topicSubs.add(sub);
+      onClose(() => state.topicSubs.delete(sub));
       return { body: {}, streaming: true };
     },
+  };
+}
+
+/** IoT Core through the MQTT proxy: PublishToIoTCore, SubscribeToIoTCore. */
+function iotCoreHandlers(state: NucleusState): Record<string, Handler> {
+  return {
     PublishToIoTCore: (req) => {
       const topicName = str(req.topicName, 'topicName');
-      authorize(IPC_SERVICE.mqttproxy, 'PublishToIoTCore', topicName);
+      authorize(state, IPC_SERVICE.mqttproxy, 'PublishToIoTCore', topicName);
       const payload = Buffer.from(typeof req.payload === 'string' ? req.payload : '', 'base64');
-      iotCorePublished.push({ topicName, qos: String(req.qos ?? '0'), payload });
-      deliverFromIoTCore(topicName, payload); // IoT Core echoes to this client's matching subscriptions
+      state.iotCorePublished.push({ topicName, qos: String(req.qos ?? '0'), payload });
+      deliverFromIoTCore(state, topicName, payload); // IoT Core echoes to this client's matching subscriptions
       return { body: {} };
     },
     SubscribeToIoTCore: (req, { stream, onClose }) => {
       const filter = str(req.topicName, 'topicName');
-      authorize(IPC_SERVICE.mqttproxy, 'SubscribeToIoTCore', filter);
+      authorize(state, IPC_SERVICE.mqttproxy, 'SubscribeToIoTCore', filter);
       const sub = { filter, send: stream.send };
-      iotSubs.add(sub);
-      onClose(() => iotSubs.delete(sub));
+      state.iotSubs.add(sub);
+      onClose(() => state.iotSubs.delete(sub));
       return { body: {}, streaming: true };
     },
+  };
+}
+
+/** ShadowManager: GetThingShadow, UpdateThingShadow. */
+function shadowHandlers(state: NucleusState): Record<string, Handler> {
+  return {
     GetThingShadow: (req) => {
       const thing = str(req.thingName, 'thingName');
       const name = typeof req.shadowName === 'string' ? req.shadowName : '';
-      authorize(IPC_SERVICE.shadow, 'GetThingShadow', shadowResource(thing, name));
-      const result = shadows.get(thing, name);
+      authorize(state, IPC_SERVICE.shadow, 'GetThingShadow', shadowResource(thing, name));
+      const result = state.shadows.get(thing, name);
       if (!result.ok)
         throw new ModeledError('ResourceNotFoundError', 'No shadow found', { resourceType: 'shadow' });
       return { body: { payload: Buffer.from(JSON.stringify(result.body)).toString('base64') } };
@@ -268,9 +324,9 @@ export async function startFakeNucleus(options: FakeNucleusOptions): Promise<Fak
     UpdateThingShadow: (req) => {
       const thing = str(req.thingName, 'thingName');
       const name = typeof req.shadowName === 'string' ? req.shadowName : '';
-      authorize(IPC_SERVICE.shadow, 'UpdateThingShadow', shadowResource(thing, name));
+      authorize(state, IPC_SERVICE.shadow, 'UpdateThingShadow', shadowResource(thing, name));
       const payload = Buffer.from(typeof req.payload === 'string' ? req.payload : '', 'base64');
-      const result = applyShadowUpdate(thing, name, payload);
+      const result = applyShadowUpdate(state, thing, name, payload);
       if (!result.ok) {
         const shape =
           result.error.code === 409
@@ -282,224 +338,257 @@ export async function startFakeNucleus(options: FakeNucleusOptions): Promise<Fak
       }
       return { body: { payload: Buffer.from(JSON.stringify(result.body.accepted)).toString('base64') } };
     },
+  };
+}
+
+/** Component configuration and lifecycle: GetConfiguration, SubscribeToConfigurationUpdate, UpdateState. */
+function componentHandlers(state: NucleusState): Record<string, Handler> {
+  return {
     GetConfiguration: (req) => {
-      if (req.componentName !== undefined && req.componentName !== component) {
+      if (req.componentName !== undefined && req.componentName !== state.component) {
         throw new ModeledError('ResourceNotFoundError', 'Key not found');
       }
       const keyPath = Array.isArray(req.keyPath) ? req.keyPath.map(String) : [];
-      let value = readConfig(keyPath);
+      let value = readConfig(state, keyPath);
       if (value === undefined) throw new ModeledError('ResourceNotFoundError', 'Key not found');
       // As the nucleus: a leaf comes back wrapped as {<leafName>: value}.
       const leaf = keyPath.at(-1);
       if (leaf !== undefined && !isMap(value)) value = { [leaf]: value };
-      return { body: { componentName: component, value } };
+      return { body: { componentName: state.component, value } };
     },
     SubscribeToConfigurationUpdate: (req, { stream, onClose }) => {
       const keyPath = Array.isArray(req.keyPath) ? req.keyPath.map(String) : [];
-      if (readConfig(keyPath) === undefined) throw new ModeledError('ResourceNotFoundError', 'Key not found');
+      if (readConfig(state, keyPath) === undefined)
+        throw new ModeledError('ResourceNotFoundError', 'Key not found');
       const sub = { keyPath, send: stream.send };
-      configSubs.add(sub);
-      onClose(() => configSubs.delete(sub));
+      state.configSubs.add(sub);
+      onClose(() => state.configSubs.delete(sub));
       return { body: {}, streaming: true };
     },
     UpdateState: (req) => {
-      const state = str(req.state, 'state');
-      states.push(state);
+      const st = str(req.state, 'state');
+      state.states.push(st);
       return { body: {} };
     },
   };
+}
 
-  const handleConnection = (socket: Socket) => {
-    sockets.add(socket);
-    const connection = {};
-    const reader = new FrameReader();
-    const streams = new Map<number, { cleanup: (() => void)[] }>();
-    let accepted = false;
-    const write = (frame: Buffer) => {
-      if (!socket.destroyed) socket.write(frame);
-    };
-    const closeStream = (id: number) => {
-      const s = streams.get(id);
-      streams.delete(id);
-      for (const f of s?.cleanup ?? []) f();
-    };
-    const onRequest = (id: number, operation: string, payload: Buffer) => {
-      const name = operation.replace(/^aws\.greengrass#/, '');
-      const handler = handlers[name];
-      if (!handler) {
-        write(
-          rpcFrame(
-            MessageType.appError,
-            FLAG_TERMINATE_STREAM,
-            id,
-            { ':content-type': { type: 'string', value: 'application/json' } },
-            Buffer.from(
-              JSON.stringify({
-                error: 'Unsupported Operation',
-                message: `${operation} is an unsupported operation.`,
-              }),
-            ),
-          ),
-        );
-        return;
-      }
-      const entry = { cleanup: [] as (() => void)[] };
-      streams.set(id, entry);
-      const stream: StreamSink = {
-        send: (shape, body) =>
-          write(rpcFrame(MessageType.app, 0, id, jsonHeaders(shape), Buffer.from(JSON.stringify(body)))),
-      };
-      try {
-        let request: unknown;
-        try {
-          request = JSON.parse(payload.toString() || '{}');
-        } catch {
-          throw new ModeledError('InvalidArgumentsError', 'request is not valid JSON');
-        }
-        const result = handler(isMap(request) ? request : {}, {
-          connection,
-          stream,
-          onClose: (f) => entry.cleanup.push(f),
-        });
-        const streaming = result?.streaming === true;
-        write(
-          rpcFrame(
-            MessageType.app,
-            streaming ? 0 : FLAG_TERMINATE_STREAM,
-            id,
-            jsonHeaders(`${name}Response`),
-            Buffer.from(JSON.stringify(result?.body ?? {})),
-          ),
-        );
-        if (!streaming) closeStream(id);
-      } catch (error) {
-        closeStream(id);
-        const modeled =
-          error instanceof ModeledError ? error : new ModeledError('ServiceError', String(error));
-        write(
-          rpcFrame(
-            MessageType.appError,
-            FLAG_TERMINATE_STREAM,
-            id,
-            jsonHeaders(modeled.shape),
-            Buffer.from(JSON.stringify({ message: modeled.message, ...modeled.extra })),
-          ),
-        );
-      }
-    };
-    socket.on('data', (chunk) => {
-      let messages: EventStreamMessage[];
-      try {
-        messages = reader.push(chunk);
-      } catch {
-        socket.destroy(); // a corrupt frame: the stream cannot be resynchronised
-        return;
-      }
-      for (const m of messages) {
-        const type = headerNumber(m, ':message-type');
-        const flags = headerNumber(m, ':message-flags') ?? 0;
-        const id = headerNumber(m, ':stream-id') ?? 0;
-        if (type === MessageType.connect) {
-          let token: unknown;
-          try {
-            token = (JSON.parse(m.payload.toString()) as { authToken?: unknown }).authToken;
-          } catch {
-            token = undefined;
-          }
-          accepted = headerString(m, ':version') === '0.1.0' && token === options.svcuid;
-          write(rpcFrame(MessageType.connectAck, accepted ? FLAG_CONNECTION_ACCEPTED : 0, 0));
-          if (accepted) authenticated.add(socket);
-          else socket.end(); // as the nucleus: reject, then close
-          continue;
-        }
-        if (type === MessageType.ping) {
-          write(rpcFrame(MessageType.pingResponse, 0, 0, {}, m.payload));
-          continue;
-        }
-        if (!accepted || id === 0) continue;
-        if (flags & FLAG_TERMINATE_STREAM) {
-          closeStream(id); // the client closed its stream; no reply needed
-          continue;
-        }
-        const operation = headerString(m, 'operation');
-        if (operation !== undefined && !streams.has(id)) onRequest(id, operation, m.payload);
-      }
-    });
-    socket.on('close', () => {
-      sockets.delete(socket);
-      authenticated.delete(socket);
-      for (const id of [...streams.keys()]) closeStream(id);
-    });
-    socket.on('error', () => undefined);
+/** The reply to an operation without a handler (not a modeled error: the nucleus's own JSON). */
+function unsupportedOperationFrame(id: number, operation: string): Buffer {
+  return rpcFrame(
+    MessageType.appError,
+    FLAG_TERMINATE_STREAM,
+    id,
+    { ':content-type': { type: 'string', value: 'application/json' } },
+    Buffer.from(
+      JSON.stringify({
+        error: 'Unsupported Operation',
+        message: `${operation} is an unsupported operation.`,
+      }),
+    ),
+  );
+}
+
+function modeledErrorFrame(id: number, error: unknown): Buffer {
+  const modeled = error instanceof ModeledError ? error : new ModeledError('ServiceError', String(error));
+  return rpcFrame(
+    MessageType.appError,
+    FLAG_TERMINATE_STREAM,
+    id,
+    jsonHeaders(modeled.shape),
+    Buffer.from(JSON.stringify({ message: modeled.message, ...modeled.extra })),
+  );
+}
+
+/** One client connection: the connect handshake, pings, and one stream per operation request. */
+function handleConnection(state: NucleusState, handlers: Record<string, Handler>, socket: Socket): void {
+  state.sockets.add(socket);
+  const connection = {};
+  const reader = new FrameReader();
+  const streams = new Map<number, { cleanup: (() => void)[] }>();
+  let accepted = false;
+  const write = (frame: Buffer) => {
+    if (!socket.destroyed) socket.write(frame);
   };
-
-  const deliverFromIoTCore = (topicName: string, payload: Buffer | string) => {
-    const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-    for (const s of iotSubs) {
-      if (!mqttTopicMatches(s.filter, topicName)) continue;
-      s.send('IoTCoreMessage', { message: { topicName, payload: bytes.toString('base64') } });
+  const closeStream = (id: number) => {
+    const s = streams.get(id);
+    streams.delete(id);
+    for (const f of s?.cleanup ?? []) f();
+  };
+  const onRequest = (id: number, operation: string, payload: Buffer) => {
+    const name = operation.replace(/^aws\.greengrass#/, '');
+    const handler = handlers[name];
+    if (!handler) {
+      write(unsupportedOperationFrame(id, operation));
+      return;
     }
+    const entry = { cleanup: [] as (() => void)[] };
+    streams.set(id, entry);
+    const stream: StreamSink = {
+      send: (shape, body) =>
+        write(rpcFrame(MessageType.app, 0, id, jsonHeaders(shape), Buffer.from(JSON.stringify(body)))),
+    };
+    serveOperation(
+      { id, name, handler, payload },
+      { connection, stream, onClose: (f) => entry.cleanup.push(f) },
+      write,
+      closeStream,
+    );
   };
+  const onMessage = (m: EventStreamMessage) => {
+    const type = headerNumber(m, ':message-type');
+    const flags = headerNumber(m, ':message-flags') ?? 0;
+    const id = headerNumber(m, ':stream-id') ?? 0;
+    if (type === MessageType.connect) {
+      accepted = isValidConnect(m, state.options.svcuid);
+      write(rpcFrame(MessageType.connectAck, accepted ? FLAG_CONNECTION_ACCEPTED : 0, 0));
+      if (accepted) state.authenticated.add(socket);
+      else socket.end(); // as the nucleus: reject, then close
+      return;
+    }
+    if (type === MessageType.ping) {
+      write(rpcFrame(MessageType.pingResponse, 0, 0, {}, m.payload));
+      return;
+    }
+    if (!accepted || id === 0) return;
+    if (flags & FLAG_TERMINATE_STREAM) {
+      closeStream(id); // the client closed its stream; no reply needed
+      return;
+    }
+    const operation = headerString(m, 'operation');
+    if (operation !== undefined && !streams.has(id)) onRequest(id, operation, m.payload);
+  };
+  socket.on('data', (chunk) => {
+    let messages: EventStreamMessage[];
+    try {
+      messages = reader.push(chunk);
+    } catch {
+      socket.destroy(); // a corrupt frame: the stream cannot be resynchronised
+      return;
+    }
+    for (const m of messages) onMessage(m);
+  });
+  socket.on('close', () => {
+    state.sockets.delete(socket);
+    state.authenticated.delete(socket);
+    for (const id of [...streams.keys()]) closeStream(id);
+  });
+  socket.on('error', () => undefined);
+}
 
+/**
+ * Runs an operation's handler on its request and writes the response (the stream stays open for a
+ * streaming operation) or the modeled error; the stream is closed unless it is streaming.
+ */
+function serveOperation(
+  op: { id: number; name: string; handler: Handler; payload: Buffer },
+  ctx: Parameters<Handler>[1],
+  write: (frame: Buffer) => void,
+  closeStream: (id: number) => void,
+): void {
+  const { id, name } = op;
   try {
-    unlinkSync(options.socketPath); // a stale socket from a crashed run
+    const result = op.handler(parseRequest(op.payload), ctx);
+    const streaming = result?.streaming === true;
+    write(
+      rpcFrame(
+        MessageType.app,
+        streaming ? 0 : FLAG_TERMINATE_STREAM,
+        id,
+        jsonHeaders(`${name}Response`),
+        Buffer.from(JSON.stringify(result?.body ?? {})),
+      ),
+    );
+    if (!streaming) closeStream(id);
+  } catch (error) {
+    closeStream(id);
+    write(modeledErrorFrame(id, error));
+  }
+}
+
+/** An operation request's JSON body (an empty payload is `{}`; a non-object is `{}` too). */
+function parseRequest(payload: Buffer): JsonMap {
+  let request: unknown;
+  try {
+    request = JSON.parse(payload.toString() || '{}');
+  } catch {
+    throw new ModeledError('InvalidArgumentsError', 'request is not valid JSON');
+  }
+  return isMap(request) ? request : {};
+}
+
+/** A connect message is accepted with protocol version 0.1.0 and the component's SVCUID as authToken. */
+function isValidConnect(m: EventStreamMessage, svcuid: string): boolean {
+  let token: unknown;
+  try {
+    token = (JSON.parse(m.payload.toString()) as { authToken?: unknown }).authToken;
+  } catch {
+    token = undefined;
+  }
+  return headerString(m, ':version') === '0.1.0' && token === svcuid;
+}
+
+async function listenOnSocket(server: Server, socketPath: string): Promise<void> {
+  try {
+    unlinkSync(socketPath); // a stale socket from a crashed run
   } catch {
     // none there
   }
-  const server: Server = createServer(handleConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.socketPath, () => {
+    server.listen(socketPath, () => {
       server.off('error', reject);
       resolve();
     });
   });
+}
+
+export async function startFakeNucleus(options: FakeNucleusOptions): Promise<FakeNucleus> {
+  const state: NucleusState = {
+    options,
+    component: options.componentName,
+    configuration: structuredClone(options.configuration ?? {}),
+    shadows: new ShadowStore({ maxDocumentBytes: options.maxShadowBytes, clock: options.clock }),
+    topicSubs: new Set(),
+    iotSubs: new Set(),
+    configSubs: new Set(),
+    sockets: new Set(),
+    authenticated: new Set(),
+    states: [],
+    iotCorePublished: [],
+  };
+  const handlers: Record<string, Handler> = {
+    ...pubsubHandlers(state),
+    ...iotCoreHandlers(state),
+    ...shadowHandlers(state),
+    ...componentHandlers(state),
+  };
+  const server: Server = createServer((socket) => handleConnection(state, handlers, socket));
+  await listenOnSocket(server, options.socketPath);
 
   let closing: Promise<void> | undefined;
   return {
     socketPath: options.socketPath,
-    states,
-    iotCorePublished,
-    updateConfiguration: (valueToMerge, keyPath = []) => {
-      const before = configuration;
-      const next: JsonMap = structuredClone(configuration);
-      let node: JsonMap = next;
-      for (const k of keyPath) {
-        const child = node[k];
-        node[k] = isMap(child) ? child : {};
-        node = node[k] as JsonMap;
-      }
-      Object.assign(node, structuredClone(valueToMerge));
-      configuration = next;
-      const changed: string[][] = [];
-      changedLeaves(before, next, [], changed);
-      for (const path of changed) {
-        for (const s of configSubs) {
-          const n = Math.min(s.keyPath.length, path.length);
-          if (s.keyPath.slice(0, n).join('\u0000') !== path.slice(0, n).join('\u0000')) continue;
-          s.send('ConfigurationUpdateEvents', {
-            configurationUpdateEvent: { componentName: component, keyPath: path },
-          });
-        }
-      }
-    },
+    states: state.states,
+    iotCorePublished: state.iotCorePublished,
+    updateConfiguration: (valueToMerge, keyPath = []) => updateConfiguration(state, valueToMerge, keyPath),
     updateThingShadow: (thingName, shadowName, request) => {
-      const result = applyShadowUpdate(thingName, shadowName, request);
+      const result = applyShadowUpdate(state, thingName, shadowName, request);
       if (!result.ok)
         throw new Error(`shadow update rejected (${result.error.code}): ${result.error.message}`);
     },
     getThingShadow: (thingName, shadowName) => {
-      const result = shadows.get(thingName, shadowName);
+      const result = state.shadows.get(thingName, shadowName);
       return result.ok ? result.body : undefined;
     },
-    deliverFromIoTCore,
+    deliverFromIoTCore: (topicName, payload) => deliverFromIoTCore(state, topicName, payload),
     dropConnections: () => {
-      for (const s of sockets) s.destroy();
+      for (const s of state.sockets) s.destroy();
     },
-    connectionCount: () => authenticated.size,
+    connectionCount: () => state.authenticated.size,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
+        for (const s of state.sockets) s.destroy();
         server.close(() => resolve());
       });
       return closing;

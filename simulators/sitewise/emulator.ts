@@ -61,90 +61,48 @@ function sendError(res: ServerResponse, e: SitewiseApiError): void {
   );
 }
 
+/** What the request handler works with: the store, the faults, the quotas and the counters. */
+interface EmulatorParts {
+  options: SitewiseEmulatorOptions;
+  clock: () => number;
+  quotaClock: () => number;
+  store: SitewiseStore;
+  faults: FaultController;
+  valuesQuota: SlidingWindowQuota | null;
+  requestsQuota: SlidingWindowQuota | null;
+  counters: Omit<EmulatorStats, 'storedPoints'>;
+}
+
+const throttled = (what: string) => new SitewiseApiError('ThrottlingException', `Rate exceeded: ${what}`);
+
 export async function startSitewiseEmulator(
   options: SitewiseEmulatorOptions = {},
 ): Promise<SitewiseEmulator> {
-  const clock = options.clock ?? Date.now;
-  const quotaClock = options.quotaClock ?? Date.now;
-  const store = new SitewiseStore(options.dbPath ?? ':memory:');
-  const faults = new FaultController(options.faults);
-  const valuesQuota = options.quota?.valuesPerSecond
-    ? new SlidingWindowQuota(options.quota.valuesPerSecond)
-    : null;
-  const requestsQuota = options.quota?.requestsPerSecond
-    ? new SlidingWindowQuota(options.quota.requestsPerSecond)
-    : null;
-  const counters = {
-    requestsByOperation: {} as Record<string, number>,
-    valuesStored: 0,
-    valuesRejected: 0,
-    errorsByName: {} as Record<string, number>,
-    faultsInjected: {} as Record<string, number>,
+  const parts: EmulatorParts = {
+    options,
+    clock: options.clock ?? Date.now,
+    quotaClock: options.quotaClock ?? Date.now,
+    store: new SitewiseStore(options.dbPath ?? ':memory:'),
+    faults: new FaultController(options.faults),
+    valuesQuota: options.quota?.valuesPerSecond
+      ? new SlidingWindowQuota(options.quota.valuesPerSecond)
+      : null,
+    requestsQuota: options.quota?.requestsPerSecond
+      ? new SlidingWindowQuota(options.quota.requestsPerSecond)
+      : null,
+    counters: {
+      requestsByOperation: {},
+      valuesStored: 0,
+      valuesRejected: 0,
+      errorsByName: {},
+      faultsInjected: {},
+    },
   };
-  const throttled = (what: string) => new SitewiseApiError('ThrottlingException', `Rate exceeded: ${what}`);
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://emulator');
-    const rawBody = await readBody(req, MAX_BODY_BYTES, () => invalidRequest('Request body too large'));
-    const match = matchRoute(req.method ?? 'GET', url.pathname);
-    if (!match) {
-      throw new SitewiseApiError(
-        'UnknownOperationException',
-        `No operation for ${req.method} ${url.pathname}`,
-      );
-    }
-    const operation = match.route.operation;
-    bump(counters.requestsByOperation, operation);
-    const decision: FaultDecision = faults.decide(operation, clock());
-    for (const kind of decision.applied) bump(counters.faultsInjected, kind);
-    if (decision.latencyMs > 0) await new Promise((r) => setTimeout(r, decision.latencyMs));
-    if (decision.terminal === 'dropConnection') {
-      req.socket.destroy();
-      return;
-    }
-    if (decision.terminal === 'unavailable') {
-      throw new SitewiseApiError('ServiceUnavailableException', 'Injected fault: service unavailable');
-    }
-    if (decision.terminal === 'throttle') throw throttled('injected fault');
-    if (requestsQuota && !requestsQuota.tryTake(1, quotaClock())) throw throttled('requests per second');
-    let body: unknown = {};
-    if (rawBody.trim() !== '') {
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        throw invalidRequest('The request body is not valid JSON');
-      }
-    }
-    const ctx: RouteContext = {
-      store,
-      nowMs: clock(),
-      query: url.searchParams,
-      body,
-      params: match.params,
-      autoCreateAliases: options.autoCreateAliases ?? true,
-      faults,
-      partialFailure: decision.partialFailure,
-      takeValues: (n) => {
-        if (valuesQuota && !valuesQuota.tryTake(n, quotaClock())) throw throttled('values per second');
-      },
-      recordPut: (o) => {
-        counters.valuesStored += o.valuesStored;
-        counters.valuesRejected += o.valuesRejected;
-      },
-    };
-    const result = match.route.handle(ctx);
-    sendJson(res, result.status, result.body);
-  }
+  const { store, faults, counters } = parts;
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      const apiError =
-        e instanceof SitewiseApiError
-          ? e
-          : new SitewiseApiError(
-              'InternalFailureException',
-              `Emulator failure: ${e instanceof Error ? e.message : String(e)}`,
-            );
+    handleRequest(parts, req, res).catch((e: unknown) => {
+      const apiError = asApiError(e);
       bump(counters.errorsByName, apiError.errorName);
       if (!res.headersSent && !res.destroyed) sendError(res, apiError);
     });
@@ -171,4 +129,71 @@ export async function startSitewiseEmulator(
     },
     close: () => (closed ??= listening.close().finally(() => store.close())),
   };
+}
+
+/** Anything else than a SitewiseApiError is the emulator's own failure (InternalFailureException). */
+function asApiError(e: unknown): SitewiseApiError {
+  return e instanceof SitewiseApiError
+    ? e
+    : new SitewiseApiError(
+        'InternalFailureException',
+        `Emulator failure: ${e instanceof Error ? e.message : String(e)}`,
+      );
+}
+
+/** One request: route, injected faults, the requests quota, then the operation; errors are thrown. */
+async function handleRequest(parts: EmulatorParts, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { counters, faults } = parts;
+  const url = new URL(req.url ?? '/', 'http://emulator');
+  const rawBody = await readBody(req, MAX_BODY_BYTES, () => invalidRequest('Request body too large'));
+  const match = matchRoute(req.method ?? 'GET', url.pathname);
+  if (!match) {
+    throw new SitewiseApiError('UnknownOperationException', `No operation for ${req.method} ${url.pathname}`);
+  }
+  const operation = match.route.operation;
+  bump(counters.requestsByOperation, operation);
+  const decision: FaultDecision = faults.decide(operation, parts.clock());
+  for (const kind of decision.applied) bump(counters.faultsInjected, kind);
+  if (decision.latencyMs > 0) await new Promise((r) => setTimeout(r, decision.latencyMs));
+  if (decision.terminal === 'dropConnection') {
+    req.socket.destroy();
+    return;
+  }
+  if (decision.terminal === 'unavailable') {
+    throw new SitewiseApiError('ServiceUnavailableException', 'Injected fault: service unavailable');
+  }
+  if (decision.terminal === 'throttle') throw throttled('injected fault');
+  if (parts.requestsQuota && !parts.requestsQuota.tryTake(1, parts.quotaClock()))
+    throw throttled('requests per second');
+  const body = parseJsonBody(rawBody);
+  const ctx: RouteContext = {
+    store: parts.store,
+    nowMs: parts.clock(),
+    query: url.searchParams,
+    body,
+    params: match.params,
+    autoCreateAliases: parts.options.autoCreateAliases ?? true,
+    faults,
+    partialFailure: decision.partialFailure,
+    takeValues: (n) => {
+      if (parts.valuesQuota && !parts.valuesQuota.tryTake(n, parts.quotaClock()))
+        throw throttled('values per second');
+    },
+    recordPut: (o) => {
+      counters.valuesStored += o.valuesStored;
+      counters.valuesRejected += o.valuesRejected;
+    },
+  };
+  const result = match.route.handle(ctx);
+  sendJson(res, result.status, result.body);
+}
+
+/** The request's JSON body; an empty body is `{}`. */
+function parseJsonBody(rawBody: string): unknown {
+  if (rawBody.trim() === '') return {};
+  try {
+    return JSON.parse(rawBody);
+  } catch {
+    throw invalidRequest('The request body is not valid JSON');
+  }
 }

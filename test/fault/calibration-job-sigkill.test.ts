@@ -2,8 +2,9 @@
  * Retry safety of the calibration job under SIGKILL, on the Batch emulator with the real entrypoint:
  * an attempt that dies mid-run is retried by the job definition's retry strategy, and the retry resumes
  * from the savepoint in the object store and stores the same result as an uninterrupted run — whether
- * the attempt killed itself right after a given stage's savepoint (deterministic fault hook) or was
- * killed from outside (a lost host) after a seeded stage in the first half of the run.
+ * the attempt killed itself right after a given stage's savepoint (a deterministic fault hook, injected
+ * by the test-side entrypoint calibration-job-kill-main.ts) or was killed from outside (a lost host)
+ * after a seeded stage in the first half of the run.
  */
 import { join } from 'node:path';
 import { submitRecalibration, waitForJob } from '../../cloud/batch/submit';
@@ -21,6 +22,15 @@ import {
 import { SeededRandom } from '../../twin/random';
 
 const KILL_STAGE = 4;
+/** The real entrypoint's logic (runJobMain) with an afterSavepoint hook that kills attempt 1 at KILL_STAGE. */
+const KILL_COMMAND = [
+  process.execPath,
+  '--import',
+  'tsx',
+  'test/fault/calibration-job-kill-main.ts',
+  '--kill-after-stage',
+  String(KILL_STAGE),
+];
 /** Seed of the external kill's stage (every seed gives a stage in the first half of the run). */
 const KILL_SEED = 20_260_601;
 
@@ -43,9 +53,7 @@ describe('calibration job under SIGKILL (fault suite)', () => {
     rig = await startJobRig();
     await rig.seedHistory('line-a', plantReadings(9, window.fromS));
     await rig.registerDefinition('calibration');
-    await rig.registerDefinition('calibration-fault', {
-      env: { SELFCAL_JOB_FAULT_KILL_AFTER_STAGE: String(KILL_STAGE) },
-    });
+    await rig.registerDefinition('calibration-fault', { command: KILL_COMMAND });
     const { jobId } = await submit('reference', 'calibration', 'reference');
     const job = await waitForJob(rig.batchClient, jobId, FAST_POLL);
     if (job.status !== 'SUCCEEDED') throw new Error(`reference run ${job.status}: ${job.statusReason}`);

@@ -74,10 +74,13 @@ export interface JobRig {
   /** The base config file's content (everything but fleet and window). */
   baseConfig: Record<string, unknown>;
   seedHistory(lineId: string, readings: readonly Reading[]): Promise<void>;
-  /** Registers the production job definition with the local command; returns its name. */
+  /**
+   * Registers the production job definition with the local command (or `command`, another entrypoint
+   * such as the fault suite's); returns its name.
+   */
   registerDefinition(
     name: string,
-    options?: { env?: Record<string, string>; attempts?: number },
+    options?: { env?: Record<string, string>; attempts?: number; command?: string[] },
   ): Promise<string>;
   describe(jobId: string): Promise<JobDetail>;
   /** The JSON log records of a log stream (e.g. the running attempt's `container.logStreamName`). */
@@ -188,7 +191,7 @@ export async function startJobRig(options: { particles?: number; backend?: strin
       const def = calibrationJobDefinition({
         name,
         image: 'selfcal/calibration-job:test',
-        command: JOB_COMMAND,
+        command: o.command ?? JOB_COMMAND,
         environment: o.env ?? {},
         attempts: o.attempts ?? 2,
         attemptDurationSeconds: 300,

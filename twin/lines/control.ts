@@ -163,59 +163,153 @@ export function compileControl(
 ): CompiledControl {
   const control = controlOf(line);
   const base = line.control ? '/control' : '/setpoints';
+  const lookups = controlLookups(line, zones);
+  const reference = compileReference(control.speedReference, base, lookups);
+  const dancers = indexDancers(control, base);
+  const pinner = zonePinner(line, zones);
+  const { driveSpeed, seen, dancerAngles, draws } = compileDrives(control, base, dancers, lookups, pinner);
+  line.elements.forEach((el, i) => {
+    if (el.type !== 'idler' && !seen.has(i)) {
+      throw new LineDescriptionError(`${base}/drives`, `no control for driven element '${el.name}'`);
+    }
+  });
+  resolveDraws(line, draws, driveSpeed);
+  holdRemainingZones(line, zones, pinner.pins, driveSpeed, base);
+  if (reference.kind === 'element' && driveSpeed[reference.element]?.kind === 'massFlowAt') {
+    throw new LineDescriptionError(
+      `${base}/speedReference/element`,
+      'the speed reference must run at a set speed',
+    );
+  }
+  return { description: control, pins: pinner.pins as ZonePin[], driveSpeed, reference, dancerAngles };
+}
+
+/** Name → index lookups of the line that throw a LineDescriptionError at `path` for a bad name. */
+interface ControlLookups {
+  line: LineDescription;
+  elementIndex: ReadonlyMap<string, number>;
+  /** The index of a span (its upstream element's), by name. */
+  span(name: string, path: string): number;
+  /** The index of a driven element (a winder or a nip), by name. */
+  driven(name: string, path: string): number;
+  /** The tension zone a span (by index) lies in; -1 for none. */
+  zoneOfSpan(span: number): number;
+}
+
+function controlLookups(
+  line: LineDescription,
+  zones: readonly { startElement: number; endElement: number }[],
+): ControlLookups {
   const elementIndex = new Map(line.elements.map((e, i) => [e.name, i]));
   const spanIndex = new Map(line.spans.map((s) => [s.name, elementIndex.get(s.from) as number]));
-  const zoneOfSpan = (span: number) => zones.findIndex((z) => span >= z.startElement && span < z.endElement);
-  const span = (name: string, path: string): number => {
-    const i = spanIndex.get(name);
-    if (i === undefined) throw new LineDescriptionError(path, `unknown span '${name}'`);
-    return i;
+  return {
+    line,
+    elementIndex,
+    zoneOfSpan: (span) => zones.findIndex((z) => span >= z.startElement && span < z.endElement),
+    span: (name, path) => {
+      const i = spanIndex.get(name);
+      if (i === undefined) throw new LineDescriptionError(path, `unknown span '${name}'`);
+      return i;
+    },
+    driven: (name, path) => {
+      const i = elementIndex.get(name);
+      if (i === undefined) throw new LineDescriptionError(path, `unknown element '${name}'`);
+      if ((line.elements[i] as LineElement).type === 'idler') {
+        throw new LineDescriptionError(path, `'${name}' is an idler; only winders and nips are driven`);
+      }
+      return i;
+    },
   };
-  const driven = (name: string, path: string): number => {
-    const i = elementIndex.get(name);
-    if (i === undefined) throw new LineDescriptionError(path, `unknown element '${name}'`);
-    if ((line.elements[i] as LineElement).type === 'idler') {
-      throw new LineDescriptionError(path, `'${name}' is an idler; only winders and nips are driven`);
-    }
-    return i;
-  };
+}
 
-  let reference: CompiledControl['reference'];
-  const ref = control.speedReference;
+function compileReference(
+  ref: SpeedReference,
+  base: string,
+  lookups: ControlLookups,
+): CompiledControl['reference'] {
   if ('span' in ref)
-    reference = { kind: 'span', span: span(ref.span, `${base}/speedReference/span`), speedMps: ref.speedMps };
-  else
-    reference = {
-      kind: 'element',
-      element: driven(ref.element, `${base}/speedReference/element`),
+    return {
+      kind: 'span',
+      span: lookups.span(ref.span, `${base}/speedReference/span`),
       speedMps: ref.speedMps,
     };
+  return {
+    kind: 'element',
+    element: lookups.driven(ref.element, `${base}/speedReference/element`),
+    speedMps: ref.speedMps,
+  };
+}
 
+/** The dancers by name, with their JSON paths; a duplicate name is an error. */
+function indexDancers(
+  control: ControlDescription,
+  base: string,
+): Map<string, { d: DancerControl; path: string }> {
   const dancers = new Map<string, { d: DancerControl; path: string }>();
   (control.dancers ?? []).forEach((d, i) => {
     const path = `${base}/dancers/${i}`;
     if (dancers.has(d.name)) throw new LineDescriptionError(`${path}/name`, `duplicate dancer '${d.name}'`);
     dancers.set(d.name, { d, path });
   });
+  return dancers;
+}
 
+/** The pin of each tension zone; `pin` refuses a span outside every zone and a zone pinned twice. */
+interface ZonePinner {
+  pins: (ZonePin | undefined)[];
+  pin(zone: number, p: ZonePin, path: string): void;
+}
+
+function zonePinner(
+  line: LineDescription,
+  zones: readonly { startElement: number; endElement: number }[],
+): ZonePinner {
   const pins: (ZonePin | undefined)[] = zones.map(() => undefined);
   const pinPath: string[] = zones.map(() => '');
-  const pin = (zone: number, p: ZonePin, path: string) => {
-    if (zone < 0) throw new LineDescriptionError(path, 'is not inside any tension zone');
-    if (pins[zone]) {
-      throw new LineDescriptionError(
-        path,
-        `tension zone ${zoneName(line, zones, zone)} is already held by ${pinPath[zone]}`,
-      );
-    }
-    pins[zone] = p;
-    pinPath[zone] = path;
+  return {
+    pins,
+    pin: (zone, p, path) => {
+      if (zone < 0) throw new LineDescriptionError(path, 'is not inside any tension zone');
+      if (pins[zone]) {
+        throw new LineDescriptionError(
+          path,
+          `tension zone ${zoneName(line, zones, zone)} is already held by ${pinPath[zone]}`,
+        );
+      }
+      pins[zone] = p;
+      pinPath[zone] = path;
+    },
   };
+}
 
+interface PendingDraw {
+  element: number;
+  from: number;
+  ratio: number;
+  path: string;
+}
+
+/**
+ * Each drive's speed (draws left to resolveDraws), the zones its tension loop or dancer pins, the
+ * dancers' angles; a drive controlled twice or naming an unknown dancer is an error.
+ */
+function compileDrives(
+  control: ControlDescription,
+  base: string,
+  dancers: ReadonlyMap<string, { d: DancerControl; path: string }>,
+  lookups: ControlLookups,
+  { pin }: ZonePinner,
+): {
+  driveSpeed: (DriveSpeed | undefined)[];
+  seen: Set<number>;
+  dancerAngles: { name: string; element: number; degPerRelativeSpeed: number }[];
+  draws: PendingDraw[];
+} {
+  const { line, span, driven, zoneOfSpan } = lookups;
   const driveSpeed: (DriveSpeed | undefined)[] = line.elements.map(() => undefined);
   const seen = new Set<number>();
   const dancerAngles: { name: string; element: number; degPerRelativeSpeed: number }[] = [];
-  const draws: { element: number; from: number; ratio: number; path: string }[] = [];
+  const draws: PendingDraw[] = [];
   control.drives.forEach((d, i) => {
     const path = `${base}/drives/${i}`;
     const e = driven(d.element, `${path}/element`);
@@ -236,29 +330,8 @@ export function compileControl(
         const s = span(dancer.span, `${dpath}/span`);
         pin(zoneOfSpan(s), { kind: 'span', span: s, setpointN: dancer.setpointN }, dpath);
       } else {
-        const r = elementIndex.get(dancer.roller);
-        if (r === undefined || (line.elements[r] as LineElement).type !== 'idler') {
-          throw new LineDescriptionError(`${dpath}/roller`, `'${dancer.roller}' is not an idler`);
-        }
-        const w = dancer.weights;
-        if (!(Math.abs(w.upstream + w.downstream - 1) < 1e-9)) {
-          throw new LineDescriptionError(
-            `${dpath}/weights`,
-            `upstream + downstream must be 1, got ${w.upstream + w.downstream}`,
-          );
-        }
-        pin(
-          zoneOfSpan(r - 1),
-          {
-            kind: 'dancerRoller',
-            upstream: r - 1,
-            downstream: r,
-            weightUp: w.upstream,
-            weightDown: w.downstream,
-            setpointN: dancer.setpointN,
-          },
-          dpath,
-        );
+        const p = dancerRollerPin(lookups, dancer, dpath);
+        pin(zoneOfSpan(p.upstream), p, dpath);
       }
       driveSpeed[e] = { kind: 'massFlowAt', tensionN: dancer.setpointN };
       if (dancer.angleDegPerRelativeSpeed) {
@@ -270,12 +343,42 @@ export function compileControl(
       }
     }
   });
-  line.elements.forEach((el, i) => {
-    if (el.type !== 'idler' && !seen.has(i)) {
-      throw new LineDescriptionError(`${base}/drives`, `no control for driven element '${el.name}'`);
-    }
-  });
-  // Draws resolve against drives of known speed (a chain of draws from a fixed-speed drive).
+  return { driveSpeed, seen, dancerAngles, draws };
+}
+
+/** The pin of a dancer on an idler's arm: the idler is checked, and its weights must add up to 1. */
+function dancerRollerPin(
+  lookups: ControlLookups,
+  dancer: Extract<DancerControl, { kind: 'roller' }>,
+  dpath: string,
+): Extract<ZonePin, { kind: 'dancerRoller' }> {
+  const r = lookups.elementIndex.get(dancer.roller);
+  if (r === undefined || (lookups.line.elements[r] as LineElement).type !== 'idler') {
+    throw new LineDescriptionError(`${dpath}/roller`, `'${dancer.roller}' is not an idler`);
+  }
+  const w = dancer.weights;
+  if (!(Math.abs(w.upstream + w.downstream - 1) < 1e-9)) {
+    throw new LineDescriptionError(
+      `${dpath}/weights`,
+      `upstream + downstream must be 1, got ${w.upstream + w.downstream}`,
+    );
+  }
+  return {
+    kind: 'dancerRoller',
+    upstream: r - 1,
+    downstream: r,
+    weightUp: w.upstream,
+    weightDown: w.downstream,
+    setpointN: dancer.setpointN,
+  };
+}
+
+/** Draws resolve against drives of known speed (a chain of draws from a fixed-speed drive). */
+function resolveDraws(
+  line: LineDescription,
+  draws: readonly PendingDraw[],
+  driveSpeed: (DriveSpeed | undefined)[],
+): void {
   for (let pending = draws; pending.length > 0;) {
     const next = pending.filter((d) => {
       const from = driveSpeed[d.from];
@@ -297,6 +400,16 @@ export function compileControl(
     }
     pending = next;
   }
+}
+
+/** A zone no loop or dancer holds is held by the mass flow of its end drive, which must run at a set speed. */
+function holdRemainingZones(
+  line: LineDescription,
+  zones: readonly { startElement: number; endElement: number }[],
+  pins: (ZonePin | undefined)[],
+  driveSpeed: readonly (DriveSpeed | undefined)[],
+  base: string,
+): void {
   zones.forEach((z, k) => {
     if (pins[k]) return;
     const end = driveSpeed[z.endElement];
@@ -308,13 +421,6 @@ export function compileControl(
       );
     }
   });
-  if (reference.kind === 'element' && driveSpeed[reference.element]?.kind === 'massFlowAt') {
-    throw new LineDescriptionError(
-      `${base}/speedReference/element`,
-      'the speed reference must run at a set speed',
-    );
-  }
-  return { description: control, pins: pins as ZonePin[], driveSpeed, reference, dancerAngles };
 }
 
 function zoneName(

@@ -69,6 +69,38 @@ function rejectNonFinite(value: unknown, path: string): void {
 }
 
 function checkSemantics(line: LineDescription): void {
+  const names = claimUniqueNames(line);
+  const elements = line.elements;
+  checkElementOrder(elements);
+  const elementIndex = new Map(elements.map((e, i) => [e.name, i]));
+  const nips = elements.filter((e) => e.type === 'nip').map((e) => e.name);
+  if (nips.length === 0)
+    throw new LineDescriptionError('/elements', 'a line needs at least one nip (the speed master)');
+  const spanBetween = checkSpans(line, elementIndex);
+
+  if (line.setpoints && line.control) {
+    throw new LineDescriptionError('/control', 'give either `control` or the older `setpoints`, not both');
+  }
+  if (line.setpoints) checkSetpoints(line, line.setpoints, nips, spanBetween, names);
+  else if (!line.control) throw new LineDescriptionError('', "must have required property 'control'");
+  else if (line.dancer)
+    throw new LineDescriptionError('/dancer', 'with `control`, describe dancers in control.dancers');
+  // Every zone held exactly once, drives and dancers that exist (errors name the path).
+  compileControl(line, tensionZones(line.elements));
+
+  const signals = checkSensors(line, elementIndex);
+  for (const signal of Object.keys(line.model?.bySignal ?? {})) {
+    if (!signals.has(signal))
+      throw new LineDescriptionError(`/model/bySignal/${signal}`, `no sensor has the signal '${signal}'`);
+  }
+
+  if (line.health.suspectAboveNms >= line.health.degradedAboveNms) {
+    throw new LineDescriptionError('/health/suspectAboveNms', 'must be below degradedAboveNms');
+  }
+}
+
+/** Element and span names share one namespace; returns where each name was first used. */
+function claimUniqueNames(line: LineDescription): Map<string, string> {
   const names = new Map<string, string>();
   const claim = (n: string, path: string) => {
     const first = names.get(n);
@@ -78,8 +110,11 @@ function checkSemantics(line: LineDescription): void {
   };
   line.elements.forEach((e, i) => claim(e.name, `/elements/${i}/name`));
   line.spans.forEach((s, i) => claim(s.name, `/spans/${i}/name`));
+  return names;
+}
 
-  const elements = line.elements;
+/** The web starts at the unwind and ends at the rewind, and neither appears anywhere else. */
+function checkElementOrder(elements: readonly LineElement[]): void {
   const first = elements[0] as LineElement;
   const last = elements[elements.length - 1] as LineElement;
   if (first.type !== 'unwind')
@@ -98,12 +133,14 @@ function checkSemantics(line: LineDescription): void {
       throw new LineDescriptionError(`/elements/${i}/type`, `'${e.type}' may only be the first/last element`);
     }
   });
-  const elementIndex = new Map(elements.map((e, i) => [e.name, i]));
-  const nips = elements.filter((e) => e.type === 'nip').map((e) => e.name);
-  if (nips.length === 0)
-    throw new LineDescriptionError('/elements', 'a line needs at least one nip (the speed master)');
+}
 
-  // Spans: exactly one between each pair of consecutive elements, none elsewhere.
+/**
+ * Spans: exactly one between each pair of consecutive elements, none elsewhere. Returns the span index
+ * by the index of its upstream element.
+ */
+function checkSpans(line: LineDescription, elementIndex: ReadonlyMap<string, number>): Map<number, number> {
+  const elements = line.elements;
   const spanBetween = new Map<number, number>();
   line.spans.forEach((s, i) => {
     const from = elementIndex.get(s.from);
@@ -127,17 +164,11 @@ function checkSemantics(line: LineDescription): void {
       throw new LineDescriptionError('/spans', `missing span between '${a}' and '${b}'`);
     }
   }
+  return spanBetween;
+}
 
-  if (line.setpoints && line.control) {
-    throw new LineDescriptionError('/control', 'give either `control` or the older `setpoints`, not both');
-  }
-  if (line.setpoints) checkSetpoints(line, line.setpoints, nips, spanBetween, names);
-  else if (!line.control) throw new LineDescriptionError('', "must have required property 'control'");
-  else if (line.dancer)
-    throw new LineDescriptionError('/dancer', 'with `control`, describe dancers in control.dancers');
-  // Every zone held exactly once, drives and dancers that exist (errors name the path).
-  compileControl(line, tensionZones(line.elements));
-
+/** Unique signals; each sensor placed on a span or element that exists (or a dancer). Returns the signals. */
+function checkSensors(line: LineDescription, elementIndex: ReadonlyMap<string, number>): Set<string> {
   const signals = new Set<string>();
   line.sensors.forEach((s, i) => {
     if (signals.has(s.signal))
@@ -156,15 +187,7 @@ function checkSemantics(line: LineDescription): void {
         `unknown ${s.kind === 'tension' ? 'span' : 'element'} '${s.at}'`,
       );
   });
-
-  for (const signal of Object.keys(line.model?.bySignal ?? {})) {
-    if (!signals.has(signal))
-      throw new LineDescriptionError(`/model/bySignal/${signal}`, `no sensor has the signal '${signal}'`);
-  }
-
-  if (line.health.suspectAboveNms >= line.health.degradedAboveNms) {
-    throw new LineDescriptionError('/health/suspectAboveNms', 'must be below degradedAboveNms');
-  }
+  return signals;
 }
 
 function checkSetpoints(

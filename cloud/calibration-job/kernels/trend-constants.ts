@@ -76,6 +76,83 @@ export function trendKernelConstants(
   const refSpan = ref.kind === 'span' ? ref.span : ref.element - 1;
   const refZone = zones.findIndex((z) => refSpan >= z.startElement && refSpan < z.endElement);
   const n = zones.length;
+  const zoneTable = zoneConstants(topology, describedRef);
+  const refPin = control.pins[refZone]!;
+  const nElements = elements.length;
+  const drives = driveConstants(topology, describedRef);
+  const angle = dancerAngleConstants(topology, describedRef);
+  const radius = new Float32Array(elements.map((e) => e.radiusM));
+  const capacity = new Float32Array(topology.capstanFactor);
+  const idlerSlot = new Float32Array(topology.idlerSlot);
+  const channels = channelConstants(topology);
+  const { table, offsets } = packTable({
+    zoneStart: zoneTable.zoneStart,
+    zoneLength: zoneTable.zoneLength,
+    pinKind: zoneTable.pinKind,
+    pinSpanA: zoneTable.pinSpanA,
+    pinSpanB: zoneTable.pinSpanB,
+    pinWeightA: zoneTable.pinWeightA,
+    pinWeightB: zoneTable.pinWeightB,
+    pinSetpoint: zoneTable.pinSetpoint,
+    zoneRho: zoneTable.zoneRho,
+    zoneEaOneMinusRho: zoneTable.zoneEaOneMinusRho,
+    radius,
+    capacity,
+    idlerSlot,
+    driveKind: drives.driveKind,
+    driveSetRatio: drives.driveSetRatio,
+    driveTension: drives.driveTension,
+    spanChan: channels.spanChan,
+    elemChan: channels.elemChan,
+    angleChan: new Float32Array(channels.angles.length > 0 ? channels.angles : [-1]),
+  });
+  const law = line.traction.law ?? 'tanh';
+  return {
+    channels: line.sensors.length,
+    bins,
+    elements: nElements,
+    invEa: 1 / ea,
+    creepVelocity: line.traction.creepVelocityMps,
+    postLimitSlope: line.traction.postLimitSlopeFraction,
+    law: law === 'tanh' ? 0 : 1,
+    sharpness: line.traction.sharpness ?? 8,
+    lnOffset: layout.lnFrictionOffset,
+    trendOffset: layout.trendOffset,
+    lineOffset: layout.lineOffset,
+    lnTractionMin: LN_TRACTION_SCALE_RANGE[0],
+    lnTractionMax: LN_TRACTION_SCALE_RANGE[1],
+    lnEaRelativeMin: LN_EA_RANGE[0] - Math.log(ea),
+    lnEaRelativeMax: LN_EA_RANGE[1] - Math.log(ea),
+    firstPinSetpoint: setpoints.unwindTensionN,
+    lastPinSetpoint: setpoints.rewindTensionN,
+    refSetpoint: setpoints.masterSpeedMps,
+    refZone,
+    refSpan,
+    refPinnedByLoop: refPin.kind === 'massFlow' ? 0 : 1,
+    refTensionGuess: refPin.kind === 'massFlow' ? 0 : refPin.setpointN,
+    angleKind: angle.angleKind,
+    angleGain: angle.angleGain,
+    angleTension: angle.angleTension,
+    angleConstant: angle.angleConstant,
+    zones: n,
+    zoneSteps: KERNEL_LIMITS.fixPasses + n,
+    maxZoneLength: zoneTable.maxZoneLength,
+    perLocation: channels.perLocation,
+    angleChannels: Math.max(1, channels.angles.length),
+    table,
+    ...offsets,
+    ...KERNEL_LIMITS,
+  };
+}
+
+/**
+ * Per zone: its first element, span count and its pin as wA·T[spanA] + wB·T[spanB] = target (kind 0 a
+ * setpoint, 1 the mass flow with ρ and EA·(1 − ρ) in float64); the longest zone's span count.
+ */
+function zoneConstants(topology: LineTopology, describedRef: number) {
+  const { zones, control } = topology;
+  const ea = topology.line.web.eaN;
+  const n = zones.length;
   const zoneStart = new Float32Array(n);
   const zoneLength = new Float32Array(n);
   const pinKind = new Float32Array(n);
@@ -115,12 +192,28 @@ export function trendKernelConstants(
       pinSetpoint[z] = pin.setpointN;
     }
   });
-  const refPin = control.pins[refZone]!;
-  const nElements = elements.length;
+  return {
+    zoneStart,
+    zoneLength,
+    pinKind,
+    pinSpanA,
+    pinSpanB,
+    pinWeightA,
+    pinWeightB,
+    pinSetpoint,
+    zoneRho,
+    zoneEaOneMinusRho,
+    maxZoneLength,
+  };
+}
+
+/** Per element how a driven one runs: kind 1 at a set speed (its ratio to the reference), 2 under a loop. */
+function driveConstants(topology: LineTopology, describedRef: number) {
+  const nElements = topology.elements.length;
   const driveKind = new Float32Array(nElements);
   const driveSetRatio = new Float32Array(nElements);
   const driveTension = new Float32Array(nElements);
-  control.driveSpeed.forEach((d, e) => {
+  topology.control.driveSpeed.forEach((d, e) => {
     if (!d) return;
     if (d.kind === 'massFlowAt') {
       driveKind[e] = 2;
@@ -130,8 +223,15 @@ export function trendKernelConstants(
       driveSetRatio[e] = describedSetSpeed(topology, e) / describedRef;
     }
   });
-  // The first dancer angle (the reduced model's): a drive under a loop gives
-  // gain·(T_ref − T_set)/EA/(1 − T_set/EA); a drive of set speed a constant angle.
+  return { driveKind, driveSetRatio, driveTension };
+}
+
+/**
+ * The first dancer angle (the reduced model's): a drive under a loop gives
+ * gain·(T_ref − T_set)/EA/(1 − T_set/EA); a drive of set speed a constant angle. Kind 0: none.
+ */
+function dancerAngleConstants(topology: LineTopology, describedRef: number) {
+  const { control } = topology;
   const dancer = control.dancerAngles[0];
   let angleKind = 0;
   let angleGain = 0;
@@ -149,12 +249,13 @@ export function trendKernelConstants(
         dancer.degPerRelativeSpeed * (1 - describedSetSpeed(topology, dancer.element) / describedRef);
     }
   }
-  const radius = new Float32Array(elements.map((e) => e.radiusM));
-  const capacity = new Float32Array(topology.capstanFactor);
-  const idlerSlot = new Float32Array(topology.idlerSlot);
-  // Channel lookups: K slots per span / element, −1 where none; dancer-angle channels listed apart.
-  const sensors = line.sensors;
-  const at = sensors.map((s) =>
+  return { angleKind, angleGain, angleTension, angleConstant };
+}
+
+/** Channel lookups: `perLocation` slots per span / element, −1 where none; dancer-angle channels listed apart. */
+function channelConstants(topology: LineTopology) {
+  const nElements = topology.elements.length;
+  const at = topology.line.sensors.map((s) =>
     s.kind === 'tension'
       ? { span: topology.spanIndex.get(s.at as string)!, element: -1 }
       : s.kind === 'angularSpeed'
@@ -176,28 +277,17 @@ export function trendKernelConstants(
     while (table[base + j]! >= 0) j++;
     table[base + j] = c;
   });
-  const arrays: Record<string, Float32Array> = {
-    zoneStart,
-    zoneLength,
-    pinKind,
-    pinSpanA,
-    pinSpanB,
-    pinWeightA,
-    pinWeightB,
-    pinSetpoint,
-    zoneRho,
-    zoneEaOneMinusRho,
-    radius,
-    capacity,
-    idlerSlot,
-    driveKind,
-    driveSetRatio,
-    driveTension,
-    spanChan,
-    elemChan,
-    angleChan: new Float32Array(angles.length > 0 ? angles : [-1]),
-  };
-  // One packed table (WebGPU binds each array constant as a storage buffer, 8 per stage by default).
+  return { perLocation, spanChan, elemChan, angles };
+}
+
+/**
+ * One packed table (WebGPU binds each array constant as a storage buffer, 8 per stage by default): the
+ * arrays in their insertion order, each at the offset `at_<name>`.
+ */
+function packTable(arrays: Record<string, Float32Array>): {
+  table: Float32Array;
+  offsets: Record<string, number>;
+} {
   const offsets: Record<string, number> = {};
   let size = 0;
   for (const [name, a] of Object.entries(arrays)) {
@@ -206,43 +296,7 @@ export function trendKernelConstants(
   }
   const table = new Float32Array(size);
   for (const [name, a] of Object.entries(arrays)) table.set(a, offsets[`at_${name}`]);
-  const law = line.traction.law ?? 'tanh';
-  return {
-    channels: sensors.length,
-    bins,
-    elements: nElements,
-    invEa: 1 / ea,
-    creepVelocity: line.traction.creepVelocityMps,
-    postLimitSlope: line.traction.postLimitSlopeFraction,
-    law: law === 'tanh' ? 0 : 1,
-    sharpness: line.traction.sharpness ?? 8,
-    lnOffset: layout.lnFrictionOffset,
-    trendOffset: layout.trendOffset,
-    lineOffset: layout.lineOffset,
-    lnTractionMin: LN_TRACTION_SCALE_RANGE[0],
-    lnTractionMax: LN_TRACTION_SCALE_RANGE[1],
-    lnEaRelativeMin: LN_EA_RANGE[0] - Math.log(ea),
-    lnEaRelativeMax: LN_EA_RANGE[1] - Math.log(ea),
-    firstPinSetpoint: setpoints.unwindTensionN,
-    lastPinSetpoint: setpoints.rewindTensionN,
-    refSetpoint: setpoints.masterSpeedMps,
-    refZone,
-    refSpan,
-    refPinnedByLoop: refPin.kind === 'massFlow' ? 0 : 1,
-    refTensionGuess: refPin.kind === 'massFlow' ? 0 : refPin.setpointN,
-    angleKind,
-    angleGain,
-    angleTension,
-    angleConstant,
-    zones: n,
-    zoneSteps: KERNEL_LIMITS.fixPasses + n,
-    maxZoneLength,
-    perLocation,
-    angleChannels: Math.max(1, angles.length),
-    table,
-    ...offsets,
-    ...KERNEL_LIMITS,
-  };
+  return { table, offsets };
 }
 
 /**
