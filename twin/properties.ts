@@ -3,8 +3,10 @@
  * line (ARCHITECTURE.md "Signals and names"), as pure data: the publisher, the job, the dashboards and the
  * infrastructure's asset model all spell them from here.
  */
+import { EA_PARAMETER, MU_SCALE_PARAMETER } from './calibration/bounds';
 import type { ReportedHealth } from './estimation/joint-estimator';
-import { rollerPropertyPrefix } from './lines/topology';
+import { rollerPropertyPrefix, type LineTopology } from './lines/topology';
+import type { IdlerElement } from './lines/types';
 
 /** `RollerN_health`: 0 healthy, 1 suspect, 2 degraded, 3 unknown (the model does not explain the window). */
 export const HEALTH_CODES: Readonly<Record<ReportedHealth, number>> = {
@@ -51,3 +53,66 @@ export const INNOVATION_SCORE_SIGNAL = 'InnovationScore';
 /** `R4` → `Roller4_health`. */
 export const healthProperty = (elementName: string): string =>
   `${rollerPropertyPrefix(elementName)}${PROPERTY_SUFFIX.health}`;
+
+/** Names of a line's virtual sensors: every span's tension, then every idler's slip velocity. */
+export function virtualSensorNames(topology: LineTopology): string[] {
+  return [
+    ...topology.spanNames.map((s) => `${s}_Tension_N_virtual`),
+    ...topology.idlers.map(
+      (e) => `${rollerPropertyPrefix((topology.elements[e] as IdlerElement).name)}_SlipVelocity_mps_virtual`,
+    ),
+  ];
+}
+
+/** The SiteWise properties of one line, by who writes them (each list in a stable order, no repeats). */
+export interface LineProperties {
+  /** The measured signals, as the ingest receives them and the publisher forwards them. */
+  measured: string[];
+  /** What the edge estimator writes: virtual sensors and their σ, roller health, the innovation score,
+   * every signal's sensor status. */
+  edge: string[];
+  /** What the calibration job writes: each parameter's mean, σ and 5/95 % quantiles (frictions, the
+   * traction scale, EA), roller health, virtual sensors and their σ, the line fit, and per signal its
+   * residuals and suspicion, per load cell its gain check. */
+  cloud: string[];
+}
+
+export function lineProperties(topology: LineTopology): LineProperties {
+  const signals = topology.line.sensors.map((s) => s.signal);
+  const loadCells = topology.line.sensors.filter((s) => s.kind === 'tension').map((s) => s.signal);
+  const virtual = virtualSensorNames(topology);
+  const health = topology.idlers.map((e) => healthProperty((topology.elements[e] as IdlerElement).name));
+  const withStd = (names: readonly string[]) => names.flatMap((n) => [n, `${n}${PROPERTY_SUFFIX.std}`]);
+  const parameters = [...topology.frictionParameterNames, MU_SCALE_PARAMETER, EA_PARAMETER];
+  return {
+    measured: signals,
+    edge: [
+      ...withStd(virtual),
+      ...health,
+      INNOVATION_SCORE_SIGNAL,
+      ...signals.map((s) => `${s}${PROPERTY_SUFFIX.sensorStatus}`),
+    ],
+    cloud: [
+      ...parameters.flatMap((p) => [
+        p,
+        `${p}${PROPERTY_SUFFIX.std}`,
+        `${p}${PROPERTY_SUFFIX.p05}`,
+        `${p}${PROPERTY_SUFFIX.p95}`,
+      ]),
+      ...health,
+      ...withStd(virtual),
+      LINE_FIT_PROPERTIES.ok,
+      LINE_FIT_PROPERTIES.status,
+      LINE_FIT_PROPERTIES.qPerDof,
+      ...signals.flatMap((s) => [
+        `${s}${PROPERTY_SUFFIX.residualZ}`,
+        `${s}${PROPERTY_SUFFIX.residualRms}`,
+        `${s}${PROPERTY_SUFFIX.suspect}`,
+      ]),
+      ...loadCells.flatMap((s) => [
+        `${s}${PROPERTY_SUFFIX.gainSuspect}`,
+        `${s}${PROPERTY_SUFFIX.gainEstimate}`,
+      ]),
+    ],
+  };
+}

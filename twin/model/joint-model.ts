@@ -1,7 +1,8 @@
 import type { UkfModel } from '../estimation/ukf';
 import type { LineTopology } from '../lines/topology';
-import { linePriorLogStd, modelDiscrepancyInSigmas, rollerPropertyPrefix } from '../lines/topology';
-import type { IdlerElement, SensorDescription } from '../lines/types';
+import { linePriorLogStd, modelDiscrepancyInSigmas } from '../lines/topology';
+import { virtualSensorNames } from '../properties';
+import type { SensorDescription } from '../lines/types';
 import {
   allocateLineSteadyState,
   describedReferenceSpeedMps,
@@ -277,13 +278,7 @@ export class WebLineJointModel implements UkfModel {
 
   /** Names of the virtual outputs: every span's tension, then every idler's slip velocity. */
   virtualNames(): string[] {
-    const t = this.topology;
-    return [
-      ...t.spanNames.map((s) => `${s}_Tension_N_virtual`),
-      ...t.idlers.map(
-        (e) => `${rollerPropertyPrefix((t.elements[e] as IdlerElement).name)}_SlipVelocity_mps_virtual`,
-      ),
-    ];
+    return virtualSensorNames(this.topology);
   }
 
   virtualOutputs(x: Float64Array, out: Float64Array): void {

@@ -14,6 +14,8 @@ import type { HealthState, ParameterPosterior, Reading } from '../../../../twin/
 import * as ukfModule from '../../../../cloud/calibration-job/ukf-reference';
 import { SelfcalError } from '../../../../twin/errors';
 import { loadLine } from '../../../../twin/lines/topology';
+import { lineProperties } from '../../../../twin/properties';
+import { posteriorValues } from '../../../../cloud/calibration-job/io/sitewise-posterior-sink';
 import { PlantSimulator, type PlantSample } from '../../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../../simulators/plant/scenario';
 
@@ -79,6 +81,12 @@ describe('UKF reference on a plant window with one roller in gross slip', () => 
   beforeAll(async () => {
     ukf = runUkfReference(topology, readings, { clock: steppingClock() });
     output = await calibrateWindow(topology, readings, { ...options, clock: () => 0 });
+  });
+
+  it('writes to SiteWise exactly the cloud properties of the line catalog (twin/properties)', () => {
+    const names = posteriorValues(output).map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect([...names].sort()).toEqual([...lineProperties(topology).cloud].sort());
   });
 
   it('flags the worn roller degraded and no other, with b near the truth', () => {

@@ -7,6 +7,7 @@ import { parseLineDescription } from '../../../../twin/lines/load';
 import { DRAW_LINE_ID, compileLine, loadLine } from '../../../../twin/lines/topology';
 import { PlantSimulator } from '../../../../simulators/plant/plant-simulator';
 import { defaultScenario } from '../../../../simulators/plant/scenario';
+import { lineProperties } from '../../../../twin/properties';
 import { SETTINGS, calibratedParameters } from './support';
 
 describe('LineEstimator under calibrated line parameters', () => {
@@ -174,5 +175,9 @@ describe('LineEstimator when the model cannot explain the data', () => {
     expect(updates.every((u) => u.quality === 'GOOD' && u.outputs.every((o) => o.quality === 'GOOD'))).toBe(
       true,
     );
+    // Every property it writes is in the line's catalog (twin/properties lineProperties), and every
+    // edge property of the catalog is written.
+    const written = new Set(updates.flatMap((u) => u.outputs.map((o) => o.signal)));
+    expect([...written].sort()).toEqual([...lineProperties(line).edge].sort());
   });
 });
