@@ -147,9 +147,12 @@ export class ParallelTrendLikelihood implements MemberLikelihood {
     worker.on('message', (reply: ParallelWorkerReply) => {
       const p = slot.pending;
       if (!p || p.id !== reply.id) return;
-      slot.pending = undefined;
-      if (reply.error === undefined) return p.resolve();
+      if (reply.error === undefined) {
+        slot.pending = undefined;
+        return p.resolve();
+      }
       const { name, code, message } = reply.error;
+      // fail() rejects every slice in flight, this one included.
       this.fail(
         `worker ${k} (members ${p.from}…${p.to - 1}) threw ${name}${code ? ` ${code}` : ''}: ${message}`,
       );
