@@ -9,7 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ParallelTrendLikelihood } from '../../../../../cloud/calibration-job/kernels/parallel-likelihood';
+import {
+  ParallelTrendLikelihood,
+  workerEntry,
+} from '../../../../../cloud/calibration-job/kernels/parallel-likelihood';
 import { isKernelError } from '../../../../../cloud/calibration-job/kernels/kernel-errors';
 import { frictionWindow } from '../../../../../twin/estimation/smc/recalibrate';
 import { SmcSampler, type SmcResult } from '../../../../../twin/estimation/smc/sampler';
@@ -169,6 +172,32 @@ describe('ParallelTrendLikelihood', () => {
 
     // Assess
     expect(act).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE', name: 'KernelError' }));
+  });
+});
+
+describe('workerEntry', () => {
+  it('is the .ts source through tsx beside the sources, the .js file beside a bundle, or BACKEND_UNAVAILABLE', () => {
+    // Prepare
+    const kernels = join(f.REPO, 'cloud/calibration-job/kernels');
+    const bundle = join(mkdtempSync(join(tmpdir(), 'parallel-entry-')), 'main.js');
+
+    // Act
+    const source = workerEntry(join(kernels, 'parallel-likelihood.ts'));
+    const missing = (() => {
+      try {
+        return workerEntry(bundle);
+      } catch (e) {
+        return e;
+      }
+    })();
+
+    // Assess
+    expect(source).toEqual({
+      file: join(kernels, 'parallel-likelihood-worker.ts'),
+      execArgv: ['--require', require.resolve('tsx/cjs')],
+    });
+    expect(isKernelError(missing, 'BACKEND_UNAVAILABLE')).toBe(true);
+    expect((missing as Error).message).toContain(join(bundle, '..', 'parallel-likelihood-worker.js'));
   });
 });
 
