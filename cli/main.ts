@@ -78,6 +78,13 @@ function backendOption(): Option {
     .default('auto');
 }
 
+function threadsOption(): Option {
+  return new Option(
+    '--threads <n>',
+    'worker threads of the TypeScript reference (auto without a GPU, reference); default: every core',
+  ).argParser(numberIn(1, 1024, true));
+}
+
 /**
  * calibrateWindow with a progress bar on stderr. The SMC tempers from the prior to the posterior: the
  * data's weight β goes from 0 to 1 in adaptive stages (each as large as the members' diversity allows), so
@@ -174,6 +181,7 @@ function buildProgram(io: CliIo): Command {
     .option('--no-recalibrate', 'skip the cloud recalibration of the run')
     .addOption(particlesOption(DEMO_PARTICLES))
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print the result as JSON')
     .action(
       async (o: {
@@ -185,6 +193,7 @@ function buildProgram(io: CliIo): Command {
         recalibrate: boolean;
         particles: number;
         backend: BackendRequest;
+        threads?: number;
         json?: boolean;
       }) => {
         const topology = loadLine(o.line);
@@ -203,6 +212,7 @@ function buildProgram(io: CliIo): Command {
             particles: o.particles,
             seed: o.seed,
             backend: o.backend,
+            ...(o.threads !== undefined ? { threads: o.threads } : {}),
           });
         }
         io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
@@ -350,6 +360,7 @@ function buildProgram(io: CliIo): Command {
     .addOption(particlesOption(4096))
     .addOption(seed)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .addOption(
       new Option('--horizon-hours <h>', 'trailing part of the window the frictions are fitted to')
         .argParser(numberIn(0.01, 24 * 366, false))
@@ -368,6 +379,7 @@ function buildProgram(io: CliIo): Command {
         particles: number;
         seed: number;
         backend: BackendRequest;
+        threads?: number;
         horizonHours: number;
         json?: boolean;
         acceptMisfit?: boolean;
@@ -379,6 +391,7 @@ function buildProgram(io: CliIo): Command {
           particles: o.particles,
           seed: o.seed,
           backend: o.backend,
+          ...(o.threads !== undefined ? { threads: o.threads } : {}),
           horizonS: o.horizonHours * 3600,
           acceptMisfit: o.acceptMisfit === true,
         });
