@@ -3,11 +3,14 @@
  * (WebGPU) and otherwise runs the plain-TypeScript reference on every core (ParallelTrendLikelihood,
  * `threads` worker threads, default os.availableParallelism()); where the worker threads cannot start,
  * the reference in this thread. The gpu.js WebAssembly and CPU kernels are no longer in `auto`'s
- * chain: on the CPU they are not faster than the TypeScript loop on ONE core (measured on the 2-core
- * development machine, N = 4096 × 8 bins: WebAssembly 0.7–1.1×, CPU 1.0–1.1× the reference's
- * member-steps/s; `npm run bench -- kernels`), they use one core, and they compute in float32, while the
- * reference on T threads is float64, bit-identical to one thread, and scales with the cores (figures in
- * docs/calibration-job.md, "Member evaluation backends").
+ * chain. Measured on the shared 2-core development machine (`npm run bench -- kernels`, N = 4096 × 8
+ * bins; figures and loads in docs/calibration-job.md, "Member evaluation backends"): on one core they are
+ * 0.98–1.04× the reference's member-steps/s on prior members and 1.8–2.7× on concentrated ones, 1.1–2.7×
+ * over a whole 30-day recalibration, i.e. about the reference on two cores (1.9× where both cores were
+ * free); the reference on T threads scales with T, so it is the faster from 3 cores up and within the
+ * noise at 2. It also computes in float64 and gives the same bits on any thread count, where a kernel
+ * is float32 on one core. So without a GPU `auto` runs the reference on every core; `webasm` and `cpu`
+ * stay available on request.
  *
  * Each kernel backend is accepted only after it is built AND a smoke evaluation of a few fixed members
  * (healthy, worn, gross slip, offset boundaries) on the actual window agrees with the reference within
