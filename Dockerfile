@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 # The calibration job's image for AWS Batch (docs/calibration-job.md). GPU-capable: gpu.js's WebGPU
 # backend runs on Dawn (the `webgpu` package), which needs glibc >= 2.38 and a Vulkan loader, so the
-# runtime is Debian 13 with the Vulkan loader; without a GPU the job falls back to WebAssembly/CPU.
+# runtime is Debian 13 with the Vulkan loader; without a GPU the job runs the TypeScript reference on
+# every core (worker threads).
 #
 #   docker build -t selfcal/calibration-job .
 #   docker run --rm --gpus all -e SELFCAL_JOB_CONFIG_JSON="$(cat job.json)" selfcal/calibration-job
 
-# 1. Bundle the entrypoint (TypeScript -> one CommonJS file; npm packages stay external).
+# 1. Bundle the entrypoint (TypeScript -> CommonJS; npm packages stay external) and, beside it, the
+#    entry of the worker threads that evaluate the members on every core (kernels/parallel-likelihood.ts
+#    looks for dist/job/parallel-likelihood-worker.js next to dist/job/main.js).
 FROM node:20-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -15,7 +18,9 @@ COPY tsconfig.json ./
 COPY twin ./twin
 COPY platform ./platform
 COPY cloud ./cloud
-RUN npx esbuild cloud/calibration-job/main.ts --bundle --platform=node --target=node20 --packages=external --outfile=dist/job/main.js
+RUN npx esbuild main=cloud/calibration-job/main.ts \
+      parallel-likelihood-worker=cloud/calibration-job/kernels/parallel-likelihood-worker.ts \
+      --bundle --platform=node --target=node20 --packages=external --outdir=dist/job
 
 # 2. Production dependencies only (no install scripts: the job needs no native addon built here).
 FROM node:20-bookworm AS deps
@@ -27,8 +32,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 #    packages make the software-GPU root the CI runs the 'gpu' backend in (scripts/webgpu-root.sh reads
 #    RUNTIME_PACKAGES from here and adds Mesa's lavapipe). On a GPU instance the NVIDIA container runtime
 #    mounts the driver, its Vulkan library (libGLX_nvidia.so.0) included, only when `graphics` is among
-#    NVIDIA_DRIVER_CAPABILITIES; the ICD file below points the loader at it. Without a GPU, `auto` falls
-#    back to WebAssembly.
+#    NVIDIA_DRIVER_CAPABILITIES; the ICD file below points the loader at it. Without a GPU, `auto` runs
+#    the TypeScript reference on every core.
 FROM debian:trixie-slim
 ARG RUNTIME_PACKAGES="ca-certificates nodejs libvulkan1"
 RUN apt-get update \

@@ -79,6 +79,13 @@ function backendOption(): Option {
     .default('auto');
 }
 
+function threadsOption(): Option {
+  return new Option(
+    '--threads <n>',
+    'worker threads of the TypeScript reference (auto without a GPU, reference); default: every core',
+  ).argParser(numberIn(1, 1024, true));
+}
+
 /**
  * calibrateWindow with a progress bar on stderr. The SMC tempers from the prior to the posterior: the
  * data's weight β goes from 0 to 1 in adaptive stages (each as large as the members' diversity allows), so
@@ -195,6 +202,7 @@ interface DemoCliOptions {
   recalibrate: boolean;
   particles: number;
   backend: BackendRequest;
+  threads?: number;
   json?: boolean;
 }
 
@@ -212,6 +220,7 @@ function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions)
     .option('--no-recalibrate', 'skip the cloud recalibration of the run')
     .addOption(particlesOption(DEMO_PARTICLES))
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print the result as JSON')
     .action((o: DemoCliOptions) => runDemoCommand(io, o));
 }
@@ -233,6 +242,7 @@ async function runDemoCommand(io: CliIo, o: DemoCliOptions): Promise<void> {
       particles: o.particles,
       seed: o.seed,
       backend: o.backend,
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
     });
   }
   io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
@@ -384,6 +394,7 @@ interface CalibrateCliOptions {
   particles: number;
   seed: number;
   backend: BackendRequest;
+  threads?: number;
   horizonHours: number;
   json?: boolean;
   acceptMisfit?: boolean;
@@ -404,6 +415,7 @@ function registerCalibrateCommand(program: Command, io: CliIo, shared: SharedOpt
     .addOption(particlesOption(4096))
     .addOption(shared.seed)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .addOption(
       new Option('--horizon-hours <h>', 'trailing part of the window the frictions are fitted to')
         .argParser(numberIn(0.01, 24 * 366, false))
@@ -425,6 +437,7 @@ async function runCalibrateCommand(io: CliIo, o: CalibrateCliOptions): Promise<v
     particles: o.particles,
     seed: o.seed,
     backend: o.backend,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
     horizonS: o.horizonHours * 3600,
     acceptMisfit: o.acceptMisfit === true,
   });

@@ -160,8 +160,9 @@ bench() {
   export ROOT_ENV="$LAVAPIPE"
   # The same bundle as `npm run bench` (dist/bench/run.js, packages from node_modules); JSON to
   # bench-results/ and stdout.
-  in_root "node_modules/.bin/esbuild test/bench/run.ts --bundle --platform=node --target=node20 \
-    --packages=external --outfile=dist/bench/run.js --log-level=warning &&
+  in_root "node_modules/.bin/esbuild run=test/bench/run.ts \
+    parallel-likelihood-worker=cloud/calibration-job/kernels/parallel-likelihood-worker.ts --bundle \
+    --platform=node --target=node20 --packages=external --outdir=dist/bench --log-level=warning &&
     timeout --kill-after=10 ${SELFCAL_WEBGPU_TIMEOUT_S:-900} node dist/bench/run.js kernels"
 }
 

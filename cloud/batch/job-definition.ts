@@ -36,7 +36,7 @@ export interface CalibrationJobDefinitionOptions {
   attemptDurationSeconds?: number;
   vcpus?: number;
   memoryMiB?: number;
-  /** GPUs per job; 0 runs on CPU (WebAssembly backend). */
+  /** GPUs per job; 0 runs on CPU (the TypeScript reference on worker threads, the job's `threads`). */
   gpus?: number;
   jobRoleArn?: string;
   executionRoleArn?: string;

@@ -3,7 +3,7 @@
  * the window's end (twin/estimation/smc) summarised as the job's output — parameters, health, virtual
  * sensors (span tensions and idler slip at the window's end, averaged over the posterior's members) and
  * diagnostics. Members are evaluated by the gpu.js kernel of the chosen backend (kernels/), with
- * automatic fallback, or by the plain-TypeScript reference. The twin's joint UKF runs over the same
+ * automatic fallback, or by the plain-TypeScript reference (on every core). The twin's joint UKF runs over the same
  * readings as the fast reference (ukf-reference.ts); its posterior and where it disagrees with the SMC's
  * are reported in `diagnostics.ukf`, and change nothing else.
  */
@@ -139,8 +139,10 @@ export type CalibrationSavepoint = RecalibrationSnapshot;
 export interface CalibrateWindowOptions {
   particles: number;
   seed: number;
-  /** Member evaluation backend (default 'auto': GPU, then WebAssembly, then CPU, then the reference). */
+  /** Member evaluation backend (default 'auto': the GPU, else the TypeScript reference on every core). */
   backend?: BackendRequest;
+  /** Worker threads of the TypeScript reference (default os.availableParallelism(); kernels/select.ts). */
+  threads?: number;
   /** Trailing part of the window the frictions are fitted to (default 48 h). */
   horizonS?: number;
   /** The SMC's tempering target (SmcOptions.targetConditionalEss; default 0.8). */
@@ -167,7 +169,10 @@ export async function calibrateWindow(
   const clock = options.clock ?? Date.now;
   const t0 = clock();
   const requested = options.backend ?? 'auto';
-  const selection = likelihoodFactoryFor(requested);
+  const selection = likelihoodFactoryFor(
+    requested,
+    options.threads !== undefined ? { threads: options.threads } : {},
+  );
   const timing = { evaluateMs: 0, evaluateCalls: 0 };
   const rec = await recalibrateFrictions(topology, readings, {
     seed: options.seed,

@@ -45,6 +45,7 @@ export const jobConfigSchema = {
     particles: { type: 'integer', minimum: 16, maximum: 1048576 },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
     backend: { enum: [...BACKENDS] },
+    threads: { type: 'integer', minimum: 1, maximum: 1024 },
     horizonS: { type: 'number', exclusiveMinimum: 0 },
     objectStore: {
       type: 'object',

@@ -46,6 +46,8 @@ export interface JobConfig {
   /** Undefined = derived from line and window (see `seedFor`), the same on every retry. */
   seed?: number;
   backend: Backend;
+  /** Worker threads of the TypeScript reference (`auto` without a GPU, `reference`); undefined = every core. */
+  threads?: number;
   horizonS?: number;
   objectStore: ObjectStoreConfig;
   sitewise: { region?: string; endpoint?: string; aliasTemplate?: string };

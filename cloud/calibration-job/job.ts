@@ -235,6 +235,7 @@ async function compute(
     particles: inputs.particles,
     seed: inputs.seed,
     backend: config.backend,
+    ...(config.threads !== undefined ? { threads: config.threads } : {}),
     ...(config.horizonS !== undefined ? { horizonS: config.horizonS } : {}),
     ...(resumeFrom ? { resumeFrom } : {}),
     onSnapshot,

@@ -13,8 +13,11 @@
  *  4. Estimator (test/bench/estimator.ts): component updates/s beside the bare estimator step, RSS of the
  *     bundled estimator process.
  *  5. Kernels (test/bench/kernels.ts): member-steps/s of the recalibration likelihood per gpu.js backend
- *     (gpu, webasm, cpu) beside the plain-TypeScript reference loop; wall time of a 30-day window
- *     (≈2000 samples) at N = 4096 with the reference and the automatically chosen backend.
+ *     (gpu, webasm, cpu) and of the reference on every core beside the plain-TypeScript reference loop;
+ *     wall time of a 30-day window (≈2000 samples) at N = 4096 with the reference and the automatically
+ *     chosen backend; the same window with the reference on 1 thread and on every core and with the
+ *     webasm and cpu kernels, as speed-ups over 1 thread, and whether 1 and 2 threads give the same
+ *     posterior bits.
  *
  * Sections: `npm run bench -- ukf plant edge estimator kernels` (any subset; default all). Progress on
  * stderr.

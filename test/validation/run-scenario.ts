@@ -59,6 +59,8 @@ export interface RunOptions {
   /** Seed of the recalibration (the scenario carries the plant's). */
   seed: number;
   backend?: BackendRequest;
+  /** Worker threads of the TypeScript reference per scenario (default every core; run.ts divides them). */
+  threads?: number;
   /** The line (a shipped id or a description's path; the reference line by default). */
   line?: string;
 }
@@ -149,6 +151,7 @@ export async function runScenario(
     particles: options.particles,
     seed: options.seed,
     ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   const t2 = Date.now();
   const threshold = topology.line.health.degradedAboveNms;

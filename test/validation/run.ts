@@ -4,7 +4,11 @@
  * in the --out file; exit code 1 when an acceptance bound is missed (each one listed), 0 otherwise.
  *
  *   npx tsx test/validation/run.ts [--scenarios 50] [--mismatch 12] [--particles 1024] [--seed 1] [--jobs 2]
- *                                  [--backend NAME] [--line ID|PATH] [--out validation-results/validation.json]
+ *                                  [--threads N] [--backend NAME] [--line ID|PATH]
+ *                                  [--out validation-results/validation.json]
+ *
+ * `--threads`: worker threads of each scenario's recalibration (the TypeScript reference, `auto` without a
+ * GPU); default max(1, ⌊cores / jobs⌋), so that jobs × threads does not oversubscribe the cores.
  *
  * After the matching scenarios, `--mismatch` scenarios the line description cannot explain (another
  * control structure, swapped speed channels, a load cell's gain error; scenarios.ts): each must end as a
@@ -38,6 +42,11 @@ function backendOf(raw: string | undefined): BackendRequest | undefined {
   );
 }
 
+/** Threads per scenario: the cores shared among the jobs (jobs 0 runs one scenario at a time here). */
+export function defaultThreads(jobs: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, jobs)));
+}
+
 /** The run's configuration from argv; throws CLI_ARGUMENT_INVALID naming the option. */
 export function parseValidationArgs(argv: string[]) {
   const { values } = parseArgs({
@@ -48,13 +57,14 @@ export function parseValidationArgs(argv: string[]) {
       particles: { type: 'string', default: '1024' },
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
+      threads: { type: 'string' },
       backend: { type: 'string' },
       line: { type: 'string' },
       out: { type: 'string', default: 'validation-results/validation.json' },
     },
     strict: true,
   });
-  const int = (name: 'scenarios' | 'mismatch' | 'particles' | 'seed' | 'jobs', min: number) => {
+  const int = (name: 'scenarios' | 'mismatch' | 'particles' | 'seed' | 'jobs' | 'threads', min: number) => {
     const raw = values[name] as string;
     const v = Number(raw);
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(v) || v < min) {
@@ -62,12 +72,14 @@ export function parseValidationArgs(argv: string[]) {
     }
     return v;
   };
+  const jobs = int('jobs', 0);
   return {
     scenarios: int('scenarios', 1),
     mismatch: int('mismatch', 0),
     particles: int('particles', 2),
     seed: int('seed', 0),
-    jobs: int('jobs', 0),
+    jobs,
+    threads: values.threads === undefined ? defaultThreads(jobs) : int('threads', 1),
     backend: backendOf(values.backend),
     ...(values.line ? { line: values.line as string } : {}),
     out: resolve(values.out as string),
@@ -100,7 +112,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   process.stderr.write(
     `validation: ${config.scenarios} scenarios, ${config.particles} particles, seed ${config.seed}, ` +
-      `${config.jobs} job(s), then ${config.mismatch} mismatch scenarios\n`,
+      `${config.jobs} job(s) × ${config.threads} thread(s), then ${config.mismatch} mismatch scenarios\n`,
   );
   const run = (list: readonly ValidationScenario[], label: string) => {
     const begun = Date.now();
@@ -108,6 +120,7 @@ async function main(): Promise<number> {
       particles: config.particles,
       seed: config.seed,
       jobs: config.jobs,
+      threads: config.threads,
       ...(config.backend ? { backend: config.backend } : {}),
       ...(config.line ? { line: config.line } : {}),
       onResult: (r, done, total) =>

@@ -1,18 +1,36 @@
 /**
  * Which backend evaluates the recalibration's members. `auto` tries the gpu.js kernel on the GPU
- * (WebGPU), then WebAssembly, then plain-JS CPU, then the TypeScript reference. Each kernel backend is
- * accepted only after it is built AND a smoke evaluation of a few fixed members (healthy, worn, gross
- * slip, offset boundaries) on the actual window agrees with the reference within KERNEL_TOLERANCE; a
- * backend that fails to load, build or run, that gpu.js silently degraded to another class, or that
- * computes something else, is passed over with the reason (`fallbacks`, reported in the job's output).
- * An explicit request (`gpu`, `webasm`, `cpu`) never falls back: it is that backend or a KernelError
- * BACKEND_UNAVAILABLE carrying the reason. `reference` is the TypeScript loop. The environment variable
- * SELFCAL_BACKEND, when set, replaces an `auto` request (an explicit one wins over it).
+ * (WebGPU) and otherwise runs the plain-TypeScript reference on every core (ParallelTrendLikelihood,
+ * `threads` worker threads, default os.availableParallelism()); where the worker threads cannot start,
+ * the reference in this thread. The gpu.js WebAssembly and CPU kernels are no longer in `auto`'s
+ * chain. Measured on the shared 2-core development machine (`npm run bench -- kernels`, N = 4096 × 8
+ * bins; figures and loads in docs/calibration-job.md, "Member evaluation backends"): on one core they are
+ * 0.98–1.04× the reference's member-steps/s on prior members and 1.8–2.7× on concentrated ones, 1.1–2.7×
+ * over a whole 30-day recalibration, i.e. about the reference on two cores (1.9× where both cores were
+ * free); the reference on T threads scales with T, so it is the faster from 3 cores up and within the
+ * noise at 2. It also computes in float64 and gives the same bits on any thread count, where a kernel
+ * is float32 on one core. So without a GPU `auto` runs the reference on every core; `webasm` and `cpu`
+ * stay available on request.
+ *
+ * Each kernel backend is accepted only after it is built AND a smoke evaluation of a few fixed members
+ * (healthy, worn, gross slip, offset boundaries) on the actual window agrees with the reference within
+ * KERNEL_TOLERANCE; the parallel reference only where its workers start and give the reference's ln L
+ * bit for bit on the same members. A backend that fails to load, build or run, that gpu.js silently
+ * degraded to another class, or that computes something else, is passed over with the reason
+ * (`fallbacks`, reported in the job's output). An explicit kernel request (`gpu`, `webasm`, `cpu`) never
+ * falls back: it is that backend or a KernelError BACKEND_UNAVAILABLE carrying the reason. `reference` is
+ * the TypeScript loop, on `threads` threads as in `auto`. The environment variable SELFCAL_BACKEND, when
+ * set, replaces an `auto` request (an explicit one wins over it).
  */
 import type { LikelihoodFactory } from '../../../twin/estimation/smc/recalibrate';
 import { TrendLikelihoodReference, type TrendLayout } from '../../../twin/estimation/smc/trend-likelihood';
-import { BACKEND_CLASS, KERNEL_BACKENDS, firstLine, type KernelBackend } from './gpu-backends';
+import type { BinnedWindow } from '../../../twin/estimation/smc/binned-window';
+import type { MemberLikelihood } from '../../../twin/estimation/smc/member-likelihood';
+import type { WindowSetpoints } from '../../../twin/estimation/smc/trend-likelihood';
+import type { LineTopology } from '../../../twin/lines/topology';
+import { BACKEND_CLASS, firstLine, type KernelBackend } from './gpu-backends';
 import { KernelError } from './kernel-errors';
+import { ParallelTrendLikelihood, defaultThreads } from './parallel-likelihood';
 import { kernelDiscrepancy, solverScale } from './tolerance';
 import { TrendLikelihoodKernel } from './trend-kernel';
 
@@ -32,7 +50,12 @@ export interface SelectOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Replaces the kernel source (tests: a backend that computes garbage). */
   kernelSource?: string;
+  /** Worker threads of the TypeScript reference (`auto` without a GPU, `reference`); default every core. */
+  threads?: number;
 }
+
+/** The kernel backends `auto` tries before the TypeScript reference on every core. */
+export const AUTO_KERNELS: readonly KernelBackend[] = ['gpu'];
 
 export function likelihoodFactoryFor(request: BackendRequest, options: SelectOptions = {}): BackendSelection {
   const fromEnv = (options.env ?? process.env).SELFCAL_BACKEND;
@@ -44,10 +67,18 @@ export function likelihoodFactoryFor(request: BackendRequest, options: SelectOpt
   }
   const effective = request === 'auto' && fromEnv ? (fromEnv as BackendRequest) : request;
   const fallbacks: BackendSelection['fallbacks'] = [];
-  if (effective === 'reference') {
-    return { request: effective, factory: (t, w, s) => new TrendLikelihoodReference(t, w, s), fallbacks };
+  const threads = options.threads ?? defaultThreads();
+  if (!Number.isSafeInteger(threads) || threads < 1) {
+    throw new KernelError('BACKEND_UNAVAILABLE', `threads must be an integer ≥ 1, got ${threads}`);
   }
-  const order: readonly KernelBackend[] = effective === 'auto' ? KERNEL_BACKENDS : [effective];
+  if (effective === 'reference') {
+    const factory: LikelihoodFactory = (topology, window, setpoints) => {
+      fallbacks.length = 0;
+      return typescriptLoop(topology, window, setpoints, threads, fallbacks);
+    };
+    return { request: effective, factory, fallbacks };
+  }
+  const order: readonly KernelBackend[] = effective === 'auto' ? AUTO_KERNELS : [effective];
   const factory: LikelihoodFactory = async (topology, window, setpoints) => {
     fallbacks.length = 0;
     const reference = new TrendLikelihoodReference(topology, window, setpoints);
@@ -67,9 +98,51 @@ export function likelihoodFactoryFor(request: BackendRequest, options: SelectOpt
         fallbacks.push({ backend, reason });
       }
     }
-    return reference;
+    return typescriptLoop(topology, window, setpoints, threads, fallbacks, reference);
   };
   return { request: effective, factory, fallbacks };
+}
+
+/**
+ * The TypeScript reference on `threads` worker threads, accepted once its workers give the reference's
+ * ln L bit for bit on the smoke members; with one thread, or where the workers cannot start or
+ * disagree (passed over as `parallel`, with why), the reference in this thread.
+ */
+async function typescriptLoop(
+  topology: LineTopology,
+  window: BinnedWindow,
+  setpoints: WindowSetpoints,
+  threads: number,
+  fallbacks: BackendSelection['fallbacks'],
+  reference = new TrendLikelihoodReference(topology, window, setpoints),
+): Promise<MemberLikelihood> {
+  if (threads <= 1) return reference;
+  let parallel: ParallelTrendLikelihood | undefined;
+  try {
+    parallel = new ParallelTrendLikelihood(topology, window, setpoints, { threads });
+    const thetas = smokeMembers(reference.layout);
+    const n = thetas.length / reference.dimTheta;
+    const expected = new Float64Array(n);
+    const got = new Float64Array(n);
+    reference.evaluate(thetas, expected);
+    await parallel.evaluate(thetas, got);
+    const i = expected.findIndex((x, k) => !Object.is(x, got[k]));
+    if (i >= 0) {
+      throw new KernelError(
+        'BACKEND_UNAVAILABLE',
+        `a worker's ln L differs from this thread's (member ${i}: ${got[i]} vs ${expected[i]})`,
+      );
+    }
+    return parallel;
+  } catch (error) {
+    void parallel?.dispose();
+    const message = firstLine(error);
+    fallbacks.push({
+      backend: 'parallel',
+      reason: message.startsWith('parallel: ') ? message : `parallel: ${message}`,
+    });
+    return reference;
+  }
 }
 
 /** gpu.js's words for a Dawn without an adapter speak of browsers; say what it means in a job. */

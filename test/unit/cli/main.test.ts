@@ -135,6 +135,8 @@ describe('selfcal CLI', () => {
       '128',
       '--backend',
       'reference',
+      '--threads',
+      '2',
     );
     expect(text.code).toBe(0);
     expect(text.out).toMatch(
@@ -144,6 +146,9 @@ describe('selfcal CLI', () => {
     const bad = await cli('demo', '--particles', '10');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--particles/);
+    const badThreads = await cli('demo', '--threads', '0');
+    expect(badThreads.code).toBe(2);
+    expect(badThreads.err).toMatch(/--threads/);
   });
 
   it('writes simulator CSV to a file', async () => {

@@ -1,7 +1,8 @@
 /**
  * What can be checked of the job image without a Docker daemon: the files the Dockerfile copies exist
- * and pass .dockerignore, they are all the bundle is built from, the bundle it builds is the file its ENTRYPOINT runs (and the same as the
- * `bundle:job` npm script, where there is one), the runtime base meets Dawn's glibc and Vulkan needs,
+ * and pass .dockerignore, they are all the bundle is built from, the bundle it builds is the file its
+ * ENTRYPOINT runs, with the parallel evaluator's worker entry beside it (and the same as the `bundle:job`
+ * npm script, where there is one), the runtime base meets Dawn's glibc and Vulkan needs,
  * the software-GPU root CI runs the gpu backend in is made by the runtime stage's own RUN, and the bundle
  * built with the Dockerfile's own command starts and speaks the job's exit codes.
  */
@@ -19,7 +20,14 @@ const lines = dockerfile
   .filter((l) => l !== '' && !l.startsWith('#'));
 const esbuildLine = lines.find((l) => l.startsWith('RUN npx esbuild')) ?? '';
 const esbuildArgs = esbuildLine.replace(/^RUN npx esbuild /, '').split(/\s+/);
-const outfile = (esbuildArgs.find((a) => a.startsWith('--outfile=')) ?? '').slice('--outfile='.length);
+const outdir = (esbuildArgs.find((a) => a.startsWith('--outdir=')) ?? '').slice('--outdir='.length);
+/** The entry points as `name=path`, by name. */
+const entries = Object.fromEntries(
+  esbuildArgs
+    .filter((a) => !a.startsWith('--'))
+    .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+);
+const outfile = `${outdir}/main.js`;
 
 describe('Dockerfile of the calibration job', () => {
   it('copies only files that exist and that .dockerignore lets through', () => {
@@ -81,15 +89,15 @@ describe('Dockerfile of the calibration job', () => {
       JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     ).scripts['bundle:job'];
 
-    // Act
-    const entry = esbuildArgs[0] ?? '';
-
-    // Assess
-    expect(entry).toBe('cloud/calibration-job/main.ts');
-    expect(existsSync(join(REPO, entry))).toBe(true);
+    // Assess: the worker entry is found beside the bundle (kernels/parallel-likelihood.ts, workerEntry)
+    expect(entries).toEqual({
+      main: 'cloud/calibration-job/main.ts',
+      'parallel-likelihood-worker': 'cloud/calibration-job/kernels/parallel-likelihood-worker.ts',
+    });
+    for (const entry of Object.values(entries)) expect(existsSync(join(REPO, entry))).toBe(true);
     expect(entrypoint).toEqual(['node', outfile]);
     expect(lines).toContain(`COPY --from=build /src/dist/job ./dist/job`);
-    expect(outfile.startsWith('dist/job/')).toBe(true);
+    expect(outdir).toBe('dist/job');
     if (script !== undefined) {
       expect(script.split(/\s+/).filter((a) => !a.startsWith('--log-level'))).toEqual([
         'esbuild',
@@ -138,11 +146,11 @@ describe('Dockerfile of the calibration job', () => {
     expect(printed['EXTRA']).toMatch(/\bmesa-vulkan-drivers\b/);
   });
 
-  it("builds with the Dockerfile's command into a bundle that starts and exits 2 without a config", () => {
+  it("builds with the Dockerfile's command into a bundle (and its worker entry) that starts and exits 2 without a config", () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'job-bundle-'));
     const out = join(dir, 'main.js');
-    const args = esbuildArgs.map((a) => (a.startsWith('--outfile=') ? `--outfile=${out}` : a));
+    const args = esbuildArgs.map((a) => (a.startsWith('--outdir=') ? `--outdir=${dir}` : a));
 
     // Act
     const build = spawnSync(join(REPO, 'node_modules/.bin/esbuild'), [...args, '--log-level=error'], {
@@ -154,10 +162,12 @@ describe('Dockerfile of the calibration job', () => {
       encoding: 'utf8',
       env: { PATH: process.env['PATH'] ?? '', NODE_PATH: join(REPO, 'node_modules') },
     });
+    const worker = existsSync(join(dir, 'parallel-likelihood-worker.js'));
     rmSync(dir, { recursive: true, force: true });
 
     // Assess
     expect(build.status).toBe(0);
+    expect(worker).toBe(true);
     expect(run.status).toBe(2);
     expect(JSON.parse(run.stdout.split('\n')[0] as string)).toMatchObject({
       level: 'error',

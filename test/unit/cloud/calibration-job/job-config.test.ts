@@ -34,6 +34,7 @@ describe('job config', () => {
     // Assess
     expect(c.particles).toBe(4096);
     expect(c.backend).toBe('auto');
+    expect(c.threads).toBeUndefined();
     expect(c.seed).toBeUndefined();
     expect(c.fleet).toEqual([{ lineId: 'line-a', thingName: 'gw-a', line: 'reference-web-line' }]);
     expect(c.manifest).toEqual({ validityDays: 30, modelId: 'web-line-reduced/1' });
@@ -106,6 +107,23 @@ describe('job config', () => {
 
     // Assess
     expect(attempts).toEqual(Array(6).fill('JOB_CONFIG_INVALID'));
+  });
+
+  it('takes threads as an integer ≥ 1 and refuses anything else', () => {
+    // Act
+    const threads = parseJobConfig({ ...base, threads: 3 }).threads;
+    const refused = [0, 1.5, '2'].map((t) => {
+      try {
+        parseJobConfig({ ...base, threads: t });
+        return undefined;
+      } catch (e) {
+        return (e as { code?: string; message: string }).code;
+      }
+    });
+
+    // Assess
+    expect(threads).toBe(3);
+    expect(refused).toEqual(Array(3).fill('JOB_CONFIG_INVALID'));
   });
 
   it('picks fleet[AWS_BATCH_JOB_ARRAY_INDEX], or the whole fleet without it', () => {

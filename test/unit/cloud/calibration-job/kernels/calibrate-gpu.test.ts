@@ -100,7 +100,7 @@ interface Posterior {
     expect(Math.max(...offsets.map((o) => o.inStd))).toBeLessThanOrEqual(MEAN_IN_STD);
   }, 700_000);
 
-  it('falls back to WebAssembly, saying why, where Dawn loads but finds no Vulkan adapter', async () => {
+  it('falls back to the TypeScript reference, saying why, where Dawn loads but finds no Vulkan adapter', async () => {
     // Act: a Vulkan loader told to use a driver that does not exist (a CPU-only instance of the image)
     const run = await calibrate(csv, 'auto', {
       particles: 256,
@@ -110,7 +110,7 @@ interface Posterior {
     // Assess
     expect({ status: run.status, signal: run.signal }).toEqual({ status: 0, signal: null });
     const got = JSON.parse(run.stdout) as Posterior;
-    expect(got.diagnostics.backend).toBe('WebAssemblyKernel');
+    expect(got.diagnostics.backend).toBe('typescript-reference');
     expect(got.diagnostics.fallbacks).toEqual([
       { backend: 'gpu', reason: expect.stringMatching(/^gpu: Dawn loaded but found no Vulkan adapter/) },
     ]);

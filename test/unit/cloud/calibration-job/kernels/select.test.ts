@@ -1,7 +1,8 @@
 /**
- * Backend selection: auto takes the first backend that builds AND agrees with the reference on the
- * smoke members, reporting what it passed over; explicit requests never fall back; SELFCAL_BACKEND
- * replaces an auto request.
+ * Backend selection: auto takes the GPU kernel where it builds AND agrees with the reference on the
+ * smoke members, else the TypeScript reference on `threads` worker threads (in this thread with one),
+ * reporting what it passed over; explicit requests never fall back; SELFCAL_BACKEND replaces an auto
+ * request.
  */
 import {
   likelihoodFactoryFor,
@@ -11,6 +12,8 @@ import {
 import { isKernelError } from '../../../../../cloud/calibration-job/kernels/kernel-errors';
 import { awaitWebGpuIdle } from '../../../../../cloud/calibration-job/kernels/gpu-backends';
 import { kernelUnsupported } from '../../../../../cloud/calibration-job/kernels/trend-constants';
+import { ParallelTrendLikelihood } from '../../../../../cloud/calibration-job/kernels/parallel-likelihood';
+import { TrendLikelihoodReference } from '../../../../../twin/estimation/smc/trend-likelihood';
 import { loadLine } from '../../../../../twin/lines/topology';
 import { lineSetpoints } from '../../../../../twin/estimation/smc/trend-likelihood';
 import { frictionWindow } from '../../../../../twin/estimation/smc/recalibrate';
@@ -32,18 +35,51 @@ const GARBAGE = `function garbage(thetas, mean, weight, u) {
 async function build(request: BackendRequest, options = {}) {
   const selection = likelihoodFactoryFor(request, { env: {}, ...options });
   const likelihood = await selection.factory(f.topology, window, f.setpoints);
-  likelihood.dispose?.();
-  return { backend: likelihood.backend, fallbacks: selection.fallbacks };
+  await likelihood.dispose?.();
+  return { backend: likelihood.backend, fallbacks: selection.fallbacks, likelihood };
 }
 
 describe('likelihoodFactoryFor', () => {
-  it('auto picks the first working backend and reports the ones passed over', async () => {
+  it('auto picks the GPU kernel, else the reference on every thread asked for, and reports what it passed over', async () => {
     // Act
-    const { backend, fallbacks } = await build('auto');
+    const { backend, fallbacks, likelihood } = await build('auto', { threads: 2 });
 
     // Assess
-    expect(backend).toBe(webGpu.ok ? 'WebGPUKernel' : 'WebAssemblyKernel');
+    expect(backend).toBe(webGpu.ok ? 'WebGPUKernel' : 'typescript-reference');
     expect(fallbacks.map((x) => x.backend)).toEqual(webGpu.ok ? [] : ['gpu']);
+    if (!webGpu.ok) {
+      expect(likelihood).toBeInstanceOf(ParallelTrendLikelihood);
+      expect((likelihood as ParallelTrendLikelihood).threads).toBe(2);
+    }
+  });
+
+  it.each(['auto', 'reference'] as const)(
+    '%s on one thread is the reference in this thread, with no worker',
+    async (request) => {
+      // Act
+      const { likelihood } = await build(request, { threads: 1 });
+
+      // Assess
+      if (request === 'reference' || !webGpu.ok) expect(likelihood).toBeInstanceOf(TrendLikelihoodReference);
+    },
+  );
+
+  it('explicit reference runs on the threads asked for', async () => {
+    // Act
+    const { likelihood, fallbacks } = await build('reference', { threads: 3 });
+
+    // Assess
+    expect(likelihood).toBeInstanceOf(ParallelTrendLikelihood);
+    expect((likelihood as ParallelTrendLikelihood).threads).toBe(3);
+    expect(fallbacks).toEqual([]);
+  });
+
+  it('refuses a thread count below 1', () => {
+    // Act
+    const act = () => likelihoodFactoryFor('auto', { env: {}, threads: 0 });
+
+    // Assess
+    expect(act).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE' }));
   });
 
   it.each([
@@ -71,16 +107,14 @@ describe('likelihoodFactoryFor', () => {
     },
   );
 
-  it('auto passes over backends that build but compute garbage, down to the reference', async () => {
+  it('auto passes over a GPU kernel that builds but computes garbage, down to the reference', async () => {
     // Act
     const { backend, fallbacks } = await build('auto', { kernelSource: GARBAGE });
 
     // Assess
     expect(backend).toBe('typescript-reference');
-    expect(fallbacks.map((x) => x.backend)).toEqual(['gpu', 'webasm', 'cpu']);
-    for (const fb of fallbacks.slice(webGpu.ok ? 0 : 1)) {
-      expect(fb.reason).toMatch(new RegExp(`^${fb.backend}: \\w+Kernel disagrees with the reference`));
-    }
+    expect(fallbacks.map((x) => x.backend)).toEqual(['gpu']);
+    if (webGpu.ok) expect(fallbacks[0]?.reason).toMatch(/^gpu: WebGPUKernel disagrees with the reference/);
   });
 
   it('an explicit backend that computes garbage is an error, not a fallback', async () => {
@@ -92,14 +126,16 @@ describe('likelihoodFactoryFor', () => {
     expect((error as Error).message).toMatch(/WebAssemblyKernel disagrees with the reference/);
   });
 
-  it('a kernel that does not build is passed over with the build error', async () => {
+  it('a kernel that does not build is an error naming the build error', async () => {
     // Act
-    const { fallbacks } = await build('auto', { kernelSource: 'function broken(thetas) { return nope(; }' });
+    const error = await build('webasm', { kernelSource: 'function broken(thetas) { return nope(; }' }).catch(
+      (e: unknown) => e,
+    );
 
     // Assess
-    const webasm = fallbacks.find((x) => x.backend === 'webasm');
-    expect(webasm?.reason).toMatch(/^webasm: /);
-    expect(webasm?.reason).not.toMatch(/disagrees/);
+    expect(isKernelError(error, 'BACKEND_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toMatch(/^webasm: /);
+    expect((error as Error).message).not.toMatch(/disagrees/);
   });
 
   it('SELFCAL_BACKEND replaces auto, an explicit request wins over it, and a bad value is refused', async () => {
@@ -128,20 +164,20 @@ describe('likelihoodFactoryFor', () => {
     expect(maxLnB).toBeGreaterThan(Math.log(0.5));
   });
 
-  it('auto takes a kernel on the seed line (dancer roller, tension-trimmed nip, span speed reference, linear law)', async () => {
+  it('webasm builds on the seed line (dancer roller, tension-trimmed nip, span speed reference, linear law)', async () => {
     // Prepare
     const seedLine = loadLine('reference-web-line');
     const seedWindow = binnedReadings(seedLine);
-    const selection = likelihoodFactoryFor('auto', { env: {} });
+    const selection = likelihoodFactoryFor('webasm', { env: {} });
 
     // Act
     const likelihood = await selection.factory(seedLine, seedWindow, lineSetpoints(seedLine));
     likelihood.dispose?.();
 
-    // Assess: the smoke members agreed with the reference, so a kernel class ran, not the reference
+    // Assess: the smoke members agreed with the reference, so the kernel class ran
     expect(kernelUnsupported(seedLine)).toBeUndefined();
-    expect(likelihood.backend).toBe(webGpu.ok ? 'WebGPUKernel' : 'WebAssemblyKernel');
-    expect(selection.fallbacks.map((x) => x.backend)).toEqual(webGpu.ok ? [] : ['gpu']);
+    expect(likelihood.backend).toBe('WebAssemblyKernel');
+    expect(selection.fallbacks).toEqual([]);
   });
 
   it('auto takes the reference on a line the kernel cannot describe, saying why', async () => {
@@ -149,18 +185,39 @@ describe('likelihoodFactoryFor', () => {
     const seedLine = loadLine('reference-web-line');
     const angle = seedLine.control.dancerAngles[0]!;
     const twoAngles = { ...seedLine, control: { ...seedLine.control, dancerAngles: [angle, angle] } };
-    const selection = likelihoodFactoryFor('auto', { env: {} });
+    const selection = likelihoodFactoryFor('auto', { env: {}, threads: 2 });
 
     // Act
     const likelihood = await selection.factory(twoAngles, binnedReadings(seedLine), lineSetpoints(seedLine));
-    likelihood.dispose?.();
+    await likelihood.dispose?.();
+
+    // Assess: the workers get the topology as given (structured clones), so they evaluate it too
+    expect(likelihood.backend).toBe('typescript-reference');
+    expect(likelihood).toBeInstanceOf(ParallelTrendLikelihood);
+    expect(selection.fallbacks).toEqual([{ backend: 'gpu', reason: `gpu: ${kernelUnsupported(twoAngles)}` }]);
+    expect(kernelUnsupported(twoAngles)).toMatch(/more than one dancer angle/);
+  });
+
+  it('explicit webasm and cpu still reject a line the kernel cannot describe', async () => {
+    // Prepare
+    const seedLine = loadLine('reference-web-line');
+    const angle = seedLine.control.dancerAngles[0]!;
+    const twoAngles = { ...seedLine, control: { ...seedLine.control, dancerAngles: [angle, angle] } };
+
+    // Act
+    const errors = await Promise.all(
+      (['webasm', 'cpu'] as const).map((b) =>
+        Promise.resolve(
+          likelihoodFactoryFor(b, { env: {} }).factory(
+            twoAngles,
+            binnedReadings(seedLine),
+            lineSetpoints(seedLine),
+          ),
+        ).catch((e: unknown) => e),
+      ),
+    );
 
     // Assess
-    expect(likelihood.backend).toBe('typescript-reference');
-    expect(selection.fallbacks.map((x) => x.backend)).toEqual(['gpu', 'webasm', 'cpu']);
-    for (const fb of selection.fallbacks) {
-      expect(fb.reason).toBe(`${fb.backend}: ${kernelUnsupported(twoAngles)}`);
-    }
-    expect(kernelUnsupported(twoAngles)).toMatch(/more than one dancer angle/);
+    for (const e of errors) expect(isKernelError(e, 'BACKEND_UNAVAILABLE')).toBe(true);
   });
 });
