@@ -236,6 +236,14 @@ interface ReaderOptions {
   logger: Logger;
 }
 
+/** The unknown properties for the summary: none, all (then the alias template or line id is wrong), or a few. */
+function unknownText(unknown: readonly string[], of: number): string {
+  if (unknown.length === 0) return 'none';
+  if (unknown.length === of) return `all ${of}: check the alias template and the line id`;
+  const shown = unknown.slice(0, 8).join(', ');
+  return unknown.length > 8 ? `${unknown.length}: ${shown}, …` : shown;
+}
+
 /** data.json's answer: one SiteWise read shared by concurrent requests, reused for `minIntervalMs`. */
 function dataReader(o: ReaderOptions): () => Promise<DataResponse> {
   const names = propertyNames(o.props);
@@ -259,7 +267,7 @@ function dataReader(o: ReaderOptions): () => Promise<DataResponse> {
           SiteWise: o.source,
           range: `${new Date((toS - o.rangeS) * 1000).toISOString()} … ${at}`,
           'properties read': names.length,
-          'properties unknown to SiteWise': read.unknown.length ? read.unknown.join(', ') : 'none',
+          'properties unknown to SiteWise': unknownText(read.unknown, names.length),
           'values read': points,
           'latest value': latest > 0 ? new Date(latest * 1000).toISOString() : 'none',
           'history calls': read.calls,
