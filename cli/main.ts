@@ -16,6 +16,7 @@ import { createLogger } from '../platform/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, posteriorRow, runDemo } from './demo';
 import { registerParamsCommands } from './params';
 import { registerBatchCommands } from './batch';
+import { registerDashboardCommand } from './report/dashboard-command';
 import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
 import {
   calibrateWindow,
@@ -160,6 +161,8 @@ function buildProgram(io: CliIo): Command {
   registerDemoCommand(program, io, shared);
   registerSimulateCommand(program, io, shared);
   registerServiceCommands(program, io);
+  // The live dashboard of a line's SiteWise history: cli/report/dashboard.ts.
+  registerDashboardCommand(program, io, portOption);
   registerValidateLineCommand(program, io);
   registerCalibrateCommand(program, io, shared);
   // Applied parameter sets (show, history, rollback) and manifest signing (keygen, sign): cli/params.ts.

@@ -1,0 +1,251 @@
+/**
+ * The dashboard's data: a line's history in SiteWise over a recent range, read by property alias with
+ * BatchGetAssetPropertyValueHistory (16 entries per call, nextToken followed to the end; GOOD values
+ * only) and assembled into a ReportData: each load cell against its span's virtual sensor (`_std` as
+ * ±σ), each bearing friction's cloud posterior (`bN`, `bN_p05`, `bN_p95`), each roller's health code.
+ *
+ * A property SiteWise does not know reads as an empty series and is listed (the job may not have run
+ * yet, so `bN` may not exist); any other refusal or an unreachable service is a DashboardError.
+ */
+import {
+  BatchGetAssetPropertyValueHistoryCommand,
+  type BatchGetAssetPropertyValueHistoryCommandOutput,
+  type IoTSiteWiseClient,
+} from '@aws-sdk/client-iotsitewise';
+import { SelfcalError } from '../../twin/errors';
+import type { LineTopology } from '../../twin/lines/topology';
+import type { IdlerElement } from '../../twin/lines/types';
+import { PROPERTY_SUFFIX, healthProperty, lineProperties, virtualSensorNames } from '../../twin/properties';
+import { propertyAlias } from '../../platform/sitewise/aliases';
+import { HISTORY_ENTRIES_PER_CALL, HISTORY_MAX_RESULTS } from '../../platform/sitewise/limits';
+import { epochSecondsOf } from '../../platform/sitewise/time';
+import type { BandPoint, ReportData, SeriesPoint } from './report-data';
+
+export type DashboardErrorCode = 'CLI_ARGUMENT_INVALID' | 'SITEWISE_READ_FAILED';
+
+export class DashboardError extends SelfcalError<DashboardErrorCode> {
+  constructor(code: DashboardErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'DashboardError';
+  }
+}
+
+/** The properties the dashboard plots, by role (each name as twin/properties spells it). */
+export interface DashboardProperties {
+  tensions: { signal: string; virtualName: string; std: string }[];
+  frictions: { parameter: string; roller: string; p05: string; p95: string }[];
+  health: { roller: string; property: string }[];
+}
+
+export function dashboardProperties(topology: LineTopology): DashboardProperties {
+  const virtual = virtualSensorNames(topology);
+  const catalog = lineProperties(topology);
+  const known = new Set([...catalog.measured, ...catalog.edge, ...catalog.cloud]);
+  const idlerNames = topology.idlers.map((e) => (topology.elements[e] as IdlerElement).name);
+  const props: DashboardProperties = {
+    tensions: topology.line.sensors
+      .filter((s) => s.kind === 'tension' && s.at !== undefined)
+      .map((s) => {
+        const virtualName = virtual[topology.spanNames.indexOf(s.at as string)] as string;
+        return { signal: s.signal, virtualName, std: `${virtualName}${PROPERTY_SUFFIX.std}` };
+      }),
+    frictions: topology.frictionParameterNames.map((parameter, k) => ({
+      parameter,
+      roller: idlerNames[k] as string,
+      p05: `${parameter}${PROPERTY_SUFFIX.p05}`,
+      p95: `${parameter}${PROPERTY_SUFFIX.p95}`,
+    })),
+    health: idlerNames.map((roller) => ({ roller, property: healthProperty(roller) })),
+  };
+  const unknown = propertyNames(props).filter((n) => !known.has(n));
+  if (unknown.length > 0) throw new Error(`not in the line's property catalog: ${unknown.join(', ')}`);
+  return props;
+}
+
+/** Every property name to read, once each. */
+export function propertyNames(p: DashboardProperties): string[] {
+  return [
+    ...new Set([
+      ...p.tensions.flatMap((t) => [t.signal, t.virtualName, t.std]),
+      ...p.frictions.flatMap((f) => [f.parameter, f.p05, f.p95]),
+      ...p.health.map((h) => h.property),
+    ]),
+  ];
+}
+
+export interface HistoryRead {
+  /** Points by property name, in time order. */
+  series: Map<string, SeriesPoint[]>;
+  /** Properties SiteWise does not know (read as empty). */
+  unknown: string[];
+  /** BatchGetAssetPropertyValueHistory calls made. */
+  calls: number;
+}
+
+/** The GOOD values of `names` (under `alias(name)`) in [fromS, toS]; `maxResults` points per page. */
+export async function readHistory(
+  client: IoTSiteWiseClient,
+  names: readonly string[],
+  alias: (name: string) => string,
+  range: { fromS: number; toS: number; maxResults?: number },
+): Promise<HistoryRead> {
+  const read: HistoryRead = { series: new Map(names.map((n) => [n, []])), unknown: [], calls: 0 };
+  for (let i = 0; i < names.length; i += HISTORY_ENTRIES_PER_CALL) {
+    await readChunk(client, names.slice(i, i + HISTORY_ENTRIES_PER_CALL), alias, range, read);
+  }
+  for (const points of read.series.values()) points.sort((a, b) => a.t - b.t);
+  return read;
+}
+
+async function readChunk(
+  client: IoTSiteWiseClient,
+  chunk: readonly string[],
+  alias: (name: string) => string,
+  range: { fromS: number; toS: number; maxResults?: number },
+  read: HistoryRead,
+): Promise<void> {
+  const { fromS, toS } = range;
+  // startDate is exclusive and the SDK sends milliseconds: ask from 1 ms earlier.
+  const startDate = new Date(Math.floor(fromS * 1000) - 1);
+  const endDate = new Date(Math.ceil(toS * 1000));
+  const entries = chunk.map((name, i) => ({
+    entryId: `p${i}`,
+    propertyAlias: alias(name),
+    startDate,
+    endDate,
+    qualities: ['GOOD' as const],
+    timeOrdering: 'ASCENDING' as const,
+  }));
+  let nextToken: string | undefined;
+  do {
+    let out: BatchGetAssetPropertyValueHistoryCommandOutput;
+    try {
+      read.calls += 1;
+      out = await client.send(
+        new BatchGetAssetPropertyValueHistoryCommand({
+          entries,
+          maxResults: range.maxResults ?? HISTORY_MAX_RESULTS,
+          nextToken,
+        }),
+      );
+    } catch (err) {
+      throw new DashboardError(
+        'SITEWISE_READ_FAILED',
+        `SiteWise history unreadable: ${(err as Error).name}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    for (const name of entryErrors(out, chunk)) if (!read.unknown.includes(name)) read.unknown.push(name);
+    for (const entry of out.successEntries ?? []) {
+      const name = chunk[Number(entry.entryId?.slice(1))];
+      const points = name === undefined ? undefined : read.series.get(name);
+      if (points === undefined) continue;
+      for (const tqv of entry.assetPropertyValueHistory ?? []) {
+        if ((tqv.quality ?? 'GOOD') !== 'GOOD' || !tqv.timestamp) continue;
+        const v = tqv.value?.doubleValue ?? tqv.value?.integerValue;
+        if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+        const t = epochSecondsOf(tqv.timestamp);
+        if (t >= fromS && t <= toS) points.push({ t, v });
+      }
+    }
+    if (out.nextToken !== undefined && out.nextToken === nextToken) {
+      throw new DashboardError('SITEWISE_READ_FAILED', 'SiteWise returned the same nextToken twice');
+    }
+    // The next page is asked with the same entries (SiteWise skips those it has finished).
+    nextToken = out.nextToken;
+  } while (nextToken);
+}
+
+/** The names SiteWise does not know; any other per-entry error is a DashboardError. */
+function entryErrors(
+  out: BatchGetAssetPropertyValueHistoryCommandOutput,
+  chunk: readonly string[],
+): string[] {
+  const failed = [
+    ...(out.errorEntries ?? []).map((e) => ({ id: e.entryId, code: e.errorCode, message: e.errorMessage })),
+    ...(out.skippedEntries ?? [])
+      .filter((s) => s.completionStatus === 'ERROR')
+      .map((s) => ({ id: s.entryId, code: s.errorInfo?.errorCode, message: undefined })),
+  ].map((f) => ({ ...f, name: chunk[Number(f.id?.slice(1))] ?? String(f.id) }));
+  const other = failed.filter((f) => f.code !== 'ResourceNotFoundException');
+  if (other.length > 0) {
+    throw new DashboardError(
+      'SITEWISE_READ_FAILED',
+      `SiteWise history refused: ${other.map((f) => `${f.name} (${f.code}${f.message ? `: ${f.message}` : ''})`).join(', ')}`,
+    );
+  }
+  return failed.map((f) => f.name);
+}
+
+/** A band from three series joined on their timestamps; where lo/hi are missing, the mean alone. */
+function bandOf(
+  mean: readonly SeriesPoint[],
+  lo: readonly SeriesPoint[],
+  hi: readonly SeriesPoint[],
+): BandPoint[] {
+  const loAt = new Map(lo.map((p) => [p.t, p.v]));
+  const hiAt = new Map(hi.map((p) => [p.t, p.v]));
+  return mean.map((p) => ({ t: p.t, mean: p.v, lo: loAt.get(p.t) ?? p.v, hi: hiAt.get(p.t) ?? p.v }));
+}
+
+/** ±σ around the mean, σ joined on the timestamp (0 where none). */
+function sigmaBand(mean: readonly SeriesPoint[], std: readonly SeriesPoint[]): BandPoint[] {
+  const sAt = new Map(std.map((p) => [p.t, p.v]));
+  return mean.map((p) => {
+    const s = sAt.get(p.t) ?? 0;
+    return { t: p.t, mean: p.v, lo: p.v - s, hi: p.v + s };
+  });
+}
+
+/** At most `max` points: every k-th, the last one kept (the page draws a few thousand points per chart). */
+export function thin<T>(points: readonly T[], max: number): T[] {
+  if (points.length <= max) return [...points];
+  const step = Math.ceil(points.length / max);
+  const out = points.filter((_, i) => i % step === 0);
+  if (out[out.length - 1] !== points[points.length - 1]) out.push(points[points.length - 1] as T);
+  return out;
+}
+
+export interface AssembleOptions {
+  title: string;
+  lineId: string;
+  generatedAt: string;
+  maxPointsPerSeries: number;
+  summary: Record<string, string | number>;
+}
+
+export function assembleReportData(
+  props: DashboardProperties,
+  read: HistoryRead,
+  o: AssembleOptions,
+): ReportData {
+  const s = (name: string) => read.series.get(name) ?? [];
+  const n = o.maxPointsPerSeries;
+  return {
+    title: o.title,
+    lineId: o.lineId,
+    generatedAt: o.generatedAt,
+    tensions: props.tensions.map((t) => ({
+      signal: t.signal,
+      virtualName: t.virtualName,
+      measured: thin(s(t.signal), n),
+      virtual: thin(sigmaBand(s(t.virtualName), s(t.std)), n),
+    })),
+    frictions: props.frictions.map((f) => ({
+      parameter: f.parameter,
+      roller: f.roller,
+      cloud: thin(bandOf(s(f.parameter), s(f.p05), s(f.p95)), n),
+      edge: [],
+      truth: [],
+    })),
+    health: props.health.map((h) => ({ roller: h.roller, points: thin(s(h.property), n) })),
+    backlog: [],
+    summary: o.summary,
+  };
+}
+
+/** The alias of each property name for `lineId` under `template`. */
+export const aliasOf =
+  (template: string, lineId: string) =>
+  (name: string): string =>
+    propertyAlias(template, lineId, name);
