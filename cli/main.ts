@@ -16,6 +16,7 @@ import { createLogger } from '../platform/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, posteriorRow, runDemo } from './demo';
 import { registerParamsCommands } from './params';
 import { registerBatchCommands } from './batch';
+import { registerGrafanaCommand } from './grafana';
 import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
 import {
   calibrateWindow,
@@ -158,6 +159,7 @@ function buildProgram(io: CliIo): Command {
   // Applied parameter sets (show, history, rollback) and manifest signing (keygen, sign): cli/params.ts.
   registerParamsCommands(program, io);
   registerBatchCommands(program, io);
+  registerGrafanaCommand(program, io);
   return program;
 }
 
