@@ -289,6 +289,16 @@ describe('selfcal replay', () => {
     expect(committedRows()).toHaveLength(0);
   });
 
+  it('names the broker it cannot reach (exit 2)', async () => {
+    const gone = await startLocalBroker({ port: 0 });
+    await gone.close();
+    const csv = join(tmp.dir, 'one.csv');
+    writeFileSync(csv, `ts,Roller1_w\n${T0},1\n`);
+    const r = await cli('replay', '--csv', csv, '--line', LINE, '--broker', gone.url);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`error \\[REPLAY_BROKER_UNREACHABLE\\]: --broker ${gone.url}`));
+  });
+
   it.each([
     [['--speed', '0'], /'0' is not a positive number/],
     [['--from', 'yesterday'], /'yesterday' is not a time/],
