@@ -16,7 +16,9 @@
  * characters, panels with gridPos, `templating.list`, `schemaVersion`), at schemaVersion 39, the version
  * Grafana 10.4 writes (Grafana migrates an older schemaVersion forward on import, never backward). The
  * data source is a `{ type, uid }` reference; without `--datasource-uid` it is a `datasource` template
- * variable over the plugin's type, chosen on import.
+ * variable over the plugin's type, chosen on import. Value mappings follow grafana/grafana
+ * packages/grafana-data/src/types/valueMapping.ts (`{ type: 'value', options: { '<value>': { text, color,
+ * index } } }`); the per-series overrides match on the query's refId (FieldMatcherID.byFrameRefID).
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
