@@ -13,6 +13,9 @@ import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store
 import { memoryLogger } from '../../platform/logger';
 import { PAST_WINDOW_MS } from '../../platform/sitewise/limits';
 import { startLocalBroker, type LocalBroker } from '../../simulators/broker/index';
+import { createSitewiseClient, startSitewiseEmulator } from '../../simulators/sitewise/index';
+import { SitewisePublisher } from '../../edge-components/publisher/sitewise-publisher';
+import { DEFAULT_ALIAS_TEMPLATE, aliasFromTemplate, propertyAlias } from '../../platform/sitewise/aliases';
 import { loadLine } from '../../twin/lines/topology';
 import { tempDir, waitFor } from '../unit/edge-components/ingest/support';
 
@@ -307,4 +310,54 @@ describe('selfcal replay', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
   });
+});
+
+describe('selfcal replay through the edge path into SiteWise', () => {
+  it('lands a 6-day export of last winter inside SiteWise’s window: every value accepted, none expired', async () => {
+    // Arrange: broker, ingest and outbox, the publisher and the SiteWise emulator (which enforces
+    // [now − 7 days, now + 10 min]); the export's own times are ~a year old
+    const tmp = tempDir('replay-e2e');
+    const broker = await startLocalBroker({ port: 0 });
+    const store = openOutboxStore({ path: join(tmp.dir, 'outbox.db'), destinations: ['sitewise'] });
+    const ingest = startIngest({
+      brokerUrl: broker.url,
+      clientId: 'replay-e2e-ingest',
+      lines: [loadLine(LINE)],
+      store,
+      logger: memoryLogger('ingest'),
+    });
+    await ingest.ready;
+    const emulator = await startSitewiseEmulator();
+    const client = createSitewiseClient(emulator.endpoint, { maxAttempts: 1 });
+    const csv = join(tmp.dir, 'six-days.csv');
+    const rows = Array.from({ length: 145 }, (_, i) => `${T0 + i * 3600},${20 + i / 1000},${100 + i}`);
+    writeFileSync(csv, `ts,Roller1_w,S2_Tension_N\n${rows.join('\n')}\n`);
+
+    // Act
+    const summary = await replayCsv({ csv, line: LINE, brokerUrl: broker.url });
+    await waitFor(() => store.backlog('sitewise') >= 290, 30_000, 'the replay in the outbox');
+    const publisher = new SitewisePublisher({
+      store,
+      client,
+      aliasFor: aliasFromTemplate(DEFAULT_ALIAS_TEMPLATE),
+      valuesPerSecond: 1_000_000,
+      logger: memoryLogger('publisher'),
+    });
+    const outcome = await publisher.publishBatch();
+
+    // Assess
+    expect(summary).toMatchObject({ totalRows: 145, readings: 290, stopped: false });
+    expect(outcome).toMatchObject({ read: 290, published: 290, expired: 0, deadLettered: 0 });
+    const history = emulator.history(propertyAlias(DEFAULT_ALIAS_TEMPLATE, LINE, 'S2_Tension_N'));
+    expect(history.map((p) => p.value.doubleValue)).toEqual(rows.map((_, i) => 100 + i));
+    const seconds = history.map((p) => p.timestamp.timeInSeconds);
+    expect(seconds.map((s) => s - (seconds[0] as number))).toEqual(rows.map((_, i) => i * 3600));
+
+    client.destroy();
+    await emulator.close();
+    await ingest.stop();
+    store.close();
+    await broker.close();
+    tmp.remove();
+  }, 60_000);
 });
