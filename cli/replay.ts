@@ -35,6 +35,8 @@ export const REPLAY_WINDOW_MARGIN_MS = 3_600_000;
 /** Messages published and not yet acknowledged (PUBACK) at most. */
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a stopped replay waits for the acknowledgements of the messages in flight. */
+const STOP_GRACE_MS = 5_000;
 
 export interface ReplayOptions {
   /** The export: a header row, a time column and signal columns (docs/calibrate-csv.md). */
@@ -53,7 +55,8 @@ export interface ReplayOptions {
   /** Only rows with from ≤ time ≤ to (epoch seconds, in the export's own time). */
   from?: number;
   to?: number;
-  /** Stops the replay: no new message, the ones in flight acknowledged, then `stopped: true`. */
+  /** Stops the replay: no new message, the ones in flight acknowledged (or given up after 5 s), then
+   * `stopped: true`. */
   signal?: AbortSignal;
   onProgress?: (p: ReplayProgress) => void;
   /** Wall clock (ms), for the rebase; default Date.now. */
@@ -189,6 +192,23 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /**
+ * Waits for the messages in flight to be acknowledged; once the replay is stopped, at most
+ * STOP_GRACE_MS (a broker that is gone never acknowledges, and Ctrl-C must still end the replay).
+ */
+async function settle(inFlight: ReadonlySet<Promise<void>>, signal: AbortSignal | undefined): Promise<void> {
+  const all = Promise.all(inFlight).then(() => undefined);
+  if (!signal) return all;
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await Promise.race([all, stopped]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
+  clearTimeout(timer);
+}
+
+/**
  * Replays a historian export over MQTT (see the file comment). Resolves once every message sent is
  * acknowledged by the broker, with the counts; input problems reject before anything is sent.
  */
@@ -256,9 +276,10 @@ export async function replayCsv(o: ReplayOptions): Promise<ReplaySummary> {
       inFlight.add(sent);
       if (inFlight.size >= (o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)) await Promise.race(inFlight);
     }
-    await Promise.all(inFlight);
+    await settle(inFlight, o.signal);
   } finally {
-    await client.endAsync();
+    // Forced when a stop left messages unacknowledged (the broker gone): they are not counted.
+    await client.endAsync(inFlight.size > 0);
   }
   if (failure !== undefined) throw failure;
   summary.stopped = summary.rows < rows.length;
