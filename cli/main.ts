@@ -1,7 +1,6 @@
 import packageJson from '../package.json';
 import { createWriteStream } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { SingleBar } from 'cli-progress';
 import { SelfcalError } from '../twin/errors';
 import type { LineTopology } from '../twin/lines/topology';
 import { isLineFilePath, loadLineFrom } from '../platform/line-file';
@@ -17,6 +16,9 @@ import { DEFAULT_DEMO, demoScenario, formatDemoSummary, posteriorRow, runDemo } 
 import { registerParamsCommands } from './params';
 import { registerBatchCommands } from './batch';
 import { registerDashboardCommand } from './report/dashboard-command';
+import { registerGrafanaCommand } from './grafana';
+import { progressBar } from './progress';
+import { registerReplayCommand } from './replay';
 import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
 import {
   calibrateWindow,
@@ -119,26 +121,6 @@ async function calibrateWithProgress(
   }
 }
 
-/** A progress bar on stderr where `io.progress` (a terminal); `format` in cli-progress's tokens. */
-function progressBar(
-  io: CliIo,
-  format: string,
-): { update: (done: number, total: number, payload?: Record<string, unknown>) => void; stop: () => void } {
-  if (!io.progress) return { update: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format, stream: process.stderr, hideCursor: true });
-  let started = false;
-  return {
-    update: (done, total, payload = {}) => {
-      if (!started) {
-        bar.start(total, 0, payload);
-        started = true;
-      }
-      bar.update(done, payload);
-    },
-    stop: () => started && bar.stop(),
-  };
-}
-
 const samplesFormat = (label: string) =>
   `${label} [{bar}] {percentage}% | {value}/{total} samples | ETA {eta_formatted}`;
 
@@ -168,6 +150,8 @@ function buildProgram(io: CliIo): Command {
   // Applied parameter sets (show, history, rollback) and manifest signing (keygen, sign): cli/params.ts.
   registerParamsCommands(program, io);
   registerBatchCommands(program, io);
+  registerGrafanaCommand(program, io);
+  registerReplayCommand(program, io);
   return program;
 }
 
