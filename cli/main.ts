@@ -85,7 +85,7 @@ function backendOption(): Option {
 function threadsOption(): Option {
   return new Option(
     '--threads <n>',
-    'worker threads of the TypeScript reference (auto without a GPU, reference); default: every core',
+    'threads for the member evaluations: the TypeScript reference on every thread (reference; auto without a GPU from 3 threads, below that auto takes the CPU kernel); default: every core',
   ).argParser(numberIn(1, 1024, true));
 }
 

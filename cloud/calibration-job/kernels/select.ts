@@ -1,16 +1,15 @@
 /**
- * Which backend evaluates the recalibration's members. `auto` tries the gpu.js kernel on the GPU
- * (WebGPU) and otherwise runs the plain-TypeScript reference on every core (ParallelTrendLikelihood,
- * `threads` worker threads, default os.availableParallelism()); where the worker threads cannot start,
- * the reference in this thread. The gpu.js WebAssembly and CPU kernels are no longer in `auto`'s
- * chain. Measured on the shared 2-core development machine (`npm run bench -- kernels`, N = 4096 × 8
- * bins; figures and loads in docs/calibration-job.md, "Member evaluation backends"): on one core they are
- * 0.98–1.04× the reference's member-steps/s on prior members and 1.8–2.7× on concentrated ones, 1.1–2.7×
- * over a whole 30-day recalibration, i.e. about the reference on two cores (1.9× where both cores were
- * free); the reference on T threads scales with T, so it is the faster from 3 cores up and within the
- * noise at 2. It also computes in float64 and gives the same bits on any thread count, where a kernel
- * is float32 on one core. So without a GPU `auto` runs the reference on every core; `webasm` and `cpu`
- * stay available on request.
+ * Which backend evaluates the recalibration's members. `auto` is the fastest measured backend for the
+ * threads it may use: the gpu.js kernel on the GPU (WebGPU); without one, on fewer than
+ * PARALLEL_REFERENCE_FROM_THREADS threads the gpu.js CPU kernel, then the WebAssembly one, and from that
+ * many threads up the plain-TypeScript reference on every thread (ParallelTrendLikelihood, `threads`
+ * worker threads, default os.availableParallelism()); last of all the reference, on the threads where
+ * they start, else in this thread. Measured on the 2-core development machine (`npm run bench --
+ * kernels`, 30-day window, N = 4096; docs/calibration-job.md "Member evaluation backends"): over a whole
+ * recalibration the CPU kernel ran 1.3–2.7× and the WebAssembly kernel 1.1–2.0× the reference on one
+ * thread, the reference on two threads 1.0–1.4× (1.9× on the member evaluations alone where both cores
+ * were free). The reference on T threads scales with T, a kernel runs on one core: from 3 threads up the
+ * reference is the faster, and it is float64 and gives the same bits for any thread count.
  *
  * Each kernel backend is accepted only after it is built AND a smoke evaluation of a few fixed members
  * (healthy, worn, gross slip, offset boundaries) on the actual window agrees with the reference within
@@ -54,8 +53,13 @@ export interface SelectOptions {
   threads?: number;
 }
 
-/** The kernel backends `auto` tries before the TypeScript reference on every core. */
-export const AUTO_KERNELS: readonly KernelBackend[] = ['gpu'];
+/** From this many threads up, `auto` prefers the TypeScript reference on every thread to a one-core kernel. */
+export const PARALLEL_REFERENCE_FROM_THREADS = 3;
+
+/** The kernel backends `auto` tries, in order, before the TypeScript reference on `threads` threads. */
+export function autoKernels(threads: number): readonly KernelBackend[] {
+  return threads >= PARALLEL_REFERENCE_FROM_THREADS ? ['gpu'] : ['gpu', 'cpu', 'webasm'];
+}
 
 export function likelihoodFactoryFor(request: BackendRequest, options: SelectOptions = {}): BackendSelection {
   const fromEnv = (options.env ?? process.env).SELFCAL_BACKEND;
@@ -78,7 +82,7 @@ export function likelihoodFactoryFor(request: BackendRequest, options: SelectOpt
     };
     return { request: effective, factory, fallbacks };
   }
-  const order: readonly KernelBackend[] = effective === 'auto' ? AUTO_KERNELS : [effective];
+  const order: readonly KernelBackend[] = effective === 'auto' ? autoKernels(threads) : [effective];
   const factory: LikelihoodFactory = async (topology, window, setpoints) => {
     fallbacks.length = 0;
     const reference = new TrendLikelihoodReference(topology, window, setpoints);

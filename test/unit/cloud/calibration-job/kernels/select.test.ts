@@ -5,6 +5,7 @@
  * request.
  */
 import {
+  autoKernels,
   likelihoodFactoryFor,
   smokeMembers,
   type BackendRequest,
@@ -40,29 +41,40 @@ async function build(request: BackendRequest, options = {}) {
 }
 
 describe('likelihoodFactoryFor', () => {
-  it('auto picks the GPU kernel, else the reference on every thread asked for, and reports what it passed over', async () => {
+  it('auto from 3 threads: the GPU kernel, else the reference on every thread, reporting what it passed over', async () => {
     // Act
-    const { backend, fallbacks, likelihood } = await build('auto', { threads: 2 });
+    const { backend, fallbacks, likelihood } = await build('auto', { threads: 3 });
 
     // Assess
+    expect(autoKernels(3)).toEqual(['gpu']);
     expect(backend).toBe(webGpu.ok ? 'WebGPUKernel' : 'typescript-reference');
     expect(fallbacks.map((x) => x.backend)).toEqual(webGpu.ok ? [] : ['gpu']);
     if (!webGpu.ok) {
       expect(likelihood).toBeInstanceOf(ParallelTrendLikelihood);
-      expect((likelihood as ParallelTrendLikelihood).threads).toBe(2);
+      expect((likelihood as ParallelTrendLikelihood).threads).toBe(3);
     }
   });
 
-  it.each(['auto', 'reference'] as const)(
-    '%s on one thread is the reference in this thread, with no worker',
-    async (request) => {
+  it.each([1, 2])(
+    'auto on %d thread(s): the GPU kernel, else the CPU kernel (the fastest measured there)',
+    async (threads) => {
       // Act
-      const { likelihood } = await build(request, { threads: 1 });
+      const { backend, fallbacks } = await build('auto', { threads });
 
       // Assess
-      if (request === 'reference' || !webGpu.ok) expect(likelihood).toBeInstanceOf(TrendLikelihoodReference);
+      expect(autoKernels(threads)).toEqual(['gpu', 'cpu', 'webasm']);
+      expect(backend).toBe(webGpu.ok ? 'WebGPUKernel' : 'CPUKernel');
+      expect(fallbacks.map((x) => x.backend)).toEqual(webGpu.ok ? [] : ['gpu']);
     },
   );
+
+  it('reference on one thread is the reference in this thread, with no worker', async () => {
+    // Act
+    const { likelihood } = await build('reference', { threads: 1 });
+
+    // Assess
+    expect(likelihood).toBeInstanceOf(TrendLikelihoodReference);
+  });
 
   it('explicit reference runs on the threads asked for', async () => {
     // Act
@@ -107,13 +119,14 @@ describe('likelihoodFactoryFor', () => {
     },
   );
 
-  it('auto passes over a GPU kernel that builds but computes garbage, down to the reference', async () => {
+  it('auto passes over kernels that build but compute garbage, down to the reference', async () => {
     // Act
-    const { backend, fallbacks } = await build('auto', { kernelSource: GARBAGE });
+    const { backend, fallbacks } = await build('auto', { kernelSource: GARBAGE, threads: 2 });
 
     // Assess
     expect(backend).toBe('typescript-reference');
-    expect(fallbacks.map((x) => x.backend)).toEqual(['gpu']);
+    expect(fallbacks.map((x) => x.backend)).toEqual(['gpu', 'cpu', 'webasm']);
+    expect(fallbacks[1]?.reason).toMatch(/^cpu: CPUKernel disagrees with the reference/);
     if (webGpu.ok) expect(fallbacks[0]?.reason).toMatch(/^gpu: WebGPUKernel disagrees with the reference/);
   });
 
@@ -185,7 +198,7 @@ describe('likelihoodFactoryFor', () => {
     const seedLine = loadLine('reference-web-line');
     const angle = seedLine.control.dancerAngles[0]!;
     const twoAngles = { ...seedLine, control: { ...seedLine.control, dancerAngles: [angle, angle] } };
-    const selection = likelihoodFactoryFor('auto', { env: {}, threads: 2 });
+    const selection = likelihoodFactoryFor('auto', { env: {}, threads: 3 });
 
     // Act
     const likelihood = await selection.factory(twoAngles, binnedReadings(seedLine), lineSetpoints(seedLine));

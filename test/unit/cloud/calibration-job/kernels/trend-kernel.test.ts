@@ -162,7 +162,7 @@ describe('gpu backend', () => {
       // Prepare
       const reason = webGpu.ok ? '' : webGpu.reason;
       process.stdout.write(`gpu backend skipped: ${reason}\n`);
-      const selection = likelihoodFactoryFor('auto', { env: {} });
+      const selection = likelihoodFactoryFor('auto', { env: {}, threads: 3 });
 
       // Act
       const likelihood = await selection.factory(f.topology, defaultWindow('fitted/1 bins'), f.setpoints);
