@@ -35,8 +35,13 @@ import { DEMO_JOB_DEFINITION, DEMO_QUEUE, DEMO_THING, startDemoStack, type DemoS
 /** SiteWise keeps 7 days; the run must end inside that window with room for the wall time of the demo. */
 export const MAX_LIVE_DAYS = 6.9;
 const MAX_IN_FLIGHT = 64;
-/** The plant waits while the publisher is this many readings behind. */
+/** The plant waits while the publisher is this many outbox rows behind… */
 const MAX_BACKLOG = 20_000;
+/**
+ * … or the estimator this many (a few samples): its drift alarms then come within a few samples of the
+ * data that raised them, before the plant has run on for hours of simulated time.
+ */
+const MAX_ESTIMATOR_BACKLOG = 400;
 const HOUR = 3600;
 
 export interface LiveDemoOptions extends DemoOptions {
@@ -352,7 +357,7 @@ class PlantLoop {
 
   private refresh(force = false): OutboxSnapshot {
     const wall = Date.now();
-    if (force || wall - this.lastSnapshotWall >= 250) {
+    if (force || wall - this.lastSnapshotWall >= 50) {
       this.lastSnapshotWall = wall;
       this.snapshot = this.audit.snapshot();
       this.run.backlog.push({
@@ -384,7 +389,10 @@ class PlantLoop {
 
   private async throttleOnBacklog(): Promise<void> {
     let s = this.refresh();
-    while (Math.max(s.sitewiseBacklog, s.estimatorBacklog) > MAX_BACKLOG && !this.o.signal?.aborted) {
+    while (
+      (s.sitewiseBacklog > MAX_BACKLOG || s.estimatorBacklog > MAX_ESTIMATOR_BACKLOG) &&
+      !this.o.signal?.aborted
+    ) {
       await sleep(100);
       this.checkCrashed();
       s = this.refresh(true);
