@@ -34,7 +34,8 @@ import { DEMO_JOB_DEFINITION, DEMO_QUEUE, DEMO_THING, startDemoStack, type DemoS
 
 /** SiteWise keeps 7 days; the run must end inside that window with room for the wall time of the demo. */
 export const MAX_LIVE_DAYS = 6.9;
-const MAX_IN_FLIGHT = 64;
+/** Readings awaiting their PUBACK (the ingest acknowledges after its commit): a few, so the plant stays close to the edge. */
+const MAX_IN_FLIGHT = 4;
 /** The plant waits while the publisher is this many outbox rows behind… */
 const MAX_BACKLOG = 20_000;
 /**
@@ -133,6 +134,8 @@ export interface LiveRun {
     finalNms: number;
     /** Truth at each sample (epoch seconds), by parameter. */
     frictions: { tS: number; b: Record<string, number> }[];
+    /** The plant's span tensions at each sample (epoch seconds), by span. */
+    tensions: { tS: number; n: Record<string, number> }[];
   };
   alarms: DriftAlarmRecord[];
   calibrations: CalibrationRecord[];
@@ -198,6 +201,7 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveRun> {
       rampS: deg.rampS,
       finalNms: deg.finalNms,
       frictions: [],
+      tensions: [],
     },
     alarms: [],
     calibrations: [],
@@ -238,12 +242,14 @@ async function loopOnStack(
     client = await connectPlant(stack.broker.url);
     let alarmPending = false;
     let lastWindowToS = -Infinity;
+    let plantTs = startS;
     client.on('message', (topic, payload) => {
       const alarm = parseAlarm(payload);
       if (!alarm) return;
       run.alarms.push({ ...alarm, receivedAtWallS: (Date.now() - wallStart) / 1000 });
       event(
-        `drift alarm ${alarm.state} at simulated day ${((alarm.tsS - startS) / 86400).toFixed(2)}: ${alarm.message}`,
+        `drift alarm ${alarm.state} at simulated day ${((alarm.tsS - startS) / 86400).toFixed(2)} ` +
+          `(received with the plant at day ${((plantTs - startS) / 86400).toFixed(2)}): ${alarm.message}`,
       );
       // An alarm on data a recalibration already covered needs no second one.
       if (alarm.state === 'raised' && o.onAlarm && alarm.tsS > lastWindowToS) alarmPending = true;
@@ -255,7 +261,9 @@ async function loopOnStack(
     for (const { reading, truth } of sim.samples()) {
       if (o.signal?.aborted) break;
       loop.checkCrashed();
+      plantTs = reading.ts;
       run.truth.frictions.push({ tS: reading.ts, b: { ...truth.frictionNms } });
+      run.truth.tensions.push({ tS: reading.ts, n: { ...truth.tensionN } });
       await loop.publish(reading, truth);
       const due = reading.ts >= nextScheduleS;
       if (due || alarmPending) {
@@ -326,6 +334,8 @@ class PlantLoop {
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
     }
+    // A turn of the event loop per reading: the in-process broker routes the edge's alarms meanwhile.
+    await new Promise<void>((r) => setImmediate(r));
     while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
     if (this.publishError) throw this.publishError;
     await this.throttleOnBacklog();
