@@ -33,8 +33,8 @@ describe('selfcal demo: the live loop end to end', () => {
       lineRef: topology.line.id,
       particles: 256,
       backend: 'reference',
-      // Commissioning at 16 h (before the onset at 16 h of wear), then only alarms and the final one.
-      scheduleHours: 16,
+      // No schedule: the recalibrations are the edge's (its drift alarms) and the final one.
+      scheduleHours: 0,
       windowHours: 16,
       onAlarm: true,
       onEvent: (text) => events.push(text),
@@ -48,53 +48,68 @@ describe('selfcal demo: the live loop end to end', () => {
     process.stderr.write(`[live-demo] ${events.join('\n[live-demo] ')}\n`);
   });
 
-  it('flags the degraded roller at the edge and recalibrates through Batch on the alarm', () => {
-    expect(summary.problems).toEqual([]);
-    const raised = run?.alarms.find(
-      (a) => a.state === 'raised' && a.tsS > (run?.scenario.startS ?? 0) + 16 * 3600,
-    );
-    expect(raised).toBeDefined();
-    const named = raised?.rollers.flatMap((r) => [r.roller, ...r.indistinguishableFrom]) ?? [];
-    expect(named).toContain('R4');
+  /** The first recalibration started by a drift alarm whose manifest the edge applied. */
+  const alarmCalibration = () =>
+    run?.calibrations.find((c) => c.reason === 'alarm' && c.manifest.outcome === 'applied');
+
+  it('flags the degraded roller at the edge, and its alarm starts a recalibration through Batch', () => {
+    const r = run as LiveRun;
+    // The edge flags R4: its health in SiteWise (and its alarms, which may name another roller first:
+    // an uncalibrated filter, or a misfit when R4 slips faster than the filter's walk).
     expect(summary.found.edgeHealth.map((h) => h.roller)).toContain('R4');
-    const onAlarm = run?.calibrations.filter((c) => c.reason === 'alarm') ?? [];
-    expect(onAlarm.length).toBeGreaterThan(0);
-    for (const c of run?.calibrations ?? []) {
-      expect(c.status).toBe('SUCCEEDED');
-      expect(c.jobId).toMatch(/.+/);
+    expect(r.alarms.some((a) => a.state === 'raised')).toBe(true);
+    const c = alarmCalibration();
+    expect(c?.status).toBe('SUCCEEDED');
+    expect(c?.jobId).toMatch(/.+/);
+    // Each job either succeeded or said the model does not explain its window (exit 3, no manifest).
+    for (const x of r.calibrations) {
+      expect(x.error).toBeUndefined();
+      if (x.status !== 'SUCCEEDED') expect(x.exitCodes).toContain(3);
     }
     expect(summary.found.cloud.map((f) => f.roller)).toContain('R4');
   });
 
-  it('applies every signed manifest at the edge', () => {
-    expect(summary.manifests.applied).toBe(run?.calibrations.length);
-    expect(summary.manifests.refused).toBe(0);
-    const versions = run?.calibrations.map((c) => c.manifest.version ?? 0) ?? [];
-    expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+  it("applies signed manifests at the edge; a refusal is the trial's, and the summary says so", () => {
+    const r = run as LiveRun;
+    expect(summary.manifests.applied).toBeGreaterThan(0);
+    expect(summary.manifests.unanswered).toBe(0);
+    for (const c of r.calibrations.filter((x) => x.status === 'SUCCEEDED')) {
+      expect(['applied', 'refused']).toContain(c.manifest.outcome);
+      // Signature, key and schema checks pass: only the trial on recent data may refuse.
+      if (c.manifest.outcome === 'refused') {
+        expect(c.manifest.code).toBe('MANIFEST_TRIAL_WORSE');
+        expect(summary.ok).toBe(false);
+        expect(summary.problems.join('\n')).toMatch(new RegExp(`#${c.n}: .*REFUSED at the edge`));
+      }
+    }
   });
 
-  it("moves the edge's virtual tensions towards the recalibrated twin's once a manifest is applied", async () => {
-    const client = run?.stack.sitewiseClient;
+  it("moves the edge's virtual tensions to the recalibrated twin's once the manifest is applied", async () => {
     const r = run as LiveRun;
-    const alarmCalibration = r.calibrations.find(
-      (c) => c.reason === 'alarm',
-    ) as LiveRun['calibrations'][number];
-    const toS = alarmCalibration.window.toS;
+    const toS = (alarmCalibration() as LiveRun['calibrations'][number]).window.toS;
     let before = 0;
     let after = 0;
     for (const span of topology.spanNames) {
-      const name = `${span}_Tension_N_virtual`;
-      const series = await propertyHistory(client!, r.lineId, name, toS - 3 * 3600, toS + 3 * 3600);
-      // At the window's end the job's posterior (the cloud's value of the same property) is stored.
-      const cloud = series.find((p) => Math.abs(p.t - toS) < 1)?.v as number;
-      const edgeBefore = [...series].reverse().find((p) => p.t < toS - 1)?.v as number;
-      const edgeAfter = series.find((p) => p.t > toS + 1)?.v as number;
-      expect([cloud, edgeBefore, edgeAfter].every(Number.isFinite)).toBe(true);
-      before += Math.abs(edgeBefore - cloud);
-      after += Math.abs(edgeAfter - cloud);
+      const series = await propertyHistory(
+        r.stack.sitewiseClient,
+        r.lineId,
+        `${span}_Tension_N_virtual`,
+        toS - 6 * 3600,
+        toS + 6 * 3600,
+      );
+      // The job writes its posterior's virtual sensors at the window's end (a whole second); the edge
+      // writes its own at each reading's time, with the parameters it had then.
+      const cloud = series.find((p) => p.t === toS)?.v as number;
+      const edgeBefore = series.filter((p) => p.t < toS).slice(-3);
+      const edgeAfter = series.filter((p) => p.t > toS).slice(0, 3);
+      expect(Number.isFinite(cloud)).toBe(true);
+      expect([edgeBefore.length, edgeAfter.length]).toEqual([3, 3]);
+      const gap = (points: { v: number }[]) => points.reduce((a, p) => a + Math.abs(p.v - cloud), 0) / 3;
+      before += gap(edgeBefore);
+      after += gap(edgeAfter);
     }
     process.stderr.write(
-      `[live-demo] Σ|edge − cloud| virtual tensions: before ${before.toFixed(2)} N, after ${after.toFixed(2)} N\n`,
+      `[live-demo] Σ|edge − cloud| of the virtual tensions: ${before.toFixed(2)} N before the manifest, ${after.toFixed(2)} N after\n`,
     );
     expect(after).toBeLessThan(before);
   });
@@ -117,7 +132,7 @@ describe('selfcal demo: the live loop end to end', () => {
       expect(t.virtual.length).toBeGreaterThan(100);
     }
     const b4 = report.frictions.find((f) => f.parameter === 'b4');
-    expect(b4?.cloud.length).toBe(run?.calibrations.length);
+    expect(b4?.cloud.length).toBe(run?.calibrations.filter((c) => c.result !== undefined).length);
     expect(b4?.truth.length).toBeGreaterThan(100);
     expect(report.health.find((h) => h.roller === 'R4')?.points.some((p) => p.v === 2)).toBe(true);
     expect(report.backlog.length).toBeGreaterThan(0);
