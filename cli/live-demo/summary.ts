@@ -191,7 +191,11 @@ export async function buildSummary(
     else if (x.status !== 'SUCCEEDED') problems.push(`recalibration #${x.n}: ${describeOutcome(x)}`);
     else if (x.manifest.outcome !== 'applied') problems.push(`recalibration #${x.n}: ${describeOutcome(x)}`);
   }
-  if (lost !== 0) problems.push(`${lost} of ${run.produced.values} readings produced are not in SiteWise`);
+  if (lost !== 0)
+    problems.push(
+      `${lost} of ${run.produced.values} readings produced are not in SiteWise` +
+        (run.interrupted ? ' (interrupted before the outbox drained: see outbox.db)' : ''),
+    );
   const counted = Object.values(countedLosses).reduce((a, b) => a + b, 0);
   if (counted > 0) problems.push(`${counted} losses counted by the edge outbox`);
   if (!raised) problems.push('the edge raised no drift alarm');

@@ -23,8 +23,12 @@ describe('selfcal demo: the live loop end to end', () => {
   let summary: LiveSummary;
   let report: ReportData;
 
+  // Aborted in afterAll: a run still going when the test gives up stops and closes its stack too.
+  const controller = new AbortController();
+  let pending: Promise<LiveRun> | undefined;
+
   beforeAll(async () => {
-    run = await runLiveDemo({
+    pending = runLiveDemo({
       ...DEFAULT_DEMO,
       days: 2,
       repo: REPO,
@@ -38,12 +42,16 @@ describe('selfcal demo: the live loop end to end', () => {
       windowHours: 16,
       onAlarm: true,
       onEvent: (text) => events.push(text),
+      signal: controller.signal,
     });
+    run = await pending;
     ({ summary, report } = await buildSummary(run, topology, run.stack.sitewiseClient));
   }, 280_000);
 
   afterAll(async () => {
-    await run?.stack.close();
+    controller.abort();
+    const finished = await pending?.catch(() => undefined);
+    await finished?.stack.close();
     tmp.remove();
     process.stderr.write(`[live-demo] ${events.join('\n[live-demo] ')}\n`);
   });
