@@ -1,5 +1,6 @@
 import packageJson from '../package.json';
 import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SelfcalError } from '../twin/errors';
 import type { LineTopology } from '../twin/lines/topology';
@@ -14,6 +15,8 @@ import { runPublisher } from '../edge-components/publisher/main';
 import { createLogger } from '../platform/logger';
 import { DEFAULT_DEMO, demoScenario, formatDemoSummary, posteriorRow, runDemo } from './demo';
 import { registerParamsCommands } from './params';
+import { runLiveDemoCommand } from './live-demo/command';
+import { DEFAULT_LIVE, MAX_LIVE_DAYS } from './live-demo/live-demo';
 import { registerBatchCommands } from './batch';
 import { registerDashboardCommand } from './report/dashboard-command';
 import { registerGrafanaCommand } from './grafana';
@@ -29,6 +32,9 @@ import type { BackendRequest } from '../cloud/calibration-job/kernels/select';
 import { exitWhenWebGpuIdle } from '../cloud/calibration-job/kernels/gpu-backends';
 import { watchLauncher } from './launcher-watch';
 import { logLevelOption, withAwsOptions, type AwsCliOptions, type CliLogLevel } from './aws-options';
+
+/** The repository root (the bundles and the job's working directory). */
+const REPO = resolve(__dirname, '..');
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -181,7 +187,7 @@ function sharedOptions(): SharedOptions {
 }
 
 interface DemoCliOptions {
-  days: number;
+  days?: number;
   roller: string;
   seed: number;
   samplePeriod: number;
@@ -191,30 +197,92 @@ interface DemoCliOptions {
   backend: BackendRequest;
   threads?: number;
   json?: boolean;
+  inProcess?: boolean;
+  speed?: number;
+  scheduleHours: number;
+  windowHours: number;
+  alarmRecalibration: boolean;
+  out: string;
 }
 
 function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions): void {
   program
     .command('demo')
     .description(
-      'simulate the line with one bearing degrading, run the joint UKF (edge) and the SMC recalibration (cloud), and report what they found',
+      'run the closed loop on the embedded stack: the plant over MQTT, the edge components as processes, ' +
+        'SiteWise, Batch and the device shadow emulated; recalibrations on a schedule and on drift alarms ' +
+        '(--in-process: the plant, the edge UKF and one recalibration in this process)',
     )
-    .addOption(shared.days)
+    .addOption(
+      new Option(
+        '--days <n>',
+        `simulated days (default ${DEFAULT_LIVE.days}, at most ${MAX_LIVE_DAYS}: SiteWise keeps 7 days; --in-process: ${DEFAULT_DEMO.days}, up to 3650)`,
+      ).argParser(numberIn(0.01, 3650)),
+    )
     .addOption(new Option('--roller <name>', 'idler whose bearing degrades').default(DEFAULT_DEMO.roller))
     .addOption(shared.seed)
     .addOption(shared.period)
     .addOption(shared.line)
-    .option('--no-recalibrate', 'skip the cloud recalibration of the run')
+    .option('--no-recalibrate', '--in-process: skip the cloud recalibration of the run')
     .addOption(particlesOption(DEMO_PARTICLES))
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON')
-    .action((o: DemoCliOptions) => runDemoCommand(io, o));
+    .option('--in-process', 'simulate, filter and recalibrate inside this process (the previous demo)')
+    .addOption(
+      new Option(
+        '--speed <n>',
+        'simulated seconds per wall second (default: as fast as the stack takes it)',
+      ).argParser(numberIn(1, 1e9)),
+    )
+    .addOption(
+      new Option('--schedule-hours <h>', 'simulated hours between scheduled recalibrations (0: none)')
+        .argParser(numberIn(0, 24 * 7))
+        .default(DEFAULT_LIVE.scheduleHours),
+    )
+    .addOption(
+      new Option('--window-hours <h>', 'simulated hours of history each recalibration reads')
+        .argParser(numberIn(1, 24 * 7))
+        .default(DEFAULT_LIVE.windowHours),
+    )
+    .option('--no-alarm-recalibration', 'do not recalibrate when the edge raises a drift alarm')
+    .option('--out <dir>', 'output folder of the live demo', 'demo-output')
+    .action((o: DemoCliOptions, command: Command) => runDemoCommand(io, o, command));
 }
 
-async function runDemoCommand(io: CliIo, o: DemoCliOptions): Promise<void> {
+async function runDemoCommand(io: CliIo, o: DemoCliOptions, command: Command): Promise<void> {
   const topology = loadLineFrom(o.line);
   requireIdler(topology, o.roller);
+  if (o.inProcess) return runInProcessDemo(io, { ...o, days: o.days ?? DEFAULT_DEMO.days }, topology);
+  const particlesGiven = command.getOptionValueSource('particles') === 'cli';
+  const result = await runLiveDemoCommand(io, {
+    ...DEFAULT_DEMO,
+    topology,
+    line: o.line,
+    days: o.days ?? DEFAULT_LIVE.days,
+    roller: o.roller,
+    seed: o.seed,
+    samplePeriodS: o.samplePeriod,
+    particles: particlesGiven ? o.particles : DEFAULT_LIVE.particles,
+    backend: o.backend,
+    ...(o.speed !== undefined ? { speed: o.speed } : {}),
+    scheduleHours: o.scheduleHours,
+    windowHours: o.windowHours,
+    onAlarm: o.alarmRecalibration,
+    outDir: o.out,
+    json: o.json === true,
+    repo: REPO,
+  });
+  if (result.interrupted) throw new CliExit(130, 'demo interrupted');
+  if (result.summary && !result.summary.ok)
+    throw new CliExit(1, `demo: ${result.summary.problems.join('; ')}`);
+}
+
+async function runInProcessDemo(
+  io: CliIo,
+  o: DemoCliOptions & { days: number },
+  topology: LineTopology,
+): Promise<void> {
   const bar = progressBar(io, samplesFormat('simulating the plant + the edge estimator'));
   const readings: Reading[] = [];
   const result = runDemo(

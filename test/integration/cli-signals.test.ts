@@ -121,7 +121,7 @@ linux('stopping what `npx selfcal …` started', () => {
 
   it('SIGTERM to npm stops `npm run demo` (npm → sh → tsx → node) mid-run', async () => {
     // Arrange: the quick start's command, long enough to be running when the signal comes
-    const npm = spawn(NPM, ['run', '-s', 'demo', '--', '--days', '60'], {
+    const npm = spawn(NPM, ['run', '-s', 'demo', '--', '--in-process', '--days', '60'], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

@@ -49,6 +49,8 @@ describe('selfcal CLI', () => {
     [['demo', '--seed', '1.5'], /'1\.5' is not an integer/],
     [['demo', '--sample-period', 'NaN'], /'NaN' is not a number/],
     [['demo', '--frobnicate'], /unknown option '--frobnicate'/],
+    [['demo', '--speed', '0'], /0 is outside \[1, 1000000000\]/],
+    [['demo', '--schedule-hours', '-1'], /-1 is outside \[0, 168\]/],
     [['launch'], /unknown command 'launch'/],
     [['batch', 'launch'], /unknown command 'launch'/],
   ])('rejects %j with exit code 2 and a precise message', async (args, message) => {
@@ -63,6 +65,14 @@ describe('selfcal CLI', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(
       /error \[CLI_ARGUMENT_INVALID\]: --roller 'R6' is not an idler of line reference-web-line \(idlers: R1, R2/,
+    );
+  });
+
+  it('refuses a live demo longer than SiteWise keeps readings', async () => {
+    const r = await cli('demo', '--days', '7');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /error \[CLI_ARGUMENT_INVALID\]: --days 7: the live demo's readings must fit SiteWise's 7-day window \(at most 6\.9 days/,
     );
   });
 
@@ -83,6 +93,7 @@ describe('selfcal CLI', () => {
     // Recalibrated on webasm, the backend its checks were set on (auto would take WebGPU where Dawn loads)
     const r = await cli(
       'demo',
+      '--in-process',
       '--days',
       '4',
       '--roller',
@@ -122,11 +133,21 @@ describe('selfcal CLI', () => {
   });
 
   it('skips the cloud recalibration with --no-recalibrate, and its summary shows both estimates otherwise', async () => {
-    const skipped = await cli('demo', '--days', '1', '--seed', '2', '--no-recalibrate', '--json');
+    const skipped = await cli(
+      'demo',
+      '--in-process',
+      '--days',
+      '1',
+      '--seed',
+      '2',
+      '--no-recalibrate',
+      '--json',
+    );
     expect(skipped.code).toBe(0);
     expect(JSON.parse(skipped.out).recalibration).toBeUndefined();
     const text = await cli(
       'demo',
+      '--in-process',
       '--days',
       '1',
       '--seed',
