@@ -7,18 +7,13 @@
  * A property SiteWise does not know reads as an empty series and is listed (the job may not have run
  * yet, so `bN` may not exist); any other refusal or an unreachable service is a DashboardError.
  */
-import {
-  BatchGetAssetPropertyValueHistoryCommand,
-  type BatchGetAssetPropertyValueHistoryCommandOutput,
-  type IoTSiteWiseClient,
-} from '@aws-sdk/client-iotsitewise';
+import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import { SelfcalError } from '../../twin/errors';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { IdlerElement } from '../../twin/lines/types';
 import { PROPERTY_SUFFIX, healthProperty, lineProperties, virtualSensorNames } from '../../twin/properties';
 import { propertyAlias } from '../../platform/sitewise/aliases';
-import { HISTORY_ENTRIES_PER_CALL, HISTORY_MAX_RESULTS } from '../../platform/sitewise/limits';
-import { epochSecondsOf } from '../../platform/sitewise/time';
+import { SitewiseReadError, readPropertyHistory } from '../../platform/sitewise/history';
 import type { BandPoint, ReportData, SeriesPoint } from './report-data';
 
 export type DashboardErrorCode = 'CLI_ARGUMENT_INVALID' | 'SITEWISE_READ_FAILED';
@@ -90,91 +85,31 @@ export async function readHistory(
   range: { fromS: number; toS: number; maxResults?: number },
 ): Promise<HistoryRead> {
   const read: HistoryRead = { series: new Map(names.map((n) => [n, []])), unknown: [], calls: 0 };
-  for (let i = 0; i < names.length; i += HISTORY_ENTRIES_PER_CALL) {
-    await readChunk(client, names.slice(i, i + HISTORY_ENTRIES_PER_CALL), alias, range, read);
+  let result: Awaited<ReturnType<typeof readPropertyHistory>>;
+  try {
+    result = await readPropertyHistory(client, names.map(alias), range, ({ entry, t, value }) => {
+      read.series.get(names[entry] as string)?.push({ t, v: value });
+    });
+  } catch (err) {
+    if (err instanceof SitewiseReadError)
+      throw new DashboardError('SITEWISE_READ_FAILED', err.message, { cause: err.cause ?? err });
+    throw err;
   }
-  for (const points of read.series.values()) points.sort((a, b) => a.t - b.t);
-  return read;
-}
-
-async function readChunk(
-  client: IoTSiteWiseClient,
-  chunk: readonly string[],
-  alias: (name: string) => string,
-  range: { fromS: number; toS: number; maxResults?: number },
-  read: HistoryRead,
-): Promise<void> {
-  const { fromS, toS } = range;
-  // startDate is exclusive and the SDK sends milliseconds: ask from 1 ms earlier.
-  const startDate = new Date(Math.floor(fromS * 1000) - 1);
-  const endDate = new Date(Math.ceil(toS * 1000));
-  const entries = chunk.map((name, i) => ({
-    entryId: `p${i}`,
-    propertyAlias: alias(name),
-    startDate,
-    endDate,
-    qualities: ['GOOD' as const],
-    timeOrdering: 'ASCENDING' as const,
-  }));
-  let nextToken: string | undefined;
-  do {
-    let out: BatchGetAssetPropertyValueHistoryCommandOutput;
-    try {
-      read.calls += 1;
-      out = await client.send(
-        new BatchGetAssetPropertyValueHistoryCommand({
-          entries,
-          maxResults: range.maxResults ?? HISTORY_MAX_RESULTS,
-          nextToken,
-        }),
-      );
-    } catch (err) {
-      throw new DashboardError(
-        'SITEWISE_READ_FAILED',
-        `SiteWise history unreadable: ${(err as Error).name}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    for (const name of entryErrors(out, chunk)) if (!read.unknown.includes(name)) read.unknown.push(name);
-    for (const entry of out.successEntries ?? []) {
-      const name = chunk[Number(entry.entryId?.slice(1))];
-      const points = name === undefined ? undefined : read.series.get(name);
-      if (points === undefined) continue;
-      for (const tqv of entry.assetPropertyValueHistory ?? []) {
-        if ((tqv.quality ?? 'GOOD') !== 'GOOD' || !tqv.timestamp) continue;
-        const v = tqv.value?.doubleValue ?? tqv.value?.integerValue;
-        if (typeof v !== 'number' || !Number.isFinite(v)) continue;
-        const t = epochSecondsOf(tqv.timestamp);
-        if (t >= fromS && t <= toS) points.push({ t, v });
-      }
-    }
-    if (out.nextToken !== undefined && out.nextToken === nextToken) {
-      throw new DashboardError('SITEWISE_READ_FAILED', 'SiteWise returned the same nextToken twice');
-    }
-    // The next page is asked with the same entries (SiteWise skips those it has finished).
-    nextToken = out.nextToken;
-  } while (nextToken);
-}
-
-/** The names SiteWise does not know; any other per-entry error is a DashboardError. */
-function entryErrors(
-  out: BatchGetAssetPropertyValueHistoryCommandOutput,
-  chunk: readonly string[],
-): string[] {
-  const failed = [
-    ...(out.errorEntries ?? []).map((e) => ({ id: e.entryId, code: e.errorCode, message: e.errorMessage })),
-    ...(out.skippedEntries ?? [])
-      .filter((s) => s.completionStatus === 'ERROR')
-      .map((s) => ({ id: s.entryId, code: s.errorInfo?.errorCode, message: undefined })),
-  ].map((f) => ({ ...f, name: chunk[Number(f.id?.slice(1))] ?? String(f.id) }));
-  const other = failed.filter((f) => f.code !== 'ResourceNotFoundException');
+  read.calls = result.calls;
+  // An alias SiteWise does not know reads as empty (and is listed); any other refusal is an error.
+  const other = result.failures.filter((f) => f.code !== 'ResourceNotFoundException');
   if (other.length > 0) {
     throw new DashboardError(
       'SITEWISE_READ_FAILED',
-      `SiteWise history refused: ${other.map((f) => `${f.name} (${f.code}${f.message ? `: ${f.message}` : ''})`).join(', ')}`,
+      `SiteWise history refused: ${other.map((f) => `${names[f.entry]} (${f.code}${f.message ? `: ${f.message}` : ''})`).join(', ')}`,
     );
   }
-  return failed.map((f) => f.name);
+  for (const f of result.failures) {
+    const name = names[f.entry] as string;
+    if (!read.unknown.includes(name)) read.unknown.push(name);
+  }
+  for (const points of read.series.values()) points.sort((a, b) => a.t - b.t);
+  return read;
 }
 
 /** A band from three series joined on their timestamps; where lo/hi are missing, the mean alone. */

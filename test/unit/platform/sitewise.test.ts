@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { batchPutValues, type PutEntry } from '../../../platform/sitewise/batch-put';
 import { awsErrorName, classifyEntryError, classifyThrown } from '../../../platform/sitewise/errors';
+import { SitewiseReadError, readPropertyHistory } from '../../../platform/sitewise/history';
 import { DEFAULT_ALIAS_TEMPLATE, propertyAlias } from '../../../platform/sitewise/aliases';
 import {
   epochMsOf,
@@ -201,5 +202,61 @@ describe('SiteWise time and aliases', () => {
       '/selfcal/line-a/S5_Tension_N',
     );
     expect(propertyAlias('{signal}@{lineId}', 'l', 's')).toBe('s@l');
+  });
+});
+
+describe('readPropertyHistory (real SDK, SiteWise emulator)', () => {
+  let fx: Fixture;
+  beforeEach(async () => {
+    fx = await startFixture();
+  });
+  afterEach(() => fx.close());
+
+  it('reads every GOOD value of 20 aliases in 16-entry calls, following pages, naming unknown aliases', async () => {
+    // Prepare: 20 aliases × 5 values (one BAD), seeded through BatchPut.
+    const aliases = Array.from({ length: 20 }, (_, i) => `/l/p${i}`);
+    for (const alias of aliases) {
+      const values = [
+        good(50, 1),
+        good(40, 2),
+        good(30, 3),
+        good(20, 4),
+        { ...good(10, 5), quality: 'BAD' as const },
+      ];
+      expect(await batchPutValues(fx.client, [{ alias, values }])).toEqual({ answered: true, failures: [] });
+    }
+    const got = new Map<number, number[]>();
+
+    // Act
+    const { failures, calls } = await readPropertyHistory(
+      fx.client,
+      [...aliases, '/l/nobody'],
+      { fromS: NOW_S - 45, toS: NOW_S - 10, maxResults: 2 },
+      ({ entry, value, t }) => {
+        expect(t).toBeGreaterThanOrEqual(NOW_S - 45);
+        got.set(entry, [...(got.get(entry) ?? []), value]);
+      },
+    );
+
+    // Assess: the range keeps 2, 3, 4 (1 is before it, 5 is BAD); 2 points per page.
+    expect(calls).toBeGreaterThan(2);
+    for (let i = 0; i < 20; i++) expect(got.get(i)).toEqual([2, 3, 4]);
+    expect(got.has(20)).toBe(false);
+    expect(failures.map((f) => [f.entry, f.code])).toContainEqual([20, 'ResourceNotFoundException']);
+  });
+
+  it('throws SitewiseReadError (SITEWISE_READ_FAILED) with the SDK error as the cause when a call fails', async () => {
+    // Prepare
+    fx.emulator.faults.add({ kind: 'unavailable' });
+
+    // Act
+    const read = readPropertyHistory(fx.client, ['/l/a'], { fromS: NOW_S - 60, toS: NOW_S }, () => undefined);
+
+    // Assess
+    await expect(read).rejects.toBeInstanceOf(SitewiseReadError);
+    await expect(read).rejects.toMatchObject({
+      code: 'SITEWISE_READ_FAILED',
+      cause: { name: 'ServiceUnavailableException' },
+    });
   });
 });
