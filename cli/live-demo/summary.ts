@@ -10,6 +10,7 @@ import { healthProperty, HEALTH_CODES } from '../../twin/properties';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { BandPoint, ReportData, SeriesPoint } from '../report/report-data';
 import { describeOutcome, refusedByTrial, type CalibrationRecord, type LiveRun } from './live-demo';
+import { LOSS_COUNTER_NAMES } from '../../edge-components/store/schema';
 
 export interface LiveSummary {
   line: string;
@@ -166,16 +167,7 @@ export async function buildSummary(
   });
 
   const c = run.outbox.counters;
-  const countedLosses = Object.fromEntries(
-    [
-      'dropped_published',
-      'dropped_unpublished',
-      'rejected_new',
-      'rejected_payloads',
-      'dead_lettered',
-      'expired',
-    ].map((k) => [k, c[k] ?? 0]),
-  );
+  const countedLosses = Object.fromEntries(LOSS_COUNTER_NAMES.map((k) => [k, c[k] ?? 0]));
   const lost = run.produced.values - run.sitewiseStored;
   const manifests = {
     applied: run.calibrations.filter((x) => x.manifest.outcome === 'applied').length,

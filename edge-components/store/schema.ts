@@ -90,6 +90,16 @@ export const COUNTER_NAMES = [
   'published',
 ] as const satisfies readonly CounterName[];
 
+/** The counters of readings that did not reach a destination (each is a counted loss). */
+export const LOSS_COUNTER_NAMES = [
+  'dropped_published',
+  'dropped_unpublished',
+  'rejected_new',
+  'rejected_payloads',
+  'dead_lettered',
+  'expired',
+] as const satisfies readonly CounterName[];
+
 // Compile-time check that no CounterName is missing from the list above.
 type MissingCounter = Exclude<CounterName, (typeof COUNTER_NAMES)[number]>;
 const everyCounterListed: [MissingCounter] extends [never] ? true : MissingCounter = true;
