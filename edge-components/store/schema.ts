@@ -78,18 +78,6 @@ export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   },
 ];
 
-export const COUNTER_NAMES = [
-  'readings_appended',
-  'dropped_published',
-  'dropped_unpublished',
-  'rejected_new',
-  'rejected_payloads',
-  'dead_lettered',
-  'expired',
-  'bulk_exported',
-  'published',
-] as const satisfies readonly CounterName[];
-
 /** The counters of readings that did not reach a destination (each is a counted loss). */
 export const LOSS_COUNTER_NAMES = [
   'dropped_published',
@@ -98,6 +86,13 @@ export const LOSS_COUNTER_NAMES = [
   'rejected_payloads',
   'dead_lettered',
   'expired',
+] as const satisfies readonly CounterName[];
+
+export const COUNTER_NAMES = [
+  'readings_appended',
+  ...LOSS_COUNTER_NAMES,
+  'bulk_exported',
+  'published',
 ] as const satisfies readonly CounterName[];
 
 // Compile-time check that no CounterName is missing from the list above.
