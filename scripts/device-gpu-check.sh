@@ -24,8 +24,10 @@ DEV=.device
 
 prepare() {
   rm -rf "$DEV" && mkdir -p "$DEV/node_modules" "$DEV/debs"
-  npx esbuild test/unit/cloud/calibration-job/kernels/gpu-check-main.ts --bundle --platform=node \
-    --target=node20 --external:gpu.js --external:webgpu --outfile="$DEV/gpu-check.js" --log-level=warning
+  # The parallel reference's worker entry is bundled beside gpu-check.js (the bench runs it on threads).
+  npx esbuild gpu-check=test/unit/cloud/calibration-job/kernels/gpu-check-main.ts \
+    parallel-likelihood-worker=cloud/calibration-job/kernels/parallel-likelihood-worker.ts --bundle \
+    --platform=node --target=node20 --external:gpu.js --external:webgpu --outdir="$DEV" --log-level=warning
   for p in gpu.js acorn gpu-mock.js; do cp -r "node_modules/$p" "$DEV/node_modules/"; done
   mkdir -p "$DEV/node_modules/webgpu/dist"
   cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$DEV/node_modules/webgpu/"
