@@ -5,9 +5,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { LineTopology } from '../../twin/lines/topology';
 import { isLineFilePath } from '../../platform/line-file';
-import { checkLiveOptions, runLiveDemo, type LiveProgress, type LiveRun } from './live-demo';
+import {
+  checkLiveOptions,
+  runLiveDemo,
+  type LiveDemoOptions,
+  type LiveProgress,
+  type LiveRun,
+} from './live-demo';
 import { buildSummary, formatLiveSummary, type LiveSummary } from './summary';
 import { renderReport } from '../report/render-report';
 
@@ -17,25 +22,14 @@ export interface LiveCommandIo {
   progress: boolean;
 }
 
-export interface LiveCommandOptions {
-  topology: LineTopology;
+/** The live demo's options as the command takes them: the line as given, and whether to print JSON. */
+export interface LiveCommandOptions extends Omit<
+  LiveDemoOptions,
+  'lineRef' | 'now' | 'signal' | 'onEvent' | 'onProgress'
+> {
+  /** Line description as given (a shipped id or a path). */
   line: string;
-  days: number;
-  roller: string;
-  seed: number;
-  samplePeriodS: number;
-  particles: number;
-  backend: string;
-  speed?: number;
-  scheduleHours: number;
-  windowHours: number;
-  onAlarm: boolean;
-  outDir: string;
   json: boolean;
-  repo: string;
-  onsetFraction: number;
-  rampFraction: number;
-  finalNms: number;
 }
 
 export interface LiveCommandResult {
