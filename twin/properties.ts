@@ -38,6 +38,7 @@ export const PROPERTY_SUFFIX = {
   suspect: '_suspect',
   gainSuspect: '_gain_suspect',
   gainEstimate: '_gain_estimate',
+  edge: '_edge',
 } as const;
 
 /** The line-level fit properties the job writes. */
@@ -54,6 +55,16 @@ export const INNOVATION_SCORE_SIGNAL = 'InnovationScore';
 export const healthProperty = (elementName: string): string =>
   `${rollerPropertyPrefix(elementName)}${PROPERTY_SUFFIX.health}`;
 
+/**
+ * The edge estimator's posterior of a bearing friction: `b4_edge` (mean), `b4_edge_p05`, `b4_edge_p95` (its
+ * 5 %/95 % quantiles), the same shape as the calibration job's `b4`, `b4_p05`, `b4_p95` under names of
+ * their own (the edge's filter and the cloud's recalibration are two estimates, written at other times).
+ */
+export function edgeFrictionProperties(parameter: string): { mean: string; p05: string; p95: string } {
+  const mean = `${parameter}${PROPERTY_SUFFIX.edge}`;
+  return { mean, p05: `${mean}${PROPERTY_SUFFIX.p05}`, p95: `${mean}${PROPERTY_SUFFIX.p95}` };
+}
+
 /** Names of a line's virtual sensors: every span's tension, then every idler's slip velocity. */
 export function virtualSensorNames(topology: LineTopology): string[] {
   return [
@@ -68,8 +79,9 @@ export function virtualSensorNames(topology: LineTopology): string[] {
 export interface LineProperties {
   /** The measured signals, as the ingest receives them and the publisher forwards them. */
   measured: string[];
-  /** What the edge estimator writes: virtual sensors and their σ, roller health, the innovation score,
-   * every signal's sensor status. */
+  /** What the edge estimator writes: virtual sensors and their σ, each bearing friction's posterior
+   * (`b{n}_edge` mean with `_p05`, `_p95`), roller health, the innovation score, every signal's sensor
+   * status. */
   edge: string[];
   /** What the calibration job writes: each parameter's mean, σ and 5/95 % quantiles (frictions, the
    * traction scale, EA), roller health, virtual sensors and their σ, the line fit, and per signal its
@@ -88,6 +100,10 @@ export function lineProperties(topology: LineTopology): LineProperties {
     measured: signals,
     edge: [
       ...withStd(virtual),
+      ...topology.frictionParameterNames.flatMap((p) => {
+        const e = edgeFrictionProperties(p);
+        return [e.mean, e.p05, e.p95];
+      }),
       ...health,
       INNOVATION_SCORE_SIGNAL,
       ...signals.map((s) => `${s}${PROPERTY_SUFFIX.sensorStatus}`),

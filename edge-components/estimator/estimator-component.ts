@@ -62,7 +62,8 @@ export interface EstimatorMetrics {
 
 /**
  * Reads measurements from the outbox by its own cursor, runs each line's estimator, and appends virtual
- * sensors, roller health, sensor status and the innovation score to the same outbox (the publisher
+ * sensors, the bearing frictions' posteriors, roller health, sensor status and the innovation score to
+ * the same outbox (the publisher
  * streams them with the measurements). Outputs are appended before the cursor moves: a crash in between
  * re-estimates those readings and appends their outputs again, with the same timestamps and quality, which
  * SiteWise collapses.

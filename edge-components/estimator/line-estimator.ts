@@ -21,6 +21,7 @@ import {
   INNOVATION_SCORE_SIGNAL,
   PROPERTY_SUFFIX,
   SENSOR_STATUS_CODES,
+  edgeFrictionProperties,
   healthProperty,
   type SensorStatus,
 } from '../../twin/properties';
@@ -97,7 +98,12 @@ export class LineEstimator {
   private readonly absentRun: Int32Array;
   private readonly status: SensorStatus[];
   private statusReported = false;
-  private readonly rollers: { name: string; parameter: string; healthSignal: string }[];
+  private readonly rollers: {
+    name: string;
+    parameter: string;
+    healthSignal: string;
+    friction: ReturnType<typeof edgeFrictionProperties>;
+  }[];
   private applied: AppliedParameters | undefined;
   /** This update's virtual sensors, solved while checking for divergence. */
   private virtual: ReturnType<JointWebLineEstimator['virtualSensors']> | undefined;
@@ -130,6 +136,7 @@ export class LineEstimator {
         name,
         parameter: topology.frictionParameterNames[k] as string,
         healthSignal: healthProperty(name),
+        friction: edgeFrictionProperties(topology.frictionParameterNames[k] as string),
       };
     });
     this.estimator = this.newFilter();
@@ -331,7 +338,7 @@ export class LineEstimator {
       : ((sorted[k / 2 - 1] as number) + (sorted[k / 2] as number)) / 2;
   }
 
-  /** The estimator's current friction posteriors (`b{n}`). */
+  /** The estimator's current friction posteriors (`b{n}`; written to the outbox as `b{n}_edge`, `_p05`, `_p95`). */
   parameters(): Record<string, ParameterPosterior> {
     return this.estimator.parameters();
   }
@@ -401,6 +408,15 @@ export class LineEstimator {
     for (const [name, { value, std }] of Object.entries(this.virtual ?? this.estimator.virtualSensors())) {
       push(name, value);
       push(`${name}${PROPERTY_SUFFIX.std}`, std);
+    }
+    // Each bearing friction's posterior (`b4_edge`, `_p05`, `_p95`), beside the calibration's `b4`.
+    const frictions = this.estimator.parameters();
+    for (const r of this.rollers) {
+      const p = frictions[r.parameter];
+      if (!p) continue;
+      push(r.friction.mean, p.mean);
+      push(r.friction.p05, p.p05);
+      push(r.friction.p95, p.p95);
     }
     const health = this.estimator.health();
     for (const r of this.rollers) push(r.healthSignal, HEALTH_CODES[health[r.name]?.state ?? 'healthy']);

@@ -97,6 +97,16 @@ describe('EstimatorComponent', () => {
       expect(health.every((v) => v === 0)).toBe(true);
       const s5 = outputs.find((r) => r.signal === 'S5_Tension_N_virtual')?.value as number;
       expect(Math.abs(s5 - (first.truth.tensionN.S5 as number))).toBeLessThan(2);
+      // Each bearing friction's posterior, mean and 90 % interval, under the edge's own names: here, one
+      // reading after start, the calibrated prior around the true friction.
+      const value = (signal: string) => outputs.find((r) => r.signal === signal)?.value as number;
+      for (const [parameter, truth] of Object.entries(first.truth.frictionNms)) {
+        const [mean, p05, p95] = ['_edge', '_edge_p05', '_edge_p95'].map((s) => value(`${parameter}${s}`));
+        expect(p05).toBeLessThan(mean as number);
+        expect(mean).toBeLessThan(p95 as number);
+        expect(truth).toBeGreaterThan(p05 as number);
+        expect(truth).toBeLessThan(p95 as number);
+      }
     } finally {
       t.cleanup();
     }
@@ -197,6 +207,12 @@ describe('EstimatorComponent', () => {
       t.estimator.processAvailable();
       const health = allRows(t.store).filter((r) => r.signal === 'Roller4_health');
       expect(health.map((r) => r.value)).toEqual([0, 2]);
+      // The published posterior of b4 moves with it: healthy before, about 0.3 (the new prior) after.
+      const b4 = allRows(t.store).filter((r) => r.signal === 'b4_edge_p95' || r.signal === 'b4_edge_p05');
+      const [p95Before, p05After] = [b4[1]?.value as number, b4[2]?.value as number];
+      expect(b4.map((r) => r.signal)).toEqual(['b4_edge_p05', 'b4_edge_p95', 'b4_edge_p05', 'b4_edge_p95']);
+      expect(p95Before).toBeLessThan(0.01);
+      expect(p05After).toBeGreaterThan(0.2);
     } finally {
       t.cleanup();
     }
