@@ -33,6 +33,7 @@ import {
   INNOVATION_SCORE_SIGNAL,
   LINE_FIT_PROPERTIES,
   PROPERTY_SUFFIX,
+  edgeFrictionProperties,
   healthProperty,
   virtualSensorNames,
 } from '../twin/properties';
@@ -152,7 +153,8 @@ function loadCells(topology: LineTopology): { signal: string; span: string; virt
 
 /**
  * The dashboard of `topology` (pure: the same line and options give the same JSON). Panels: measured vs
- * virtual tension per load cell, friction b with its 5–95 % band per bearing, roller health, the edge's
+ * virtual tension per load cell, friction b with its 5–95 % band per bearing (the calibration job's and the
+ * edge estimator's), roller health, the edge's
  * innovation score, and the line fit of the last calibration.
  */
 export function grafanaDashboard(
@@ -228,6 +230,7 @@ export function grafanaDashboard(
     };
   };
   const dashed = [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } }];
+  const dotted = [{ id: 'custom.lineStyle', value: { fill: 'dot', dash: [0, 10] } }];
   const rightAxis = [{ id: 'custom.axisPlacement', value: 'right' }];
 
   row('Web tension: measured vs virtual (edge estimator)');
@@ -251,15 +254,19 @@ export function grafanaDashboard(
   }
   place.end();
 
-  row('Bearing friction b (calibration job: mean and 5–95 % band)');
+  row('Bearing friction b: calibration job and edge estimator (mean and 5–95 % band)');
   place = grid(8, 7);
   topology.frictionParameterNames.forEach((b, k) => {
     const roller = (topology.elements[topology.idlers[k] as number] as IdlerElement).name;
+    const edge = edgeFrictionProperties(b);
     place.add(
       timeseries(`${roller}: ${b}`, [
-        { signal: b, legend: `${b} mean` },
-        { signal: `${b}${PROPERTY_SUFFIX.p05}`, legend: `${b} p05`, properties: dashed },
-        { signal: `${b}${PROPERTY_SUFFIX.p95}`, legend: `${b} p95`, properties: dashed },
+        { signal: b, legend: `${b} mean (calibration)` },
+        { signal: `${b}${PROPERTY_SUFFIX.p05}`, legend: `${b} p05 (calibration)`, properties: dashed },
+        { signal: `${b}${PROPERTY_SUFFIX.p95}`, legend: `${b} p95 (calibration)`, properties: dashed },
+        { signal: edge.mean, legend: `${b} mean (edge)` },
+        { signal: edge.p05, legend: `${b} p05 (edge)`, properties: dotted },
+        { signal: edge.p95, legend: `${b} p95 (edge)`, properties: dotted },
       ]),
     );
   });

@@ -46,7 +46,7 @@ describe.each([REFERENCE_LINE_ID, DRAW_LINE_ID])('selfcal grafana --line %s', (l
       expect(written).toContain(t.propertyAlias);
   });
 
-  it('has the panels of the issue: tensions per load cell, b bands per bearing, health, innovation, fit', () => {
+  it('has the panels of the issue: tensions per load cell, b bands (cloud and edge) per bearing, health, innovation, fit', () => {
     const dashboard = grafanaDashboard(topology);
     const aliases = new Set(dashboardTargets(dashboard).map((t) => t.propertyAlias));
     const alias = (signal: string) => propertyAlias(DEFAULT_ALIAS_TEMPLATE, lineId, signal);
@@ -56,8 +56,12 @@ describe.each([REFERENCE_LINE_ID, DRAW_LINE_ID])('selfcal grafana --line %s', (l
       for (const signal of [s.signal, `${s.at}_Tension_N_virtual`, `${s.at}_Tension_N_virtual_std`])
         expect(aliases).toContain(alias(signal));
     }
-    for (const b of topology.frictionParameterNames)
-      for (const signal of [b, `${b}_p05`, `${b}_p95`]) expect(aliases).toContain(alias(signal));
+    // Per bearing, the calibration job's posterior and the edge estimator's (its own names), in one panel.
+    for (const b of topology.frictionParameterNames) {
+      const signals = [b, `${b}_p05`, `${b}_p95`, `${b}_edge`, `${b}_edge_p05`, `${b}_edge_p95`];
+      const panel = dashboard.panels.find((p) => p.targets?.some((t) => t.propertyAlias === alias(b)));
+      expect((panel?.targets ?? []).map((t) => t.propertyAlias)).toEqual(signals.map(alias));
+    }
     for (const e of topology.idlers) {
       const name = topology.elements[e]?.name as string;
       expect(aliases).toContain(alias(`${name.replace(/^R(\d+)$/, 'Roller$1')}_health`));
