@@ -231,7 +231,7 @@
           (alert ? ' — left the healthy band (suspect or degraded)' : ''),
         yLabel: 'b',
         series: bandSeries('cloud (p05–p95)', f.cloud, PALETTE[3])
-          .concat(bandSeries('edge (±σ)', f.edge, PALETTE[4]))
+          .concat(bandSeries('edge (p05–p95)', f.edge, PALETTE[4]))
           .concat([{ label: 'truth', points: f.truth || [], color: PALETTE[2], width: 2 }]),
       });
     });

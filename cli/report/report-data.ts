@@ -24,7 +24,7 @@ export interface ReportData {
   generatedAt: string;
   /** Per load cell: its readings, and the edge's virtual sensor of the same span with ±σ. */
   tensions: { signal: string; virtualName: string; measured: SeriesPoint[]; virtual: BandPoint[] }[];
-  /** Per bearing friction b: the cloud posteriors (mean, 5 %/95 %), the edge's estimate (±σ), the truth. */
+  /** Per bearing friction b: the cloud's posteriors and the edge's (each mean, 5 %/95 %), the truth. */
   frictions: {
     parameter: string;
     roller: string;

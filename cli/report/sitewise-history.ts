@@ -2,7 +2,8 @@
  * The dashboard's data: a line's history in SiteWise over a recent range, read by property alias with
  * BatchGetAssetPropertyValueHistory (16 entries per call, nextToken followed to the end; GOOD values
  * only) and assembled into a ReportData: each load cell against its span's virtual sensor (`_std` as
- * ±σ), each bearing friction's cloud posterior (`bN`, `bN_p05`, `bN_p95`), each roller's health code.
+ * ±σ), each bearing friction's cloud posterior (`bN`, `bN_p05`, `bN_p95`) and the edge estimator's
+ * (`bN_edge`, `bN_edge_p05`, `bN_edge_p95`), each roller's health code.
  *
  * A property SiteWise does not know reads as an empty series and is listed (the job may not have run
  * yet, so `bN` may not exist); any other refusal or an unreachable service is a DashboardError.
@@ -11,7 +12,13 @@ import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import { SelfcalError } from '../../twin/errors';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { IdlerElement } from '../../twin/lines/types';
-import { PROPERTY_SUFFIX, healthProperty, lineProperties, virtualSensorNames } from '../../twin/properties';
+import {
+  PROPERTY_SUFFIX,
+  edgeFrictionProperties,
+  healthProperty,
+  lineProperties,
+  virtualSensorNames,
+} from '../../twin/properties';
 import { propertyAlias } from '../../platform/sitewise/aliases';
 import { SitewiseReadError, readPropertyHistory } from '../../platform/sitewise/history';
 import type { BandPoint, ReportData, SeriesPoint } from './report-data';
@@ -28,7 +35,14 @@ export class DashboardError extends SelfcalError<DashboardErrorCode> {
 /** The properties the dashboard plots, by role (each name as twin/properties spells it). */
 export interface DashboardProperties {
   tensions: { signal: string; virtualName: string; std: string }[];
-  frictions: { parameter: string; roller: string; p05: string; p95: string }[];
+  frictions: {
+    parameter: string;
+    roller: string;
+    p05: string;
+    p95: string;
+    /** The edge estimator's posterior of the same b: mean and 5 %/95 % quantiles. */
+    edge: { mean: string; p05: string; p95: string };
+  }[];
   health: { roller: string; property: string }[];
 }
 
@@ -49,6 +63,7 @@ export function dashboardProperties(topology: LineTopology): DashboardProperties
       roller: idlerNames[k] as string,
       p05: `${parameter}${PROPERTY_SUFFIX.p05}`,
       p95: `${parameter}${PROPERTY_SUFFIX.p95}`,
+      edge: edgeFrictionProperties(parameter),
     })),
     health: idlerNames.map((roller) => ({ roller, property: healthProperty(roller) })),
   };
@@ -62,7 +77,7 @@ export function propertyNames(p: DashboardProperties): string[] {
   return [
     ...new Set([
       ...p.tensions.flatMap((t) => [t.signal, t.virtualName, t.std]),
-      ...p.frictions.flatMap((f) => [f.parameter, f.p05, f.p95]),
+      ...p.frictions.flatMap((f) => [f.parameter, f.p05, f.p95, f.edge.mean, f.edge.p05, f.edge.p95]),
       ...p.health.map((h) => h.property),
     ]),
   ];
@@ -170,7 +185,7 @@ export function assembleReportData(
       parameter: f.parameter,
       roller: f.roller,
       cloud: thin(bandOf(s(f.parameter), s(f.p05), s(f.p95)), n),
-      edge: [],
+      edge: thin(bandOf(s(f.edge.mean), s(f.edge.p05), s(f.edge.p95)), n),
       truth: [],
     })),
     health: props.health.map((h) => ({ roller: h.roller, points: thin(s(h.property), n) })),

@@ -1,7 +1,7 @@
 /**
  * `selfcal dashboard` end to end: the SiteWise emulator holds four hours of a line's properties, put
  * through the real SDK under `/selfcal/{lineId}/{signal}` (load cells, virtual sensors and σ, the
- * frictions' posteriors, health codes); the dashboard reads them back (BatchGetAssetPropertyValueHistory,
+ * frictions' posteriors from the job and from the edge, health codes); the dashboard reads them back (BatchGetAssetPropertyValueHistory,
  * paginated) and a real headless Chromium shows them: every chart draws its series (the data attribute
  * and the series' colours on its canvas), the backlog chart, which SiteWise cannot know, says so; no
  * console error, no failed request; a value put later appears on the next poll. SiteWise gone: the page
@@ -61,6 +61,10 @@ function seedValues(nowS: number): Map<string, { t: number; v: number }[]> {
     put(b, at);
     put(`${b}_p05`, (i) => at(i) * 0.8);
     put(`${b}_p95`, (i) => at(i) * 1.25);
+    // The edge's posterior of the same b, a little ahead of the cloud's.
+    put(`${b}_edge`, (i) => at(i + 1));
+    put(`${b}_edge_p05`, (i) => at(i + 1) * 0.7);
+    put(`${b}_edge_p95`, (i) => at(i + 1) * 1.4);
     put(healthProperty(name), (i) => (worn ? (i < 30 ? 0 : i < 40 ? 1 : 2) : 0));
   });
   return series;
@@ -137,12 +141,13 @@ describeWithChromium('dashboard-browser.test.ts')('selfcal dashboard in headless
       const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
       for (const c of charts.filter((x) => x.id !== 'backlog')) {
         expect({ id: c.id, state: c.state }).toEqual({ id: c.id, state: 'drawn' });
-        // Every seeded value reached the chart: measured + virtual mean/lo/hi; b mean/p05/p95; health.
+        // Every seeded value reached the chart: measured + virtual mean/lo/hi; b mean/p05/p95 of the
+        // cloud and of the edge; health.
         const expected = c.id.startsWith('tension:')
           ? 4 * SAMPLES
           : c.id === 'health'
             ? idlers.length * SAMPLES
-            : 3 * SAMPLES;
+            : 6 * SAMPLES;
         expect({ id: c.id, points: c.points }).toEqual({ id: c.id, points: expected });
         expect({ id: c.id, drawn: c.seriesPixels > 50 }).toEqual({ id: c.id, drawn: true });
       }

@@ -70,7 +70,7 @@ describe('selfcal dashboard: bad options', () => {
 
 describe('the properties the dashboard reads', () => {
   it.each(['reference-web-line', 'draw-web-line'])(
-    '%s: load cells with their virtual sensor, b bands, health',
+    '%s: load cells with their virtual sensor, b bands (cloud and edge), health',
     (id) => {
       const t = loadLine(id);
       const p = dashboardProperties(t);
@@ -84,6 +84,13 @@ describe('the properties the dashboard reads', () => {
         std: `${t.line.sensors.find((s) => s.kind === 'tension')?.at}_Tension_N_virtual_std`,
       });
       expect(p.frictions.map((f) => f.parameter)).toEqual(t.frictionParameterNames);
+      // Each b's band from the cloud (`b4`, `_p05`, `_p95`) and from the edge (`b4_edge`, `_p05`, `_p95`).
+      const b = t.frictionParameterNames[0] as string;
+      expect(p.frictions[0]).toMatchObject({
+        p05: `${b}_p05`,
+        p95: `${b}_p95`,
+        edge: { mean: `${b}_edge`, p05: `${b}_edge_p05`, p95: `${b}_edge_p95` },
+      });
       expect(p.health.map((h) => h.property)).toEqual(
         catalog.edge.filter((n) => /^Roller\d+_health$/.test(n)),
       );
