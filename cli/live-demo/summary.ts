@@ -6,7 +6,7 @@
 import { GetAssetPropertyValueHistoryCommand, type IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import { DEFAULT_ALIAS_TEMPLATE, propertyAlias } from '../../platform/sitewise/aliases';
 import { epochSecondsOf } from '../../platform/sitewise/time';
-import { healthProperty, HEALTH_CODES } from '../../twin/properties';
+import { edgeFrictionProperties, healthProperty, HEALTH_CODES } from '../../twin/properties';
 import type { LineTopology } from '../../twin/lines/topology';
 import type { BandPoint, ReportData, SeriesPoint } from '../report/report-data';
 import { describeOutcome, refusedByTrial, type CalibrationRecord, type LiveRun } from './live-demo';
@@ -38,12 +38,15 @@ export interface LiveSummary {
     /** Per roller, the first recalibration that found it degraded. */
     cloud: { roller: string; day: number; calibration: number }[];
   };
-  /** Per bearing: truth at the end, the edge's estimate (from its alarm) and the last cloud posterior. */
+  /**
+   * Per bearing: truth at the end, the edge estimator's last posterior in SiteWise (`b4_edge`, `_p05`,
+   * `_p95`) and the last cloud posterior.
+   */
   frictions: {
     parameter: string;
     roller: string;
     truthNms: number;
-    edge: { estimateNms: number; day: number } | null;
+    edge: { mean: number; p05: number; p95: number; day: number } | null;
     cloud: { mean: number; p05: number; p95: number; health: string; calibration: number } | null;
   }[];
   calibrations: {
@@ -107,6 +110,27 @@ function idlerNames(topology: LineTopology): string[] {
   return topology.idlers.map((e) => topology.elements[e]?.name as string);
 }
 
+/** The edge estimator's posterior of each bearing friction in SiteWise: mean with its 5 %/95 % band. */
+async function edgeFrictions(run: LiveRun, topology: LineTopology, client: IoTSiteWiseClient) {
+  const out = new Map<string, BandPoint[]>();
+  const history = (name: string) =>
+    propertyHistory(client, run.lineId, name, run.scenario.startS, run.scenario.endS + 60);
+  for (const parameter of topology.frictionParameterNames) {
+    const names = edgeFrictionProperties(parameter);
+    const mean = await history(names.mean);
+    const lo = new Map((await history(names.p05)).map((p) => [p.t, p.v]));
+    const hi = new Map((await history(names.p95)).map((p) => [p.t, p.v]));
+    out.set(
+      parameter,
+      mean.flatMap((p) => {
+        const [l, h] = [lo.get(p.t), hi.get(p.t)];
+        return l === undefined || h === undefined ? [] : [{ t: p.t, mean: p.v, lo: l, hi: h }];
+      }),
+    );
+  }
+  return out;
+}
+
 /** The edge's health series of each roller (the cloud's values at its window ends left out). */
 async function edgeHealth(run: LiveRun, topology: LineTopology, client: IoTSiteWiseClient) {
   const cloudTimes = new Set(run.calibrations.map((c) => c.window.toS));
@@ -130,6 +154,7 @@ export async function buildSummary(
   client: IoTSiteWiseClient,
 ): Promise<{ summary: LiveSummary; report: ReportData }> {
   const health = await edgeHealth(run, topology, client);
+  const edgeBands = await edgeFrictions(run, topology, client);
   const rule = topology.line.health;
   const truthEnd = run.truth.frictions[run.truth.frictions.length - 1]?.b ?? {};
   const crossing = run.truth.frictions.find((f) => (f.b[run.truth.parameter] ?? 0) > rule.degradedAboveNms);
@@ -140,19 +165,15 @@ export async function buildSummary(
       if (h === 'degraded' && !cloudFound.has(roller))
         cloudFound.set(roller, { roller, day: day(run, c.window.toS), calibration: c.n });
   const lastCloud = [...run.calibrations].reverse().find((c) => c.result !== undefined);
-  const edgeEstimate = new Map<string, { estimateNms: number; day: number }>();
-  for (const a of run.alarms)
-    for (const r of a.rollers)
-      edgeEstimate.set(r.roller, { estimateNms: r.estimateNms, day: day(run, a.tsS) });
-
   const frictions = topology.frictionParameterNames.map((parameter, k) => {
     const roller = topology.elements[topology.idlers[k] as number]?.name as string;
     const p = lastCloud?.result?.parameters[parameter];
+    const e = edgeBands.get(parameter)?.at(-1);
     return {
       parameter,
       roller,
       truthNms: truthEnd[parameter] ?? NaN,
-      edge: edgeEstimate.get(roller) ?? null,
+      edge: e ? { mean: e.mean, p05: e.lo, p95: e.hi, day: day(run, e.t) } : null,
       cloud:
         p && lastCloud
           ? {
@@ -256,7 +277,7 @@ export async function buildSummary(
     manifests,
     componentsCrashed: run.crashed,
   };
-  const report = await buildReportData(run, topology, client, summary, health);
+  const report = await buildReportData(run, topology, client, summary, health, edgeBands);
   return { summary, report };
 }
 
@@ -266,6 +287,7 @@ async function buildReportData(
   client: IoTSiteWiseClient,
   summary: LiveSummary,
   health: { roller: string; points: SeriesPoint[] }[],
+  edgeBands: ReadonlyMap<string, BandPoint[]>,
 ): Promise<ReportData> {
   const { startS, endS } = run.scenario;
   const tensions: ReportData['tensions'] = [];
@@ -291,12 +313,7 @@ async function buildReportData(
       const p = c.result?.parameters[parameter];
       return p ? [{ t: c.window.toS, mean: p.mean, lo: p.p05, hi: p.p95 }] : [];
     });
-    // The edge writes no friction to SiteWise; its estimate is known where its drift alarm named the roller.
-    const edge: BandPoint[] = run.alarms.flatMap((a) =>
-      a.rollers
-        .filter((r) => r.roller === roller)
-        .map((r) => ({ t: a.tsS, mean: r.estimateNms, lo: r.estimateNms, hi: r.estimateNms })),
-    );
+    const edge = edgeBands.get(parameter) ?? [];
     const truth = run.truth.frictions.map((f) => ({ t: f.tS, v: f.b[parameter] ?? NaN }));
     return { parameter, roller, cloud, edge, truth };
   });
@@ -337,7 +354,10 @@ export function formatLiveSummary(s: LiveSummary): string {
   const d = (v: number | null | undefined) =>
     v === null || v === undefined ? 'never' : `day ${v.toFixed(2)}`;
   const f = (v: number | undefined) =>
-    v === undefined || !Number.isFinite(v) ? '-' : v.toPrecision(3).padStart(9);
+    (v === undefined || !Number.isFinite(v) ? '-' : v.toPrecision(3)).padStart(9);
+  const row = (roller: string, truth: string, edge: string[], cloud: string[], health: string) =>
+    `${roller.padEnd(7)} ${truth}   ${edge[0]} [${edge[1]}, ${edge[2]}]  ${cloud[0]} [${cloud[1]}, ${cloud[2]}]  ${health}`;
+  const label = (...names: string[]) => names.map((n) => n.padStart(9));
   const lines = [
     `selfcal demo (live loop) — line ${s.line}, ${s.simulatedDays} simulated days ending ${s.startedAt}, ${s.wallSeconds.toFixed(0)} s wall`,
     `truth: ${s.truth.element} degrades from ${d(s.truth.onsetDay)} over ${s.truth.rampDays.toFixed(2)} days to b = ${s.truth.finalNms}; crosses the degraded threshold at ${d(s.truth.crossesDegradedDay)}`,
@@ -345,10 +365,22 @@ export function formatLiveSummary(s: LiveSummary): string {
     `edge health degraded: ${s.found.edgeHealth.map((h) => `${h.roller} from ${d(h.day)}`).join(', ') || 'none'}`,
     `cloud found degraded: ${s.found.cloud.map((h) => `${h.roller} at ${d(h.day)} (recalibration #${h.calibration})`).join(', ') || 'none'}`,
     '',
-    'roller  truth b     edge b (alarm)   cloud b   p05       p95       cloud health',
-    ...s.frictions.map(
-      (r) =>
-        `${r.roller.padEnd(7)} ${f(r.truthNms)}   ${r.edge ? f(r.edge.estimateNms) : '        -'}        ${f(r.cloud?.mean)} ${f(r.cloud?.p05)} ${f(r.cloud?.p95)} ${r.cloud?.health ?? '-'}`,
+    "b at the end: the edge estimator's last posterior and the last recalibration's, mean [p05, p95]",
+    row(
+      'roller',
+      label('truth b')[0] as string,
+      label('edge b', 'p05', 'p95'),
+      label('cloud b', 'p05', 'p95'),
+      'cloud health',
+    ),
+    ...s.frictions.map((r) =>
+      row(
+        r.roller,
+        f(r.truthNms),
+        [f(r.edge?.mean), f(r.edge?.p05), f(r.edge?.p95)],
+        [f(r.cloud?.mean), f(r.cloud?.p05), f(r.cloud?.p95)],
+        r.cloud?.health ?? '-',
+      ),
     ),
     '',
     'recalibrations (Batch emulator):',

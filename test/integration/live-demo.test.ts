@@ -2,11 +2,12 @@
  * Issue 18: `selfcal demo` runs the real closed loop. Two simulated days at full speed on the embedded
  * stack (the edge components as child processes from their bundles, the Batch, SiteWise and shadow
  * emulators): the edge flags the degrading roller, the drift alarm starts a recalibration through the
- * Batch emulator, its signed manifest is applied at the edge, and every reading produced reaches SiteWise.
- * Not checked here: that the edge's virtual sensors move to the recalibrated twin's. A comparison of the
- * edge's values just before and after the window's end against the job's (removed) passed on one machine
- * and failed under CI load: during the ramp the tensions' own trend over those samples is as large as the
- * step, and which alarm starts the job depends on timing.
+ * Batch emulator, its signed manifest is applied at the edge, and every reading produced reaches SiteWise;
+ * the edge's friction posteriors (`b4_edge`, `_p05`, `_p95`) reach SiteWise, the summary and the report.
+ * That the edge's virtual sensors move to the recalibrated twin's is checked in
+ * recalibrated-virtual-sensors.test.ts, at the same instants under both parameter sets on a deterministic
+ * rig: here, a comparison of the edge's values before and after a manifest (removed) failed under CI load,
+ * since during the ramp the tensions' own trend is as large as the step and the alarm's timing varies.
  */
 import { join, resolve } from 'node:path';
 import { describeOutcome, runLiveDemo, type LiveRun } from '../../cli/live-demo/live-demo';
@@ -116,6 +117,20 @@ describe('selfcal demo: the live loop end to end', () => {
     const b4 = report.frictions.find((f) => f.parameter === 'b4');
     expect(b4?.cloud.length).toBe(run?.calibrations.filter((c) => c.result !== undefined).length);
     expect(b4?.truth.length).toBeGreaterThan(100);
+    // The edge's posterior of b4, read back from SiteWise: a point per reading it estimated, each a mean
+    // inside its 90 % interval, confidently above the degraded threshold at some point (as its health).
+    const edge = b4?.edge ?? [];
+    expect(edge.length).toBeGreaterThan(100);
+    expect(edge.filter((p) => !(p.lo <= p.mean && p.mean <= p.hi))).toEqual([]);
+    expect(edge.some((p) => p.lo > topology.line.health.degradedAboveNms)).toBe(true);
+    // The summary's edge b is the last of them, beside the cloud's and the truth.
+    const last = edge[edge.length - 1];
+    expect(summary.frictions.find((f) => f.roller === 'R4')?.edge).toEqual({
+      mean: last?.mean,
+      p05: last?.lo,
+      p95: last?.hi,
+      day: expect.any(Number),
+    });
     expect(report.health.find((h) => h.roller === 'R4')?.points.some((p) => p.v === 2)).toBe(true);
     expect(report.backlog.length).toBeGreaterThan(0);
     expect(report.summary['readings lost']).toBe(0);
