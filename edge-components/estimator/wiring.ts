@@ -71,13 +71,16 @@ export function createCalibrationReceiver(options: {
   if (trustedKeys.size === 0)
     logger.warn('no trusted calibration keys configured: every parameter manifest will be refused');
   const lineId = topology.line.id;
+  const measured = topology.line.sensors.map((s) => s.signal);
   return new CalibrationReceiver({
     shadow: runtime.shadow,
     store: parameters,
     topology,
     trustedKeys,
+    // Measured signals only: the outbox also holds the estimator's own outputs (virtual sensors, b…),
+    // which would crowd the measurements out of the newest `trialReadings` rows.
     trial: createSteadyStateTrial(topology, () =>
-      parameters.recentReadings(lineId, config.calibration.trialReadings),
+      parameters.recentReadings(lineId, config.calibration.trialReadings, 0, measured),
     ),
     logger,
     onApplied,

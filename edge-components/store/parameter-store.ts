@@ -119,8 +119,9 @@ export class SqliteParameterStore implements ParameterStore {
    * The newest GOOD readings of a line, newest first, from the outbox's readings table (for the trial of
    * a manifest on recent data). Reads by descending id, so it stops after `limit` rows of the line.
    */
-  recentReadings(lineId: string, limit: number, sinceTsMs = 0): StoredReading[] {
-    return this.stmt.recentReadings.all(lineId, sinceTsMs, limit) as StoredReading[];
+  recentReadings(lineId: string, limit: number, sinceTsMs = 0, signals?: readonly string[]): StoredReading[] {
+    const only = signals === undefined ? null : JSON.stringify(signals);
+    return this.stmt.recentReadings.all(lineId, sinceTsMs, only, only, limit) as StoredReading[];
   }
 
   close(): void {
@@ -169,7 +170,8 @@ function prepareStatements(db: Database.Database) {
     ),
     recentReadings: db.prepare(
       `SELECT id, line_id AS lineId, signal, ts_ms AS tsMs, value, quality, received_ms AS receivedMs
-         FROM readings WHERE line_id = ? AND quality = 'GOOD' AND ts_ms >= ? ORDER BY id DESC LIMIT ?`,
+         FROM readings WHERE line_id = ? AND quality = 'GOOD' AND ts_ms >= ?
+          AND (? IS NULL OR signal IN (SELECT value FROM json_each(?))) ORDER BY id DESC LIMIT ?`,
     ),
   };
 }

@@ -1,7 +1,7 @@
 import type { AppliedParameters } from '../../../../edge-components/calibration/contract';
 import { openParameterStore } from '../../../../edge-components/store/parameter-store';
 import { openOutboxStore } from '../../../../edge-components/store/sqlite-outbox-store';
-import { batch, makeTempDir } from './store-fixtures';
+import { batch, makeTempDir, reading } from './store-fixtures';
 
 const tmp = makeTempDir('params');
 afterAll(() => tmp.cleanup());
@@ -98,7 +98,15 @@ describe('SqliteParameterStore', () => {
     store.apply(entry(1));
     const recent = store.recentReadings('L1', 3);
     expect(recent.map((r) => r.tsMs)).toEqual([4, 3, 2].map((i) => 1_700_000_000_000 + i));
-    expect(outbox.readAfterCursor('sitewise', 100)).toHaveLength(8);
+    // Only the named signals (the trial asks for the measured ones, not the estimator's outputs).
+    outbox.append([reading(300, { signal: 'S4_T' })]);
+    expect(store.recentReadings('L1', 3).map((r) => r.signal)).toEqual(['S4_T', 'Roller1_w', 'Roller1_w']);
+    expect(store.recentReadings('L1', 10, 0, ['S4_T']).map((r) => r.tsMs)).toEqual([1_700_000_000_300]);
+    expect(store.recentReadings('L1', 3, 0, ['Roller1_w']).map((r) => r.tsMs)).toEqual(
+      [4, 3, 2].map((i) => 1_700_000_000_000 + i),
+    );
+    expect(store.recentReadings('L1', 10, 0, [])).toEqual([]);
+    expect(outbox.readAfterCursor('sitewise', 100)).toHaveLength(9);
     outbox.close();
     store.close();
   });
