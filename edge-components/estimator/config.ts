@@ -38,7 +38,12 @@ export interface EstimatorConfig {
     trustedKeys: Record<string, string>;
     maxManifestBytes: number;
     clockSkewMs: number;
-    /** Newest GOOD readings of the line the trial compares candidate and active parameters on. */
+    /**
+     * Newest GOOD measured readings (rows: one signal at one instant) the trial compares candidate and
+     * active parameters on; 480 is about 30 sample instants of the reference line's 16 sensors. The trial
+     * scores steady states, so a window reaching far back into a degradation ramp judges the candidate on
+     * a line that no longer exists.
+     */
     trialReadings: number;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -158,7 +163,7 @@ export const ESTIMATOR_DEFAULTS = {
   maxPendingAlarms: 100,
   runtime: 'auto',
   mqtt: { brokerUrl: 'mqtt://127.0.0.1:1883', clientId: 'selfcal-estimator' },
-  calibration: { trustedKeys: {}, maxManifestBytes: 65_536, clockSkewMs: 300_000, trialReadings: 2000 },
+  calibration: { trustedKeys: {}, maxManifestBytes: 65_536, clockSkewMs: 300_000, trialReadings: 480 },
   logLevel: 'info',
 } as const;
 
