@@ -127,7 +127,12 @@ async function timedPush(stack: DemoStack, audit: OutboxAudit, o: StackRunOption
   return {
     seconds,
     brokerAcceptedSeconds: (brokerAcceptedAtMs - firstSentAtMs) / 1000,
-    latencyPublishToSitewise: { ...summarizeLatencies(tracker.latenciesMs()), pollMs: o.pollMs },
+    latencyPublishToSitewise: {
+      ...summarizeLatencies(tracker.latenciesMs()),
+      pollMs: o.pollMs,
+      /** Little's law for the closed loop: the time a full window takes to pass at the measured rate. */
+      windowOverRateMs: Math.round((o.window / (o.messages.length / seconds)) * 1000),
+    },
     polls: poller.polls(),
     atLastArrival: {
       sitewiseBacklogRows: atLastArrival.sitewiseBacklog,
