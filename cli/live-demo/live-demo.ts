@@ -30,7 +30,14 @@ import { DEFAULT_DEMO, demoScenario, type DemoOptions } from '../demo';
 import { ensureBundles } from './bundles';
 import { DemoError } from './errors';
 import { OutboxAudit, type OutboxSnapshot } from './outbox-audit';
-import { DEMO_JOB_DEFINITION, DEMO_QUEUE, DEMO_THING, startDemoStack, type DemoStack } from './stack';
+import {
+  DEMO_INGEST_CLIENT_ID,
+  DEMO_JOB_DEFINITION,
+  DEMO_QUEUE,
+  DEMO_THING,
+  startDemoStack,
+  type DemoStack,
+} from './stack';
 
 /** SiteWise keeps 7 days; the run must end inside that window with room for the wall time of the demo. */
 export const MAX_LIVE_DAYS = 6.9;
@@ -238,7 +245,7 @@ async function loopOnStack(
   const audit = new OutboxAudit(stack.outboxPath);
   let client: MqttClient | undefined;
   try {
-    await waitForSubscriber(stack, 'selfcal-demo-ingest', o.signal);
+    await waitForSubscriber(stack, DEMO_INGEST_CLIENT_ID, o.signal);
     client = await connectPlant(stack.broker.url);
     let alarmPending = false;
     let lastWindowToS = -Infinity;
@@ -592,7 +599,11 @@ function parseAlarm(payload: Buffer): Omit<DriftAlarmRecord, 'receivedAtWallS'> 
   }
 }
 
-async function waitForSubscriber(stack: DemoStack, clientId: string, signal?: AbortSignal): Promise<void> {
+export async function waitForSubscriber(
+  stack: DemoStack,
+  clientId: string,
+  signal?: AbortSignal,
+): Promise<void> {
   // The ingest's persistent session must exist before the plant publishes (aedes drops what no one
   // subscribed to); its subscription shows on the broker.
   const deadline = Date.now() + 60_000;

@@ -29,6 +29,8 @@ import { COMPONENTS, type ComponentName, type DemoBundles } from './bundles';
 import { startComponent, type ComponentProcess } from './children';
 
 export const DEMO_THING = 'selfcal-demo-gateway';
+/** The ingest's MQTT client id: its subscription on the broker says it is ready for readings. */
+export const DEMO_INGEST_CLIENT_ID = 'selfcal-demo-ingest';
 export const DEMO_QUEUE = 'selfcal-demo';
 export const DEMO_JOB_DEFINITION = 'selfcal-calibration';
 
@@ -169,7 +171,7 @@ async function start(o: StackOptions, closers: Closer[], close: () => Promise<vo
       {
         dbPath: outboxPath,
         brokerUrl: broker.url,
-        clientId: 'selfcal-demo-ingest',
+        clientId: DEMO_INGEST_CLIENT_ID,
         lines: [o.lineRef],
         synchronous: 'NORMAL',
       },

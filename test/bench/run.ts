@@ -10,6 +10,10 @@
  *  3. Edge data path (test/bench/edge/): ingest readings/s beside raw better-sqlite3 inserts, publisher
  *     values/s beside the SiteWise emulator's raw capacity, RSS of both with a 1 000 000-reading backlog.
  *
+ *  3b. Whole edge stack (test/bench/edge/stack-bench.ts): readings/s from MQTT publish into the live demo's
+ *     stack until stored in the SiteWise emulator (ingest, publisher and estimator as child processes),
+ *     beside the ingest alone on the same messages; latency percentiles; every reading checked.
+ *
  *  4. Estimator (test/bench/estimator.ts): component updates/s beside the bare estimator step, RSS of the
  *     bundled estimator process.
  *  5. Kernels (test/bench/kernels.ts): member-steps/s of the recalibration likelihood per gpu.js backend
@@ -19,7 +23,7 @@
  *     webasm and cpu kernels, as speed-ups over 1 thread, and whether 1 and 2 threads give the same
  *     posterior bits.
  *
- * Sections: `npm run bench -- ukf plant edge estimator kernels` (any subset; default all). Progress on
+ * Sections: `npm run bench -- ukf plant edge stack estimator kernels` (any subset; default all). Progress on
  * stderr.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,6 +38,7 @@ import { defaultScenario } from '../../simulators/plant/scenario';
 import { WebPhysics } from '../../simulators/plant/web-physics';
 import { allocateSteadyState, solveValidatedSteadyState } from '../../twin/model/steady-state';
 import { benchEdge } from './edge/index';
+import { benchStack } from './edge/stack-bench';
 import { benchEstimator } from './estimator';
 import { benchKernels } from './kernels';
 import { exitWhenWebGpuIdle } from '../../cloud/calibration-job/kernels/gpu-backends';
@@ -217,7 +222,7 @@ function countSettles(s: ReturnType<typeof defaultScenario>): number {
   return d ? Math.ceil(d.rampS / s.samplePeriodS) + 1 : 1;
 }
 
-const SECTIONS = ['ukf', 'plant', 'edge', 'estimator', 'kernels'] as const;
+const SECTIONS = ['ukf', 'plant', 'edge', 'stack', 'estimator', 'kernels'] as const;
 type Section = (typeof SECTIONS)[number];
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -236,6 +241,7 @@ async function main(argv: readonly string[]): Promise<void> {
     if (section === 'ukf') benchmarks.push(benchUkf(topology), benchUkf(loadLine(DRAW_LINE_ID)));
     else if (section === 'plant') benchmarks.push(benchPlant());
     else if (section === 'edge') benchmarks.push(...(await benchEdge()));
+    else if (section === 'stack') benchmarks.push(await benchStack());
     else if (section === 'estimator') benchmarks.push(await benchEstimator());
     else benchmarks.push(...(await benchKernels()));
   }

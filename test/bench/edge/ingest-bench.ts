@@ -64,6 +64,8 @@ export async function startIngestSession(o: {
   nodeArgs?: string[];
 }): Promise<IngestSession> {
   const clientId = o.clientId ?? INGEST_CLIENT_ID;
+  // The outbox must exist (the caller creates it) before anything that would need stopping has started.
+  const reader = new Database(o.dbPath, { readonly: true, timeout: 5000 });
   const broker = await startLocalBroker();
   let acked = 0;
   let waiter: { target: number; resolve: (atMs: number) => void } | undefined;
@@ -77,7 +79,6 @@ export async function startIngestSession(o: {
       waiter = undefined;
     }
   });
-  const reader = new Database(o.dbPath, { readonly: true, timeout: 5000 });
   const seq = reader.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'readings'");
   const ingest = spawnComponent('dist/components/ingest/main.js', {
     marker: '"ingest ready"',

@@ -59,8 +59,14 @@ export interface LoadConnection {
    * Publish every message (QoS 1) with at most `window` in flight — not yet PUBACKed by the broker, or,
    * with `downstream`, not yet done downstream (a closed loop: the broker's queue stays bounded instead of
    * growing without end when the consumer is the slower side). Resolves when the broker has PUBACKed all.
+   * `onWrite(from, to)` hears of each socket write, messages `from` .. `to − 1`, just before it.
    */
-  publishAll(messages: readonly EncodedPublish[], window: number, downstream?: Downstream): Promise<void>;
+  publishAll(
+    messages: readonly EncodedPublish[],
+    window: number,
+    downstream?: Downstream,
+    onWrite?: (from: number, to: number) => void,
+  ): Promise<void>;
   close(): void;
 }
 
@@ -110,7 +116,7 @@ export async function connectLoad(host: string, port: number, clientId: string):
 
   let nextId = 1;
   return {
-    publishAll: (messages, window, downstream) =>
+    publishAll: (messages, window, downstream, onWrite) =>
       new Promise<void>((resolve, reject) => {
         failed = reject;
         const base = acked;
@@ -128,14 +134,16 @@ export async function connectLoad(host: string, port: number, clientId: string):
           // Write in chunks of at least a tenth of the window (fewer, larger writes).
           if (sent < messages.length && sent - done > window - Math.max(1, window / 10)) return;
           const chunks: Buffer[] = [];
+          const from = sent;
           while (sent < messages.length && sent - done < window) {
             const m = messages[sent++] as EncodedPublish;
             m.packet.writeUInt16BE(nextId, m.idOffset);
             chunks.push(m.packet);
             nextId = nextId === 65535 ? 1 : nextId + 1;
           }
-          if (chunks.length > 0)
-            socket.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+          if (chunks.length === 0) return;
+          onWrite?.(from, sent);
+          socket.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
         };
         onAck = pump;
         downstream?.onProgress(pump);

@@ -187,3 +187,31 @@ export function sampleMemory(pid: number, periodMs = 200) {
 }
 
 export const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/**
+ * CPU time a process has used (user + system) [s], from /proc/<pid>/stat; NaN once it has gone (or off
+ * Linux). Linux counts it in clock ticks of 1/100 s (USER_HZ).
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14, 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Jiffies the whole machine spent busy (not idle or waiting for I/O) and in all, from /proc/stat. */
+export function machineCpu(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
