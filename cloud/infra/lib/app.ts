@@ -28,6 +28,13 @@ export interface SelfcalAppOptions {
   readonly outdir?: string;
   /** Where to package the edge components (default DEFAULT_COMPONENTS_DIR). */
   readonly componentsDir?: string;
+  /**
+   * Register cdk-nag as a synth validation plugin (default true). Tests run the checks themselves
+   * (`AwsSolutionsChecks.validateScope`) to assert on the findings.
+   */
+  readonly nagPlugin?: boolean;
+  /** CDK's built-in CloudFormation schema validation at synth (default true; about 5 s). */
+  readonly cloudFormationValidation?: boolean;
 }
 
 export interface SelfcalApp {
@@ -40,6 +47,7 @@ export async function createSelfcalApp(options: SelfcalAppOptions = {}): Promise
   const app = new App({
     context: { ...FEATURE_FLAGS, ...options.context },
     ...(options.outdir ? { outdir: options.outdir } : {}),
+    builtinCloudFormationValidation: options.cloudFormationValidation ?? true,
   });
   const config = infraConfigFrom((key) => app.node.tryGetContext(key) as unknown, packageVersion());
   const componentsDir = options.componentsDir ?? DEFAULT_COMPONENTS_DIR;
@@ -54,6 +62,6 @@ export async function createSelfcalApp(options: SelfcalAppOptions = {}): Promise
     componentsDir,
     repoRoot: REPO_ROOT,
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nagPlugin ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack, config };
 }

@@ -45,7 +45,10 @@ export const WORKFLOW_TIMEOUT = Duration.days(1);
 /** Bytes of the window part of a job config (`,"window":{"from":"…","to":"…"}` with millisecond instants). */
 const WINDOW_BYTES = 80;
 
-/** The JSONata of the plan: window, source and lines. */
+/**
+ * The JSONata of the plan: window, source and lines. `lines` is always an array (`$append([], …)`: JSONata
+ * makes a one-element result a single value, which a Map state would refuse).
+ */
 export function planExpression(fleet: readonly JobFleetEntry[], windowHours: number): string {
   const fleetJson = JSON.stringify(fleet);
   return `{% (
@@ -56,12 +59,24 @@ export function planExpression(fleet: readonly JobFleetEntry[], windowHours: num
   {
     'source': $alarmed ? 'drift' : 'schedule',
     'window': { 'from': $fromMillis($toMillis($to) - ${windowHours * 3_600_000}), 'to': $to },
-    'lines': $alarmed
+    'lines': $append([], $alarmed
       ? $filter($fleet, function($l) { $count($alarms[lineId = $l.lineId and thingName = $l.thingName]) > 0 })
-      : $fleet
+      : $fleet)
   }
 ) %}`;
 }
+
+/** The JSONata of a job's name and `jobConfig` parameter, for the fleet (input: the plan's output). */
+export const FLEET_JOB = {
+  jobName: `{% 'selfcal-schedule-' & ${stamp('$states.input.window.to')} %}`,
+  jobConfig: `{% $string({ 'fleet': $states.input.lines, 'window': $states.input.window }) %}`,
+} as const;
+
+/** The same for one alarmed line (input: `{ line, window }`, a Map item). */
+export const LINE_JOB = {
+  jobName: `{% 'selfcal-drift-' & $states.input.line.lineId & '-' & ${stamp('$states.input.window.to')} %}`,
+  jobConfig: `{% $string({ 'fleet': [$states.input.line], 'window': $states.input.window }) %}`,
+} as const;
 
 export class RecalibrationWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -118,8 +133,7 @@ export class RecalibrationWorkflow extends Construct {
   private fleetJob(props: RecalibrationWorkflowProps): sfn.IChainable {
     const arraySize = props.fleet.length >= 2 ? props.fleet.length : undefined;
     return this.submitWithFallback('Fleet', props, {
-      jobName: `{% 'selfcal-schedule-' & ${stamp('$states.input.window.to')} %}`,
-      jobConfig: `{% $string({ 'fleet': $states.input.lines, 'window': $states.input.window }) %}`,
+      ...FLEET_JOB,
       ...(arraySize === undefined ? {} : { arraySize }),
     });
   }
@@ -134,12 +148,7 @@ export class RecalibrationWorkflow extends Construct {
       },
       maxConcurrency: 10,
     });
-    map.itemProcessor(
-      this.submitWithFallback('Line', props, {
-        jobName: `{% 'selfcal-drift-' & $states.input.line.lineId & '-' & ${stamp('$states.input.window.to')} %}`,
-        jobConfig: `{% $string({ 'fleet': [$states.input.line], 'window': $states.input.window }) %}`,
-      }),
-    );
+    map.itemProcessor(this.submitWithFallback('Line', props, LINE_JOB));
     return map;
   }
 
