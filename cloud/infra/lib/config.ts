@@ -56,6 +56,11 @@ export interface InfraConfig {
   readonly jobTimeoutMinutes: number;
   /** A GPU job RUNNABLE this long for want of capacity is cancelled and resubmitted on CPU (10–1440). */
   readonly gpuCapacityWaitMinutes: number;
+  /**
+   * Where recalibrations run: `gpu` (the GPU queue, falling back to CPU) or `cpu` (the CPU queue only;
+   * cheaper where windows are small: docs/deploy.md "Cost").
+   */
+  readonly recalibrationCompute: 'gpu' | 'cpu';
   readonly particles: number;
   readonly logRetentionDays: number;
   /** Secrets Manager secret (name) holding the Ed25519 private key (PKCS#8 PEM) the job signs with. */
@@ -100,6 +105,7 @@ export const INFRA_DEFAULTS: Omit<InfraConfig, 'componentVersion'> = {
   cpuJob: { vcpus: 8, memoryMiB: 14336 },
   jobTimeoutMinutes: 120,
   gpuCapacityWaitMinutes: 30,
+  recalibrationCompute: 'gpu',
   particles: 4096,
   logRetentionDays: 30,
   signingKeySecretName: 'selfcal/manifest-signing-key',
@@ -286,6 +292,14 @@ export function infraConfigFrom(context: ContextReader, defaultVersion: string):
     },
     jobTimeoutMinutes: int('jobTimeoutMinutes', 1, 14 * 24 * 60, d.jobTimeoutMinutes),
     gpuCapacityWaitMinutes: int('gpuCapacityWaitMinutes', 10, 1440, d.gpuCapacityWaitMinutes),
+    recalibrationCompute: opt(
+      'recalibrationCompute',
+      (v, k) => {
+        if (v !== 'gpu' && v !== 'cpu') throw invalid(k, `must be gpu or cpu, got ${JSON.stringify(v)}`);
+        return v;
+      },
+      d.recalibrationCompute,
+    ),
     particles: int('particles', 16, 1_048_576, d.particles),
     logRetentionDays: int('logRetentionDays', 1, 3653, d.logRetentionDays),
     signingKeySecretName: opt(

@@ -93,6 +93,7 @@ export class SelfcalStack extends Stack {
       windowHours: c.windowHours,
       gpu: this.batch.gpu,
       cpu: this.batch.cpu,
+      compute: c.recalibrationCompute,
       logRetention,
     });
     // A job must find its line descriptions in the store.

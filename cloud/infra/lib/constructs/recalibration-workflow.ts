@@ -33,6 +33,8 @@ export interface RecalibrationWorkflowProps {
   readonly windowHours: number;
   readonly gpu: JobTarget;
   readonly cpu: JobTarget;
+  /** `gpu`: the GPU queue first, the CPU queue when it has no capacity; `cpu`: the CPU queue only. */
+  readonly compute: 'gpu' | 'cpu';
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -154,7 +156,8 @@ export class RecalibrationWorkflow extends Construct {
 
   /**
    * GPU first; a GPU job cancelled by its queue for want of capacity goes to the CPU queue; any other
-   * failure fails the execution (which the job-failure alarm counts).
+   * failure fails the execution (which the job-failure alarm counts). With `compute: 'cpu'`, the CPU
+   * queue only.
    */
   private submitWithFallback(
     id: string,
@@ -177,6 +180,7 @@ export class RecalibrationWorkflow extends Construct {
     });
     const cpu = submit(props.cpu, 'Cpu');
     cpu.addCatch(failed, { errors: ['States.ALL'] });
+    if (props.compute === 'cpu') return cpu;
     const gpu = submit(props.gpu, 'Gpu');
     gpu.addCatch(
       sfn.Choice.jsonata(this, `${id}NoGpuCapacity`)

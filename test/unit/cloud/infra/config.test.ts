@@ -72,6 +72,7 @@ describe('infraConfigFrom', () => {
     [{ gpuJobVcpus: 8 }, 'gpuJobVcpus', /does not fit the \.xlarge/],
     [{ grafanaAuthentication: 'OIDC' }, 'grafanaAuthentication', /AWS_SSO or SAML/],
     [{ componentVersion: 'v2' }, 'componentVersion', /x\.y\.z/],
+    [{ recalibrationCompute: 'tpu' }, 'recalibrationCompute', /gpu or cpu/],
   ])('refuses %j naming %s', (context, key, message) => {
     let error: unknown;
     try {

@@ -37,6 +37,7 @@ beforeAll(async () => {
     schedule: 'cron(0 */2 * * ? *)',
     windowHours: '48',
     trustedKeys: JSON.stringify({ 'ops-2026': KEY }),
+    recalibrationCompute: 'cpu',
   });
 }, 120_000);
 afterAll(() => {
@@ -78,13 +79,15 @@ it('runs spot capacity on the configured GPU types, up to the configured vCPUs, 
   });
 });
 
-it('submits the scheduled fleet as one array job of the fleet size, each child a line by its store key', () => {
+it('submits the scheduled fleet as one array job of the fleet size (to the CPU queue, as configured)', () => {
   const sm = Object.values(resources(built.template, 'AWS::StepFunctions::StateMachine'))[0];
   const definition = JSON.parse(render(sm?.['DefinitionString'])) as {
     States: Record<string, { Arguments?: { ArrayProperties?: unknown }; Output?: string }>;
   };
-  expect(definition.States['FleetGpuJob']?.Arguments?.ArrayProperties).toEqual({ Size: 3 });
+  // recalibrationCompute cpu: the CPU queue only.
+  expect(definition.States['FleetGpuJob']).toBeUndefined();
   expect(definition.States['FleetCpuJob']?.Arguments?.ArrayProperties).toEqual({ Size: 3 });
+  expect(JSON.stringify(definition.States['FleetCpuJob'])).toMatch(/BatchCpuQueue/);
   const jobFleet = [
     { lineId: 'plant-a-1', thingName: 'gw-a', line: jobLineRef('plant-a-1') },
     { lineId: 'plant-a-2', thingName: 'gw-a', line: jobLineRef('plant-a-2') },
