@@ -63,7 +63,8 @@ export function gatewayLinePath(version: string, lineId: string): string {
 
 /**
  * The recipe to register: artifact URIs under `s3://<bucket>/<keyPrefix><name>/<version>/`, and for the
- * ingest one artifact per fleet line description.
+ * ingest one artifact per fleet line description. (The file a gateway gets is named by the URI's last
+ * segment, so the prefix may carry anything.)
  */
 export function deployedRecipe(
   component: EdgeComponent,

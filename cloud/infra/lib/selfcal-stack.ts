@@ -3,7 +3,7 @@
  * the fleet in SiteWise, Batch, the recalibration workflow and its triggers, the gateways (IoT and
  * Greengrass) and observability.
  */
-import { Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -129,6 +129,37 @@ export class SelfcalStack extends Stack {
       repoRoot: props.repoRoot,
     });
     acknowledgeCdkHelpers(this, bucket);
+    this.outputs();
+  }
+
+  /** What docs/deploy.md's steps need after a deploy. */
+  private outputs(): void {
+    const out = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    out(
+      'DataBucketName',
+      this.data.bucket.bucketName,
+      'Savepoints (calibration/), bulk import, component artifacts',
+    );
+    out(
+      'ThingGroupName',
+      this.gateways.thingGroup.thingGroupName as string,
+      'Greengrass core devices join it',
+    );
+    out('GatewayPolicyName', this.gateways.policy.policyName as string, 'IoT policy of the core devices');
+    out('TokenExchangeRoleName', this.gateways.tokenExchangeRole.roleName, 'Greengrass token exchange role');
+    out('TokenExchangeRoleAlias', this.gateways.roleAlias.roleAlias as string, 'Its IoT role alias');
+    out(
+      'RecalibrationStateMachineArn',
+      this.workflow.stateMachine.stateMachineArn,
+      'Start it to recalibrate now',
+    );
+    out('GpuJobQueueArn', this.batch.gpu.queue.jobQueueArn, 'GPU job queue');
+    out('CpuJobQueueArn', this.batch.cpu.queue.jobQueueArn, 'CPU job queue');
+    out('GpuJobDefinitionArn', this.batch.gpu.definition.jobDefinitionArn, 'GPU job definition');
+    out('CpuJobDefinitionArn', this.batch.cpu.definition.jobDefinitionArn, 'CPU job definition');
+    out('GrafanaUrl', `https://${this.observability.workspace.attrEndpoint}`, 'Managed Grafana workspace');
+    out('AlarmTopicArn', this.observability.topic.topicArn, 'Subscribe to get the alarms');
   }
 
   /** The account's IoT data endpoint, asked of IoT at deploy time (the job's shadow client needs it). */

@@ -5,6 +5,9 @@
  * artifact prefix only), the three component versions with their artifacts in the project bucket, and a
  * deployment of them to the thing group.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { Aws, Stack, Validations } from 'aws-cdk-lib';
 import * as greengrass from 'aws-cdk-lib/aws-greengrassv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -50,6 +53,8 @@ export class GreengrassFleet extends Construct {
   readonly roleAlias: iot.CfnRoleAlias;
   readonly componentVersions: greengrass.CfnComponentVersion[];
   readonly deployment: greengrass.CfnDeployment;
+  /** `greengrass/<content hash>/`: where this release's artifacts are. */
+  readonly artifactPrefix: string;
 
   constructor(scope: Construct, id: string, props: GreengrassFleetProps) {
     super(scope, id);
@@ -69,9 +74,14 @@ export class GreengrassFleet extends Construct {
       policyName: `${props.prefix}-gateway`,
       policyDocument: gatewayPolicyDocument(this.roleAlias.attrRoleAliasArn),
     });
+    // Artifacts live under a prefix named by their content: changed code or descriptions change every
+    // artifact URI, hence the recipes, and Greengrass refuses a second version under the same number
+    // (the deploy fails, asking for a new componentVersion) instead of gateways downloading files
+    // whose digests no longer match their registered version.
+    this.artifactPrefix = `${BUCKET_PREFIXES.greengrass}${releaseHash(props.componentsDir, props.lines)}/`;
     const artifacts = new s3deploy.BucketDeployment(this, 'Artifacts', {
       destinationBucket: props.bucket,
-      destinationKeyPrefix: BUCKET_PREFIXES.greengrass,
+      destinationKeyPrefix: this.artifactPrefix,
       sources: [
         s3deploy.Source.asset(props.componentsDir, { exclude: ['recipes', 'recipes/**'] }),
         ...props.lines.map((l) => {
@@ -88,7 +98,7 @@ export class GreengrassFleet extends Construct {
       memoryLimit: 512,
     });
     this.componentVersions = props.components.map((c) => {
-      const recipe = deployedRecipe(c, props.bucket.bucketName, BUCKET_PREFIXES.greengrass, props.lines);
+      const recipe = deployedRecipe(c, props.bucket.bucketName, this.artifactPrefix, props.lines);
       const version = new greengrass.CfnComponentVersion(this, `Component-${c.name}`, {
         inlineRecipe: Stack.of(this).toJsonString(recipe),
       });
@@ -190,6 +200,19 @@ export function gatewayPolicyDocument(roleAliasArn: string): Record<string, unkn
       { Effect: 'Allow', Action: 'greengrass:ResolveComponentCandidates', Resource: '*' },
     ],
   };
+}
+
+/** 12 hex digits of SHA-256 over every packaged file (path and bytes) and the deployed descriptions. */
+export function releaseHash(componentsDir: string, lines: readonly DeployedLine[]): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  for (const file of walk(componentsDir))
+    hash.update(relative(componentsDir, file)).update(readFileSync(file));
+  for (const l of lines) hash.update(l.lineId).update(l.descriptionJson);
+  return hash.digest('hex').slice(0, 12);
 }
 
 function deploymentComponents(

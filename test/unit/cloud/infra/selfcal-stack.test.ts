@@ -453,22 +453,18 @@ describe('IoT and Greengrass', () => {
       'com.selfcal.Ingest',
       'com.selfcal.Publisher',
     ]);
+    const prefix = built.stack.gateways.artifactPrefix;
+    expect(prefix).toMatch(/^greengrass\/[0-9a-f]{12}\/$/);
     for (const r of recipes) {
       const source = parseYaml(
         readFileSync(join(__dirname, '../../../../recipes', `${r.ComponentName}.yaml`), 'utf8'),
-      ) as {
-        ComponentConfiguration: unknown;
-      };
+      ) as { ComponentConfiguration: unknown };
       expect(r.ComponentConfiguration).toEqual(source.ComponentConfiguration);
       expect(r.ComponentVersion).toBe(built.config.componentVersion);
+      const base = `s3://data-bucket/${prefix}${r.ComponentName}/${r.ComponentVersion}/`;
       const uris = r.Manifests.flatMap((m) => m.Artifacts.map((a) => a.URI));
-      expect(uris).toContainEqual(
-        `s3://data-bucket/greengrass/${r.ComponentName}/${r.ComponentVersion}/main.js`,
-      );
-      for (const u of uris)
-        expect(u.startsWith(`s3://data-bucket/greengrass/${r.ComponentName}/${r.ComponentVersion}/`)).toBe(
-          true,
-        );
+      expect(uris).toContainEqual(`${base}main.js`);
+      for (const u of uris) expect(u.startsWith(base)).toBe(true);
     }
     const ingest = recipes.find((r) => r.ComponentName === 'com.selfcal.Ingest');
     expect(ingest?.Manifests[0]?.Artifacts.map((a) => a.URI)).toContainEqual(
@@ -510,7 +506,7 @@ describe('IoT and Greengrass', () => {
     const prefixes = Object.values(resources(built.template, 'Custom::CDKBucketDeployment')).map(
       (d) => d['DestinationBucketKeyPrefix'],
     );
-    expect(prefixes.sort()).toEqual(['calibration/', 'dashboards/', 'greengrass/']);
+    expect(prefixes.sort()).toEqual(['calibration/', 'dashboards/', built.stack.gateways.artifactPrefix]);
   });
 });
 
@@ -559,5 +555,35 @@ describe('observability', () => {
     expect(sql).toMatch(
       /^SELECT \* FROM '\$aws\/sitewise\/asset-models\/<SitewiseModel.*\.AssetModelId>\/assets\/\+\/properties\/\+'$/,
     );
+  });
+});
+
+describe('outputs', () => {
+  it('names what docs/deploy.md asks for after a deploy', () => {
+    const outputs = Object.keys(built.template.toJSON()['Outputs'] as Record<string, unknown>);
+    expect(outputs.sort()).toEqual(
+      [
+        'AlarmTopicArn',
+        'CpuJobDefinitionArn',
+        'CpuJobQueueArn',
+        'DataBucketName',
+        'GatewayPolicyName',
+        'GpuJobDefinitionArn',
+        'GpuJobQueueArn',
+        'GrafanaUrl',
+        'RecalibrationStateMachineArn',
+        'ThingGroupName',
+        'TokenExchangeRoleAlias',
+        'TokenExchangeRoleName',
+      ].sort(),
+    );
+    const docs = readFileSync(join(__dirname, '../../../../docs/deploy.md'), 'utf8');
+    for (const o of [
+      'ThingGroupName',
+      'GatewayPolicyName',
+      'TokenExchangeRoleName',
+      'TokenExchangeRoleAlias',
+    ])
+      expect(docs).toContain(o);
   });
 });
