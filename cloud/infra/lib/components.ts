@@ -5,9 +5,7 @@
  * line descriptions added to the ingest's artifacts (the ingest and the estimator read them from there).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
-  COMPONENTS,
   artifactFileName,
   packageComponents,
   parseRecipe,
@@ -19,7 +17,6 @@ import { lineArtifactFile, type DeployedLine } from './fleet';
 export const INGEST = 'com.selfcal.Ingest';
 export const PUBLISHER = 'com.selfcal.Publisher';
 export const ESTIMATOR = 'com.selfcal.Estimator';
-export const COMPONENT_NAMES: readonly string[] = COMPONENTS.map((c) => c.name);
 
 /** A packaged component: its recipe as packaged (BUCKET_NAME still in the URIs) and its artifact files. */
 export interface EdgeComponent {
@@ -42,17 +39,6 @@ function edgeComponent(p: PackagedComponent): EdgeComponent {
     recipe: parseRecipe(readFileSync(p.recipeFile, 'utf8')),
     files: p.files,
   };
-}
-
-/** The packaged components already in `dir` (as `packageEdgeComponents` left them). */
-export function readPackagedComponents(dir: string, version: string): EdgeComponent[] {
-  return COMPONENT_NAMES.map((name) => {
-    const recipe = parseRecipe(readFileSync(join(dir, 'recipes', `${name}-${version}.yaml`), 'utf8'));
-    const files = [
-      ...new Set(recipe.Manifests.flatMap((m) => (m.Artifacts ?? []).map((a) => artifactFileName(a.URI)))),
-    ];
-    return { name, version, recipe, files };
-  });
 }
 
 /** Where the line descriptions live on a gateway, relative to a component's work folder. */

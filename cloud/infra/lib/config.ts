@@ -229,118 +229,117 @@ function keyMap(v: unknown, key: string): Record<string, string> {
   return { ...(v as Record<string, string>) };
 }
 
-/** The settings from context, defaults filled in, checked; `componentVersion` defaults to `defaultVersion`. */
-export function infraConfigFrom(context: ContextReader, defaultVersion: string): InfraConfig {
-  const read = (key: string) => {
-    const raw = context(key);
-    return raw === undefined ? undefined : parsed(raw, key);
-  };
-  const d = INFRA_DEFAULTS;
-  const opt = <T>(key: string, f: (v: unknown, key: string) => T, fallback: T): T => {
-    const v = read(key);
+/** Typed reads of context keys, each with its default. */
+class ContextSettings {
+  constructor(private readonly raw: ContextReader) {}
+
+  read(key: string): unknown {
+    const v = this.raw(key);
+    return v === undefined ? undefined : parsed(v, key);
+  }
+
+  private opt<T>(key: string, f: (v: unknown, key: string) => T, fallback: T): T {
+    const v = this.read(key);
     return v === undefined ? fallback : f(v, key);
-  };
-  const int = (key: string, min: number, max: number, fallback: number) =>
-    opt(key, (v, k) => integer(v, k, min, max), fallback);
-  const prefix = opt(
-    'prefix',
-    (v, k) => string(v, k, NAME, 'lower-case letters, digits and -, at most 20'),
-    d.prefix,
-  );
-  const spot = opt(
-    'spot',
-    (v, k) => {
-      if (typeof v !== 'boolean') throw invalid(k, `must be true or false, got ${JSON.stringify(v)}`);
-      return v;
-    },
-    d.spot,
-  );
-  const config: InfraConfig = {
-    prefix,
-    fleet: fleetOf(read, prefix),
-    aliasTemplate: opt(
-      'aliasTemplate',
-      (v, k) => string(v, k, /\{signal\}/, 'a template with {signal}'),
-      d.aliasTemplate,
-    ),
-    schedule: opt(
-      'schedule',
-      (v, k) => string(v, k, /^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)'),
-      d.schedule,
-    ),
-    windowHours: int('windowHours', 1, 24 * 28, d.windowHours),
-    gpuInstanceTypes: opt(
-      'gpuInstanceTypes',
-      (v, k) => stringList(v, k, INSTANCE_TYPE, 'EC2 instance types'),
-      [...d.gpuInstanceTypes],
-    ),
-    cpuInstanceTypes: opt(
-      'cpuInstanceTypes',
-      (v, k) => stringList(v, k, INSTANCE_TYPE, 'EC2 instance types'),
-      [...d.cpuInstanceTypes],
-    ),
-    maxGpuVcpus: int('maxGpuVcpus', 1, 10_000, d.maxGpuVcpus),
-    maxCpuVcpus: int('maxCpuVcpus', 1, 10_000, d.maxCpuVcpus),
-    spot,
+  }
+
+  int(key: string, min: number, max: number, fallback: number): number {
+    return this.opt(key, (v, k) => integer(v, k, min, max), fallback);
+  }
+
+  str<F extends string | undefined>(key: string, pattern: RegExp, what: string, fallback: F): string | F {
+    return this.opt<string | F>(key, (v, k) => string(v, k, pattern, what), fallback);
+  }
+
+  list(key: string, pattern: RegExp, what: string, fallback: readonly string[]): string[] {
+    return this.opt(key, (v, k) => stringList(v, k, pattern, what), [...fallback]);
+  }
+
+  oneOf<T extends string | boolean>(key: string, values: readonly T[], fallback: T): T {
+    return this.opt(
+      key,
+      (v, k) => {
+        if (!values.includes(v as T))
+          throw invalid(k, `must be ${values.join(' or ')}, got ${JSON.stringify(v)}`);
+        return v as T;
+      },
+      fallback,
+    );
+  }
+
+  keys(key: string): Record<string, string> {
+    return this.opt(key, keyMap, {});
+  }
+}
+
+const d = INFRA_DEFAULTS;
+
+function computeSettings(c: ContextSettings) {
+  return {
+    schedule: c.str('schedule', /^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)', d.schedule),
+    windowHours: c.int('windowHours', 1, 24 * 28, d.windowHours),
+    gpuInstanceTypes: c.list('gpuInstanceTypes', INSTANCE_TYPE, 'EC2 instance types', d.gpuInstanceTypes),
+    cpuInstanceTypes: c.list('cpuInstanceTypes', INSTANCE_TYPE, 'EC2 instance types', d.cpuInstanceTypes),
+    maxGpuVcpus: c.int('maxGpuVcpus', 1, 10_000, d.maxGpuVcpus),
+    maxCpuVcpus: c.int('maxCpuVcpus', 1, 10_000, d.maxCpuVcpus),
+    spot: c.oneOf('spot', [true, false], d.spot),
     gpuJob: {
-      vcpus: int('gpuJobVcpus', 1, 192, d.gpuJob.vcpus),
-      memoryMiB: int('gpuJobMemoryMiB', 1024, 2_000_000, d.gpuJob.memoryMiB),
+      vcpus: c.int('gpuJobVcpus', 1, 192, d.gpuJob.vcpus),
+      memoryMiB: c.int('gpuJobMemoryMiB', 1024, 2_000_000, d.gpuJob.memoryMiB),
     },
     cpuJob: {
-      vcpus: int('cpuJobVcpus', 1, 192, d.cpuJob.vcpus),
-      memoryMiB: int('cpuJobMemoryMiB', 1024, 2_000_000, d.cpuJob.memoryMiB),
+      vcpus: c.int('cpuJobVcpus', 1, 192, d.cpuJob.vcpus),
+      memoryMiB: c.int('cpuJobMemoryMiB', 1024, 2_000_000, d.cpuJob.memoryMiB),
     },
-    jobTimeoutMinutes: int('jobTimeoutMinutes', 1, 14 * 24 * 60, d.jobTimeoutMinutes),
-    gpuCapacityWaitMinutes: int('gpuCapacityWaitMinutes', 10, 1440, d.gpuCapacityWaitMinutes),
-    recalibrationCompute: opt(
-      'recalibrationCompute',
-      (v, k) => {
-        if (v !== 'gpu' && v !== 'cpu') throw invalid(k, `must be gpu or cpu, got ${JSON.stringify(v)}`);
-        return v;
-      },
-      d.recalibrationCompute,
-    ),
-    particles: int('particles', 16, 1_048_576, d.particles),
-    logRetentionDays: int('logRetentionDays', 1, 3653, d.logRetentionDays),
-    signingKeySecretName: opt(
+    jobTimeoutMinutes: c.int('jobTimeoutMinutes', 1, 14 * 24 * 60, d.jobTimeoutMinutes),
+    gpuCapacityWaitMinutes: c.int('gpuCapacityWaitMinutes', 10, 1440, d.gpuCapacityWaitMinutes),
+    recalibrationCompute: c.oneOf('recalibrationCompute', ['gpu', 'cpu'] as const, d.recalibrationCompute),
+    particles: c.int('particles', 16, 1_048_576, d.particles),
+    signingKeySecretName: c.str(
       'signingKeySecretName',
-      (v, k) => string(v, k, /^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a secret name'),
+      /^[A-Za-z0-9/_+=.@-]{1,512}$/,
+      'a secret name',
       d.signingKeySecretName,
     ),
-    signingKeyId: opt(
-      'signingKeyId',
-      (v, k) => string(v, k, /^.{1,128}$/, 'a key id of 1–128 characters'),
-      undefined,
-    ),
-    trustedKeys: opt('trustedKeys', keyMap, {}),
-    componentVersion: opt(
-      'componentVersion',
-      (v, k) => string(v, k, SEMVER, 'a version x.y.z'),
-      defaultVersion,
-    ),
-    nucleusVersion: opt(
-      'nucleusVersion',
-      (v, k) => string(v, k, SEMVER, 'a version x.y.z'),
-      d.nucleusVersion,
-    ),
-    shadowManagerVersion: opt(
-      'shadowManagerVersion',
-      (v, k) => string(v, k, SEMVER, 'a version x.y.z'),
-      d.shadowManagerVersion,
-    ),
-    jobRecordDays: int('jobRecordDays', 1, 3650, d.jobRecordDays),
-    publisherLagAlarmMinutes: int('publisherLagAlarmMinutes', 5, 7 * 24 * 60, d.publisherLagAlarmMinutes),
-    alarmEmail: opt('alarmEmail', (v, k) => string(v, k, EMAIL, 'an e-mail address'), undefined),
-    grafanaAuthentication: opt(
+    signingKeyId: c.str('signingKeyId', /^.{1,128}$/, 'a key id of 1–128 characters', undefined),
+  };
+}
+
+function edgeSettings(c: ContextSettings, defaultVersion: string) {
+  return {
+    trustedKeys: c.keys('trustedKeys'),
+    componentVersion: c.str('componentVersion', SEMVER, 'a version x.y.z', defaultVersion),
+    nucleusVersion: c.str('nucleusVersion', SEMVER, 'a version x.y.z', d.nucleusVersion),
+    shadowManagerVersion: c.str('shadowManagerVersion', SEMVER, 'a version x.y.z', d.shadowManagerVersion),
+  };
+}
+
+function operationsSettings(c: ContextSettings) {
+  return {
+    logRetentionDays: c.int('logRetentionDays', 1, 3653, d.logRetentionDays),
+    jobRecordDays: c.int('jobRecordDays', 1, 3650, d.jobRecordDays),
+    publisherLagAlarmMinutes: c.int('publisherLagAlarmMinutes', 5, 7 * 24 * 60, d.publisherLagAlarmMinutes),
+    alarmEmail: c.str('alarmEmail', EMAIL, 'an e-mail address', undefined),
+    grafanaAuthentication: c.oneOf(
       'grafanaAuthentication',
-      (v, k) => {
-        if (v !== 'AWS_SSO' && v !== 'SAML')
-          throw invalid(k, `must be AWS_SSO or SAML, got ${JSON.stringify(v)}`);
-        return v;
-      },
+      ['AWS_SSO', 'SAML'] as const,
       d.grafanaAuthentication,
     ),
-    sitewisePropertiesPerModel: int('sitewisePropertiesPerModel', 1, 10_000, d.sitewisePropertiesPerModel),
+    sitewisePropertiesPerModel: c.int('sitewisePropertiesPerModel', 1, 10_000, d.sitewisePropertiesPerModel),
+  };
+}
+
+/** The settings from context, defaults filled in, checked; `componentVersion` defaults to `defaultVersion`. */
+export function infraConfigFrom(context: ContextReader, defaultVersion: string): InfraConfig {
+  const c = new ContextSettings(context);
+  const prefix = c.str('prefix', NAME, 'lower-case letters, digits and -, at most 20', d.prefix);
+  const config: InfraConfig = {
+    prefix,
+    fleet: fleetOf((key) => c.read(key), prefix),
+    aliasTemplate: c.str('aliasTemplate', /\{signal\}/, 'a template with {signal}', d.aliasTemplate),
+    ...computeSettings(c),
+    ...edgeSettings(c, defaultVersion),
+    ...operationsSettings(c),
   };
   if (config.gpuJob.vcpus > 4 && config.gpuInstanceTypes.some((t) => t.endsWith('.xlarge')))
     throw invalid(

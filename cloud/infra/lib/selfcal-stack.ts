@@ -5,6 +5,7 @@
  */
 import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
@@ -39,9 +40,11 @@ export class SelfcalStack extends Stack {
   readonly triggers: RecalibrationTriggers;
   readonly gateways: GreengrassFleet;
   readonly observability: Observability;
+  private readonly repoRoot: string;
 
   constructor(scope: Construct, id: string, props: SelfcalStackProps) {
     super(scope, id, props);
+    this.repoRoot = props.repoRoot;
     const c = props.config;
     const logRetention = retentionDays(c.logRetentionDays);
     this.lines = deployedFleet(c.fleet);
@@ -60,29 +63,7 @@ export class SelfcalStack extends Stack {
       prune: false,
       memoryLimit: 512,
     });
-    this.batch = new CalibrationBatch(this, 'Batch', {
-      prefix: c.prefix,
-      imageDirectory: props.repoRoot,
-      bucket,
-      assetArns: this.sitewise.assetArns(),
-      thingNames: [...new Set(this.lines.map((l) => l.thingName))],
-      shadowName: CALIBRATION_SHADOW,
-      aliasTemplate: c.aliasTemplate,
-      iotDataEndpoint: this.iotDataEndpoint(),
-      signingKeySecretName: c.signingKeySecretName,
-      signingKeyId: c.signingKeyId,
-      particles: c.particles,
-      gpuInstanceTypes: c.gpuInstanceTypes,
-      cpuInstanceTypes: c.cpuInstanceTypes,
-      maxGpuVcpus: c.maxGpuVcpus,
-      maxCpuVcpus: c.maxCpuVcpus,
-      spot: c.spot,
-      gpuJob: c.gpuJob,
-      cpuJob: c.cpuJob,
-      jobTimeout: Duration.minutes(c.jobTimeoutMinutes),
-      gpuCapacityWait: Duration.minutes(c.gpuCapacityWaitMinutes),
-      logRetention,
-    });
+    this.batch = this.calibrationBatch(c, bucket, logRetention);
     this.workflow = new RecalibrationWorkflow(this, 'Recalibration', {
       prefix: c.prefix,
       fleet: this.lines.map((l) => ({
@@ -160,6 +141,36 @@ export class SelfcalStack extends Stack {
     out('CpuJobDefinitionArn', this.batch.cpu.definition.jobDefinitionArn, 'CPU job definition');
     out('GrafanaUrl', `https://${this.observability.workspace.attrEndpoint}`, 'Managed Grafana workspace');
     out('AlarmTopicArn', this.observability.topic.topicArn, 'Subscribe to get the alarms');
+  }
+
+  private calibrationBatch(
+    c: InfraConfig,
+    bucket: s3.IBucket,
+    logRetention: logs.RetentionDays,
+  ): CalibrationBatch {
+    return new CalibrationBatch(this, 'Batch', {
+      prefix: c.prefix,
+      imageDirectory: this.repoRoot,
+      bucket,
+      assetArns: this.sitewise.assetArns(),
+      thingNames: [...new Set(this.lines.map((l) => l.thingName))],
+      shadowName: CALIBRATION_SHADOW,
+      aliasTemplate: c.aliasTemplate,
+      iotDataEndpoint: this.iotDataEndpoint(),
+      signingKeySecretName: c.signingKeySecretName,
+      signingKeyId: c.signingKeyId,
+      particles: c.particles,
+      gpuInstanceTypes: c.gpuInstanceTypes,
+      cpuInstanceTypes: c.cpuInstanceTypes,
+      maxGpuVcpus: c.maxGpuVcpus,
+      maxCpuVcpus: c.maxCpuVcpus,
+      spot: c.spot,
+      gpuJob: c.gpuJob,
+      cpuJob: c.cpuJob,
+      jobTimeout: Duration.minutes(c.jobTimeoutMinutes),
+      gpuCapacityWait: Duration.minutes(c.gpuCapacityWaitMinutes),
+      logRetention,
+    });
   }
 
   /** The account's IoT data endpoint, asked of IoT at deploy time (the job's shadow client needs it). */

@@ -7,7 +7,7 @@
 import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../../twin/calibration/bounds';
 import type { LineTopology } from '../../../twin/lines/topology';
 import type { SensorKind } from '../../../twin/lines/types';
-import { LINE_FIT_PROPERTIES, PROPERTY_SUFFIX, lineProperties } from '../../../twin/properties';
+import { PROPERTY_SUFFIX, lineProperties } from '../../../twin/properties';
 
 /** measured: a sensor's reading; virtual: an estimator's virtual sensor (or its σ); parameter: the job's
  * posterior; health: roller health and sensor status codes; fit: the line fit and per-signal residuals. */
@@ -90,6 +90,3 @@ export function lagProbeProperty(topology: LineTopology): string {
   if (!first) throw new Error(`line ${topology.line.id} has no sensors`);
   return first.signal;
 }
-
-/** The job's line-fit status property (0 ok, 1 partial, 2 misfit). */
-export const FIT_STATUS_PROPERTY = LINE_FIT_PROPERTIES.status;

@@ -255,6 +255,45 @@ export class Observability extends Construct {
       retainOnDelete: false,
       memoryLimit: 512,
     });
+    const onEvent = this.dashboardImportFunction(props, workspace);
+    const provider = new cr.Provider(this, 'DashboardImportProvider', {
+      onEventHandler: onEvent,
+      logGroup: new logs.LogGroup(this, 'DashboardProviderLogs', {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    const resource = new CustomResource(this, 'DashboardImportResource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::SelfcalGrafanaDashboards',
+      properties: {
+        WorkspaceId: workspace.attrId,
+        WorkspaceEndpoint: workspace.attrEndpoint,
+        Region: region,
+        DatasourceUid: DATASOURCE_UID,
+        DatasourceName: 'selfcal SiteWise',
+        Bucket: props.bucket.bucketName,
+        Keys: dashboards.map((d) => d.key),
+        Version: createHash('sha256')
+          .update(dashboards.map((d) => d.json).join('\n'))
+          .digest('hex')
+          .slice(0, 16),
+      },
+    });
+    resource.node.addDependency(files);
+    acknowledgeLambdaDefaults(onEvent, provider);
+    Validations.of(provider).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(onEvent.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      reason:
+        "CDK's custom resource framework may invoke any version of the import function (Arn:*), and only that function.",
+    });
+  }
+  /** The function that installs the data source and the dashboards (its rights: the workspace's service accounts, dashboards/*). */
+  private dashboardImportFunction(
+    props: ObservabilityProps,
+    workspace: grafana.CfnWorkspace,
+  ): lambda.Function {
+    const region = Stack.of(this).region;
     const onEvent = new lambda.Function(this, 'DashboardImport', {
       description: 'Installs the SiteWise data source and the selfcal dashboards into the Grafana workspace',
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -289,37 +328,7 @@ export class Observability extends Construct {
       reason:
         'The import reads the generated dashboards (dashboards/<lineId>.json) and nothing else of the bucket.',
     });
-    const provider = new cr.Provider(this, 'DashboardImportProvider', {
-      onEventHandler: onEvent,
-      logGroup: new logs.LogGroup(this, 'DashboardProviderLogs', {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
-    });
-    const resource = new CustomResource(this, 'DashboardImportResource', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::SelfcalGrafanaDashboards',
-      properties: {
-        WorkspaceId: workspace.attrId,
-        WorkspaceEndpoint: workspace.attrEndpoint,
-        Region: region,
-        DatasourceUid: DATASOURCE_UID,
-        DatasourceName: 'selfcal SiteWise',
-        Bucket: props.bucket.bucketName,
-        Keys: dashboards.map((d) => d.key),
-        Version: createHash('sha256')
-          .update(dashboards.map((d) => d.json).join('\n'))
-          .digest('hex')
-          .slice(0, 16),
-      },
-    });
-    resource.node.addDependency(files);
-    acknowledgeLambdaDefaults(onEvent, provider);
-    Validations.of(provider).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(onEvent.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
-      reason:
-        "CDK's custom resource framework may invoke any version of the import function (Arn:*), and only that function.",
-    });
+    return onEvent;
   }
 }
 
