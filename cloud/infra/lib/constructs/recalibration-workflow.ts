@@ -80,6 +80,12 @@ export const LINE_JOB = {
   jobConfig: `{% $string({ 'fleet': [$states.input.line], 'window': $states.input.window }) %}`,
 } as const;
 
+/** After the alarmed lines' Map (input: each line's result): did any fail, and the cause to report. */
+export const LINE_RESULTS = {
+  anyFailed: '{% $count($states.input[failed = true]) > 0 %}',
+  cause: `{% 'line(s) ' & $join($states.input[failed = true].lineId, ', ') & ': ' & $string($states.input[failed = true]) %}`,
+} as const;
+
 export class RecalibrationWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
 
@@ -134,13 +140,22 @@ export class RecalibrationWorkflow extends Construct {
   /** The whole fleet: one array job (a single job for a fleet of one). */
   private fleetJob(props: RecalibrationWorkflowProps): sfn.IChainable {
     const arraySize = props.fleet.length >= 2 ? props.fleet.length : undefined;
-    return this.submitWithFallback('Fleet', props, {
-      ...FLEET_JOB,
-      ...(arraySize === undefined ? {} : { arraySize }),
+    const failed = sfn.Fail.jsonata(this, 'FleetFailed', {
+      error: '{% $states.input.Error %}',
+      cause: '{% $states.input.Cause %}',
     });
+    return this.submitWithFallback(
+      'Fleet',
+      props,
+      { ...FLEET_JOB, ...(arraySize === undefined ? {} : { arraySize }) },
+      failed,
+    );
   }
 
-  /** Each alarmed line: its own job. */
+  /**
+   * Each alarmed line: its own job. A line whose job fails is recorded, not thrown (a failed iteration
+   * would stop the others'); the execution fails after the Map when any line did.
+   */
   private lineJobs(props: RecalibrationWorkflowProps): sfn.IChainable {
     const map = sfn.Map.jsonata(this, 'EachAlarmedLine', {
       items: sfn.ProvideItems.jsonata('{% $states.input.lines %}'),
@@ -150,8 +165,23 @@ export class RecalibrationWorkflow extends Construct {
       },
       maxConcurrency: 10,
     });
-    map.itemProcessor(this.submitWithFallback('Line', props, LINE_JOB));
-    return map;
+    const lineFailed = sfn.Pass.jsonata(this, 'LineFailed', {
+      outputs: {
+        lineId: '{% $states.input.line.lineId %}',
+        failed: true,
+        error: '{% $states.input.Error %}',
+        cause: '{% $states.input.Cause %}',
+      },
+    });
+    map.itemProcessor(this.submitWithFallback('Line', props, LINE_JOB, lineFailed));
+    return map.next(
+      sfn.Choice.jsonata(this, 'AnyLineFailed')
+        .when(
+          sfn.Condition.jsonata(LINE_RESULTS.anyFailed),
+          sfn.Fail.jsonata(this, 'LinesFailed', { error: 'RecalibrationFailed', cause: LINE_RESULTS.cause }),
+        )
+        .otherwise(sfn.Succeed.jsonata(this, 'LinesDone')),
+    );
   }
 
   /**
@@ -163,6 +193,7 @@ export class RecalibrationWorkflow extends Construct {
     id: string,
     props: RecalibrationWorkflowProps,
     job: { jobName: string; jobConfig: string; arraySize?: number },
+    failed: sfn.IChainable,
   ): sfn.IChainable {
     const submit = (target: JobTarget, kind: 'Gpu' | 'Cpu') =>
       tasks.BatchSubmitJob.jsonata(this, `${id}${kind}Job`, {
@@ -174,10 +205,6 @@ export class RecalibrationWorkflow extends Construct {
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         outputs: { jobId: '{% $states.result.JobId %}', kind },
       });
-    const failed = sfn.Fail.jsonata(this, `${id}Failed`, {
-      error: '{% $states.input.Error %}',
-      cause: '{% $states.input.Cause %}',
-    });
     const cpu = submit(props.cpu, 'Cpu');
     cpu.addCatch(failed, { errors: ['States.ALL'] });
     if (props.compute === 'cpu') return cpu;

@@ -10,6 +10,7 @@ import { defaultJobName } from '../../../../cloud/batch/submit';
 import {
   FLEET_JOB,
   LINE_JOB,
+  LINE_RESULTS,
   planExpression,
   type JobFleetEntry,
 } from '../../../../cloud/infra/lib/constructs/recalibration-workflow';
@@ -114,5 +115,25 @@ describe('the jobs it submits', () => {
       window: unknown;
     };
     expect(config).toEqual({ fleet: [FLEET[2]], window });
+  });
+});
+
+describe("after the alarmed lines' jobs", () => {
+  const done = { jobId: 'j-1', kind: 'Gpu' };
+  const failed = {
+    lineId: 'press-line',
+    failed: true,
+    error: 'States.TaskFailed',
+    cause: '{"StatusReason":"x"}',
+  };
+
+  it('fails the execution when any line failed, naming it, and not when none did', async () => {
+    expect(await evaluate(LINE_RESULTS.anyFailed, [done, failed])).toBe(true);
+    expect(await evaluate(LINE_RESULTS.anyFailed, [failed])).toBe(true);
+    expect(await evaluate(LINE_RESULTS.anyFailed, [done])).toBe(false);
+    expect(await evaluate(LINE_RESULTS.anyFailed, [done, done])).toBe(false);
+    const cause = (await evaluate(LINE_RESULTS.cause, [done, failed])) as string;
+    expect(cause).toMatch(/^line\(s\) press-line: /);
+    expect(cause).toContain('States.TaskFailed');
   });
 });

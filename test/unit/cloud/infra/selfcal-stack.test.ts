@@ -340,6 +340,21 @@ describe('recalibration triggers', () => {
     });
   });
 
+  it("runs each alarmed line's job to its end even when another line's fails, then fails the execution", () => {
+    const d = definition();
+    const map = d.States['EachAlarmedLine'] as {
+      Next: string;
+      ItemProcessor: { States: Record<string, { Type: string; Catch?: { Next: string }[] }> };
+    };
+    const inner = map.ItemProcessor.States;
+    expect(inner['LineGpuJob']?.Catch?.[0]?.Next).toBe('LineNoGpuCapacity');
+    expect(inner['LineCpuJob']?.Catch?.[0]?.Next).toBe('LineFailed');
+    expect(inner['LineFailed']?.Type).toBe('Pass');
+    expect(Object.values(inner).some((st) => st.Type === 'Fail')).toBe(false);
+    expect(d.States[map.Next]).toMatchObject({ Type: 'Choice', Choices: [{ Next: 'LinesFailed' }] });
+    expect(d.States['LinesFailed']).toMatchObject({ Type: 'Fail', Error: 'RecalibrationFailed' });
+  });
+
   it('logs every execution and traces it', () => {
     const sm = only('AWS::StepFunctions::StateMachine');
     expect(sm['LoggingConfiguration']).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
