@@ -8,9 +8,13 @@ import tseslint from 'typescript-eslint';
 //   platform/        code edge and cloud share: twin/ and packages
 //   edge-components/ twin/, platform/, packages; never cloud/
 //   cloud/           twin/, platform/, packages; never edge-components/
+//   cloud/infra/     the CDK app: as cloud/, plus scripts/ (it packages the edge components as
+//                    `npm run package` does); the only place (with test/) that imports cloud/infra/ or
+//                    the CDK packages (aws-cdk-lib, constructs, cdk-nag), so that the job image and the
+//                    edge bundles never carry them
 //   simulators/, cli/, scripts/, test/  unrestricted (cli/ and scripts/ launch simulators on purpose)
 // Production folders (twin, platform, edge-components, cloud) never import simulators/, test/, cli/ or
-// scripts/. Each restriction is a regular expression on the import specifier; it is applied to `import`
+// scripts/ (cloud/infra/ excepted for scripts/). Each restriction is a regular expression on the import specifier; it is applied to `import`
 // and `import type`, `export … from`, `import x = require()` (no-restricted-imports) and to `require()`,
 // `import()` and `typeof import()` types (no-restricted-syntax selectors built from the same expression).
 // ---------------------------------------------------------------------------------------------------
@@ -35,6 +39,23 @@ const CLOUD_NOT_EDGE = {
   regex: intoFolder('edge-components'),
   message:
     'house rule: cloud/ never imports edge-components/ (they deploy separately); shared code belongs in platform/ or twin/.',
+};
+const INFRA_DEV_ONLY = {
+  regex: intoFolder('simulators', 'test', 'cli'),
+  message:
+    'house rule: cloud/infra/ (the CDK app) imports scripts/ (the component packaging) but never simulators/, test/ or cli/.',
+};
+const NOT_INFRA = {
+  regex: intoFolder('infra'),
+  message:
+    'house rule: only cloud/infra/ itself (and test/) imports cloud/infra/: the job, the edge and the core never carry deployment code.',
+};
+/** The CDK packages: deployment tooling, for cloud/infra/ (and test/) only. */
+const CDK_PACKAGE_NAMES = ['aws-cdk-lib', 'aws-cdk', 'constructs', 'cdk-nag'];
+const CDK_PACKAGES = {
+  regex: new RegExp(`^(?:${CDK_PACKAGE_NAMES.join('|')})(?:/|$)`),
+  message:
+    'house rule: only cloud/infra/ (the CDK app) imports aws-cdk-lib, constructs or cdk-nag: the job image and the edge bundles never carry them.',
 };
 const PLATFORM_ONLY_TWIN = {
   regex: intoFolder('edge-components', 'cloud', 'simulators', 'test', 'cli', 'scripts'),
@@ -75,6 +96,7 @@ const IO_PACKAGES = [
   'csv-parse',
   'tsx',
   'esbuild',
+  ...CDK_PACKAGE_NAMES,
 ];
 const TWIN_NO_IO_PACKAGES = {
   regex: new RegExp(`^(?:${IO_PACKAGES.map((p) => escape(p).replace('\\.\\+', '.+')).join('|')})(?:/|$)`),
@@ -147,6 +169,7 @@ export default tseslint.config(
       'artifacts/',
       'validation-results/',
       '.device/',
+      'cdk.out/',
     ],
   },
   js.configs.recommended,
@@ -190,7 +213,9 @@ export default tseslint.config(
       ],
     },
   },
-  boundary(['platform/**'], [PLATFORM_ONLY_TWIN]),
-  boundary(['edge-components/**'], [EDGE_NOT_CLOUD, DEV_ONLY]),
-  boundary(['cloud/**'], [CLOUD_NOT_EDGE, DEV_ONLY]),
+  boundary(['platform/**'], [PLATFORM_ONLY_TWIN, CDK_PACKAGES]),
+  boundary(['edge-components/**'], [EDGE_NOT_CLOUD, DEV_ONLY, CDK_PACKAGES]),
+  boundary(['cloud/**'], [CLOUD_NOT_EDGE, DEV_ONLY, NOT_INFRA, CDK_PACKAGES]),
+  // Later than cloud/**: its rules replace those for the CDK app's files.
+  boundary(['cloud/infra/**'], [CLOUD_NOT_EDGE, INFRA_DEV_ONLY]),
 );

@@ -27,9 +27,19 @@ export interface FleetLine {
   lineId: string;
   /** The gateway (IoT thing) whose calibration shadow gets the manifest. */
   thingName: string;
-  /** Line description: a shipped id or a path (default reference-web-line). */
+  /**
+   * Line description: a shipped id, a path, or `store:<key>`, an object of the job's object store
+   * (default reference-web-line).
+   */
   line: string;
 }
+
+/**
+ * A fleet line's `line` that names an object of the job's object store (`store:lines/<lineId>.json`)
+ * rather than a shipped id or a file in the image: how a deployment (the CDK app) hands the job the
+ * fleet's own line descriptions.
+ */
+export const STORE_LINE_PREFIX = 'store:';
 
 export type ObjectStoreConfig =
   | { type: 'folder'; path: string }

@@ -9,11 +9,12 @@
  *   the deterministic signed manifest is stored and published unless the shadow already holds a
  *   manifest of this version or newer.
  */
-import type { LineTopology } from '../../twin/lines/topology';
+import { LineDescriptionError } from '../../twin/errors';
+import { compileLineDescription, type LineTopology } from '../../twin/lines/topology';
 import { loadLineFrom } from '../../platform/line-file';
 import { calibrateWindow } from './calibrate-window';
 import type { ManifestChannel, ObjectStore, PosteriorSink, WindowSource } from './io/contracts';
-import { seedFor, type FleetLine, type JobConfig } from './job-config';
+import { STORE_LINE_PREFIX, seedFor, type FleetLine, type JobConfig } from './job-config';
 import { EXIT_INVALID, EXIT_MISFIT, EXIT_OK, EXIT_TRANSIENT, JobError, exitCodeFor } from './job-errors';
 import { jobObjectKeys, jobWindow, type JobObjectKeys, type JobWindow } from './job-keys';
 import { jsonLogger, type JobLogger } from './job-log';
@@ -105,11 +106,25 @@ export async function runCalibrationJob(
   return { exitCode, lines: outcomes };
 }
 
-function loadTopology(line: FleetLine): LineTopology {
+/**
+ * The line description of a fleet line: a shipped id or a file (`loadLineFrom`), or `store:<key>`, read
+ * from the object store. A description that is missing or invalid is JOB_INPUT_INVALID (exit 2); a
+ * store that cannot be read fails as its I/O error does (transient: retried).
+ */
+export async function loadFleetTopology(line: FleetLine, store: ObjectStore): Promise<LineTopology> {
   try {
-    return loadLineFrom(line.line);
+    if (!line.line.startsWith(STORE_LINE_PREFIX)) return loadLineFrom(line.line);
+    const key = line.line.slice(STORE_LINE_PREFIX.length);
+    const body = await store.get(key);
+    if (body === undefined) {
+      throw new LineDescriptionError('', `no object '${key}' in ${store.description}`, {
+        code: 'LINE_UNREADABLE',
+      });
+    }
+    return compileLineDescription(body.toString('utf8'));
   } catch (cause) {
-    throw new JobError('JOB_INPUT_INVALID', `line ${line.lineId}: ${(cause as Error).message}`, { cause });
+    if (!(cause instanceof LineDescriptionError)) throw cause;
+    throw new JobError('JOB_INPUT_INVALID', `line ${line.lineId}: ${cause.message}`, { cause });
   }
 }
 
@@ -123,7 +138,7 @@ async function runLine(
   keys: JobObjectKeys,
   outcome: LineOutcome,
 ): Promise<void> {
-  const topology = loadTopology(line);
+  const topology = await loadFleetTopology(line, io.store);
   const base = { lineId: line.lineId, key: keys.key };
   let result = parseStored<StoredResult>(await io.store.get(keys.result), keys.result, log);
   if (result) {

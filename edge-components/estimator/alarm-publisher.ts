@@ -1,9 +1,8 @@
 import type { JsonObject, PubSub } from '../runtime/contract';
 import type { Logger } from '../../platform/logger';
+import { cloudDriftTopic, localDriftTopic } from '../../twin/alarm-topics';
 
-export const localDriftTopic = (lineId: string): string => `lines/${lineId}/alarms/drift`;
-export const cloudDriftTopic = (thingName: string, lineId: string): string =>
-  `selfcal/${thingName}/lines/${lineId}/drift`;
+export { cloudDriftTopic, localDriftTopic } from '../../twin/alarm-topics';
 
 interface PendingAlarm {
   topic: string;

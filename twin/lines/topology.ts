@@ -165,6 +165,16 @@ export function isShippedLine(id: string): boolean {
   return Object.hasOwn(SHIPPED_LINES, id);
 }
 
+/** The description of a shipped line as shipped (the JSON value, before validation and compilation). */
+export function shippedLineDescription(id: string): unknown {
+  if (!isShippedLine(id)) {
+    throw new LineDescriptionError('', `unknown line '${id}' (shipped: ${SHIPPED_LINE_IDS.join(', ')})`, {
+      code: 'LINE_UNREADABLE',
+    });
+  }
+  return structuredClone(SHIPPED_LINES[id]);
+}
+
 /** Parse, validate and compile a line description given as JSON text or an already-parsed value. */
 export function compileLineDescription(input: string | unknown): LineTopology {
   return compileLine(parseLineDescription(input));

@@ -29,6 +29,9 @@ const CLOUD_NOT_EDGE = 'cloud/ never imports edge-components/';
 const DEV_ONLY =
   'production code (twin/, platform/, edge-components/, cloud/) never imports simulators/, test/, cli/ or scripts/';
 const PLATFORM = 'platform/ is shared by edge and cloud: it imports only twin/ and packages';
+const INFRA_DEV_ONLY = 'cloud/infra/ (the CDK app) imports scripts/ (the component packaging) but never';
+const NOT_INFRA = 'only cloud/infra/ itself (and test/) imports cloud/infra/';
+const CDK_PACKAGES = 'only cloud/infra/ (the CDK app) imports aws-cdk-lib, constructs or cdk-nag';
 
 /** [file the snippet is linted as, snippet, the house rule it breaks (null: allowed)]. */
 type Case = [string, string, string | null];
@@ -141,6 +144,23 @@ const forbidden: Case[] = [
     PLATFORM,
   ],
   ['platform/x.ts', "export const c = require('../cloud/batch/submit');", PLATFORM],
+  // The CDK app: deployment code stays in cloud/infra/.
+  ...['aws-cdk-lib', 'aws-cdk-lib/aws-batch', 'constructs', 'cdk-nag'].flatMap((m): Case[] => [
+    ['cloud/calibration-job/x.ts', `import '${m}';`, CDK_PACKAGES],
+    ['cloud/dashboards/x.ts', `export const m = require('${m}');`, CDK_PACKAGES],
+    ['edge-components/publisher/x.ts', `import '${m}';`, CDK_PACKAGES],
+    ['platform/x.ts', `import '${m}';`, CDK_PACKAGES],
+  ]),
+  ['twin/x.ts', "import 'aws-cdk-lib';", TWIN_IO_PACKAGE],
+  ['cloud/calibration-job/x.ts', "import '../infra/lib/app';", NOT_INFRA],
+  ['cloud/batch/x.ts', "export const app = import('../infra/lib/selfcal-stack');", NOT_INFRA],
+  ['edge-components/x.ts', "import '../cloud/infra/lib/app';", EDGE_NOT_CLOUD],
+  ['cloud/infra/lib/x.ts', "import '../../../edge-components/store/outbox';", CLOUD_NOT_EDGE],
+  ...['simulators/plant/plant-simulator', 'test/fault/mqtt-rig', 'cli/main'].map((target): Case => [
+    'cloud/infra/lib/constructs/x.ts',
+    `import '../../../../${target}';`,
+    INFRA_DEV_ONLY,
+  ]),
 ];
 
 const allowed: Case[] = [
@@ -184,6 +204,11 @@ const allowed: Case[] = [
   [
     'cloud/calibration-job/x.ts',
     "import '../../twin/lines/topology';\nimport '../../platform/line-file';\nimport '../batch/submit';\nimport '@aws-sdk/client-batch';\nimport 'gpu.js';",
+    null,
+  ],
+  [
+    'cloud/infra/lib/x.ts',
+    "import 'aws-cdk-lib';\nimport 'cdk-nag';\nimport '../../../scripts/package-components';\nimport '../../batch/job-definition';\nimport '../../dashboards/grafana-dashboard';\nimport '../../../twin/properties';\nimport './fleet';",
     null,
   ],
   // cli/, scripts/, test/ and simulators/ are not restricted: cli/ and scripts/ launch simulators on purpose.

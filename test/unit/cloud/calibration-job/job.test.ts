@@ -6,9 +6,25 @@ import { memoryLogger } from '../../../../cloud/calibration-job/job-log';
 import { verifyManifest, type SignedManifest } from '../../../../twin/calibration/manifest';
 import { DRAW_LINE_ID, loadLine } from '../../../../twin/lines/topology';
 import { EXIT_MISFIT } from '../../../../cloud/calibration-job/job-errors';
+import { misfitFilterPattern } from '../../../../cloud/infra/lib/constructs/observability';
 import { WINDOW, WINDOW_FROM_S, WINDOW_TO_S, plantReadings, unitRig, type UnitRig } from './job-test-support';
 
 const topology = loadLine();
+
+/**
+ * A CloudWatch JSON filter pattern of string equalities joined by && and || (what the CDK app's metric
+ * filters are made of) as a predicate on a parsed log record.
+ */
+function jsonFilter(pattern: string): (record: Record<string, unknown>) => boolean {
+  const body = pattern
+    .replace(/^\{\s*|\s*\}$/g, '')
+    .replace(
+      /\$\.([A-Za-z_]+)\s*=\s*("[^"]*")/g,
+      (_m, field: string, value: string) => `r[${JSON.stringify(field)}] === ${value}`,
+    );
+  if (!/^[\s()&|r[\]"=A-Za-z_0-9-]*$/.test(body)) throw new Error(`not a pattern of equalities: ${pattern}`);
+  return new Function('r', `return ${body};`) as (record: Record<string, unknown>) => boolean;
+}
 const keys = (lineId: string) => jobObjectKeys(lineId, jobWindow(WINDOW));
 const readings = plantReadings(11);
 
@@ -190,6 +206,11 @@ describe('runCalibrationJob', () => {
       lineId: 'misfit',
       dof: written?.fit.dof,
     });
+    // The deployment's misfit alarm counts, with a CloudWatch metric filter on these JSON lines, this one.
+    const counted = records.filter(jsonFilter(misfitFilterPattern().logPatternString));
+    expect(counted.map((r) => [r['msg'], r['lineId']])).toEqual([
+      ['model misfit: no manifest signed', 'misfit'],
+    ]);
   });
 
   it('refuses to sign parameters outside the physical bounds', async () => {
