@@ -265,6 +265,7 @@ async function runDemoCommand(io: CliIo, o: DemoCliOptions, command: Command): P
     samplePeriodS: o.samplePeriod,
     particles: particlesGiven ? o.particles : DEFAULT_LIVE.particles,
     backend: o.backend,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
     ...(o.speed !== undefined ? { speed: o.speed } : {}),
     scheduleHours: o.scheduleHours,
     windowHours: o.windowHours,

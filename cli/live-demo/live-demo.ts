@@ -53,6 +53,8 @@ export interface LiveDemoOptions extends DemoOptions {
   lineRef: string;
   particles: number;
   backend: string;
+  /** Worker threads of each recalibration's member evaluations (the job's `threads`); undefined: every core. */
+  threads?: number;
   /** Simulated seconds per wall second; undefined: as fast as the stack takes it. */
   speed?: number;
   /** Simulated hours between scheduled recalibrations (0: none on a schedule). */
@@ -468,7 +470,10 @@ class PlantLoop {
         jobName: `selfcal-demo-${n}-${reason}`,
         fleet: [{ lineId: this.run.lineId, thingName: DEMO_THING, line: this.o.lineRef }],
         window: { from: window.from, to: window.to },
-        configOverrides: { seed: this.o.seed + n },
+        configOverrides: {
+          seed: this.o.seed + n,
+          ...(this.o.threads !== undefined ? { threads: this.o.threads } : {}),
+        },
       });
       record.jobId = jobId;
       this.o.onEvent?.(
