@@ -1,7 +1,9 @@
 /**
  * `selfcal demo` (the live loop): runs it, shows progress on stderr (a one-line display on a terminal,
  * plain log lines otherwise), prints the summary (or `--json`), writes `<out>/summary.json` and
- * `<out>/report-data.json`, `<out>/report.html` (cli/report/render-report.ts), and stops everything it started, on Ctrl-C / SIGTERM too.
+ * `<out>/report-data.json`, `<out>/report.html` (cli/report/render-report.ts), and stops everything it
+ * started, on Ctrl-C / SIGTERM too. A SIGKILL it cannot handle: its child processes then stop on their own
+ * (children.ts, simulators/batch/runner.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
