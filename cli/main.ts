@@ -203,6 +203,8 @@ interface DemoCliOptions {
   windowHours: number;
   alarmRecalibration: boolean;
   out: string;
+  replay?: string;
+  columns?: string;
 }
 
 function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions): void {
@@ -216,7 +218,7 @@ function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions)
     .addOption(
       new Option(
         '--days <n>',
-        `simulated days (default ${DEFAULT_LIVE.days}, at most ${MAX_LIVE_DAYS}: SiteWise keeps 7 days; --in-process: ${DEFAULT_DEMO.days}, up to 3650)`,
+        `simulated days (default ${DEFAULT_LIVE.days}, at most ${MAX_LIVE_DAYS}: SiteWise keeps 7 days; --in-process: ${DEFAULT_DEMO.days}, up to 3650; not with --replay)`,
       ).argParser(numberIn(0.01, 3650)),
     )
     .addOption(new Option('--roller <name>', 'idler whose bearing degrades').default(DEFAULT_DEMO.roller))
@@ -246,11 +248,42 @@ function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions)
         .default(DEFAULT_LIVE.windowHours),
     )
     .option('--no-alarm-recalibration', 'do not recalibrate when the edge raises a drift alarm')
+    .option(
+      '--replay <file.csv>',
+      "publish this historian export (with --columns) instead of the plant simulator's readings; the run spans the export's time, rebased to end now; no truth",
+    )
+    .option('--columns <map.json>', '--replay: JSON map from CSV columns to signal names')
     .option('--out <dir>', 'output folder of the live demo', 'demo-output')
     .action((o: DemoCliOptions, command: Command) => runDemoCommand(io, o, command));
 }
 
+/**
+ * `--replay` needs `--columns` and the other way round; the plant's own options do not apply to a replay
+ * (its duration is the export's span): each is refused by name, exit 2.
+ */
+function checkReplayOptions(o: DemoCliOptions, command: Command): void {
+  const invalid = (message: string) => new SelfcalError('CLI_ARGUMENT_INVALID', message);
+  if (o.replay === undefined) {
+    if (o.columns !== undefined) throw invalid('--columns applies only with --replay FILE');
+    return;
+  }
+  if (o.columns === undefined)
+    throw invalid(
+      '--replay needs --columns MAP.json: which CSV column feeds which signal, and the time column (docs/calibrate-csv.md)',
+    );
+  const plantOnly: [string, string][] = [
+    ['days', "--days: a replay runs over the export's own time span (cut the CSV to replay less)"],
+    ['roller', '--roller: a replay has no simulated degradation'],
+    ['samplePeriod', "--sample-period: a replay keeps the export's own spacing"],
+    ['inProcess', '--in-process: the in-process demo simulates the plant; --replay runs the live loop'],
+    ['recalibrate', '--no-recalibrate applies only to --in-process'],
+  ];
+  const given = plantOnly.filter(([key]) => command.getOptionValueSource(key) === 'cli');
+  if (given.length > 0) throw invalid(`not with --replay: ${given.map(([, why]) => why).join('; ')}`);
+}
+
 async function runDemoCommand(io: CliIo, o: DemoCliOptions, command: Command): Promise<void> {
+  checkReplayOptions(o, command);
   const topology = loadLineFrom(o.line);
   requireIdler(topology, o.roller);
   if (o.inProcess) return runInProcessDemo(io, { ...o, days: o.days ?? DEFAULT_DEMO.days }, topology);
@@ -265,10 +298,14 @@ async function runDemoCommand(io: CliIo, o: DemoCliOptions, command: Command): P
     samplePeriodS: o.samplePeriod,
     particles: particlesGiven ? o.particles : DEFAULT_LIVE.particles,
     backend: o.backend,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
     ...(o.speed !== undefined ? { speed: o.speed } : {}),
     scheduleHours: o.scheduleHours,
     windowHours: o.windowHours,
     onAlarm: o.alarmRecalibration,
+    ...(o.replay !== undefined && o.columns !== undefined
+      ? { replay: { csv: o.replay, columns: o.columns } }
+      : {}),
     outDir: o.out,
     json: o.json === true,
     repo: REPO,

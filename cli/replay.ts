@@ -92,7 +92,8 @@ export interface ReplaySummary {
   stopped: boolean;
 }
 
-interface ReplayRow {
+/** A row of the export in its own time (ms); empty cells absent from `values`. */
+export interface ReplayRow {
   tsMs: number;
   values: Record<string, number>;
 }
@@ -128,8 +129,12 @@ export function rebaseOffsetMs(
 const hours = (ms: number): string => `${(ms / 3_600_000).toFixed(1)} h`;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-async function readRows(
-  o: ReplayOptions,
+/**
+ * The export's rows between `from` and `to`, read and checked by the calibration CSV reader (its typed
+ * errors: CSV_*, COLUMN_MAP_*), with the number of signals it feeds; REPLAY_RANGE_EMPTY without a row.
+ */
+export async function readReplayRows(
+  o: Pick<ReplayOptions, 'csv' | 'columns' | 'from' | 'to'>,
   topology: LineTopology,
 ): Promise<{ rows: ReplayRow[]; signals: number }> {
   const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
@@ -214,7 +219,7 @@ async function settle(inFlight: ReadonlySet<Promise<void>>, signal: AbortSignal 
  */
 export async function replayCsv(o: ReplayOptions): Promise<ReplaySummary> {
   const topology = typeof o.line === 'string' ? loadLineFrom(o.line) : o.line;
-  const { rows, signals } = await readRows(o, topology);
+  const { rows, signals } = await readReplayRows(o, topology);
   const first = rows[0] as ReplayRow;
   const last = rows[rows.length - 1] as ReplayRow;
   const startMs = (o.now ?? Date.now)();

@@ -1,7 +1,9 @@
 /**
  * `selfcal demo` (the live loop): runs it, shows progress on stderr (a one-line display on a terminal,
  * plain log lines otherwise), prints the summary (or `--json`), writes `<out>/summary.json` and
- * `<out>/report-data.json`, `<out>/report.html` (cli/report/render-report.ts), and stops everything it started, on Ctrl-C / SIGTERM too.
+ * `<out>/report-data.json`, `<out>/report.html` (cli/report/render-report.ts), and stops everything it
+ * started, on Ctrl-C / SIGTERM too. A SIGKILL it cannot handle: its child processes then stop on their own
+ * (children.ts, simulators/batch/runner.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -42,8 +44,8 @@ export async function runLiveDemoCommand(
   o: LiveCommandOptions,
 ): Promise<LiveCommandResult> {
   checkLiveOptions(o);
+  // Created by the stack: input refused before the start (a bad export) leaves no folder behind.
   const outDir = resolve(o.outDir);
-  mkdirSync(outDir, { recursive: true });
   const lineRef = isLineFilePath(o.line) && !isAbsolute(o.line) ? resolve(o.line) : o.line;
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -66,6 +68,7 @@ export async function runLiveDemoCommand(
     });
     display.clear();
     const { summary, report } = await buildSummary(run, o.topology, run.stack.sitewiseClient);
+    mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(join(outDir, 'report-data.json'), `${JSON.stringify(report)}\n`);
     writeFileSync(join(outDir, 'report.html'), renderReport(report));
@@ -102,7 +105,7 @@ function progressDisplay(io: LiveCommandIo) {
       if (now - last < 200) return;
       last = now;
       const line =
-        `day ${p.simulatedDay.toFixed(2)}/${p.days} | ${Math.round(p.readingsPerSecond)} readings/s | ` +
+        `day ${p.simulatedDay.toFixed(2)}/${Number(p.days.toFixed(2))} | ${Math.round(p.readingsPerSecond)} readings/s | ` +
         `backlog ${p.sitewiseBacklog} (SiteWise) ${p.estimatorBacklog} (estimator) | ${p.phase}` +
         (p.lastCalibration ? ` | last calibration ${p.lastCalibration}` : '');
       io.stderr(`\r\x1b[2K${line.slice(0, (process.stderr.columns ?? 160) - 1)}`);

@@ -1,8 +1,8 @@
 /**
- * `selfcal demo`: the real closed loop on the embedded stack (stack.ts). The plant simulator publishes
- * its readings over MQTT in the ingest's payload format; the ingest stores them in the outbox, the
- * publisher forwards them to the SiteWise emulator, the estimator (UKF) writes virtual sensors and raises
- * drift alarms on MQTT. Recalibrations are submitted to the Batch emulator with @aws-sdk/client-batch on
+ * `selfcal demo`: the real closed loop on the embedded stack (stack.ts). The plant simulator (or, with
+ * `replay`, a historian export: source.ts) publishes its readings over MQTT in the ingest's payload
+ * format; the ingest stores them in the outbox, the publisher forwards them to the SiteWise emulator,
+ * the estimator (UKF) writes virtual sensors and raises drift alarms on MQTT. Recalibrations are submitted to the Batch emulator with @aws-sdk/client-batch on
  * a schedule (every N simulated hours), on each drift alarm the edge raises, and once at the end; the job
  * reads its window from SiteWise, writes the posterior there and a signed manifest to the device shadow,
  * which the estimator verifies and applies (or refuses).
@@ -25,8 +25,7 @@ import { localDriftTopic } from '../../edge-components/estimator/alarm-publisher
 import { CALIBRATION_SHADOW } from '../../twin/calibration/manifest';
 import type { LineTopology } from '../../twin/lines/topology';
 import { SelfcalError } from '../../twin/errors';
-import { PlantSimulator, type TruthSample } from '../../simulators/plant/plant-simulator';
-import { DEFAULT_DEMO, demoScenario, type DemoOptions } from '../demo';
+import { DEFAULT_DEMO, type DemoOptions } from '../demo';
 import { ensureBundles } from './bundles';
 import { DemoError } from './errors';
 import { OutboxAudit, type OutboxSnapshot } from './outbox-audit';
@@ -38,6 +37,7 @@ import {
   startDemoStack,
   type DemoStack,
 } from './stack';
+import { plantSource, replaySource, type DemoSource, type ReplayDescription } from './source';
 
 /** SiteWise keeps 7 days; the run must end inside that window with room for the wall time of the demo. */
 export const MAX_LIVE_DAYS = 6.9;
@@ -60,6 +60,8 @@ export interface LiveDemoOptions extends DemoOptions {
   lineRef: string;
   particles: number;
   backend: string;
+  /** Worker threads of each recalibration's member evaluations (the job's `threads`); undefined: every core. */
+  threads?: number;
   /** Simulated seconds per wall second; undefined: as fast as the stack takes it. */
   speed?: number;
   /** Simulated hours between scheduled recalibrations (0: none on a schedule). */
@@ -68,6 +70,11 @@ export interface LiveDemoOptions extends DemoOptions {
   windowHours: number;
   /** Recalibrate on each drift alarm the edge raises. */
   onAlarm: boolean;
+  /**
+   * Publish this historian export (rebased to end now) instead of the plant simulator's readings; the
+   * plant's options (days, roller, sample period, degradation) do not apply, and there is no truth.
+   */
+  replay?: { csv: string; columns: string };
   /** The demo's clock (epoch ms): the simulated run ends at its value at the start. */
   now?: () => number;
   signal?: AbortSignal;
@@ -132,7 +139,11 @@ export interface CalibrationRecord {
 export interface LiveRun {
   lineId: string;
   startedAt: string;
+  /** Where the readings came from: the plant simulator, or a historian export (`replay`). */
+  source: DemoSource['kind'];
+  replay: ReplayDescription | null;
   scenario: { startS: number; endS: number; samplePeriodS: number };
+  /** The plant's truth; null for a replay (an export carries none). */
   truth: {
     element: string;
     parameter: string;
@@ -143,7 +154,9 @@ export interface LiveRun {
     frictions: { tS: number; b: Record<string, number> }[];
     /** The plant's span tensions at each sample (epoch seconds), by span. */
     tensions: { tS: number; n: Record<string, number> }[];
-  };
+  } | null;
+  /** Epoch seconds of the last reading published. */
+  lastReadingS: number | null;
   alarms: DriftAlarmRecord[];
   calibrations: CalibrationRecord[];
   backlog: { tS: number; wallS: number; sitewise: number; estimator: number }[];
@@ -158,8 +171,14 @@ export interface LiveRun {
   stack: DemoStack;
 }
 
-export function checkLiveOptions(o: { days: number; scheduleHours: number; windowHours: number }): void {
-  if (o.days > MAX_LIVE_DAYS)
+export function checkLiveOptions(o: {
+  days: number;
+  scheduleHours: number;
+  windowHours: number;
+  replay?: unknown;
+}): void {
+  // A replay's duration is its export's span, checked against SiteWise's window where it is read.
+  if (o.replay === undefined && o.days > MAX_LIVE_DAYS)
     throw new SelfcalError(
       'CLI_ARGUMENT_INVALID',
       `--days ${o.days}: the live demo's readings must fit SiteWise's 7-day window (at most ${MAX_LIVE_DAYS} days; use --in-process for longer runs)`,
@@ -176,18 +195,20 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveRun> {
   const now = o.now ?? Date.now;
   const wallStart = Date.now();
   const event = (text: string) => o.onEvent?.(text);
+  // Read first: a bad export or column map is refused before anything starts.
+  const source = o.replay
+    ? await replaySource(o.topology, o.replay, now(), o.speed)
+    : plantSource(o.topology, o, now());
   const bundles = await ensureBundles(o.repo);
   if (bundles.built) event('built the component and job bundles (dist/components, dist/job)');
-
-  const base = demoScenario(o.topology, o);
-  const skew = base.sensorFaults.clockSkewPpm * 1e-6;
-  // The logger's clock runs fast by the skew: its last timestamp is the demo's start time.
-  const startS = Math.floor(now() / 1000 - base.durationS * (1 + skew)) - 1;
-  const scenario = { ...base, startTimeS: startS };
-  const sim = new PlantSimulator(o.topology, scenario);
-  const deg = scenario.degradations[0] as (typeof scenario.degradations)[number];
-  const parameter = frictionName(o.topology, deg.element);
+  if (source.replay)
+    event(
+      `replaying ${source.replay.csv}: ${source.replay.rows} rows × ${source.replay.signals} columns ` +
+        `(${source.replay.values} values), timestamps shifted by ${source.replay.offsetS.toFixed(3)} s to end now; ` +
+        'no truth',
+    );
   const lineId = o.topology.line.id;
+  const deg = source.degradation;
 
   const stack = await startDemoStack({
     repo: o.repo,
@@ -200,16 +221,11 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveRun> {
   const run: LiveRun = {
     lineId,
     startedAt: new Date(wallStart).toISOString(),
-    scenario: { startS, endS: startS + scenario.durationS, samplePeriodS: scenario.samplePeriodS },
-    truth: {
-      element: deg.element,
-      parameter,
-      onsetS: deg.onsetS,
-      rampS: deg.rampS,
-      finalNms: deg.finalNms,
-      frictions: [],
-      tensions: [],
-    },
+    source: source.kind,
+    replay: source.replay,
+    scenario: { startS: source.startS, endS: source.endS, samplePeriodS: source.samplePeriodS },
+    truth: deg ? { ...deg, frictions: [], tensions: [] } : null,
+    lastReadingS: null,
     alarms: [],
     calibrations: [],
     backlog: [],
@@ -224,7 +240,7 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveRun> {
     stack,
   };
   try {
-    await loopOnStack(o, run, stack, startS, sim, wallStart);
+    await loopOnStack(o, run, stack, source, wallStart);
   } catch (error) {
     await stack.close();
     throw error;
@@ -236,10 +252,10 @@ async function loopOnStack(
   o: LiveDemoOptions,
   run: LiveRun,
   stack: DemoStack,
-  startS: number,
-  sim: PlantSimulator,
+  source: DemoSource,
   wallStart: number,
 ): Promise<void> {
+  const startS = run.scenario.startS;
   const event = (text: string) => o.onEvent?.(text);
   const lineId = run.lineId;
   const audit = new OutboxAudit(stack.outboxPath);
@@ -265,13 +281,17 @@ async function loopOnStack(
 
     const loop = new PlantLoop(o, run, stack, audit, client, wallStart);
     let nextScheduleS = o.scheduleHours > 0 ? startS + o.scheduleHours * HOUR : Infinity;
-    for (const { reading, truth } of sim.samples()) {
+    for (const { reading, truth } of source.samples()) {
       if (o.signal?.aborted) break;
       loop.checkCrashed();
       plantTs = reading.ts;
-      run.truth.frictions.push({ tS: reading.ts, b: { ...truth.frictionNms } });
-      run.truth.tensions.push({ tS: reading.ts, n: { ...truth.tensionN } });
-      await loop.publish(reading, truth);
+      if (run.truth && truth) {
+        run.truth.frictions.push({ tS: reading.ts, b: { ...truth.frictionNms } });
+        run.truth.tensions.push({ tS: reading.ts, n: { ...truth.tensionN } });
+      }
+      // Paced on the true clock where there is one (the plant's logger clock is skewed).
+      await loop.publish(reading, truth ? truth.tS : reading.ts - startS);
+      run.lastReadingS = reading.ts;
       const due = reading.ts >= nextScheduleS;
       if (due || alarmPending) {
         const reason = alarmPending ? 'alarm' : 'schedule';
@@ -281,7 +301,7 @@ async function loopOnStack(
         await loop.calibrate(reason, reading.ts);
       }
     }
-    const lastTs = run.truth.frictions[run.truth.frictions.length - 1]?.tS;
+    const lastTs = run.lastReadingS ?? undefined;
     if (!o.signal?.aborted && lastTs !== undefined && lastTs > lastWindowToS)
       await loop.calibrate('final', lastTs);
     if (!o.signal?.aborted) await loop.drain('the edge outbox drains to SiteWise');
@@ -335,9 +355,10 @@ class PlantLoop {
     }
   }
 
-  async publish(reading: { ts: number; values: Record<string, number> }, truth: TruthSample): Promise<void> {
+  /** Publishes a reading `elapsedS` seconds into the run (paced by it at `speed`). */
+  async publish(reading: { ts: number; values: Record<string, number> }, elapsedS: number): Promise<void> {
     if (this.o.speed !== undefined) {
-      const due = this.wallStart + this.pausedMs + (truth.tS / this.o.speed) * 1000;
+      const due = this.wallStart + this.pausedMs + (elapsedS / this.o.speed) * 1000;
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
     }
@@ -395,7 +416,7 @@ class PlantLoop {
     const values = this.rateWindow.reduce((a, r) => a + r.values, 0);
     this.o.onProgress?.({
       simulatedDay: Math.max(0, (this.lastTs - this.firstTs) / 86400),
-      days: this.o.days,
+      days: (this.run.scenario.endS - this.firstTs) / 86400,
       readingsPerSecond: this.rateWindow.length > 1 ? (values * 1000) / span : 0,
       sitewiseBacklog: this.snapshot.sitewiseBacklog,
       estimatorBacklog: this.snapshot.estimatorBacklog,
@@ -475,7 +496,10 @@ class PlantLoop {
         jobName: `selfcal-demo-${n}-${reason}`,
         fleet: [{ lineId: this.run.lineId, thingName: DEMO_THING, line: this.o.lineRef }],
         window: { from: window.from, to: window.to },
-        configOverrides: { seed: this.o.seed + n },
+        configOverrides: {
+          seed: this.o.seed + n,
+          ...(this.o.threads !== undefined ? { threads: this.o.threads } : {}),
+        },
       });
       record.jobId = jobId;
       this.o.onEvent?.(
@@ -577,11 +601,6 @@ export function describeOutcome(r: CalibrationRecord): string {
             ? `manifest v${m.version} not answered by the edge`
             : 'no manifest';
   return `${job}, ${manifest}`;
-}
-
-function frictionName(topology: LineTopology, element: string): string {
-  const k = topology.idlers.indexOf(topology.elementIndex.get(element) ?? -1);
-  return topology.frictionParameterNames[k] ?? '';
 }
 
 function parseAlarm(payload: Buffer): Omit<DriftAlarmRecord, 'receivedAtWallS'> | undefined {

@@ -1,8 +1,10 @@
 /**
  * The live demo's summary (what was found, by whom and when, beside the truth; where every reading went;
  * what became of each manifest) and its report data (cli/report/report-data.ts), read back from SiteWise
- * through the SDK and from the run's records.
+ * through the SDK and from the run's records. A replayed export has no truth: the summary says so (`truth`
+ * null, no truth column) and what was found is the edge's alarms and health and the cloud's posteriors.
  */
+import { basename } from 'node:path';
 import { GetAssetPropertyValueHistoryCommand, type IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import { DEFAULT_ALIAS_TEMPLATE, propertyAlias } from '../../platform/sitewise/aliases';
 import { epochSecondsOf } from '../../platform/sitewise/time';
@@ -10,11 +12,16 @@ import { edgeFrictionProperties, healthProperty, HEALTH_CODES } from '../../twin
 import type { LineTopology } from '../../twin/lines/topology';
 import type { BandPoint, ReportData, SeriesPoint } from '../report/report-data';
 import { describeOutcome, refusedByTrial, type CalibrationRecord, type LiveRun } from './live-demo';
+import type { ReplayDescription } from './source';
 import { LOSS_COUNTER_NAMES } from '../../edge-components/store/schema';
 
 export interface LiveSummary {
   line: string;
   startedAt: string;
+  /** Where the readings came from: the plant simulator, or a historian export (`replay`). */
+  source: LiveRun['source'];
+  replay: ReplayDescription | null;
+  /** Days of readings (simulated, or the export's span). */
   simulatedDays: number;
   wallSeconds: number;
   interrupted: boolean;
@@ -29,7 +36,7 @@ export interface LiveSummary {
     finalNms: number;
     /** Simulated day the true b crossed the line's degraded threshold. */
     crossesDegradedDay: number | null;
-  };
+  } | null;
   found: {
     /** The first drift alarm the edge raised, with the rollers it named. */
     edgeAlarm: { day: number; at: string; rollers: string[]; message: string } | null;
@@ -39,13 +46,13 @@ export interface LiveSummary {
     cloud: { roller: string; day: number; calibration: number }[];
   };
   /**
-   * Per bearing: truth at the end, the edge estimator's last posterior in SiteWise (`b4_edge`, `_p05`,
-   * `_p95`) and the last cloud posterior.
+   * Per bearing: truth at the end (null in a replay), the edge estimator's last posterior in SiteWise
+   * (`b4_edge`, `_p05`, `_p95`) and the last cloud posterior.
    */
   frictions: {
     parameter: string;
     roller: string;
-    truthNms: number;
+    truthNms: number | null;
     edge: { mean: number; p05: number; p95: number; day: number } | null;
     cloud: { mean: number; p05: number; p95: number; health: string; calibration: number } | null;
   }[];
@@ -148,31 +155,49 @@ async function edgeHealth(run: LiveRun, topology: LineTopology, client: IoTSiteW
   return out;
 }
 
-export async function buildSummary(
-  run: LiveRun,
-  topology: LineTopology,
-  client: IoTSiteWiseClient,
-): Promise<{ summary: LiveSummary; report: ReportData }> {
-  const health = await edgeHealth(run, topology, client);
-  const edgeBands = await edgeFrictions(run, topology, client);
-  const rule = topology.line.health;
-  const truthEnd = run.truth.frictions[run.truth.frictions.length - 1]?.b ?? {};
-  const crossing = run.truth.frictions.find((f) => (f.b[run.truth.parameter] ?? 0) > rule.degradedAboveNms);
-  const raised = run.alarms.find((a) => a.state === 'raised');
-  const cloudFound = new Map<string, { roller: string; day: number; calibration: number }>();
+type CloudFinding = LiveSummary['found']['cloud'][number];
+
+/** The first recalibration that found each roller degraded. */
+function cloudFindings(run: LiveRun): Map<string, CloudFinding> {
+  const found = new Map<string, CloudFinding>();
   for (const c of run.calibrations)
     for (const [roller, h] of Object.entries(c.result?.health ?? {}))
-      if (h === 'degraded' && !cloudFound.has(roller))
-        cloudFound.set(roller, { roller, day: day(run, c.window.toS), calibration: c.n });
+      if (h === 'degraded' && !found.has(roller))
+        found.set(roller, { roller, day: day(run, c.window.toS), calibration: c.n });
+  return found;
+}
+
+/** The plant's degradation as the summary states it; null for a replay. */
+function truthOf(run: LiveRun, degradedAboveNms: number): LiveSummary['truth'] {
+  const truth = run.truth;
+  if (!truth) return null;
+  const crossing = truth.frictions.find((f) => (f.b[truth.parameter] ?? 0) > degradedAboveNms);
+  return {
+    element: truth.element,
+    parameter: truth.parameter,
+    onsetDay: round(truth.onsetS / 86400, 4),
+    rampDays: round(truth.rampS / 86400, 4),
+    finalNms: truth.finalNms,
+    crossesDegradedDay: crossing ? day(run, crossing.tS) : null,
+  };
+}
+
+/** Per bearing: the truth at the end (none in a replay), the edge's alarm estimate, the last posterior. */
+function frictionRows(
+  run: LiveRun,
+  topology: LineTopology,
+  edgeBands: ReadonlyMap<string, BandPoint[]>,
+): LiveSummary['frictions'] {
+  const truthEnd = run.truth?.frictions[run.truth.frictions.length - 1]?.b;
   const lastCloud = [...run.calibrations].reverse().find((c) => c.result !== undefined);
-  const frictions = topology.frictionParameterNames.map((parameter, k) => {
+  return topology.frictionParameterNames.map((parameter, k) => {
     const roller = topology.elements[topology.idlers[k] as number]?.name as string;
     const p = lastCloud?.result?.parameters[parameter];
     const e = edgeBands.get(parameter)?.at(-1);
     return {
       parameter,
       roller,
-      truthNms: truthEnd[parameter] ?? NaN,
+      truthNms: run.truth ? (truthEnd?.[parameter] ?? NaN) : null,
       edge: e ? { mean: e.mean, p05: e.lo, p95: e.hi, day: day(run, e.t) } : null,
       cloud:
         p && lastCloud
@@ -186,15 +211,15 @@ export async function buildSummary(
           : null,
     };
   });
+}
 
-  const c = run.outbox.counters;
-  const countedLosses = Object.fromEntries(LOSS_COUNTER_NAMES.map((k) => [k, c[k] ?? 0]));
-  const lost = run.produced.values - run.sitewiseStored;
-  const manifests = {
-    applied: run.calibrations.filter((x) => x.manifest.outcome === 'applied').length,
-    refused: run.calibrations.filter((x) => x.manifest.outcome === 'refused').length,
-    unanswered: run.calibrations.filter((x) => x.manifest.outcome === 'no-answer').length,
-  };
+/** Why the run is not ok (empty: ok). */
+function problemsOf(
+  run: LiveRun,
+  readings: LiveSummary['readings'],
+  alarmRaised: boolean,
+  cloudFound: ReadonlyMap<string, CloudFinding>,
+): string[] {
   const problems: string[] = [];
   if (run.interrupted) problems.push('the run was interrupted');
   for (const [name, code] of Object.entries(run.crashed))
@@ -207,53 +232,76 @@ export async function buildSummary(
     else if (x.manifest.outcome !== 'applied' && !refusedByTrial(x))
       problems.push(`recalibration #${x.n}: ${describeOutcome(x)}`);
   }
-  if (lost !== 0)
+  if (readings.lost !== 0)
     problems.push(
-      `${lost} of ${run.produced.values} readings produced are not in SiteWise` +
+      `${readings.lost} of ${readings.produced} readings produced are not in SiteWise` +
         (run.interrupted ? ' (interrupted before the outbox drained: see outbox.db)' : ''),
     );
-  const counted = Object.values(countedLosses).reduce((a, b) => a + b, 0);
+  const counted = Object.values(readings.countedLosses).reduce((a, b) => a + b, 0);
   if (counted > 0) problems.push(`${counted} losses counted by the edge outbox`);
-  if (!raised) problems.push('the edge raised no drift alarm');
-  if (!cloudFound.has(run.truth.element))
-    problems.push(`no recalibration found ${run.truth.element} degraded`);
+  // Only the plant's run has a degradation that must be found; what an export holds is not known.
+  if (run.truth) {
+    if (!alarmRaised) problems.push('the edge raised no drift alarm');
+    if (!cloudFound.has(run.truth.element))
+      problems.push(`no recalibration found ${run.truth.element} degraded`);
+  }
+  return problems;
+}
 
+function firstAlarm(run: LiveRun): LiveSummary['found']['edgeAlarm'] {
+  const raised = run.alarms.find((a) => a.state === 'raised');
+  if (!raised) return null;
+  return {
+    day: day(run, raised.tsS),
+    at: new Date(raised.tsS * 1000).toISOString(),
+    rollers: raised.rollers.map((r) =>
+      r.indistinguishableFrom.length ? `${r.roller} (or ${r.indistinguishableFrom.join(', ')})` : r.roller,
+    ),
+    message: raised.message,
+  };
+}
+
+export async function buildSummary(
+  run: LiveRun,
+  topology: LineTopology,
+  client: IoTSiteWiseClient,
+): Promise<{ summary: LiveSummary; report: ReportData }> {
+  const health = await edgeHealth(run, topology, client);
+  const edgeBands = await edgeFrictions(run, topology, client);
+  const edgeAlarm = firstAlarm(run);
+  const cloudFound = cloudFindings(run);
+  const c = run.outbox.counters;
+  const readings: LiveSummary['readings'] = {
+    produced: run.produced.values,
+    ingested: run.measuredRows.stored,
+    published: run.measuredRows.published,
+    storedInSitewise: run.sitewiseStored,
+    lost: run.produced.values - run.sitewiseStored,
+    countedLosses: Object.fromEntries(LOSS_COUNTER_NAMES.map((k) => [k, c[k] ?? 0])),
+    rejectedPayloads: run.losses.rejected,
+    deadLetters: run.losses.deadLetters,
+  };
+  const problems = problemsOf(run, readings, edgeAlarm !== null, cloudFound);
   const summary: LiveSummary = {
     line: run.lineId,
     startedAt: run.startedAt,
+    source: run.source,
+    replay: run.replay,
     simulatedDays: round((run.scenario.endS - run.scenario.startS) / 86400, 4),
     wallSeconds: round(run.wallSeconds, 4),
     interrupted: run.interrupted,
     ok: problems.length === 0,
     problems,
-    truth: {
-      element: run.truth.element,
-      parameter: run.truth.parameter,
-      onsetDay: round(run.truth.onsetS / 86400, 4),
-      rampDays: round(run.truth.rampS / 86400, 4),
-      finalNms: run.truth.finalNms,
-      crossesDegradedDay: crossing ? day(run, crossing.tS) : null,
-    },
+    truth: truthOf(run, topology.line.health.degradedAboveNms),
     found: {
-      edgeAlarm: raised
-        ? {
-            day: day(run, raised.tsS),
-            at: new Date(raised.tsS * 1000).toISOString(),
-            rollers: raised.rollers.map((r) =>
-              r.indistinguishableFrom.length
-                ? `${r.roller} (or ${r.indistinguishableFrom.join(', ')})`
-                : r.roller,
-            ),
-            message: raised.message,
-          }
-        : null,
+      edgeAlarm,
       edgeHealth: health.flatMap((h) => {
         const first = h.points.find((p) => p.v === HEALTH_CODES.degraded);
         return first ? [{ roller: h.roller, day: day(run, first.t) }] : [];
       }),
       cloud: [...cloudFound.values()],
     },
-    frictions,
+    frictions: frictionRows(run, topology, edgeBands),
     calibrations: run.calibrations.map((x) => ({
       n: x.n,
       reason: x.reason,
@@ -264,17 +312,12 @@ export async function buildSummary(
       wallSeconds: round(x.wallSeconds, 4),
       outcome: describeOutcome(x),
     })),
-    readings: {
-      produced: run.produced.values,
-      ingested: run.measuredRows.stored,
-      published: run.measuredRows.published,
-      storedInSitewise: run.sitewiseStored,
-      lost,
-      countedLosses,
-      rejectedPayloads: run.losses.rejected,
-      deadLetters: run.losses.deadLetters,
+    readings,
+    manifests: {
+      applied: run.calibrations.filter((x) => x.manifest.outcome === 'applied').length,
+      refused: run.calibrations.filter((x) => x.manifest.outcome === 'refused').length,
+      unanswered: run.calibrations.filter((x) => x.manifest.outcome === 'no-answer').length,
     },
-    manifests,
     componentsCrashed: run.crashed,
   };
   const report = await buildReportData(run, topology, client, summary, health, edgeBands);
@@ -314,13 +357,20 @@ async function buildReportData(
       return p ? [{ t: c.window.toS, mean: p.mean, lo: p.p05, hi: p.p95 }] : [];
     });
     const edge = edgeBands.get(parameter) ?? [];
-    const truth = run.truth.frictions.map((f) => ({ t: f.tS, v: f.b[parameter] ?? NaN }));
+    const truth = (run.truth?.frictions ?? []).map((f) => ({ t: f.tS, v: f.b[parameter] ?? NaN }));
     return { parameter, roller, cloud, edge, truth };
   });
   const flat: Record<string, string | number> = {
-    'simulated days': summary.simulatedDays,
+    ...(summary.replay
+      ? {
+          source: `replay of ${summary.replay.csv} (${summary.replay.rows} rows × ${summary.replay.signals} columns)`,
+          'days replayed': summary.simulatedDays,
+        }
+      : { source: 'plant simulator', 'simulated days': summary.simulatedDays }),
     'wall seconds': summary.wallSeconds,
-    'degraded roller (truth)': `${summary.truth.element} (b → ${summary.truth.finalNms})`,
+    'degraded roller (truth)': summary.truth
+      ? `${summary.truth.element} (b → ${summary.truth.finalNms})`
+      : NO_TRUTH,
     'edge drift alarm': summary.found.edgeAlarm
       ? `day ${summary.found.edgeAlarm.day}: ${summary.found.edgeAlarm.rollers.join(', ')}`
       : 'none',
@@ -338,7 +388,9 @@ async function buildReportData(
     result: summary.ok ? 'ok' : summary.problems.join('; '),
   };
   return {
-    title: `selfcal live demo — ${run.lineId}, ${summary.simulatedDays} simulated days`,
+    title: summary.replay
+      ? `selfcal live demo — ${run.lineId}, replay of ${basename(summary.replay.csv)} (${summary.simulatedDays} days)`
+      : `selfcal live demo — ${run.lineId}, ${summary.simulatedDays} simulated days`,
     lineId: run.lineId,
     generatedAt: new Date().toISOString(),
     tensions,
@@ -349,22 +401,34 @@ async function buildReportData(
   };
 }
 
-/** The summary for a person at a terminal. */
-export function formatLiveSummary(s: LiveSummary): string {
-  const d = (v: number | null | undefined) =>
-    v === null || v === undefined ? 'never' : `day ${v.toFixed(2)}`;
-  const f = (v: number | undefined) =>
-    (v === undefined || !Number.isFinite(v) ? '-' : v.toPrecision(3)).padStart(9);
-  const row = (roller: string, truth: string, edge: string[], cloud: string[], health: string) =>
-    `${roller.padEnd(7)} ${truth}   ${edge[0]} [${edge[1]}, ${edge[2]}]  ${cloud[0]} [${cloud[1]}, ${cloud[2]}]  ${health}`;
-  const label = (...names: string[]) => names.map((n) => n.padStart(9));
-  const lines = [
-    `selfcal demo (live loop) — line ${s.line}, ${s.simulatedDays} simulated days ending ${s.startedAt}, ${s.wallSeconds.toFixed(0)} s wall`,
-    `truth: ${s.truth.element} degrades from ${d(s.truth.onsetDay)} over ${s.truth.rampDays.toFixed(2)} days to b = ${s.truth.finalNms}; crosses the degraded threshold at ${d(s.truth.crossesDegradedDay)}`,
+/** What the summary and the report say where a truth would be: a replayed export has none. */
+export const NO_TRUTH = 'no truth (replay)';
+
+/** The summary's head: the source, the truth (or that there is none), what the edge and the cloud found. */
+function formatHead(s: LiveSummary, d: (v: number | null | undefined) => string): string[] {
+  const t = s.truth;
+  return [
+    s.replay
+      ? `selfcal demo (live loop, replay) — line ${s.line}, ${s.replay.csv}: ${s.replay.rows} rows × ${s.replay.signals} columns, ${s.simulatedDays} days ending ${s.startedAt}, ${s.wallSeconds.toFixed(0)} s wall`
+      : `selfcal demo (live loop) — line ${s.line}, ${s.simulatedDays} simulated days ending ${s.startedAt}, ${s.wallSeconds.toFixed(0)} s wall`,
+    t
+      ? `truth: ${t.element} degrades from ${d(t.onsetDay)} over ${t.rampDays.toFixed(2)} days to b = ${t.finalNms}; crosses the degraded threshold at ${d(t.crossesDegradedDay)}`
+      : `truth: ${NO_TRUTH}: a historian export says nothing of its bearings; what was found is the edge's and the cloud's`,
     `edge drift alarm: ${s.found.edgeAlarm ? `${d(s.found.edgeAlarm.day)}, ${s.found.edgeAlarm.rollers.join(', ') || '(no roller named)'}` : 'none'}`,
     `edge health degraded: ${s.found.edgeHealth.map((h) => `${h.roller} from ${d(h.day)}`).join(', ') || 'none'}`,
     `cloud found degraded: ${s.found.cloud.map((h) => `${h.roller} at ${d(h.day)} (recalibration #${h.calibration})`).join(', ') || 'none'}`,
-    '',
+  ];
+}
+
+/** Per bearing: truth (a plant run only), the edge's alarm estimate, the last posterior. */
+function formatFrictions(s: LiveSummary): string[] {
+  const f = (v: number | null | undefined) =>
+    (v === undefined || v === null || !Number.isFinite(v) ? '-' : v.toPrecision(3)).padStart(9);
+  const truth = s.truth !== null;
+  const row = (roller: string, truthB: string, edge: string[], cloud: string[], health: string) =>
+    `${roller.padEnd(7)} ${truth ? `${truthB}   ` : ''}${edge[0]} [${edge[1]}, ${edge[2]}]  ${cloud[0]} [${cloud[1]}, ${cloud[2]}]  ${health}`;
+  const label = (...names: string[]) => names.map((n) => n.padStart(9));
+  return [
     "b at the end: the edge estimator's last posterior and the last recalibration's, mean [p05, p95]",
     row(
       'roller',
@@ -382,6 +446,17 @@ export function formatLiveSummary(s: LiveSummary): string {
         r.cloud?.health ?? '-',
       ),
     ),
+  ];
+}
+
+/** The summary for a person at a terminal. */
+export function formatLiveSummary(s: LiveSummary): string {
+  const d = (v: number | null | undefined) =>
+    v === null || v === undefined ? 'never' : `day ${v.toFixed(2)}`;
+  const lines = [
+    ...formatHead(s, d),
+    '',
+    ...formatFrictions(s),
     '',
     'recalibrations (Batch emulator):',
     ...s.calibrations.map(

@@ -47,6 +47,8 @@ export async function runJobMain(
     window: config.window,
     particles: config.particles,
     backend: config.backend,
+    // Absent: every core (kernels/select.ts).
+    threads: config.threads,
   });
   try {
     const signer = loadSigner(config.signing, env);

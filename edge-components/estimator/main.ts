@@ -1,13 +1,14 @@
 /**
  * Standalone entry point of the estimator component:
  *   node main.js [config.json]       (or SELFCAL_ESTIMATOR_CONFIG=<json or path>)
- * Exit codes: 0 after SIGTERM/SIGINT (the batch in hand estimated and stored, store closed), 2 for a bad
+ * Exit codes: 0 after SIGTERM/SIGINT or the end of the parent that started it with an IPC channel
+ * (shared/lifecycle.ts: stopWithParentProcess) (the batch in hand estimated and stored, store closed), 2 for a bad
  * configuration or line description, 1 for anything else at start-up.
  */
 import type { LineTopology } from '../../twin/lines/topology';
 import type { PubSub } from '../runtime/contract';
 import { loadConfiguredLines } from '../shared/lines';
-import { reportFailure, untilStopSignal } from '../shared/lifecycle';
+import { reportFailure, stopWithParentProcess, untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../../platform/logger';
 import { SqliteParameterStore } from '../store/parameter-store';
 import { openStoreDatabase, SqliteOutboxStore } from '../store/sqlite-outbox-store';
@@ -126,6 +127,7 @@ export async function serveEstimator(
 
 export function main(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   const bootLogger = createLogger({ component: 'estimator' });
+  stopWithParentProcess(bootLogger);
   const fail = (error: unknown) => reportFailure(bootLogger, error);
   let config: Readonly<EstimatorConfig>;
   try {

@@ -1,11 +1,12 @@
 /**
  * Standalone entry point of the ingest component:
  *   node main.js [config.json]       (or SELFCAL_INGEST_CONFIG=<json or path>)
- * Exit codes: 0 after SIGTERM/SIGINT (pending messages committed and acknowledged, store closed),
+ * Exit codes: 0 after SIGTERM/SIGINT or the end of the parent that started it with an IPC channel
+ * (shared/lifecycle.ts: stopWithParentProcess) (pending messages committed and acknowledged, store closed),
  * 2 for a bad configuration or line description, 1 for anything else at start-up.
  */
 import { loadConfiguredLines } from '../shared/lines';
-import { reportFailure, untilStopSignal } from '../shared/lifecycle';
+import { reportFailure, stopWithParentProcess, untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../../platform/logger';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
 import { loadIngestConfig, type IngestConfig } from './config';
@@ -70,6 +71,7 @@ export async function serveIngest(config: IngestConfig, logger: Logger): Promise
 
 export function main(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   const bootLogger = createLogger({ component: 'ingest' });
+  stopWithParentProcess(bootLogger);
   let config: IngestConfig;
   try {
     config = loadIngestConfig({ filePath: argv[0], env });

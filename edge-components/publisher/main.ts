@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createSitewiseClient, regionOf } from '../../platform/aws';
 import { loadConfig } from '../../platform/config';
 import { aliasFromTemplate } from '../../platform/sitewise/aliases';
-import { reportFailure, untilStopSignal } from '../shared/lifecycle';
+import { reportFailure, stopWithParentProcess, untilStopSignal } from '../shared/lifecycle';
 import { createLogger, type Logger } from '../../platform/logger';
 import { StoreError } from '../store/errors';
 import { openOutboxStore } from '../store/sqlite-outbox-store';
@@ -19,7 +19,8 @@ import { SitewisePublisher } from './sitewise-publisher';
 
 /**
  * Standalone publisher: `selfcal publisher --config FILE` (or SELFCAL_PUBLISHER_CONFIG). Logs JSON lines;
- * SIGTERM/SIGINT stop after the call in flight and close the database. Exit codes: 0 stopped cleanly,
+ * SIGTERM/SIGINT (or, run as a bundle, the end of the parent that started it with an IPC channel:
+ * shared/lifecycle.ts) stop after the call in flight and close the database. Exit codes: 0 stopped cleanly,
  * 2 bad configuration, 1 failure.
  */
 export async function runPublisher(
@@ -65,6 +66,7 @@ export async function runPublisher(
 }
 
 if (require.main === module) {
+  stopWithParentProcess(createLogger({ component: 'publisher' }));
   runPublisher().then(
     (code) => process.exit(code),
     (error: unknown) => process.exit(reportFailure(createLogger({ component: 'publisher' }), error)),

@@ -44,6 +44,8 @@ export interface BatchEmulator {
   job(jobId: string): JobDetail | undefined;
   /** The file of a log stream (an attempt's `container.logStreamName`). */
   logFile(logStreamName: string): string;
+  /** The process id of a job's running attempt (tests: what is left running when the emulator ends). */
+  attemptPid(jobId: string): number | undefined;
   /** Signals a running attempt as a lost host would (SIGKILL by default); the attempt may then be retried. */
   killAttempt(jobId: string, signal?: NodeJS.Signals): boolean;
   close(): Promise<void>;
@@ -109,6 +111,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
     jobs: () => scheduler.all(),
     job: (id) => scheduler.get(id),
     logFile: (stream) => logFilePath(options.logDir, stream),
+    attemptPid: (id) => scheduler.pid(id),
     killAttempt: (id, signal) => scheduler.kill(id, signal),
     close: () =>
       (closed ??= (async () => {

@@ -31,7 +31,10 @@ export interface RunningProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-/** Runs one attempt: the process's stdout and stderr go to `logFile`, as a CloudWatch log stream would. */
+/**
+ * Runs one attempt: the process's stdout and stderr go to `logFile`, as a CloudWatch log stream would; it
+ * has an IPC channel to this process, so that a job can end with the emulator (see below).
+ */
 export function runAttempt(spec: RunSpec): RunningProcess {
   mkdirSync(dirname(spec.logFile), { recursive: true });
   const log = createWriteStream(spec.logFile, { flags: 'a' });
@@ -48,9 +51,17 @@ export function runAttempt(spec: RunSpec): RunningProcess {
       signal: () => undefined,
     };
   }
-  const child = spawn(file, args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
+  // The IPC channel carries no messages: the operating system closes it when the emulator's process exits,
+  // however it exits (SIGKILL too), and a Node job started with one (cloud/calibration-job/main.ts) then
+  // ends as on SIGTERM; a process that does not watch it is not affected.
+  const child = spawn(file, args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  child.channel?.unref();
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
   let exited = false;
   const stop = () => {
     if (exited || killTimer) return;

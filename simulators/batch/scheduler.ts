@@ -163,6 +163,11 @@ export class Scheduler {
     }
   }
 
+  /** The process id of a job's running attempt, if one is running. */
+  pid(jobId: string): number | undefined {
+    return this.jobs.get(jobId)?.running?.pid;
+  }
+
   /** Sends a signal to a running attempt as a lost host would; the attempt counts as failed and may be retried. */
   kill(jobId: string, signal: NodeJS.Signals = 'SIGKILL'): boolean {
     const job = this.jobs.get(jobId);
