@@ -182,7 +182,7 @@ function truthOf(run: LiveRun, degradedAboveNms: number): LiveSummary['truth'] {
   };
 }
 
-/** Per bearing: the truth at the end (none in a replay), the edge's alarm estimate, the last posterior. */
+/** Per bearing: the truth at the end (none in a replay), the edge's last posterior in SiteWise, the last cloud posterior. */
 function frictionRows(
   run: LiveRun,
   topology: LineTopology,
@@ -420,7 +420,7 @@ function formatHead(s: LiveSummary, d: (v: number | null | undefined) => string)
   ];
 }
 
-/** Per bearing: truth (a plant run only), the edge's alarm estimate, the last posterior. */
+/** Per bearing: truth (a plant run only), the edge's last posterior, the last cloud posterior. */
 function formatFrictions(s: LiveSummary): string[] {
   const f = (v: number | null | undefined) =>
     (v === undefined || v === null || !Number.isFinite(v) ? '-' : v.toPrecision(3)).padStart(9);
