@@ -4,17 +4,16 @@
  * "cloud" setting the calibration shadow's desired state. A valid manifest is applied and reported; a
  * tampered one is refused, reported, and the applied version stays.
  */
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { signManifest, type Manifest } from '../../twin/calibration/manifest';
 import { loadLine } from '../../twin/lines/topology';
-import { CALIBRATION_SHADOW } from '../../edge-components/calibration/contract';
 import { openParameterStore } from '../../edge-components/store/parameter-store';
 import { startLocalBroker, startShadowService } from '../../simulators/broker/index';
 import { tempDir, waitFor } from '../unit/edge-components/ingest/support';
+import { startEstimatorProcess } from './estimator-process';
+import { CALIBRATION_SHADOW } from '../../edge-components/calibration/contract';
 
-const REPO = resolve(__dirname, '../..');
 const THING = 'gw-e2e';
 const topology = loadLine();
 
@@ -47,37 +46,30 @@ describe('calibration over the device shadow, end to end', () => {
     const shadows = await startShadowService({ brokerUrl: broker.url });
     const keys = generateKeyPairSync('ed25519');
     const pem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'edge-components/estimator/main.ts'], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        SELFCAL_ESTIMATOR_CONFIG: JSON.stringify({
-          dbPath,
-          thingName: THING,
-          runtime: 'mqtt',
-          mqtt: { brokerUrl: broker.url, clientId: 'estimator-e2e' },
-          calibration: { trustedKeys: { 'ops-1': pem } },
-          pollIntervalMs: 50,
-        }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const {
+      child,
+      log: outOf,
+      exit,
+      reported,
+    } = startEstimatorProcess({
+      dbPath,
+      thing: THING,
+      brokerUrl: broker.url,
+      clientId: 'estimator-e2e',
+      pem,
+      shadows,
     });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const reported = () =>
-      (
-        shadows.getThingShadow(THING, CALIBRATION_SHADOW) as
-          { state?: { reported?: Record<string, unknown> } } | undefined
-      )?.state?.reported;
     try {
-      await waitFor(() => out.includes('"estimator started"') || child.exitCode !== null, 30_000, 'start');
+      await waitFor(
+        () => outOf().includes('"estimator started"') || child.exitCode !== null,
+        30_000,
+        'start',
+      );
 
       // Act 1: a valid manifest as the desired state
       const good = signManifest(manifest(1, 0.003), keys.privateKey, 'ops-1');
       await shadows.updateThingShadow(THING, CALIBRATION_SHADOW, { state: { desired: good } });
-      await waitFor(() => reported()?.appliedVersion === 1, 30_000, `version 1 reported (log: ${out})`);
+      await waitFor(() => reported()?.appliedVersion === 1, 30_000, `version 1 reported (log: ${outOf()})`);
       const afterGood = { ...reported() };
 
       // Act 2: version 2, tampered after signing

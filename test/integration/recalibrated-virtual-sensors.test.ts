@@ -16,12 +16,10 @@
  * frictions been distinguishable, the filter would follow the data to version 2's tensions without any
  * manifest, and the comparison would pass whatever the receiver did.
  */
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AppliedParameters } from '../../edge-components/calibration/contract';
-import { CALIBRATION_SHADOW } from '../../edge-components/calibration/contract';
 import { LineEstimator } from '../../edge-components/estimator/line-estimator';
 import { openOutboxStore } from '../../edge-components/store/sqlite-outbox-store';
 import { startLocalBroker, startShadowService } from '../../simulators/broker/index';
@@ -32,9 +30,10 @@ import { JointWebLineEstimator, type Reading } from '../../twin/estimation/joint
 import { loadLine } from '../../twin/lines/topology';
 import { edgeFrictionProperties } from '../../twin/properties';
 import { tempDir, waitFor } from '../unit/edge-components/ingest/support';
+import { startEstimatorProcess } from './estimator-process';
+import { CALIBRATION_SHADOW } from '../../edge-components/calibration/contract';
 import { calibratedParameters, readingRows, SETTINGS } from '../unit/edge-components/estimator/support';
 
-const REPO = resolve(__dirname, '../..');
 const THING = 'gw-recal';
 const topology = loadLine();
 const LINE_ID = topology.line.id;
@@ -140,30 +139,19 @@ describe('the edge after a recalibration: its virtual sensors are the new parame
     const pem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const v1 = calibratedParameters(OLD, { version: 1, lineId: LINE_ID });
     const v2 = calibratedParameters(NEW, { version: 2, lineId: LINE_ID });
-    const child = spawn(process.execPath, ['-r', 'tsx/cjs', 'edge-components/estimator/main.ts'], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        SELFCAL_ESTIMATOR_CONFIG: JSON.stringify({
-          dbPath,
-          thingName: THING,
-          runtime: 'mqtt',
-          mqtt: { brokerUrl: broker.url, clientId: 'estimator-recal' },
-          calibration: { trustedKeys: { 'ops-1': pem } },
-          pollIntervalMs: 50,
-        }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const {
+      child,
+      log: logOf,
+      exit,
+      reported,
+    } = startEstimatorProcess({
+      dbPath,
+      thing: THING,
+      brokerUrl: broker.url,
+      clientId: 'estimator-recal',
+      pem,
+      shadows,
     });
-    let log = '';
-    child.stdout.on('data', (c: Buffer) => (log += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
-    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const reported = () =>
-      (
-        shadows.getThingShadow(THING, CALIBRATION_SHADOW) as
-          { state?: { reported?: Record<string, unknown> } } | undefined
-      )?.state?.reported;
     const outbox = openOutboxStore({ path: dbPath, synchronous: 'NORMAL' });
     const estimatedUpTo = (sample: PlantSample) => {
       const tsMs = Math.round(sample.reading.ts * 1000);
@@ -183,18 +171,22 @@ describe('the edge after a recalibration: its virtual sensors are the new parame
       await waitFor(
         () => estimatedUpTo(part[part.length - 1] as PlantSample),
         60_000,
-        `${what} (log: ${log})`,
+        `${what} (log: ${logOf()})`,
       );
     };
     try {
-      await waitFor(() => log.includes('"estimator started"') || child.exitCode !== null, 30_000, 'start');
+      await waitFor(
+        () => logOf().includes('"estimator started"') || child.exitCode !== null,
+        30_000,
+        'start',
+      );
       const send = async (applied: AppliedParameters) => {
         const signed = signManifest(manifest(applied), keys.privateKey, 'ops-1');
         await shadows.updateThingShadow(THING, CALIBRATION_SHADOW, { state: { desired: signed } });
         await waitFor(
           () => reported()?.appliedVersion === applied.version || reported()?.status === 'rejected',
           30_000,
-          `version ${applied.version} answered (log: ${log})`,
+          `version ${applied.version} answered (log: ${logOf()})`,
         );
         return { ...reported() };
       };
