@@ -28,6 +28,7 @@ import {
 import { lineArtifactFile, type DeployedLine } from '../fleet';
 import { bucketPrefixFinding } from '../nag';
 import { BUCKET_PREFIXES } from './data-store';
+import type { FleetAssetAccess } from './sitewise-lines';
 
 /** The IoT policy variable of the connecting thing's name: every statement is scoped by it. */
 export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
@@ -39,7 +40,8 @@ export interface GreengrassFleetProps {
   /** The packaged components (their folder is `componentsDir`). */
   readonly components: readonly EdgeComponent[];
   readonly componentsDir: string;
-  readonly assetArns: readonly string[];
+  /** The fleet's assets the gateways write to (by alias). */
+  readonly assets: FleetAssetAccess;
   readonly aliasTemplate: string;
   readonly trustedKeys: Readonly<Record<string, string>>;
   readonly nucleusVersion: string;
@@ -125,11 +127,10 @@ export class GreengrassFleet extends Construct {
       description:
         'Greengrass token exchange: SiteWise writes to the fleet line assets, reads of the component artifacts',
     });
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['iotsitewise:BatchPutAssetPropertyValue'],
-        resources: [...props.assetArns],
-      }),
+    props.assets.grant(
+      role,
+      ['iotsitewise:BatchPutAssetPropertyValue'],
+      "The gateways' publisher writes readings, virtual sensors and health",
     );
     role.addToPolicy(
       new iam.PolicyStatement({
