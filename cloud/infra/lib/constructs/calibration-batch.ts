@@ -187,7 +187,8 @@ export class CalibrationBatch extends Construct {
   private jobRoleFor(props: CalibrationBatchProps): iam.Role {
     const role = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'The calibration job: its S3 prefix, the line assets in SiteWise, the calibration shadows',
+      description:
+        'The calibration job: its S3 prefix, the fleet assets in SiteWise, the calibration shadows',
     });
     const { partition, region, account } = Stack.of(this);
     const objects = props.bucket.arnForObjects(`${BUCKET_PREFIXES.calibration}*`);

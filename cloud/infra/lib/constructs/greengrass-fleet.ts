@@ -1,7 +1,7 @@
 /**
  * The gateways: a thing group every core device joins at registration, the IoT policy of its
  * certificates (scoped to the connecting thing with `${iot:Connection.Thing.ThingName}`), the token
- * exchange role and its alias (SiteWise writes to this project's line assets only, S3 reads of the
+ * exchange role and its alias (SiteWise writes to this project's line assets and their children only, S3 reads of the
  * artifact prefix only), the three component versions with their artifacts in the project bucket, and a
  * deployment of them to the thing group.
  */
@@ -125,7 +125,7 @@ export class GreengrassFleet extends Construct {
     const role = new iam.Role(this, 'TokenExchangeRole', {
       assumedBy: new iam.ServicePrincipal('credentials.iot.amazonaws.com'),
       description:
-        'Greengrass token exchange: SiteWise writes to the fleet line assets, reads of the component artifacts',
+        'Greengrass token exchange: SiteWise writes to the fleet assets, reads of the component artifacts',
     });
     props.assets.grant(
       role,

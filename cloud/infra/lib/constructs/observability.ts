@@ -201,7 +201,7 @@ export class Observability extends Construct {
       assumedBy: new iam.ServicePrincipal('grafana.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
-      description: 'Managed Grafana workspace: read the fleet line assets in SiteWise',
+      description: 'Managed Grafana workspace: read the fleet assets in SiteWise',
     });
     props.access.grant(
       role,
