@@ -8,7 +8,8 @@ import { DEFAULT_ALIAS_TEMPLATE } from '../../../platform/sitewise/aliases';
 import { SelfcalError } from '../../../twin/errors';
 import { REFERENCE_LINE_ID } from '../../../twin/lines/topology';
 
-export type InfraConfigErrorCode = 'INFRA_CONFIG_INVALID' | 'INFRA_LINE_INVALID' | 'INFRA_MODEL_TOO_LARGE';
+export type InfraConfigErrorCode =
+  'INFRA_CONFIG_INVALID' | 'INFRA_LINE_INVALID' | 'INFRA_MODEL_TOO_LARGE' | 'INFRA_STACK_TOO_LARGE';
 
 export class InfraConfigError extends SelfcalError<InfraConfigErrorCode> {
   /** The context key the problem is about. */

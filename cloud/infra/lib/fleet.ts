@@ -1,6 +1,6 @@
 /**
  * The fleet as deployed: each configured line's description loaded (a shipped id or a file), given its
- * line id, and checked. The same description, under the same id, goes to SiteWise (the asset model), to
+ * line id, and checked. The same description, under the same id, goes to SiteWise (the asset models), to
  * the gateways (a component artifact) and to the job (an object in its store), so all three agree on the
  * line's signals.
  */

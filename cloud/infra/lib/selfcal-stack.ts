@@ -3,7 +3,7 @@
  * the fleet in SiteWise, Batch, the recalibration workflow and its triggers, the gateways (IoT and
  * Greengrass) and observability.
  */
-import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
@@ -11,7 +11,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { CALIBRATION_SHADOW } from '../../../twin/calibration/manifest';
 import type { EdgeComponent } from './components';
-import type { InfraConfig } from './config';
+import { InfraConfigError, type InfraConfig } from './config';
 import { deployedFleet, jobLineKey, jobLineRef, type DeployedLine } from './fleet';
 import { CalibrationBatch } from './constructs/calibration-batch';
 import { BUCKET_PREFIXES, DataStore } from './constructs/data-store';
@@ -21,6 +21,9 @@ import { RecalibrationTriggers } from './constructs/recalibration-triggers';
 import { RecalibrationWorkflow } from './constructs/recalibration-workflow';
 import { SitewiseLines } from './constructs/sitewise-lines';
 import { acknowledgeCdkHelpers } from './nag';
+
+/** CloudFormation's quota of resources per stack (not adjustable). */
+export const CLOUDFORMATION_RESOURCES_PER_STACK = 500;
 
 export interface SelfcalStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -91,7 +94,7 @@ export class SelfcalStack extends Stack {
       bucket,
       components: props.components,
       componentsDir: props.componentsDir,
-      assetArns: this.sitewise.assetArns(),
+      assets: this.sitewise,
       aliasTemplate: c.aliasTemplate,
       trustedKeys: c.trustedKeys,
       nucleusVersion: c.nucleusVersion,
@@ -100,6 +103,7 @@ export class SelfcalStack extends Stack {
     this.observability = new Observability(this, 'Observability', {
       prefix: c.prefix,
       assets: this.sitewise.assets,
+      access: this.sitewise,
       aliasTemplate: c.aliasTemplate,
       bucket,
       stateMachine: this.workflow.stateMachine,
@@ -111,6 +115,25 @@ export class SelfcalStack extends Stack {
     });
     acknowledgeCdkHelpers(this, bucket);
     this.outputs();
+    this.checkResourceCount();
+  }
+
+  /**
+   * Refuses a fleet whose stack CloudFormation would refuse, before synth does (CDK's own check comes
+   * later and untyped). Most of a big fleet's resources are its SiteWise assets, about 24 a line of the
+   * reference line's size. Resources CDK adds while synthesizing (IAM overflow policies) are not counted.
+   */
+  private checkResourceCount(): void {
+    const own = this.node.findAll().filter((c) => CfnResource.isCfnResource(c) && Stack.of(c) === this);
+    if (own.length <= CLOUDFORMATION_RESOURCES_PER_STACK) return;
+    const assets = this.sitewise.assets.reduce((n, a) => n + 1 + a.children.length, 0);
+    throw new InfraConfigError(
+      'INFRA_STACK_TOO_LARGE',
+      'fleet',
+      `the stack of ${this.lines.length} lines needs ${own.length} CloudFormation resources, over CloudFormation's ` +
+        `${CLOUDFORMATION_RESOURCES_PER_STACK} per stack (${assets} are SiteWise assets: per line, its asset and one per ` +
+        'roller, span and driven element); deploy the fleet as several stacks, each with its own prefix and the lines of some gateways',
+    );
   }
 
   /** What docs/deploy.md's steps need after a deploy. */
@@ -152,7 +175,7 @@ export class SelfcalStack extends Stack {
       prefix: c.prefix,
       imageDirectory: this.repoRoot,
       bucket,
-      assetArns: this.sitewise.assetArns(),
+      assets: this.sitewise,
       thingNames: [...new Set(this.lines.map((l) => l.thingName))],
       shadowName: CALIBRATION_SHADOW,
       aliasTemplate: c.aliasTemplate,

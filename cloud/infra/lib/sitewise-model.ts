@@ -1,8 +1,9 @@
 /**
- * The SiteWise asset model of a line, from its description: one measurement property per signal the edge
- * or the job writes (twin/properties.ts `lineProperties`, the catalogue the publisher, the estimator and
- * the job spell their names from), each with its unit, grouped by what it is. Every written property is a
- * measurement: SiteWise accepts BatchPutAssetPropertyValue only into measurements.
+ * What a line writes to SiteWise, from its description: one measurement property per signal the edge or
+ * the job writes (twin/properties.ts `lineProperties`, the catalogue the publisher, the estimator and the
+ * job spell their names from), each with its unit, grouped by what it is. Every written property is a
+ * measurement: SiteWise accepts BatchPutAssetPropertyValue only into measurements. sitewise-hierarchy.ts
+ * places each on the line's asset or one of its child assets.
  */
 import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../../twin/calibration/bounds';
 import type { LineTopology } from '../../../twin/lines/topology';
@@ -14,6 +15,7 @@ import { PROPERTY_SUFFIX, lineProperties } from '../../../twin/properties';
 export type PropertyGroup = 'measured' | 'virtual' | 'parameter' | 'health' | 'fit';
 
 export interface ModelProperty {
+  /** The catalogue name, or (in a model of per-element assets) the name of its role, e.g. `b`. */
   readonly name: string;
   readonly group: PropertyGroup;
   /** Free text, as SiteWise shows it; undefined for codes and dimensionless scores. */
@@ -53,7 +55,11 @@ function classify(
       unit: base.includes('_Tension_N') ? 'N' : base.includes('_mps') ? 'm/s' : undefined,
     };
   }
-  const parameter = stripSuffix(name, PROPERTY_SUFFIX.std, PROPERTY_SUFFIX.p05, PROPERTY_SUFFIX.p95);
+  // The edge's friction posterior (`b4_edge`, `_p05`, `_p95`) is a parameter estimate like the job's.
+  const parameter = stripSuffix(
+    stripSuffix(name, PROPERTY_SUFFIX.std, PROPERTY_SUFFIX.p05, PROPERTY_SUFFIX.p95),
+    PROPERTY_SUFFIX.edge,
+  );
   if (topology.frictionParameterNames.includes(parameter)) return { group: 'parameter', unit: FRICTION_UNIT };
   if (parameter === EA_PARAMETER) return { group: 'parameter', unit: 'N' };
   if (parameter === MU_SCALE_PARAMETER) return { group: 'parameter', unit: undefined };
@@ -61,10 +67,10 @@ function classify(
 }
 
 /**
- * Every property of the line's asset model, each once, in the catalogue's order (measured, then what
- * the edge writes, then what the job writes).
+ * Every property the line writes, each once, in the catalogue's order (measured, then what the edge
+ * writes, then what the job writes).
  */
-export function assetModelProperties(topology: LineTopology): ModelProperty[] {
+export function catalogueProperties(topology: LineTopology): ModelProperty[] {
   const catalogue = lineProperties(topology);
   const measured = new Set(catalogue.measured);
   const writers = new Map<string, Set<'edge' | 'job'>>();

@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { CALIBRATION_RETRY_STRATEGY, JOB_CONFIG_PARAMETER } from '../../../batch/job-definition';
 import { bucketPrefixFinding } from '../nag';
 import { BUCKET_PREFIXES } from './data-store';
+import type { FleetAssetAccess } from './sitewise-lines';
 
 /** The job's environment variable holding the signing key (its config says `signing.keyEnv`). */
 export const SIGNING_KEY_ENV = 'SELFCAL_SIGNING_KEY';
@@ -32,8 +33,8 @@ export interface CalibrationBatchProps {
   /** The Docker build context: the repository root (its .dockerignore keeps the context small). */
   readonly imageDirectory: string;
   readonly bucket: s3.IBucket;
-  /** The line assets the job reads and writes (by alias). */
-  readonly assetArns: readonly string[];
+  /** The fleet's assets the job reads and writes (by alias). */
+  readonly assets: FleetAssetAccess;
   /** The gateways whose calibration shadow the job updates. */
   readonly thingNames: readonly string[];
   readonly shadowName: string;
@@ -186,7 +187,8 @@ export class CalibrationBatch extends Construct {
   private jobRoleFor(props: CalibrationBatchProps): iam.Role {
     const role = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'The calibration job: its S3 prefix, the line assets in SiteWise, the calibration shadows',
+      description:
+        'The calibration job: its S3 prefix, the fleet assets in SiteWise, the calibration shadows',
     });
     const { partition, region, account } = Stack.of(this);
     const objects = props.bucket.arnForObjects(`${BUCKET_PREFIXES.calibration}*`);
@@ -203,11 +205,10 @@ export class CalibrationBatch extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${BUCKET_PREFIXES.calibration}*`] } },
       }),
     );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['iotsitewise:BatchGetAssetPropertyValueHistory', 'iotsitewise:BatchPutAssetPropertyValue'],
-        resources: [...props.assetArns],
-      }),
+    props.assets.grant(
+      role,
+      ['iotsitewise:BatchGetAssetPropertyValueHistory', 'iotsitewise:BatchPutAssetPropertyValue'],
+      "The job reads the line's window and writes its posteriors and fit",
     );
     role.addToPolicy(
       new iam.PolicyStatement({

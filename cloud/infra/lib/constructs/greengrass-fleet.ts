@@ -1,7 +1,7 @@
 /**
  * The gateways: a thing group every core device joins at registration, the IoT policy of its
  * certificates (scoped to the connecting thing with `${iot:Connection.Thing.ThingName}`), the token
- * exchange role and its alias (SiteWise writes to this project's line assets only, S3 reads of the
+ * exchange role and its alias (SiteWise writes to this project's line assets and their children only, S3 reads of the
  * artifact prefix only), the three component versions with their artifacts in the project bucket, and a
  * deployment of them to the thing group.
  */
@@ -28,6 +28,7 @@ import {
 import { lineArtifactFile, type DeployedLine } from '../fleet';
 import { bucketPrefixFinding } from '../nag';
 import { BUCKET_PREFIXES } from './data-store';
+import type { FleetAssetAccess } from './sitewise-lines';
 
 /** The IoT policy variable of the connecting thing's name: every statement is scoped by it. */
 export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
@@ -39,7 +40,8 @@ export interface GreengrassFleetProps {
   /** The packaged components (their folder is `componentsDir`). */
   readonly components: readonly EdgeComponent[];
   readonly componentsDir: string;
-  readonly assetArns: readonly string[];
+  /** The fleet's assets the gateways write to (by alias). */
+  readonly assets: FleetAssetAccess;
   readonly aliasTemplate: string;
   readonly trustedKeys: Readonly<Record<string, string>>;
   readonly nucleusVersion: string;
@@ -123,13 +125,12 @@ export class GreengrassFleet extends Construct {
     const role = new iam.Role(this, 'TokenExchangeRole', {
       assumedBy: new iam.ServicePrincipal('credentials.iot.amazonaws.com'),
       description:
-        'Greengrass token exchange: SiteWise writes to the fleet line assets, reads of the component artifacts',
+        'Greengrass token exchange: SiteWise writes to the fleet assets, reads of the component artifacts',
     });
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['iotsitewise:BatchPutAssetPropertyValue'],
-        resources: [...props.assetArns],
-      }),
+    props.assets.grant(
+      role,
+      ['iotsitewise:BatchPutAssetPropertyValue'],
+      "The gateways' publisher writes readings, virtual sensors and health",
     );
     role.addToPolicy(
       new iam.PolicyStatement({

@@ -6,7 +6,8 @@
  * - Failed recalibrations: the workflow's failed, timed-out or aborted executions (a job that exhausts
  *   its retries, or exits 2 or 3, fails its execution).
  * - Publisher lag: SiteWise notifies every value written to one measured property per line (the
- *   `lagProbe`); an IoT rule per asset model turns each into a `PublisherLagSeconds` metric (now minus
+ *   `lagProbe`, on the line asset or the child asset of its sensor); an IoT rule per line description,
+ *   on the model of that asset, turns each into a `PublisherLagSeconds` metric (now minus
  *   the value's timestamp). No values at all for the alarm's period also alarms: a stopped publisher
  *   sends none.
  * - Line misfit: a metric filter on the job's JSON log counts its `status: misfit|partial` records.
@@ -40,7 +41,7 @@ import * as esbuild from 'esbuild';
 import { grafanaDashboard } from '../../../dashboards/grafana-dashboard';
 import { JOB_LOG_COMPONENT } from '../../../calibration-job/job-log';
 import { FIT_STATUS_CODES } from '../../../../twin/properties';
-import type { LineAsset } from './sitewise-lines';
+import type { FleetAssetAccess, LineAsset } from './sitewise-lines';
 import { bucketPrefixFinding } from '../nag';
 
 /** CloudWatch namespace of selfcal's own metrics. */
@@ -54,6 +55,8 @@ export const DATASOURCE_UID = 'selfcal-sitewise';
 export interface ObservabilityProps {
   readonly prefix: string;
   readonly assets: readonly LineAsset[];
+  /** Lets the Grafana role read the fleet's assets. */
+  readonly access: FleetAssetAccess;
   readonly aliasTemplate: string;
   readonly bucket: s3.IBucket;
   readonly stateMachine: sfn.StateMachine;
@@ -150,7 +153,8 @@ export class Observability extends Construct {
     });
   }
 
-  /** One rule per asset model: its assets' notifications (only the lag probe has them on) to the metric. */
+  /** One rule per line description, on the model of its probe's asset: the notifications (only the lag
+   * probe has them on) to the metric. */
   private lagMetricRules(props: ObservabilityProps): iot.CfnTopicRule[] {
     const role = new iam.Role(this, 'LagRuleRole', {
       assumedBy: new iam.ServicePrincipal('iot.amazonaws.com'),
@@ -169,11 +173,11 @@ export class Observability extends Construct {
         'cloudwatch:PutMetricData has no resource type (IAM requires *); the statement is limited to the selfcal namespace by the cloudwatch:namespace condition.',
     });
     const models = [...new Map(props.assets.map((a) => [a.line.descriptionId, a])).values()];
-    return models.map(({ model, line }, k) => {
+    return models.map(({ probeModel, line }, k) => {
       return new iot.CfnTopicRule(this, `LagRule${k}`, {
         topicRulePayload: {
           description: `Publisher lag of the lines of model ${line.descriptionId}, from SiteWise value notifications`,
-          sql: `SELECT * FROM '$aws/sitewise/asset-models/${model.attrAssetModelId}/assets/+/properties/+'`,
+          sql: `SELECT * FROM '$aws/sitewise/asset-models/${probeModel.attrAssetModelId}/assets/+/properties/+'`,
           awsIotSqlVersion: '2016-03-23',
           ruleDisabled: false,
           actions: [
@@ -197,28 +201,28 @@ export class Observability extends Construct {
       assumedBy: new iam.ServicePrincipal('grafana.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
-      description: 'Managed Grafana workspace: read the fleet line assets in SiteWise',
+      description: 'Managed Grafana workspace: read the fleet assets in SiteWise',
     });
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'iotsitewise:BatchGetAssetPropertyValue',
-          'iotsitewise:BatchGetAssetPropertyValueHistory',
-          'iotsitewise:BatchGetAssetPropertyAggregates',
-          'iotsitewise:GetAssetPropertyValue',
-          'iotsitewise:GetAssetPropertyValueHistory',
-          'iotsitewise:GetAssetPropertyAggregates',
-          'iotsitewise:GetInterpolatedAssetPropertyValues',
-          'iotsitewise:DescribeAsset',
-          'iotsitewise:DescribeTimeSeries',
-        ],
-        resources: props.assets.map((a) => a.asset.attrAssetArn),
-      }),
+    props.access.grant(
+      role,
+      [
+        'iotsitewise:BatchGetAssetPropertyValue',
+        'iotsitewise:BatchGetAssetPropertyValueHistory',
+        'iotsitewise:BatchGetAssetPropertyAggregates',
+        'iotsitewise:GetAssetPropertyValue',
+        'iotsitewise:GetAssetPropertyValueHistory',
+        'iotsitewise:GetAssetPropertyAggregates',
+        'iotsitewise:GetInterpolatedAssetPropertyValues',
+        'iotsitewise:DescribeAsset',
+        'iotsitewise:DescribeTimeSeries',
+      ],
+      "Grafana reads the dashboards' series",
     );
+    const models = new Set(props.assets.flatMap((a) => [a.model, ...a.children.map((c) => c.model)]));
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['iotsitewise:DescribeAssetModel'],
-        resources: [...new Set(props.assets.map((a) => a.model))].map((m) => m.attrAssetModelArn),
+        resources: [...models].map((m) => m.attrAssetModelArn),
       }),
     );
     const workspace = new grafana.CfnWorkspace(this, 'Grafana', {

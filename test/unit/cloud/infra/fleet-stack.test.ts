@@ -9,7 +9,17 @@ import { join } from 'node:path';
 import { propertyAlias } from '../../../../platform/sitewise/aliases';
 import { planExpression } from '../../../../cloud/infra/lib/constructs/recalibration-workflow';
 import { jobLineRef } from '../../../../cloud/infra/lib/fleet';
-import { iamStatements, render, resources, synthesize, type SynthesizedApp } from './infra-test-support';
+import { createSelfcalApp } from '../../../../cloud/infra/lib/app';
+import { DRAW_LINE_ID, REFERENCE_LINE_ID, loadLine } from '../../../../twin/lines/topology';
+import { lineProperties } from '../../../../twin/properties';
+import {
+  iamStatements,
+  render,
+  resources,
+  sitewiseOf,
+  synthesize,
+  type SynthesizedApp,
+} from './infra-test-support';
 
 const TEMPLATE = '/plant/{lineId}/{signal}';
 const dir = mkdtempSync(join(tmpdir(), 'selfcal-fleet-'));
@@ -51,20 +61,45 @@ it('passes cdk-nag as the default deployment does', () => {
   expect(built.nagFindings).toEqual([]);
 });
 
-it('has one asset model per description and one asset per line, aliased under the line ids', () => {
-  const models = Object.values(resources(built.template, 'AWS::IoTSiteWise::AssetModel'));
-  expect(models.map((m) => m['AssetModelName']).sort()).toEqual([
-    'selfcal-b press-line',
-    'selfcal-b reference-web-line',
-  ]);
-  const assets = Object.values(resources(built.template, 'AWS::IoTSiteWise::Asset'));
-  expect(assets.map((a) => a['AssetName']).sort()).toEqual(LINE_IDS.map((id) => `selfcal-b ${id}`));
-  for (const a of assets) {
-    const lineId = String(a['AssetName']).replace('selfcal-b ', '');
-    for (const p of a['AssetProperties'] as { LogicalId: string; Alias: string }[])
-      expect(p.Alias).toBe(propertyAlias(TEMPLATE, lineId, p.LogicalId));
+it('has the models of each description once and a line asset with its children per line, aliased under its id', () => {
+  const { models, assets } = sitewiseOf(built.template);
+  const kinds = ['', ' drive', ' roller', ' span'];
+  expect([...models.values()].map((m) => m.name).sort()).toEqual(
+    ['selfcal-b press-line', 'selfcal-b reference-web-line']
+      .flatMap((d) => kinds.map((k) => `${d}${k}`))
+      .sort(),
+  );
+  // line id → the shipped line it is (the press line is the draw line from a file) and its model's name.
+  const lines: Record<string, [string, string]> = {
+    'plant-a-1': [REFERENCE_LINE_ID, 'selfcal-b reference-web-line'],
+    'plant-a-2': [REFERENCE_LINE_ID, 'selfcal-b reference-web-line'],
+    'press-line': [DRAW_LINE_ID, 'selfcal-b press-line'],
+  };
+  for (const [lineId, [description, modelName]] of Object.entries(lines)) {
+    const mine = [...assets.values()].filter((a) => a.name.startsWith(`selfcal-b ${lineId}`));
+    const line = mine.find((a) => a.name === `selfcal-b ${lineId}`);
+    expect(line?.hierarchies).toHaveLength(mine.length - 1);
+    expect(models.get(line?.model ?? '')?.name).toBe(modelName);
+    const c = lineProperties(loadLine(description));
+    const written = [...new Set([...c.measured, ...c.edge, ...c.cloud])];
+    expect(mine.flatMap((a) => a.properties.map((p) => p.Alias)).sort()).toEqual(
+      written.map((n) => propertyAlias(TEMPLATE, lineId, n)).sort(),
+    );
   }
+  expect(assets.size).toBe(3 * 24);
 });
+
+it("refuses, typed, a fleet whose stack would pass CloudFormation's 500 resources", async () => {
+  await expect(
+    createSelfcalApp({
+      context: { 'aws:cdk:disable-asset-staging': true, fleetSize: '17' },
+      outdir: join(dir, 'big.out'),
+      componentsDir: join(dir, 'big-components'),
+      nagPlugin: false,
+      cloudFormationValidation: false,
+    }),
+  ).rejects.toMatchObject({ code: 'INFRA_STACK_TOO_LARGE', key: 'fleet' });
+}, 60_000);
 
 it('runs spot capacity on the configured GPU types, up to the configured vCPUs, from zero', () => {
   const gpu = Object.values(resources(built.template, 'AWS::Batch::ComputeEnvironment'))
@@ -122,7 +157,7 @@ it('configures the gateways with every fleet line and the trusted key', () => {
   expect(publisher).toEqual({ settings: { aliasTemplate: TEMPLATE } });
 });
 
-it('watches publisher lag of each model and imports a dashboard per line', () => {
+it('watches publisher lag of each description and imports a dashboard per line', () => {
   const lagRules = Object.values(resources(built.template, 'AWS::IoT::TopicRule')).filter((r) =>
     JSON.stringify(r).includes('PublisherLagSeconds'),
   );

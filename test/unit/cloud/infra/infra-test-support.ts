@@ -52,6 +52,7 @@ export interface Statement {
   effect: string;
   actions: string[];
   resources: unknown[];
+  conditions: Record<string, Record<string, unknown>> | undefined;
 }
 
 const asArray = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -61,12 +62,13 @@ export function iamStatements(template: Template): Statement[] {
   const out: Statement[] = [];
   const take = (owner: string, doc: unknown) => {
     for (const s of asArray((doc as { Statement?: unknown })?.Statement)) {
-      const st = s as { Effect: string; Action?: unknown; Resource?: unknown };
+      const st = s as { Effect: string; Action?: unknown; Resource?: unknown; Condition?: unknown };
       out.push({
         owner,
         effect: st.Effect,
         actions: asArray(st.Action).map(String),
         resources: asArray(st.Resource),
+        conditions: st.Condition as Statement['conditions'],
       });
     }
   };
@@ -106,4 +108,51 @@ export function render(value: unknown, name: (ref: string) => string = (ref) => 
     );
   }
   throw new Error(`cannot render ${JSON.stringify(value)}`);
+}
+
+export interface TemplateModel {
+  id: string;
+  name: string;
+  properties: { LogicalId: string; Name: string; DataType: string; Type: { TypeName: string } }[];
+  hierarchies: { LogicalId: string; Name: string; ChildAssetModelId: { 'Fn::GetAtt': [string, string] } }[];
+}
+
+export interface TemplateAsset {
+  id: string;
+  name: string;
+  /** Logical id of its model. */
+  model: string;
+  properties: { LogicalId: string; Alias: string; NotificationState: string }[];
+  hierarchies: { LogicalId: string; ChildAssetId: { 'Fn::GetAtt': [string, string] } }[];
+}
+
+/** The SiteWise models and assets of a template, by logical id, with the references between them. */
+export function sitewiseOf(template: Template): {
+  models: Map<string, TemplateModel>;
+  assets: Map<string, TemplateAsset>;
+} {
+  const models = new Map(
+    Object.entries(resources(template, 'AWS::IoTSiteWise::AssetModel')).map(([id, m]) => [
+      id,
+      {
+        id,
+        name: String(m['AssetModelName']),
+        properties: m['AssetModelProperties'] as TemplateModel['properties'],
+        hierarchies: (m['AssetModelHierarchies'] ?? []) as TemplateModel['hierarchies'],
+      },
+    ]),
+  );
+  const assets = new Map(
+    Object.entries(resources(template, 'AWS::IoTSiteWise::Asset')).map(([id, a]) => [
+      id,
+      {
+        id,
+        name: String(a['AssetName']),
+        model: (a['AssetModelId'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+        properties: (a['AssetProperties'] ?? []) as TemplateAsset['properties'],
+        hierarchies: (a['AssetHierarchies'] ?? []) as TemplateAsset['hierarchies'],
+      },
+    ]),
+  );
+  return { models, assets };
 }

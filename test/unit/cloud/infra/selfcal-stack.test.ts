@@ -11,12 +11,20 @@ import { CALIBRATION_RETRY_STRATEGY, JOB_CONFIG_PARAMETER } from '../../../../cl
 import { parseJobConfig } from '../../../../cloud/calibration-job/job-config';
 import { jobLineRef } from '../../../../cloud/infra/lib/fleet';
 import { THING_NAME_VARIABLE } from '../../../../cloud/infra/lib/constructs/greengrass-fleet';
+import { HIERARCHY_PATH_KEY } from '../../../../cloud/infra/lib/constructs/sitewise-lines';
 import { DRIFT_RULE_SQL } from '../../../../cloud/infra/lib/constructs/recalibration-triggers';
 import { DEFAULT_ALIAS_TEMPLATE, propertyAlias } from '../../../../platform/sitewise/aliases';
 import { CLOUD_DRIFT_TOPIC_FILTER, cloudDriftTopic } from '../../../../twin/alarm-topics';
 import { REFERENCE_LINE_ID, loadLine } from '../../../../twin/lines/topology';
 import { lineProperties } from '../../../../twin/properties';
-import { iamStatements, render, resources, synthesize, type SynthesizedApp } from './infra-test-support';
+import {
+  iamStatements,
+  render,
+  resources,
+  sitewiseOf,
+  synthesize,
+  type SynthesizedApp,
+} from './infra-test-support';
 
 const LINE = REFERENCE_LINE_ID;
 const THING = 'selfcal-gateway-1';
@@ -154,38 +162,82 @@ describe('SiteWise', () => {
   const topology = loadLine(LINE);
   const catalogue = lineProperties(topology);
   const written = [...new Set([...catalogue.measured, ...catalogue.edge, ...catalogue.cloud])];
+  const aliasOf = (n: string) => propertyAlias(DEFAULT_ALIAS_TEMPLATE, LINE, n);
+  const signalOf = (alias: string) => alias.slice(aliasOf('').length);
+  const fleet = () => sitewiseOf(built.template);
+  const lineAsset = () => [...fleet().assets.values()].find((a) => a.name === `selfcal ${LINE}`);
 
-  it('has every property the edge and the job write in the asset model, as a DOUBLE measurement', () => {
-    const model = only('AWS::IoTSiteWise::AssetModel');
-    const properties = model['AssetModelProperties'] as {
-      Name: string;
-      DataType: string;
-      Type: { TypeName: string };
-    }[];
-    const names = properties.map((p) => p.Name);
-    expect(names.filter((n) => !written.includes(n))).toEqual([]);
-    expect(written.filter((n) => !names.includes(n))).toEqual([]);
-    expect(new Set(properties.map((p) => `${p.DataType} ${p.Type.TypeName}`))).toEqual(
-      new Set(['DOUBLE Measurement']),
-    );
-    expect(properties.length).toBeLessThanOrEqual(200);
+  it('has every property the edge and the job write, once, aliased on an asset whose model has it', () => {
+    const { models, assets } = fleet();
+    const aliases: string[] = [];
+    for (const a of assets.values()) {
+      const model = models.get(a.model);
+      const names = new Map(model?.properties.map((p) => [p.LogicalId, p]));
+      for (const p of a.properties) {
+        expect(names.get(p.LogicalId)).toMatchObject({
+          Name: p.LogicalId,
+          DataType: 'DOUBLE',
+          Type: { TypeName: 'Measurement' },
+        });
+        aliases.push(p.Alias);
+      }
+    }
+    expect(aliases.sort()).toEqual(written.map(aliasOf).sort());
   });
 
-  it("aliases each of the line asset's properties as the publisher and the job address them", () => {
-    const asset = only('AWS::IoTSiteWise::Asset');
-    const aliases = (asset['AssetProperties'] as { LogicalId: string; Alias: string }[]).map((p) => [
-      p.LogicalId,
-      p.Alias,
-    ]);
-    expect(aliases).toEqual(written.map((n) => [n, propertyAlias(DEFAULT_ALIAS_TEMPLATE, LINE, n)]));
+  it("puts each roller's, span's and driven element's values on its child asset, the rest on the line", () => {
+    const owner = new Map<string, string>();
+    for (const a of fleet().assets.values())
+      for (const p of a.properties)
+        owner.set(signalOf(p.Alias), a.name.slice(`selfcal ${LINE}`.length).trim());
+    for (const [signal, element] of owner) {
+      const roller = /^R(\d+)$/.exec(element)?.[1];
+      if (roller) expect(signal).toMatch(new RegExp(`^(Roller${roller}_|b${roller}(_|$))`));
+      else if (element !== '') expect(signal.startsWith(`${element}_`)).toBe(true);
+      else expect(signal).not.toMatch(/^(Roller\d|b\d|S\d|NR\d)/);
+    }
+    expect(owner.get('b4_edge_p95')).toBe('R4');
+    expect(owner.get('S5_Tension_N_virtual_std')).toBe('S5');
+    expect(owner.get('NR1_w_suspect')).toBe('NR1');
+    expect(owner.get('ea_N_p05')).toBe('');
+  });
+
+  it('keeps every asset model within the quota of 200 properties and 10 hierarchies', () => {
+    const models = [...fleet().models.values()];
+    expect(models.map((m) => m.name).sort()).toEqual(
+      ['', ' drive', ' roller', ' span'].map((k) => `selfcal ${LINE}${k}`),
+    );
+    for (const m of models) {
+      expect(m.properties.length).toBeLessThanOrEqual(200);
+      expect(m.hierarchies.length).toBeLessThanOrEqual(10);
+    }
+  });
+
+  it('links every child asset to the line asset through the line model hierarchy of its model', () => {
+    const { models, assets } = fleet();
+    const line = lineAsset()!;
+    const lineModel = models.get(line.model)!;
+    const childModelOf = new Map(
+      lineModel.hierarchies.map((h) => [h.LogicalId, h.ChildAssetModelId['Fn::GetAtt'][0]]),
+    );
+    const children = line.hierarchies.map((h) => {
+      expect(h.ChildAssetId['Fn::GetAtt'][1]).toBe('AssetId');
+      const child = assets.get(h.ChildAssetId['Fn::GetAtt'][0])!;
+      expect(child.model).toBe(childModelOf.get(h.LogicalId));
+      return child.id;
+    });
+    expect(children.sort()).toEqual([...assets.keys()].filter((id) => id !== line.id).sort());
+    expect(children).toHaveLength(topology.idlers.length + topology.spanNames.length + 2);
   });
 
   it('notifies the values of one measured property (the publisher-lag probe) and no other', () => {
-    const asset = only('AWS::IoTSiteWise::Asset');
-    const notified = (asset['AssetProperties'] as { LogicalId: string; NotificationState: string }[])
-      .filter((p) => p.NotificationState === 'ENABLED')
-      .map((p) => p.LogicalId);
-    expect(notified).toEqual([topology.line.sensors[0]?.signal]);
+    const notified = [...fleet().assets.values()].flatMap((a) =>
+      a.properties
+        .filter((p) => p.NotificationState === 'ENABLED')
+        .map((p) => [a.name, p.LogicalId, p.Alias]),
+    );
+    const probe = topology.line.sensors[0]!;
+    expect(notified).toEqual([[`selfcal ${LINE} ${probe.at}`, 'w', aliasOf(probe.signal)]]);
   });
 });
 
@@ -437,7 +489,7 @@ describe('IoT and Greengrass', () => {
     );
   });
 
-  it('lets the token exchange role write only to the line assets and read only the artifact prefix', () => {
+  it("lets the token exchange role write only to the fleet's assets and read only the artifact prefix", () => {
     const alias = only('AWS::IoT::RoleAlias');
     const roleId = (alias['RoleArn'] as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0] as string;
     const role = resources(built.template, 'AWS::IAM::Role')[roleId] as Record<string, unknown>;
@@ -446,9 +498,16 @@ describe('IoT and Greengrass', () => {
       s.owner.startsWith(roleId.replace(/[0-9A-F]{8}$/, '')),
     );
     expect(statements.map((s) => [s.actions, s.resources.map((r) => render(r))])).toEqual([
-      [['iotsitewise:BatchPutAssetPropertyValue'], [expect.stringMatching(/^<SitewiseLine.*\.AssetArn>$/)]],
+      [
+        ['iotsitewise:BatchPutAssetPropertyValue'],
+        ['arn:<AWS::Partition>:iotsitewise:<AWS::Region>:<AWS::AccountId>:asset/*'],
+      ],
       [['s3:GetObject'], [expect.stringMatching(/^<DataBucket.*\.Arn>\/greengrass\/\*$/)]],
     ]);
+    // The line asset and everything under it (its rollers, spans and driven elements), nothing else.
+    const line = [...sitewiseOf(built.template).assets.values()].find((a) => a.name === `selfcal ${LINE}`);
+    const paths = statements[0]?.conditions?.['StringLike']?.[HIERARCHY_PATH_KEY] as unknown[];
+    expect(paths.map((p) => render(p))).toEqual([`/<${line?.id}.AssetId>`, `/<${line?.id}.AssetId>/*`]);
   });
 
   it('registers the three components from recipes/ with their artifacts in the bucket', () => {
@@ -558,7 +617,7 @@ describe('observability', () => {
     );
   });
 
-  it("counts misfits from the job's JSON log and lag from SiteWise notifications of the line model", () => {
+  it("counts misfits from the job's JSON log and lag from SiteWise notifications of the probe's model", () => {
     const filter = only('AWS::Logs::MetricFilter');
     expect(filter['FilterPattern']).toBe(
       '{ ($.component = "calibration-job") && (($.status = "partial") || ($.status = "misfit")) }',
@@ -567,8 +626,13 @@ describe('observability', () => {
       JSON.stringify(r).includes('PublisherLagSeconds'),
     );
     const sql = render((lagRule?.['TopicRulePayload'] as { Sql: unknown }).Sql);
-    expect(sql).toMatch(
-      /^SELECT \* FROM '\$aws\/sitewise\/asset-models\/<SitewiseModel.*\.AssetModelId>\/assets\/\+\/properties\/\+'$/,
+    // The probe (the first sensor, R1's speed) is on R1's asset: the roller model's notifications.
+    const probeAsset = [...sitewiseOf(built.template).assets.values()].find((a) =>
+      a.properties.some((p) => p.NotificationState === 'ENABLED'),
+    );
+    expect(probeAsset?.name).toBe(`selfcal ${LINE} R1`);
+    expect(sql).toBe(
+      `SELECT * FROM '$aws/sitewise/asset-models/<${probeAsset?.model}.AssetModelId>/assets/+/properties/+'`,
     );
   });
 });
