@@ -22,6 +22,7 @@ import { registerDashboardCommand } from './report/dashboard-command';
 import { registerGrafanaCommand } from './grafana';
 import { progressBar } from './progress';
 import { registerReplayCommand } from './replay';
+import { registerFmuCommands } from './fmu';
 import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
 import {
   calibrateWindow,
@@ -158,6 +159,8 @@ function buildProgram(io: CliIo): Command {
   registerBatchCommands(program, io);
   registerGrafanaCommand(program, io);
   registerReplayCommand(program, io);
+  // FMI 2.0 FMUs (check): cli/fmu.ts, the runtime in platform/fmi.
+  registerFmuCommands(program, io);
   return program;
 }
 

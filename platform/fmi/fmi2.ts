@@ -134,7 +134,7 @@ export interface SetupExperimentOptions {
   tolerance?: number;
 }
 
-type InstanceState = 'instantiated' | 'initialization' | 'stepping' | 'terminated' | 'freed' | 'fatal';
+export type InstanceState = 'instantiated' | 'initialization' | 'stepping' | 'terminated' | 'freed' | 'fatal';
 /** A variable given by name (looked up in the description) or by value reference. */
 export type VariableRef = string | number;
 
@@ -201,6 +201,16 @@ export class Fmi2Instance {
     for (const line of pending) instance.record(line);
     sink.target = instance;
     return instance;
+  }
+
+  /** The model description of the FMU this is an instance of. */
+  get description(): ModelDescription {
+    return this.library.description;
+  }
+
+  /** Where the instance is in the FMI 2.0 call sequence. */
+  get phase(): InstanceState {
+    return this.state;
   }
 
   /** The most recent log lines of this instance (up to 1000). */
@@ -296,7 +306,7 @@ export class Fmi2Instance {
   }
 
   /** Real values by value reference into `out` (allocated when not given). */
-  getRealValues(refs: Uint32Array, out = new Float64Array(refs.length)): Float64Array {
+  getRealValues(refs: Uint32Array, out: Float64Array = new Float64Array(refs.length)): Float64Array {
     this.expectReadable('fmi2GetReal');
     this.call('fmi2GetReal', () => this.fn.getReal(this.component, refs, refs.length, out));
     return out;
