@@ -94,6 +94,9 @@ const IO_PACKAGES = [
   'commander',
   'cli-progress',
   'csv-parse',
+  'koffi',
+  'yauzl',
+  'yazl',
   'tsx',
   'esbuild',
   ...CDK_PACKAGE_NAMES,
@@ -101,7 +104,7 @@ const IO_PACKAGES = [
 const TWIN_NO_IO_PACKAGES = {
   regex: new RegExp(`^(?:${IO_PACKAGES.map((p) => escape(p).replace('\\.\\+', '.+')).join('|')})(?:/|$)`),
   message:
-    "house rule: twin/ is the pure core, no I/O: no I/O package (better-sqlite3, mqtt, aedes, @aws-sdk/*, aws-iot-device-sdk-v2, gpu.js, commander, cli-progress, csv-parse…). Do the I/O in platform/ or at the program's edge.",
+    "house rule: twin/ is the pure core, no I/O: no I/O package (better-sqlite3, mqtt, aedes, @aws-sdk/*, aws-iot-device-sdk-v2, gpu.js, commander, cli-progress, csv-parse, koffi, yauzl…). Do the I/O in platform/ or at the program's edge.",
 };
 /** A relative specifier that leaves twin/ from a file `depth` folders below the repository root. */
 const twinClimbOut = (depth) => ({

@@ -90,6 +90,9 @@ const forbidden: Case[] = [
     'cli-progress',
   ].map((m): Case => ['twin/estimation/x.ts', `import '${m}';`, TWIN_IO_PACKAGE]),
   ['twin/x.ts', "export const s3 = require('@aws-sdk/client-s3');", TWIN_IO_PACKAGE],
+  // The FMI runtime's native and archive packages stay out of the pure core; so does the runtime.
+  ...['koffi', 'yauzl', 'yazl'].map((m): Case => ['twin/model/x.ts', `import '${m}';`, TWIN_IO_PACKAGE]),
+  ['twin/model/x.ts', "import '../../platform/fmi';", TWIN_OUTSIDE],
   // twin/: no mutable module state, no process.
   ['twin/x.ts', 'export let lastIterations = 0;', TWIN_STATE],
   ['twin/model/x.ts', 'let calls = 0;\nexport function f(): number {\n  return ++calls;\n}', TWIN_STATE],
@@ -144,6 +147,9 @@ const forbidden: Case[] = [
     PLATFORM,
   ],
   ['platform/x.ts', "export const c = require('../cloud/batch/submit');", PLATFORM],
+  // The FMI runtime is shared (platform/fmi/); the FMU plant lives in simulators/ and stays there.
+  ['platform/fmi/x.ts', "import '../../simulators/fmi/plant';", PLATFORM],
+  ['cloud/calibration-job/x.ts', "import '../../simulators/fmi/plant';", DEV_ONLY],
   // The CDK app: deployment code stays in cloud/infra/.
   ...['aws-cdk-lib', 'aws-cdk-lib/aws-batch', 'constructs', 'cdk-nag'].flatMap((m): Case[] => [
     ['cloud/calibration-job/x.ts', `import '${m}';`, CDK_PACKAGES],
@@ -196,6 +202,15 @@ const allowed: Case[] = [
     null,
   ],
   ['platform/sitewise/x.ts', "import '../../twin/errors';", null],
+  [
+    'platform/fmi/x.ts',
+    "import 'koffi';\nimport 'yauzl';\nimport 'fast-xml-parser';\nimport '../config';\nimport '../../twin/errors';",
+    null,
+  ],
+  // Both FMU roles use the runtime: the calibration job (FMU as model) and the simulators (FMU as plant).
+  ['cloud/calibration-job/x.ts', "import '../../platform/fmi';\nimport '../../platform/fmi/settle';", null],
+  ['edge-components/estimator/x.ts', "import '../../platform/fmi/model-description';", null],
+  ['simulators/fmi/x.ts', "import '../../platform/fmi';", null],
   [
     'edge-components/estimator/x.ts',
     "import '../../twin/lines/topology';\nimport '../../platform/line-file';\nimport '../shared/config';\nimport 'better-sqlite3';\nimport 'node:fs';",
