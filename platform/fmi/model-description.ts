@@ -124,7 +124,15 @@ export function parseModelDescription(xml: string): ModelDescription {
       `not well-formed XML (${valid.err.msg})`,
     );
   }
-  const doc = parser.parse(text) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parser.parse(text) as Record<string, unknown>;
+  } catch (cause) {
+    // e.g. entity expansion beyond the parser's limits
+    throw new FmiError('FMU_MODEL_DESCRIPTION_INVALID', `modelDescription.xml: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
   const root = doc['fmiModelDescription'];
   if (!isNode(root)) throw invalid('(root)', 'the root element is not fmiModelDescription');
   const attrs = root['@'] ?? {};
