@@ -13,7 +13,9 @@
  * - fmi2Fatal: FMU_FATAL; FMI 2.0 forbids any further call to any instance of the FMU, so none is made
  *   (not even fmi2FreeInstance: its memory is abandoned) and every instance of the library refuses calls.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { ELF_HEAD_BYTES, elfProblem } from './elf-check';
 import { FmiError, type FmiErrorCode, type FmiStatusName, type FmuLogLine } from './errors';
 import {
   createCallbacks,
@@ -53,6 +55,7 @@ export class Fmi2Library {
 
   /** dlopen `binaryPath` (this runs the binary's initialisers) and check it is an FMI 2.0 binary. */
   static load(binaryPath: string, description: ModelDescription): Fmi2Library {
+    checkSharedLibrary(binaryPath);
     let binary: Fmi2Binary;
     try {
       binary = loadFmi2Binary(binaryPath);
@@ -266,7 +269,13 @@ export class Fmi2Instance {
         `doStep: the step size ${stepS} s is not a positive finite number`,
       );
     }
-    this.call('fmi2DoStep', () => this.fn.doStep(this.component, this.timeS, stepS, 1));
+    try {
+      this.call('fmi2DoStep', () => this.fn.doStep(this.component, this.timeS, stepS, 1));
+    } catch (err) {
+      // A warning thrown (warnings: 'throw') still means the step was taken.
+      if (err instanceof FmiError && err.code === 'FMU_STATUS_WARNING') this.timeS += stepS;
+      throw err;
+    }
     this.timeS += stepS;
   }
 
@@ -477,6 +486,26 @@ export class Fmi2Instance {
     this.free();
     throw new FmiError(code, `${what}${detail}; the instance was freed`, { logLines: lines });
   }
+}
+
+/**
+ * On ELF platforms, the library's headers are checked before dlopen (elf-check.ts): a truncated library
+ * would otherwise kill the process with SIGBUS inside the loader.
+ */
+function checkSharedLibrary(path: string): void {
+  if (!path.endsWith('.so')) return;
+  let head: Buffer;
+  let size: number;
+  const fd = openSync(path, 'r');
+  try {
+    size = fstatSync(fd).size;
+    head = Buffer.alloc(Math.min(size, ELF_HEAD_BYTES));
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const problem = elfProblem(head, size);
+  if (problem) throw new FmiError('FMU_LOAD_FAILED', `the FMU binary ${path} cannot be loaded: ${problem}`);
 }
 
 /** fmi2Instantiate returned NULL: a GUID mismatch when the FMU's lines say so, else unexplained. */
