@@ -1,6 +1,6 @@
 /**
  * The FMI 2.0 co-simulation C API through koffi: the binary's functions, the fmi2CallbackFunctions
- * struct, and the logger callback. Nothing here knows about variables or states (fmi2.ts does).
+ * struct, and the logger callback. Nothing here knows about variables or states (fmi2-instance.ts does).
  *
  * The logger: fmi2CallbackLogger is variadic (a printf format and its arguments). Koffi cannot declare a
  * variadic callback, so it is declared with the five fixed parameters; on the platforms this runtime
