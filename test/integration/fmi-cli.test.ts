@@ -161,6 +161,11 @@ suite(`selfcal fmu check${because}`, () => {
     );
   });
 
+  it('FMU_INSTANTIATE_FAILED when fmi2Instantiate returns NULL without a word', async () => {
+    const refuses = await firstOrderFmu({ name: 'first-order-refuses', defines: { REFUSE_INSTANTIATE: 1 } });
+    await expectCode([refuses], 'FMU_INSTANTIATE_FAILED', 'fmi2Instantiate returned NULL and logged nothing');
+  });
+
   it.each([
     [2, 'FMU_DISCARD', 'FMU log [Discard] logStatusDiscard: injected failure at t = %g s (mode %d)'],
     [3, 'FMU_ERROR', 'FMU log [Error] logStatusError: doStep from t = 1.000 s refused; y stays at'],
