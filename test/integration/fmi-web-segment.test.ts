@@ -31,6 +31,16 @@ const compilerMissing =
     : undefined;
 if (compilerMissing) console.warn(`fmi-web-segment.test.ts is SKIPPED: ${compilerMissing}`);
 
+/** What `driver describe` prints: the line as built into the C model. */
+interface Described {
+  guid: string;
+  elements: { name: string; radiusM: number; inertiaKgM2: number; bearingFrictionNms: number }[];
+  spans: { name: string; from: string; to: string; lengthM: number }[];
+  traction: { creepVelocityMps: number; sharpness: number; postLimitSlopeFraction: number };
+  defaults: { eaN: number; lineSpeedMps: number; unwindTensionN: number; rewindTensionN: number };
+  variables: Record<string, number>;
+}
+
 /** The FMU's outputs by variable name (modelDescription.xml). */
 type Outputs = Record<string, number>;
 interface Settled {
@@ -59,6 +69,16 @@ const CASES: readonly (readonly [number, number, number])[] = [
   [HEALTHY, HEALTHY, 0.3],
   [0.2, 0.2, 0.2],
 ];
+
+/** The variable map (platform/fmi/variable-map.ts defines the format and validates it). */
+interface VariableMapFile {
+  outputs: { variable: string; signal: string }[];
+  parameters: { variable: string; parameter: string }[];
+  inputs: { variable: string; value: number }[];
+  settle: { stepS: number; tolerance: number; maxTimeS: number; holdSteps: number };
+}
+const readMap = (): VariableMapFile =>
+  JSON.parse(readFileSync(WEB_SEGMENT_MAP_FILE, 'utf8')) as VariableMapFile;
 
 /** Agreement asked of every channel, in multiples of its kind's sensor σ (measured: 0.13 σ at most). */
 const AGREEMENT_IN_SIGMAS = 0.25;
@@ -102,15 +122,6 @@ const AGREEMENT_IN_SIGMAS = 0.25;
   afterAll(() => tmp.remove());
 
   describe('is built as its line description says', () => {
-    interface Described {
-      guid: string;
-      elements: { name: string; radiusM: number; inertiaKgM2: number; bearingFrictionNms: number }[];
-      spans: { name: string; from: string; to: string; lengthM: number }[];
-      traction: { creepVelocityMps: number; sharpness: number; postLimitSlopeFraction: number };
-      defaults: { eaN: number; lineSpeedMps: number; unwindTensionN: number; rewindTensionN: number };
-      variables: Record<string, number>;
-    }
-
     it('has the described elements, spans, traction, web and setpoints', () => {
       // Arrange
       const line = topology.line;
@@ -169,36 +180,46 @@ const AGREEMENT_IN_SIGMAS = 0.25;
       expect(declared).toEqual(built.variables);
     });
 
-    it('maps its outputs to the line’s sensors and its parameters to the twin’s', () => {
+    it('maps its outputs to the line’s sensors, its parameters to the twin’s, its inputs to the setpoints', () => {
       // Arrange
-      const map = JSON.parse(readFileSync(WEB_SEGMENT_MAP_FILE, 'utf8')) as {
-        outputs: Record<string, string>;
-        parameters: Record<string, string>;
-      };
+      const map = readMap();
       const xml = readFileSync(WEB_SEGMENT_MODEL_DESCRIPTION_FILE, 'utf8');
       const causality = (name: string) =>
         new RegExp(`<ScalarVariable name="${name.replace('.', '\\.')}"[^>]*causality="(\\w+)"`).exec(
           xml,
         )?.[1];
+      const built = run<Described>('describe');
 
       // Act
-      const signals = Object.values(map.outputs).sort();
-      const parameters = Object.values(map.parameters).sort();
+      const signals = map.outputs.map((m) => m.signal).sort();
+      const parameters = map.parameters.map((m) => m.parameter).sort();
+      const inputs = Object.fromEntries(map.inputs.map((m) => [m.variable, m.value]));
 
       // Assess
       expect(signals).toEqual(topology.line.sensors.map((s) => s.signal).sort());
       expect(parameters).toEqual(
         [...topology.frictionParameterNames, EA_PARAMETER, MU_SCALE_PARAMETER].sort(),
       );
-      for (const v of Object.keys(map.outputs)) expect(causality(v)).toBe('output');
-      for (const v of Object.keys(map.parameters)) expect(causality(v)).toBe('parameter');
+      for (const m of map.outputs) expect(causality(m.variable)).toBe('output');
+      for (const m of map.parameters) expect(causality(m.variable)).toBe('parameter');
+      for (const m of map.inputs) expect(causality(m.variable)).toBe('input');
+      expect(inputs).toEqual({
+        'pull.v_ref': built.defaults.lineSpeedMps,
+        'unwind.T_ref': built.defaults.unwindTensionN,
+        'rewind.T_ref': built.defaults.rewindTensionN,
+      });
     });
   });
 
   describe.each(CASES)('at b = %p, %p, %p', (b1, b2, b3) => {
     let fmu: Settled;
     beforeAll(() => {
-      fmu = run<Settled>('settle', String(b1), String(b2), String(b3));
+      // The map's settle rule: these steady states are the ones the FMU gives as the plant or the model.
+      const rule = readMap().settle;
+      fmu = run<Settled>(
+        'settle',
+        ...[b1, b2, b3, rule.stepS, rule.tolerance, rule.maxTimeS, rule.holdSteps].map(String),
+      );
     });
 
     it('settles to the twin’s steady state within a quarter of the sensors’ noise', () => {
