@@ -4,15 +4,11 @@ import type { LineTopology } from '../../twin/lines/topology';
 import type { LineElement, SensorDescription } from '../../twin/lines/types';
 import { SeededRandom } from '../../twin/random';
 import type { Ros2Integrator } from './rosenbrock';
-import { HEALTHY_FRICTION_SPREAD, frictionAt, validateScenario, type PlantScenario } from './scenario';
+import { FrictionSchedule, frictionsByParameter, validateScenario, type PlantScenario } from './scenario';
+import { SensorReadout, type Reading } from './sensor-readout';
 import { WebPhysics, type WebObservation } from './web-physics';
 
-/** One telemetry message as the plant's data logger would publish it (ARCHITECTURE.md payload). */
-export interface Reading {
-  /** Epoch seconds as reported by the (possibly skewed) logger clock. */
-  ts: number;
-  values: Record<string, number>;
-}
+export type { Reading } from './sensor-readout';
 
 /** Ground truth at a sample, for scoring estimators. */
 export interface TruthSample {
@@ -20,9 +16,9 @@ export interface TruthSample {
   tS: number;
   /** Bearing friction by parameter name (`b4`). */
   frictionNms: Record<string, number>;
-  /** Tension of every span by name. */
+  /** Tension by span name: every span (the FMU plant: the spans its variable map outputs). */
   tensionN: Record<string, number>;
-  /** Slip velocity of every idler by element name. */
+  /** Slip velocity by idler name: every idler (the FMU plant: those its variable map outputs). */
   slipMps: Record<string, number>;
 }
 
@@ -36,12 +32,9 @@ export class PlantSimulator {
   readonly physics: WebPhysics;
   private readonly integrator: Ros2Integrator;
   private readonly state: Float64Array;
-  private readonly healthyNms: Float64Array;
+  private readonly frictions: FrictionSchedule;
   private readonly settledNms: Float64Array;
-  private readonly rng: SeededRandom;
-  private readonly noiseRng: SeededRandom;
-  private readonly sensors: readonly SensorDescription[];
-  private readonly stuckValue = new Map<string, number>();
+  private readonly readout: SensorReadout;
   /** Span name → index in the description's order (the order of the physics' outputs). */
   private readonly spanIndex: Map<string, number>;
   private observation: WebObservation;
@@ -51,35 +44,23 @@ export class PlantSimulator {
     readonly scenario: PlantScenario,
   ) {
     validateScenario(scenario, topology);
-    this.rng = new SeededRandom(scenario.seed);
-    this.noiseRng = this.rng.fork();
+    const rng = new SeededRandom(scenario.seed);
+    this.readout = new SensorReadout(topology.line.sensors, scenario, rng.fork());
+    this.frictions = new FrictionSchedule(topology, scenario, rng);
     const line = topology.line;
-    const els = line.elements;
-    const range = (b: number): readonly [number, number] =>
-      scenario.healthyFrictionRangeNms ?? [b * HEALTHY_FRICTION_SPREAD[0], b * HEALTHY_FRICTION_SPREAD[1]];
-    this.healthyNms = new Float64Array(
-      els.map((e) =>
-        e.type === 'idler' ? this.rng.between(...range(e.bearingFrictionNms)) : e.bearingFrictionNms,
-      ),
-    );
-    this.settledNms = new Float64Array(this.healthyNms);
+    this.settledNms = new Float64Array(this.frictions.healthyNms);
     this.spanIndex = new Map(line.spans.map((s, j) => [s.name, j]));
     this.physics = new WebPhysics(line);
-    this.physics.frictionNms.set(this.healthyNms);
+    this.physics.frictionNms.set(this.frictions.healthyNms);
     this.state = this.physics.initialState();
     this.integrator = this.physics.integrator();
     this.physics.settle(this.state, { integrator: this.integrator });
     this.observation = this.physics.observe(this.state);
-    this.sensors = line.sensors;
   }
 
   /** Advance the slow state to tS and settle the fast dynamics if it moved. */
   private advanceTo(tS: number): void {
-    const friction = this.physics.frictionNms;
-    for (const deg of this.scenario.degradations) {
-      const i = this.topology.elementIndex.get(deg.element) as number;
-      friction[i] = frictionAt(deg, this.healthyNms[i] as number, tS);
-    }
+    const friction = this.frictions.at(tS, this.physics.frictionNms);
     let change = 0;
     for (let i = 0; i < friction.length; i++) {
       const before = this.settledNms[i] as number;
@@ -95,10 +76,7 @@ export class PlantSimulator {
   truth(tS: number): TruthSample {
     const o = this.observation;
     const t = this.topology;
-    const frictionNms: Record<string, number> = {};
-    t.idlers.forEach(
-      (e, k) => (frictionNms[t.frictionParameterNames[k] as string] = this.physics.frictionNms[e] as number),
-    );
+    const frictionNms = frictionsByParameter(t, this.physics.frictionNms);
     const tensionN: Record<string, number> = {};
     t.line.spans.forEach((s, j) => (tensionN[s.name] = o.tensionN[j] as number));
     const slipMps: Record<string, number> = {};
@@ -108,39 +86,12 @@ export class PlantSimulator {
 
   private measure(tS: number): Reading {
     const o = this.observation;
-    const f = this.scenario.sensorFaults;
-    const values: Record<string, number> = {};
-    for (const s of this.sensors) {
-      const stuck = f.stuck.find((x) => x.signal === s.signal && tS >= x.fromS && tS < x.fromS + x.durationS);
-      const noise = this.noiseRng.normal();
-      const dropped = this.noiseRng.uniform() < f.dropoutProbability;
-      const spike = this.noiseRng.uniform() < f.spikeProbability;
-      const spikeSign = this.noiseRng.uniform() < 0.5 ? -1 : 1;
-      let truth: number;
-      if (s.kind === 'tension') truth = o.tensionN[this.spanIndex.get(s.at as string) as number] as number;
-      else if (s.kind === 'angularSpeed')
-        truth = o.omega[this.topology.elementIndex.get(s.at as string) as number] as number;
-      else truth = o.dancerAngleDeg[0] ?? 0;
-      let value = truth * (1 + (f.gain?.[s.signal] ?? 0)) + (f.bias[s.signal] ?? 0) + s.noiseStd * noise;
-      if (spike) value += spikeSign * f.spikeSigma * s.noiseStd;
-      if (stuck) {
-        if (!this.stuckValue.has(s.signal)) this.stuckValue.set(s.signal, value);
-        value = this.stuckValue.get(s.signal) as number;
-      } else {
-        this.stuckValue.delete(s.signal);
-      }
-      if (!dropped) values[s.signal] = value;
-    }
-    for (const [a, b] of f.swapped ?? []) {
-      const va = values[a];
-      const vb = values[b];
-      delete values[a];
-      delete values[b];
-      if (vb !== undefined) values[a] = vb;
-      if (va !== undefined) values[b] = va;
-    }
-    const ts = this.scenario.startTimeS + tS * (1 + f.clockSkewPpm * 1e-6);
-    return { ts: Math.round(ts * 1000) / 1000, values };
+    return this.readout.read(tS, (s: SensorDescription) => {
+      if (s.kind === 'tension') return o.tensionN[this.spanIndex.get(s.at as string) as number] as number;
+      if (s.kind === 'angularSpeed')
+        return o.omega[this.topology.elementIndex.get(s.at as string) as number] as number;
+      return o.dancerAngleDeg[0] ?? 0;
+    });
   }
 
   get sampleCount(): number {

@@ -1,5 +1,6 @@
 import { SelfcalError } from '../../twin/errors';
 import type { LineTopology } from '../../twin/lines/topology';
+import type { SeededRandom } from '../../twin/random';
 
 /** A bearing that degrades: b stays at its healthy value until onset, then grows log-linearly to finalNms. */
 export interface Degradation {
@@ -89,6 +90,50 @@ export function frictionAt(d: Degradation, healthyNms: number, tS: number): numb
   if (tS <= d.onsetS) return healthyNms;
   const f = Math.min((tS - d.onsetS) / d.rampS, 1);
   return healthyNms * Math.pow(d.finalNms / healthyNms, f);
+}
+
+/**
+ * Every element's bearing friction over a scenario, shared by every plant: idlers' healthy values drawn
+ * once from `rng` (in description order), the other elements' as described, then the degradations.
+ */
+export class FrictionSchedule {
+  /** Healthy friction per element, in the description's order [N·m·s/rad]. */
+  readonly healthyNms: Float64Array;
+  private readonly degrading: { index: number; degradation: Degradation }[];
+
+  constructor(topology: LineTopology, scenario: PlantScenario, rng: SeededRandom) {
+    const range = (b: number): readonly [number, number] =>
+      scenario.healthyFrictionRangeNms ?? [b * HEALTHY_FRICTION_SPREAD[0], b * HEALTHY_FRICTION_SPREAD[1]];
+    this.healthyNms = new Float64Array(
+      topology.line.elements.map((e) =>
+        e.type === 'idler' ? rng.between(...range(e.bearingFrictionNms)) : e.bearingFrictionNms,
+      ),
+    );
+    this.degrading = scenario.degradations.map((degradation) => ({
+      index: topology.elementIndex.get(degradation.element) as number,
+      degradation,
+    }));
+  }
+
+  /** Every element's friction at scenario time tS, written into `out` (returned). */
+  at(tS: number, out: Float64Array = new Float64Array(this.healthyNms.length)): Float64Array {
+    out.set(this.healthyNms);
+    for (const { index, degradation } of this.degrading)
+      out[index] = frictionAt(degradation, this.healthyNms[index] as number, tS);
+    return out;
+  }
+}
+
+/** The idlers' frictions by parameter name (`b4`) from every element's (description order). */
+export function frictionsByParameter(
+  topology: LineTopology,
+  frictionNms: Float64Array,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  topology.idlers.forEach(
+    (e, k) => (out[topology.frictionParameterNames[k] as string] = frictionNms[e] as number),
+  );
+  return out;
 }
 
 export function validateScenario(s: PlantScenario, topology: LineTopology): void {
