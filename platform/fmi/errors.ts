@@ -45,6 +45,9 @@ export type FmiErrorCode =
   | 'FMU_VARIABLE_MISSING'
   /** A variable map that fails its schema (the key is named). */
   | 'FMU_MAP_INVALID'
+  /** A variable map that does not fit the line it should simulate (a sensor no output gives, a degraded
+   *  idler whose friction no parameter sets). */
+  | 'FMU_MAP_MISMATCH'
   /** The settle rule's maximum time passed before every mapped output stopped moving. */
   | 'FMU_NOT_SETTLED';
 
