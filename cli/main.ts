@@ -5,7 +5,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SelfcalError } from '../twin/errors';
 import type { LineTopology } from '../twin/lines/topology';
 import { isLineFilePath, loadLineFrom } from '../platform/line-file';
-import { PlantSimulator, readingsToCsv, type Reading } from '../simulators/plant/plant-simulator';
+import { readingsToCsv, type Reading } from '../simulators/plant/plant-simulator';
+import {
+  openPlant,
+  parsePlantChoice,
+  type Plant,
+  type PlantChoice,
+  type PlantCliOptions,
+} from '../simulators/fmi/plant-choice';
 import { runSitewiseEmulatorCli } from '../simulators/sitewise/index';
 import { startLocalBroker } from '../simulators/broker/index';
 import { untilStopSignal } from '../edge-components/shared/lifecycle';
@@ -189,7 +196,7 @@ function sharedOptions(): SharedOptions {
   };
 }
 
-interface DemoCliOptions {
+interface DemoCliOptions extends PlantCliOptions {
   days?: number;
   roller: string;
   seed: number;
@@ -211,7 +218,7 @@ interface DemoCliOptions {
 }
 
 function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions): void {
-  program
+  const demo = program
     .command('demo')
     .description(
       'run the closed loop on the embedded stack: the plant over MQTT, the edge components as processes, ' +
@@ -255,7 +262,8 @@ function registerDemoCommand(program: Command, io: CliIo, shared: SharedOptions)
       '--replay <file.csv>',
       "publish this historian export (with --columns) instead of the plant simulator's readings; the run spans the export's time, rebased to end now; no truth",
     )
-    .option('--columns <map.json>', '--replay: JSON map from CSV columns to signal names')
+    .option('--columns <map.json>', '--replay: JSON map from CSV columns to signal names');
+  addPlantOptions(demo)
     .option('--out <dir>', 'output folder of the live demo', 'demo-output')
     .action((o: DemoCliOptions, command: Command) => runDemoCommand(io, o, command));
 }
@@ -285,8 +293,22 @@ function checkReplayOptions(o: DemoCliOptions, command: Command): void {
   if (given.length > 0) throw invalid(`not with --replay: ${given.map(([, why]) => why).join('; ')}`);
 }
 
+/** The live demo's plant: an FMU only for the live loop's own plant (not a replay, not --in-process). */
+function demoPlantChoice(o: DemoCliOptions): PlantChoice {
+  const choice = parsePlantChoice(o);
+  if (choice.kind === 'builtin') return choice;
+  const refused = o.replay !== undefined ? '--replay' : o.inProcess ? '--in-process' : undefined;
+  if (refused !== undefined)
+    throw new SelfcalError(
+      'CLI_ARGUMENT_INVALID',
+      `--plant fmu: not with ${refused} (the FMU plant feeds the live loop; --in-process runs the built-in plant only)`,
+    );
+  return choice;
+}
+
 async function runDemoCommand(io: CliIo, o: DemoCliOptions, command: Command): Promise<void> {
   checkReplayOptions(o, command);
+  const plant = demoPlantChoice(o);
   const topology = loadLineFrom(o.line);
   requireIdler(topology, o.roller);
   if (o.inProcess) return runInProcessDemo(io, { ...o, days: o.days ?? DEFAULT_DEMO.days }, topology);
@@ -309,6 +331,7 @@ async function runDemoCommand(io: CliIo, o: DemoCliOptions, command: Command): P
     ...(o.replay !== undefined && o.columns !== undefined
       ? { replay: { csv: o.replay, columns: o.columns } }
       : {}),
+    plant,
     outDir: o.out,
     json: o.json === true,
     repo: REPO,
@@ -343,63 +366,109 @@ async function runInProcessDemo(
   io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`);
 }
 
-interface SimulateCliOptions {
+interface SimulateCliOptions extends PlantCliOptions {
   days: number;
   roller?: string;
+  finalB: number;
   seed: number;
   samplePeriod: number;
   line: string;
   out?: string;
 }
 
+/** The options that choose the plant (simulate, demo): the built-in plant simulator or an FMU. */
+function addPlantOptions(command: Command): Command {
+  return command
+    .option(
+      '--plant <builtin|fmu:FILE.fmu>',
+      'the plant: the built-in plant simulator, or an FMI 2.0 co-simulation FMU (with --map; docs/fmi.md)',
+    )
+    .option(
+      '--map <map.json>',
+      '--plant fmu: variable map (FMU outputs → signals, parameters → frictions, settle rule)',
+    )
+    .option(
+      '--trust-fmu',
+      '--plant fmu: load the FMU even where other users could have written it (its native code runs with your rights)',
+    );
+}
+
 function registerSimulateCommand(program: Command, io: CliIo, shared: SharedOptions): void {
-  program
+  const command = program
     .command('simulate')
-    .description('run the plant simulator and write its readings as CSV (ts + one column per signal)')
+    .description(
+      'run the plant (the built-in simulator or an FMU) and write its readings as CSV (ts + one column per signal)',
+    )
     .addOption(shared.days)
     .addOption(new Option('--roller <name>', 'idler whose bearing degrades (default: none, a healthy line)'))
+    .addOption(
+      new Option('--final-b <Nms>', 'friction the degrading bearing reaches [N·m·s/rad] (with --roller)')
+        .argParser(numberIn(1e-6, 10))
+        .default(DEFAULT_DEMO.finalNms),
+    )
     .addOption(shared.seed)
     .addOption(shared.period)
-    .addOption(shared.line)
+    .addOption(shared.line);
+  addPlantOptions(command)
     .option('--out <file>', 'CSV file to write (default: stdout)')
     .action((o: SimulateCliOptions) => runSimulateCommand(io, o));
 }
 
 async function runSimulateCommand(io: CliIo, o: SimulateCliOptions): Promise<void> {
+  const choice = parsePlantChoice(o);
   const topology = loadLineFrom(o.line);
   if (o.roller !== undefined) requireIdler(topology, o.roller);
   const scenario = demoScenario(topology, {
     ...DEFAULT_DEMO,
     days: o.days,
     roller: o.roller ?? '',
+    finalNms: o.finalB,
     seed: o.seed,
     samplePeriodS: o.samplePeriod,
   });
   if (o.roller === undefined) scenario.degradations = [];
-  const sim = new PlantSimulator(topology, scenario);
+  const plant = await openPlant(topology, scenario, choice);
+  try {
+    await writeReadings(io, o.out, topology, plant);
+  } finally {
+    plant.dispose();
+  }
+}
+
+async function writeReadings(io: CliIo, out: string | undefined, topology: LineTopology, plant: Plant) {
   const signals = topology.line.sensors.map((s) => s.signal);
   const bar = progressBar(io, samplesFormat('simulating the plant'));
-  const total = sim.sampleCount;
+  const total = plant.sampleCount;
   let done = 0;
   const readings = (function* () {
-    for (const s of sim.samples()) {
+    for (const s of plant.samples()) {
       done += 1;
       if (done % 50 === 0 || done === total) bar.update(done, total);
       yield s.reading;
     }
   })();
-  if (o.out === undefined) {
-    for (const row of readingsToCsv(signals, readings)) io.stdout(row);
-  } else {
-    await writeCsvFile(o.out, readingsToCsv(signals, readings));
+  try {
+    if (out === undefined) {
+      for (const row of readingsToCsv(signals, readings)) io.stdout(row);
+    } else {
+      await writeCsvFile(out, readingsToCsv(signals, readings));
+    }
+  } finally {
+    bar.stop();
   }
-  bar.stop();
 }
 
 /** Writes the rows to `path`, waiting for drain, and resolves once the file is closed. */
 async function writeCsvFile(path: string, rows: Iterable<string>): Promise<void> {
   const file = createWriteStream(path);
-  for (const row of rows) if (!file.write(row)) await new Promise<void>((r) => file.once('drain', () => r()));
+  try {
+    for (const row of rows)
+      if (!file.write(row)) await new Promise<void>((r) => file.once('drain', () => r()));
+  } catch (err) {
+    // The rows failed (an FMU's error): close the file as far as it got, then report the error.
+    await new Promise<void>((r) => file.end(() => r()));
+    throw err;
+  }
   await new Promise<void>((resolve, reject) =>
     file.end((err?: Error | null) => (err ? reject(err) : resolve())),
   );

@@ -38,6 +38,7 @@ import {
   type DemoStack,
 } from './stack';
 import { plantSource, replaySource, type DemoSource, type ReplayDescription } from './source';
+import type { PlantChoice } from '../../simulators/fmi/plant-choice';
 
 /** SiteWise keeps 7 days; the run must end inside that window with room for the wall time of the demo. */
 export const MAX_LIVE_DAYS = 6.9;
@@ -75,6 +76,8 @@ export interface LiveDemoOptions extends DemoOptions {
    * plant's options (days, roller, sample period, degradation) do not apply, and there is no truth.
    */
   replay?: { csv: string; columns: string };
+  /** The plant: the built-in plant simulator (default) or an FMU (simulators/fmi). */
+  plant?: PlantChoice;
   /** The demo's clock (epoch ms): the simulated run ends at its value at the start. */
   now?: () => number;
   signal?: AbortSignal;
@@ -195,10 +198,20 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveRun> {
   const now = o.now ?? Date.now;
   const wallStart = Date.now();
   const event = (text: string) => o.onEvent?.(text);
-  // Read first: a bad export or column map is refused before anything starts.
+  // Read first: a bad export or column map, or an FMU that does not load, is refused before anything starts.
   const source = o.replay
     ? await replaySource(o.topology, o.replay, now(), o.speed)
-    : plantSource(o.topology, o, now());
+    : await plantSource(o.topology, o, now(), o.plant);
+  try {
+    if (o.plant?.kind === 'fmu') event(`the plant is the FMU ${o.plant.fmuPath} (map ${o.plant.mapPath})`);
+    return await runOnSource(o, source, wallStart);
+  } finally {
+    source.dispose();
+  }
+}
+
+async function runOnSource(o: LiveDemoOptions, source: DemoSource, wallStart: number): Promise<LiveRun> {
+  const event = (text: string) => o.onEvent?.(text);
   const bundles = await ensureBundles(o.repo);
   if (bundles.built) event('built the component and job bundles (dist/components, dist/job)');
   if (source.replay)

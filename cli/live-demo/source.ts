@@ -1,6 +1,7 @@
 /**
- * What the live demo publishes over MQTT: the plant simulator's readings, with the truth it simulates (one
- * bearing degrading), or a historian export (`--replay FILE --columns MAP.json`), which has no truth.
+ * What the live demo publishes over MQTT: the plant's readings, with the truth it simulates (one bearing
+ * degrading) — the built-in plant simulator's, or an FMU's (`--plant fmu:FILE.fmu --map MAP.json`:
+ * simulators/fmi) — or a historian export (`--replay FILE --columns MAP.json`), which has no truth.
  *
  * Both end at the demo's start time, as SiteWise takes timestamps from the last 7 days only: the plant's
  * run is placed there, the export's rows are shifted by one offset that puts the last row there (spacing
@@ -8,7 +9,8 @@
  * `--days`, or the export's own time span.
  */
 import type { LineTopology } from '../../twin/lines/topology';
-import { PlantSimulator, type Reading, type TruthSample } from '../../simulators/plant/plant-simulator';
+import type { Reading, TruthSample } from '../../simulators/plant/plant-simulator';
+import { BUILTIN_PLANT, openPlant, type PlantChoice } from '../../simulators/fmi/plant-choice';
 import { demoScenario, type DemoOptions } from '../demo';
 import { readReplayRows, rebaseOffsetMs } from '../replay';
 
@@ -51,11 +53,22 @@ export interface DemoSource {
   /** The plant's degradation; null for a replay. */
   degradation: SimulatedDegradation | null;
   replay: ReplayDescription | null;
+  /** The samples, in order; iterated once. */
   samples(): Iterable<DemoSample>;
+  /** Gives back what the source holds (an FMU plant's loaded FMU); idempotent. */
+  dispose(): void;
 }
 
-/** The plant simulator's run of `o.days`, ending at `nowMs`. */
-export function plantSource(topology: LineTopology, o: DemoOptions, nowMs: number): DemoSource {
+/**
+ * The plant's run of `o.days`, ending at `nowMs`: the built-in plant simulator, or the FMU `plant` names
+ * (opened, instantiated and settled here, so that its errors come before the demo starts anything).
+ */
+export async function plantSource(
+  topology: LineTopology,
+  o: DemoOptions,
+  nowMs: number,
+  plant: PlantChoice = BUILTIN_PLANT,
+): Promise<DemoSource> {
   const base = demoScenario(topology, o);
   const skew = base.sensorFaults.clockSkewPpm * 1e-6;
   // The logger's clock runs fast by the skew: its last timestamp is the demo's start time.
@@ -63,6 +76,7 @@ export function plantSource(topology: LineTopology, o: DemoOptions, nowMs: numbe
   const scenario = { ...base, startTimeS: startS };
   const deg = scenario.degradations[0] as (typeof scenario.degradations)[number];
   const k = topology.idlers.indexOf(topology.elementIndex.get(deg.element) ?? -1);
+  const started = await openPlant(topology, scenario, plant);
   return {
     kind: 'plant',
     startS,
@@ -76,7 +90,8 @@ export function plantSource(topology: LineTopology, o: DemoOptions, nowMs: numbe
       finalNms: deg.finalNms,
     },
     replay: null,
-    samples: () => new PlantSimulator(topology, scenario).samples(),
+    samples: () => started.samples(),
+    dispose: () => started.dispose(),
   };
 }
 
@@ -115,5 +130,6 @@ export async function replaySource(
     samples: function* () {
       for (const r of published) yield { reading: { ts: (r.tsMs + offsetMs) / 1000, values: r.values } };
     },
+    dispose: () => undefined,
   };
 }
