@@ -23,8 +23,12 @@
  *     webasm and cpu kernels, as speed-ups over 1 thread, and whether 1 and 2 threads give the same
  *     posterior bits.
  *
- * Sections: `npm run bench -- ukf plant edge stack estimator kernels` (any subset; default all). Progress on
- * stderr.
+ *  6. FMU (test/bench/fmu.ts): the web-segment test FMU's steps/s and steady-state samples/s (settled from a
+ *     perturbed start) beside the twin's steady-state solves/s, and the FMU plant's samples/s beside the
+ *     built-in plant simulator's on the same line and scenario.
+ *
+ * Sections: `npm run bench -- ukf plant edge stack estimator kernels fmu` (any subset; default all). Progress
+ * on stderr.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +45,7 @@ import { benchEdge } from './edge/index';
 import { benchStack } from './edge/stack-bench';
 import { benchEstimator } from './estimator';
 import { benchKernels } from './kernels';
+import { benchFmu } from './fmu';
 import { exitWhenWebGpuIdle } from '../../cloud/calibration-job/kernels/gpu-backends';
 
 const topology = loadLine();
@@ -222,7 +227,7 @@ function countSettles(s: ReturnType<typeof defaultScenario>): number {
   return d ? Math.ceil(d.rampS / s.samplePeriodS) + 1 : 1;
 }
 
-const SECTIONS = ['ukf', 'plant', 'edge', 'stack', 'estimator', 'kernels'] as const;
+const SECTIONS = ['ukf', 'plant', 'edge', 'stack', 'estimator', 'kernels', 'fmu'] as const;
 type Section = (typeof SECTIONS)[number];
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -243,7 +248,8 @@ async function main(argv: readonly string[]): Promise<void> {
     else if (section === 'edge') benchmarks.push(...(await benchEdge()));
     else if (section === 'stack') benchmarks.push(await benchStack());
     else if (section === 'estimator') benchmarks.push(await benchEstimator());
-    else benchmarks.push(...(await benchKernels()));
+    else if (section === 'kernels') benchmarks.push(...(await benchKernels()));
+    else benchmarks.push(...(await benchFmu()));
   }
   const results = {
     date: new Date().toISOString(),
