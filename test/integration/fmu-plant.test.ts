@@ -22,10 +22,13 @@ import { DEFAULT_DEMO, demoScenario } from '../../cli/demo';
 import { plantSource } from '../../cli/live-demo/source';
 import type { CalibrationOutput } from '../../cloud/calibration-job/calibrate-window';
 import { loadLineFrom } from '../../platform/line-file';
+import type { VariableMap } from '../../platform/fmi';
 import { FmuPlant } from '../../simulators/fmi/fmu-plant';
 import { PlantSimulator, type PlantSample } from '../../simulators/plant/plant-simulator';
 import { DEFAULT_SENSOR_FAULTS, defaultScenario } from '../../simulators/plant/scenario';
 import { JointWebLineEstimator } from '../../twin/estimation/joint-estimator';
+import { runScenarios } from '../validation/pool';
+import { drawScenario } from '../validation/scenarios';
 import { buildFmu, compilerMissing } from '../fixtures/fmu/build-fmu';
 import {
   WEB_SEGMENT_LINE_FILE,
@@ -37,10 +40,7 @@ const noCompiler = compilerMissing();
 const suite = noCompiler ? describe.skip : describe;
 const because = noCompiler ? ` (skipped: ${noCompiler})` : '';
 const topology = loadLineFrom(WEB_SEGMENT_LINE_FILE);
-const MAP = JSON.parse(readFileSync(WEB_SEGMENT_MAP_FILE, 'utf8')) as {
-  outputs: { variable: string; signal: string }[];
-  parameters: { variable: string; parameter: string }[];
-};
+const MAP = JSON.parse(readFileSync(WEB_SEGMENT_MAP_FILE, 'utf8')) as VariableMap;
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -48,6 +48,16 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), progress: false });
   return { code, out, err };
 }
+
+/** The map with the rest of the truth: the tensions of the spans without a load cell, the idlers' slips. */
+const TRUTH_MAP = {
+  ...MAP,
+  outputs: [
+    ...MAP.outputs,
+    ...['S1', 'S3', 'S5'].map((s) => ({ variable: `span${s.slice(1)}.T`, signal: `${s}_Tension_N` })),
+    ...[1, 2, 3].map((n) => ({ variable: `idler${n}.slip`, signal: `Roller${n}_SlipVelocity_mps` })),
+  ],
+};
 
 /** R2 (wrap π) wears from a third of the run over a quarter of it to b = 0.2, as `simulate --roller R2 --final-b 0.2`. */
 const degrading = (days: number) =>
@@ -163,6 +173,58 @@ suite(`the FMU as the plant${because}`, () => {
     const b2 = result.parameters['b2'];
     expect(b2?.p05).toBeLessThanOrEqual(0.2);
     expect(b2?.p95).toBeGreaterThanOrEqual(0.2);
+  });
+
+  it('gives every span’s tension and every idler’s slip as truth where the map outputs them', async () => {
+    // Arrange
+    const scenario = defaultScenario({
+      durationS: 3 * 3600,
+      degradations: [{ element: 'R3', onsetS: 0, rampS: 3600, finalNms: 0.3 }],
+    });
+    const plant = await FmuPlant.open(topology, scenario, { fmuPath: fmu, map: TRUTH_MAP });
+
+    // Act
+    const samples = [...plant.samples()];
+    plant.dispose();
+    const builtIn = [...new PlantSimulator(topology, scenario).samples()];
+
+    // Assess: R3 slips grossly at 0.3 (docs/fmi.md): both plants agree on it.
+    const last = samples[samples.length - 1] as PlantSample;
+    const reference = builtIn[builtIn.length - 1] as PlantSample;
+    expect(Object.keys(last.truth.tensionN).sort()).toEqual(['S1', 'S2', 'S3', 'S4', 'S5']);
+    expect(Object.keys(last.truth.slipMps).sort()).toEqual(['R1', 'R2', 'R3']);
+    for (const span of topology.spanNames)
+      expect(
+        Math.abs((last.truth.tensionN[span] as number) - (reference.truth.tensionN[span] as number)),
+      ).toBeLessThan(0.125);
+    expect(last.truth.slipMps['R3']).toBeGreaterThan(0.5);
+    expect(reference.truth.slipMps['R3']).toBeGreaterThan(0.5);
+  });
+
+  it('runs a validation scenario on the FMU: the spans it outputs scored, the worn roller found', async () => {
+    // Arrange: scenario 1 of seed 1 on the segment: R3 wearing to 0.14 over 30 days of 1296 s samples.
+    const scenario = drawScenario(1, 1, topology);
+    const mapPath = join(dir, 'truth-map.json');
+    writeFileSync(mapPath, JSON.stringify(TRUTH_MAP));
+
+    // Act
+    const [result] = await runScenarios([scenario], {
+      particles: 128,
+      seed: 1,
+      jobs: 0,
+      threads: 1,
+      backend: 'reference',
+      line: WEB_SEGMENT_LINE_FILE,
+      plant: { kind: 'fmu', fmuPath: fmu, mapPath, trust: false },
+    });
+
+    // Assess
+    expect(result?.spans.map((s) => s.span)).toEqual(['S1', 'S3', 'S5']);
+    expect(result?.rollers.map((r) => [r.roller, r.trulyDegraded, r.health])).toEqual([
+      ['R1', false, 'healthy'],
+      ['R2', false, 'healthy'],
+      ['R3', true, 'degraded'],
+    ]);
   });
 
   it('the live demo’s plant source reads the FMU', async () => {

@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { SelfcalError } from '../../twin/errors';
+import { loadLineFrom } from '../../platform/line-file';
 import { runScenario, type RunOptions, type ScenarioResult } from './run-scenario';
 import type { ValidationScenario } from './scenarios';
 
@@ -47,7 +48,9 @@ export async function runScenarios(
     onResult?.(r, results.length, scenarios.length);
   };
   if (jobs <= 0) {
-    for (const s of scenarios) accept(await runScenario(s, scenarioOptions(run, s.index)));
+    // The run's line, as the workers load it (worker.ts).
+    const topology = loadLineFrom(run.line);
+    for (const s of scenarios) accept(await runScenario(s, scenarioOptions(run, s.index), topology));
   } else {
     await runOnChildren(scenarios, run, Math.min(jobs, scenarios.length), accept);
   }

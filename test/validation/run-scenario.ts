@@ -5,7 +5,9 @@
  */
 import { calibrateWindow } from '../../cloud/calibration-job/calibrate-window';
 import type { BackendRequest } from '../../cloud/calibration-job/kernels/select';
-import { PlantSimulator, type Reading, type TruthSample } from '../../simulators/plant/plant-simulator';
+import type { Reading, TruthSample } from '../../simulators/plant/plant-simulator';
+import { BUILTIN_PLANT, openPlant, type PlantChoice } from '../../simulators/fmi/plant-choice';
+import { SelfcalError } from '../../twin/errors';
 import { defaultScenario, type PlantScenario } from '../../simulators/plant/scenario';
 import { compileLine, loadLine, type LineTopology } from '../../twin/lines/topology';
 import { withControlOf, type Mismatch, type ValidationScenario } from './scenarios';
@@ -63,6 +65,8 @@ export interface RunOptions {
   threads?: number;
   /** The line (a shipped id or a description's path; the reference line by default). */
   line?: string;
+  /** The plant: the built-in plant simulator (default) or an FMU of the line (simulators/fmi). */
+  plant?: PlantChoice;
 }
 
 /** The plant's scenario: window degradations shifted by the lead-in. */
@@ -85,19 +89,29 @@ export function plantTopology(topology: LineTopology, noiseScale: number): LineT
   });
 }
 
-export function simulateWindow(
+export async function simulateWindow(
   s: ValidationScenario,
   topology: LineTopology,
-): { readings: Reading[]; truth: TruthSample } {
+  plant: PlantChoice = BUILTIN_PLANT,
+): Promise<{ readings: Reading[]; truth: TruthSample }> {
   const control = s.mismatch?.kind === 'control' ? s.mismatch.plantControlFrom : undefined;
+  if (control && plant.kind === 'fmu')
+    throw new SelfcalError(
+      'CLI_ARGUMENT_INVALID',
+      `scenario ${s.index}: a control mismatch changes the plant's control structure, which an FMU plant fixes (--mismatch 0)`,
+    );
   const plantLine = control ? withControlOf(topology, control) : topology;
-  const sim = new PlantSimulator(plantTopology(plantLine, s.noiseScale), plantScenario(s));
+  const sim = await openPlant(plantTopology(plantLine, s.noiseScale), plantScenario(s), plant);
   const readings: Reading[] = [];
   let truth: TruthSample | undefined;
-  for (const sample of sim.samples()) {
-    if (sample.truth.tS < s.leadInS) continue;
-    readings.push(sample.reading);
-    truth = sample.truth;
+  try {
+    for (const sample of sim.samples()) {
+      if (sample.truth.tS < s.leadInS) continue;
+      readings.push(sample.reading);
+      truth = sample.truth;
+    }
+  } finally {
+    sim.dispose();
   }
   if (!truth) throw new RangeError(`scenario ${s.index}: the window has no samples`);
   return { readings, truth };
@@ -112,16 +126,17 @@ const SHIFT_HORIZON_S = 48 * 3600;
  * over the last 48 h between the two, in units of that signal's noise std. Below 1 no single reading could
  * show the mismatch, and no method should be expected to report it.
  */
-export function mismatchShiftSigma(
+export async function mismatchShiftSigma(
   s: ValidationScenario,
   topology: LineTopology,
   readings: readonly Reading[],
-): number {
+  plant: PlantChoice = BUILTIN_PLANT,
+): Promise<number> {
   const described = { ...s, sensorFaults: { ...s.sensorFaults } };
   delete described.mismatch;
   delete described.sensorFaults.gain;
   delete described.sensorFaults.swapped;
-  const expected = simulateWindow(described, topology).readings;
+  const expected = (await simulateWindow(described, topology, plant)).readings;
   const from = (readings[readings.length - 1] as Reading).ts - SHIFT_HORIZON_S;
   let worst = 0;
   for (const sensor of topology.line.sensors) {
@@ -145,7 +160,7 @@ export async function runScenario(
   topology = loadLine(),
 ): Promise<ScenarioResult> {
   const t0 = Date.now();
-  const { readings, truth } = simulateWindow(s, topology);
+  const { readings, truth } = await simulateWindow(s, topology, options.plant);
   const t1 = Date.now();
   const out = await calibrateWindow(topology, readings, {
     particles: options.particles,
@@ -176,8 +191,9 @@ export async function runScenario(
     };
   });
   const measured = new Set(topology.line.sensors.filter((x) => x.kind === 'tension').map((x) => x.at));
+  // Every span without a load cell whose truth the plant gives (an FMU plant: the spans its map outputs).
   const spans = topology.spanNames
-    .filter((span) => !measured.has(span))
+    .filter((span) => !measured.has(span) && truth.tensionN[span] !== undefined)
     .map((span): SpanCase => {
       const v = out.virtual[`${span}_Tension_N_virtual`];
       if (!v) throw new RangeError(`calibration output has no virtual tension for ${span}`);
@@ -205,7 +221,10 @@ export async function runScenario(
       suspectSensors: out.fit.suspectSensors,
     },
     ...(s.mismatch
-      ? { mismatch: s.mismatch, mismatchShiftSigma: mismatchShiftSigma(s, topology, readings) }
+      ? {
+          mismatch: s.mismatch,
+          mismatchShiftSigma: await mismatchShiftSigma(s, topology, readings, options.plant),
+        }
       : {}),
     backend: String(out.diagnostics.backend),
     readings: readings.length,

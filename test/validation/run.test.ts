@@ -32,4 +32,17 @@ describe('validation runner threads', () => {
     expect(refused).toThrow(expect.objectContaining({ code: 'CLI_ARGUMENT_INVALID' }));
     expect(refused).toThrow(/--threads/);
   });
+
+  it('takes the plant: the built-in one by default, an FMU with its map, refused without one', () => {
+    // Act
+    const builtIn = parseValidationArgs([]);
+    const fmu = parseValidationArgs(['--plant', 'fmu:line.fmu', '--map', 'map.json', '--trust-fmu']);
+    const noMap = () => parseValidationArgs(['--plant', 'fmu:line.fmu']);
+
+    // Assess
+    expect(builtIn.plant).toEqual({ kind: 'builtin' });
+    expect(fmu.plant).toEqual({ kind: 'fmu', fmuPath: 'line.fmu', mapPath: 'map.json', trust: true });
+    expect(noMap).toThrow(expect.objectContaining({ code: 'CLI_ARGUMENT_INVALID' }));
+    expect(noMap).toThrow(/--map MAP.json/);
+  });
 });

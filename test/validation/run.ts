@@ -5,7 +5,12 @@
  *
  *   npx tsx test/validation/run.ts [--scenarios 50] [--mismatch 12] [--particles 1024] [--seed 1] [--jobs 2]
  *                                  [--threads N] [--backend NAME] [--line ID|PATH]
+ *                                  [--plant fmu:FILE.fmu --map MAP.json [--trust-fmu]]
  *                                  [--out validation-results/validation.json]
+ *
+ * `--plant fmu:FILE.fmu --map MAP.json`: the scenarios run on an FMU of the line (simulators/fmi, docs/fmi.md
+ * "The FMU as the plant") instead of the built-in plant simulator; the spans scored are those whose
+ * tension the map outputs.
  *
  * `--threads`: worker threads of each scenario's recalibration (the TypeScript reference, `auto` without a
  * GPU); default max(1, ⌊cores / jobs⌋), so that jobs × threads does not oversubscribe the cores.
@@ -22,6 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SelfcalError } from '../../twin/errors';
 import { loadLineFrom } from '../../platform/line-file';
+import { parsePlantChoice } from '../../simulators/fmi/plant-choice';
 import { ACCEPTANCE, acceptanceMisses, mismatchMisses, summarise, summariseMismatch } from './metrics';
 import { runScenarios } from './pool';
 import type { ScenarioResult } from './run-scenario';
@@ -60,6 +66,9 @@ export function parseValidationArgs(argv: string[]) {
       threads: { type: 'string' },
       backend: { type: 'string' },
       line: { type: 'string' },
+      plant: { type: 'string' },
+      map: { type: 'string' },
+      'trust-fmu': { type: 'boolean' },
       out: { type: 'string', default: 'validation-results/validation.json' },
     },
     strict: true,
@@ -82,6 +91,11 @@ export function parseValidationArgs(argv: string[]) {
     threads: values.threads === undefined ? defaultThreads(jobs) : int('threads', 1),
     backend: backendOf(values.backend),
     ...(values.line ? { line: values.line as string } : {}),
+    plant: parsePlantChoice({
+      ...(values.plant === undefined ? {} : { plant: values.plant as string }),
+      ...(values.map === undefined ? {} : { map: values.map as string }),
+      trustFmu: values['trust-fmu'] === true,
+    }),
     out: resolve(values.out as string),
   };
 }
@@ -123,6 +137,7 @@ async function main(): Promise<number> {
       threads: config.threads,
       ...(config.backend ? { backend: config.backend } : {}),
       ...(config.line ? { line: config.line } : {}),
+      plant: config.plant,
       onResult: (r, done, total) =>
         process.stderr.write(`${label} ${done}/${total} ${progressLine(r, begun, done, total)}\n`),
     });
