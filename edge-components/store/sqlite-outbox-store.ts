@@ -398,6 +398,27 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
+/**
+ * The migrations a file lacks, in one IMMEDIATE transaction that reads the file's version under the write
+ * lock: the components of a gateway open one file at the same moment, and a version read before the lock
+ * would let two of them run the same migration (the second failing on "table already exists").
+ */
+function migrateSchema(db: Database.Database, path: string): void {
+  const run = db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new StoreError(
+        'STORE_SCHEMA_TOO_NEW',
+        `outbox ${path} has schema version ${current}, this build knows up to ${SCHEMA_VERSION}; ` +
+          'deploy the newer component version or move the file aside',
+      );
+    }
+    MIGRATIONS.slice(current).forEach((migrate) => migrate(db));
+    if (current < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+  run.immediate();
+}
+
 /** Pragmas, integrity check, migrations and quota, in that order (journal_mode cannot change in a transaction). */
 function configure(db: Database.Database, options: StoreOptions): void {
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
@@ -427,12 +448,7 @@ function configure(db: Database.Database, options: StoreOptions): void {
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma(`journal_size_limit = ${options.maxBytes ?? DEFAULT_JOURNAL_SIZE_LIMIT_BYTES}`);
-  MIGRATIONS.slice(version).forEach((migrate, i) => {
-    db.transaction(() => {
-      migrate(db);
-      db.pragma(`user_version = ${version + i + 1}`);
-    })();
-  });
+  migrateSchema(db, options.path);
   const seed = db.prepare('INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)');
   db.transaction(() => COUNTER_NAMES.forEach((n) => seed.run(n)))();
   if (options.maxBytes !== undefined) {
