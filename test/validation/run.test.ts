@@ -2,7 +2,10 @@
  * The validation runner's arguments: `--threads` per scenario defaults to the cores shared among the
  * `--jobs` (never below one), and an explicit value is taken as given or refused below one.
  */
-import { availableParallelism } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defaultThreads, parseValidationArgs } from './run';
 
 describe('validation runner threads', () => {
@@ -44,5 +47,44 @@ describe('validation runner threads', () => {
     expect(fmu.plant).toEqual({ kind: 'fmu', fmuPath: 'line.fmu', mapPath: 'map.json', trust: true });
     expect(noMap).toThrow(expect.objectContaining({ code: 'CLI_ARGUMENT_INVALID' }));
     expect(noMap).toThrow(/--map MAP.json/);
+  });
+
+  it('refuses --mismatch on a line without the mismatches before it runs anything: exit 2, its code', () => {
+    // Prepare: the web segment's speed sensors are all in one tension zone (no pair to swap).
+    const dir = mkdtempSync(join(tmpdir(), 'selfcal-validate-'));
+    const out = join(dir, 'validation.json');
+    const line = join(__dirname, '../fixtures/fmu/web-segment/web-segment-line.json');
+
+    try {
+      // Act
+      const run = spawnSync(
+        process.execPath,
+        [
+          '-r',
+          'tsx/cjs',
+          join(__dirname, 'run.ts'),
+          '--line',
+          line,
+          '--mismatch',
+          '1',
+          '--scenarios',
+          '1',
+          '--out',
+          out,
+        ],
+        { encoding: 'utf8' },
+      );
+
+      // Assess
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(
+        /validation failed \[CLI_ARGUMENT_INVALID\]: mismatch scenario 0 swaps two speed/,
+      );
+      expect(run.stderr).not.toMatch(/^scenario 1\/1/m);
+      expect(run.stdout).toBe('');
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -123,6 +123,15 @@ async function main(): Promise<number> {
   const config = parseValidationArgs(process.argv.slice(2));
   const topology = loadLineFrom(config.line);
   const scenarios = drawScenarios(config.scenarios, config.seed, topology);
+  // Drawn before anything runs, so that a line without the mismatches is refused up front.
+  const mismatchScenarios = drawMismatchScenarios(config.mismatch, config.seed, topology);
+  const control = mismatchScenarios.find((s) => s.mismatch.kind === 'control');
+  if (control && config.plant.kind === 'fmu') {
+    throw new SelfcalError(
+      'CLI_ARGUMENT_INVALID',
+      `mismatch scenario ${control.index} changes the plant's control structure, which an FMU plant fixes (--mismatch 0)`,
+    );
+  }
   const started = Date.now();
   process.stderr.write(
     `validation: ${config.scenarios} scenarios, ${config.particles} particles, seed ${config.seed}, ` +
@@ -143,7 +152,6 @@ async function main(): Promise<number> {
     });
   };
   const results = await run(scenarios, 'scenario');
-  const mismatchScenarios = drawMismatchScenarios(config.mismatch, config.seed, topology);
   const mismatchResults = config.mismatch > 0 ? await run(mismatchScenarios, 'mismatch') : [];
   const summary = summarise(results);
   const mismatch = summariseMismatch(mismatchResults, topology.line.health.suspectAboveNms);

@@ -3,6 +3,8 @@
  * two degraded idlers otherwise), nothing ending inside the exclusion band, and the plant's truth at the
  * window's end agreeing with the drawn degradation.
  */
+import { join } from 'node:path';
+import { loadLineFrom } from '../../platform/line-file';
 import { frictionAt } from '../../simulators/plant/scenario';
 import { DRAW_LINE_ID, REFERENCE_LINE_ID, loadLine } from '../../twin/lines/topology';
 import { plantScenario } from './run-scenario';
@@ -119,6 +121,20 @@ describe('validation scenarios', () => {
         expect(s.sensorFaults.stuck.map((x) => x.signal)).not.toContain(m.signal);
       }
     }
+  });
+
+  it('refuse a line without a swappable speed pair, typed, not a crash', () => {
+    // Prepare: the web segment's three speed sensors are all in one tension zone.
+    const segment = loadLineFrom(join(__dirname, '../fixtures/fmu/web-segment/web-segment-line.json'));
+
+    // Act
+    const draw = () => drawMismatchScenarios(1, 1, segment);
+
+    // Assess
+    expect(otherControlLine(segment)).toBeUndefined();
+    expect(draw).toThrow(expect.objectContaining({ code: 'CLI_ARGUMENT_INVALID' }));
+    expect(draw).toThrow(/swaps two speed channels of different tension zones.*'web-segment'.*--mismatch 0/);
+    expect(drawMismatchScenarios(0, 1, segment)).toEqual([]);
   });
 
   it('run the plant with the other shipped line’s control structure', () => {

@@ -16,6 +16,7 @@ import {
   type SensorFaults,
 } from '../../simulators/plant/scenario';
 import { SHIPPED_LINE_IDS, compileLine, loadLine, type LineTopology } from '../../twin/lines/topology';
+import { SelfcalError } from '../../twin/errors';
 import { SeededRandom } from '../../twin/random';
 
 const DAY = 86400;
@@ -223,7 +224,11 @@ function speedZones(topology: LineTopology): { signal: string; zone: number }[] 
   });
 }
 
-/** Mismatch scenario `index` of run `seed`: kinds in turn, on a base drawn like the matching scenarios. */
+/**
+ * Mismatch scenario `index` of run `seed`: kinds in turn, on a base drawn like the matching scenarios.
+ * Throws CLI_ARGUMENT_INVALID where the line cannot have the kind's mismatch (swapped speeds without speed
+ * sensors in two tension zones, a gain error without a load cell).
+ */
 export function drawMismatchScenario(seed: number, index: number, topology = loadLine()): MismatchScenario {
   const base = drawScenario(seed, MISMATCH_STREAM + index, topology);
   const rng = scenarioRandom(seed, MISMATCH_STREAM + index).fork();
@@ -235,12 +240,26 @@ export function drawMismatchScenario(seed: number, index: number, topology = loa
     mismatch = { kind, plantControlFrom: other! };
   } else if (kind === 'swappedSpeeds') {
     const speeds = speedZones(topology);
+    if (new Set(speeds.map((s) => s.zone)).size < 2) {
+      throw new SelfcalError(
+        'CLI_ARGUMENT_INVALID',
+        `mismatch scenario ${index} swaps two speed channels of different tension zones, and line ` +
+          `'${topology.line.id}' has none (its speed sensors: ${speeds.map((s) => `${s.signal} in zone ${s.zone}`).join(', ') || 'none'}); --mismatch 0 runs without mismatch scenarios`,
+      );
+    }
     const a = speeds[Math.floor(rng.uniform() * speeds.length)]!;
     const across = speeds.filter((s) => s.zone !== a.zone);
     const b = across[Math.floor(rng.uniform() * across.length)]!;
     mismatch = { kind, signals: [a.signal, b.signal] };
   } else {
     const cells = topology.line.sensors.filter((s) => s.kind === 'tension');
+    if (cells.length === 0) {
+      throw new SelfcalError(
+        'CLI_ARGUMENT_INVALID',
+        `mismatch scenario ${index} gives a load cell a gain error, and line '${topology.line.id}' has no ` +
+          `tension sensor; --mismatch 0 runs without mismatch scenarios`,
+      );
+    }
     const signal = cells[Math.floor(rng.uniform() * cells.length)]!.signal;
     const gain = (rng.uniform() < 0.5 ? -1 : 1) * rng.between(...GAIN_ERROR_RANGE);
     mismatch = { kind, signal, gain };
