@@ -87,4 +87,32 @@ describe('validation runner threads', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('refuses a control mismatch on an FMU plant before it opens the FMU: exit 2, its code', () => {
+    // Act: the reference line's first mismatch scenario runs the draw line's control structure.
+    const run = spawnSync(
+      process.execPath,
+      [
+        '-r',
+        'tsx/cjs',
+        join(__dirname, 'run.ts'),
+        '--plant',
+        'fmu:/nonexistent/line.fmu',
+        '--map',
+        '/nonexistent/map.json',
+        '--mismatch',
+        '1',
+        '--scenarios',
+        '1',
+      ],
+      { encoding: 'utf8' },
+    );
+
+    // Assess
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(
+      /validation failed \[CLI_ARGUMENT_INVALID\]: mismatch scenario 0 changes the plant's control/,
+    );
+    expect(run.stdout).toBe('');
+  });
 });
