@@ -49,7 +49,9 @@ export type FmiErrorCode =
    *  idler whose friction no parameter sets). */
   | 'FMU_MAP_MISMATCH'
   /** The settle rule's maximum time passed before every mapped output stopped moving. */
-  | 'FMU_NOT_SETTLED';
+  | 'FMU_NOT_SETTLED'
+  /** A worker thread of the steady-state pool could not start, exited, or threw outside an FMI call. */
+  | 'FMU_WORKER_FAILED';
 
 /** One message of the FMU's logger callback. */
 export interface FmuLogLine {

@@ -5,7 +5,12 @@
 import { SelfcalError } from '../errors';
 
 export type EstimationErrorCode =
-  'NOT_POSITIVE_DEFINITE' | 'SINGULAR_MATRIX' | 'DIMENSION_MISMATCH' | 'NON_FINITE';
+  | 'NOT_POSITIVE_DEFINITE'
+  | 'SINGULAR_MATRIX'
+  | 'DIMENSION_MISMATCH'
+  | 'NON_FINITE'
+  /** An external model (an FMU) gave no output for the filter's points at any update. */
+  | 'MODEL_EVALUATION_FAILED';
 
 export class EstimationError extends SelfcalError<EstimationErrorCode> {
   constructor(code: EstimationErrorCode, message: string, options?: { cause?: unknown }) {

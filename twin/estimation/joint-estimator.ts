@@ -1,5 +1,5 @@
 import type { LineTopology } from '../lines/topology';
-import type { IdlerElement } from '../lines/types';
+import type { HealthRule, IdlerElement } from '../lines/types';
 import { WebLineJointModel, type JointModelOptions } from '../model/joint-model';
 import { chiSquareQuantile, normalCdf, normalQuantile } from './normal';
 import { MerweScaledSigmaPoints } from './sigma-points';
@@ -50,6 +50,32 @@ export interface EstimatorOptions {
 export interface Reading {
   ts: number;
   values: Readonly<Record<string, number>>;
+}
+
+/** P(b > threshold) where ln b ~ N(mean, std²). */
+export function probabilityLogNormalAbove(mean: number, std: number, thresholdNms: number): number {
+  return 1 - normalCdf((Math.log(thresholdNms) - mean) / Math.max(std, 1e-12));
+}
+
+/** The posterior of b where ln b ~ N(m, s²): log-normal mean and std, exact 5 %/95 % quantiles. */
+export function logNormalPosterior(m: number, s: number): ParameterPosterior {
+  const z95 = normalQuantile(0.95);
+  const mean = Math.exp(m + (s * s) / 2);
+  return {
+    mean,
+    std: mean * Math.sqrt(Math.expm1(s * s)),
+    p05: Math.exp(m - z95 * s),
+    p95: Math.exp(m + z95 * s),
+  };
+}
+
+/** A bearing's health by the line's rule where ln b ~ N(mean, std²). */
+export function healthOfLogMoments(rule: HealthRule, mean: number, std: number): RollerHealth {
+  const pDegraded = probabilityLogNormalAbove(mean, std, rule.degradedAboveNms);
+  const pSuspect = probabilityLogNormalAbove(mean, std, rule.suspectAboveNms);
+  const state: HealthState =
+    pDegraded >= rule.confidence ? 'degraded' : pSuspect >= rule.confidence ? 'suspect' : 'healthy';
+  return { state, pDegraded };
 }
 
 /**
@@ -197,7 +223,7 @@ export class JointWebLineEstimator {
   /** P(b_k > threshold) under the Gaussian posterior of ln b_k. */
   probabilityAbove(k: number, thresholdNms: number): number {
     const { mean, std } = this.logMoments(k);
-    return 1 - normalCdf((Math.log(thresholdNms) - mean) / Math.max(std, 1e-12));
+    return probabilityLogNormalAbove(mean, std, thresholdNms);
   }
 
   private logMoments(k: number): { mean: number; std: number } {
@@ -209,16 +235,9 @@ export class JointWebLineEstimator {
   /** Posterior of every bearing friction (log-normal: mean and std in N·m·s/rad, quantiles exact). */
   parameters(): Record<string, ParameterPosterior> {
     const out: Record<string, ParameterPosterior> = {};
-    const z95 = normalQuantile(0.95);
     this.topology.frictionParameterNames.forEach((name, k) => {
-      const { mean: m, std: s } = this.logMoments(k);
-      const mean = Math.exp(m + (s * s) / 2);
-      out[name] = {
-        mean,
-        std: mean * Math.sqrt(Math.expm1(s * s)),
-        p05: Math.exp(m - z95 * s),
-        p95: Math.exp(m + z95 * s),
-      };
+      const { mean, std } = this.logMoments(k);
+      out[name] = logNormalPosterior(mean, std);
     });
     return out;
   }
@@ -227,11 +246,8 @@ export class JointWebLineEstimator {
     const rule = this.topology.line.health;
     const out: Record<string, RollerHealth> = {};
     this.rollerNames.forEach((name, k) => {
-      const pDegraded = this.probabilityAbove(k, rule.degradedAboveNms);
-      const pSuspect = this.probabilityAbove(k, rule.suspectAboveNms);
-      const state: HealthState =
-        pDegraded >= rule.confidence ? 'degraded' : pSuspect >= rule.confidence ? 'suspect' : 'healthy';
-      out[name] = { state, pDegraded };
+      const { mean, std } = this.logMoments(k);
+      out[name] = healthOfLogMoments(rule, mean, std);
     });
     return out;
   }

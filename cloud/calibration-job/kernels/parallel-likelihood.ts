@@ -26,7 +26,6 @@
  * Where it is missing the constructor throws BACKEND_UNAVAILABLE (select.ts then falls back to the
  * single-threaded reference).
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -37,6 +36,7 @@ import {
   type WindowSetpoints,
 } from '../../../twin/estimation/smc/trend-likelihood';
 import type { LineTopology } from '../../../twin/lines/topology';
+import { findWorkerEntry, type WorkerEntry } from '../../../platform/worker-entry';
 import { KernelError } from './kernel-errors';
 
 /** What each worker is started with (structured clones of the main thread's). */
@@ -67,17 +67,16 @@ export function defaultThreads(): number {
 }
 
 /** The worker entry for the way this module runs, or BACKEND_UNAVAILABLE where it is not there. */
-export function workerEntry(moduleFile: string = __filename): { file: string; execArgv: string[] } {
-  const ext = extname(moduleFile);
-  const file = join(dirname(moduleFile), `${WORKER_ENTRY}${ext}`);
-  if (!existsSync(file)) {
+export function workerEntry(moduleFile: string = __filename): WorkerEntry {
+  const entry = findWorkerEntry(moduleFile, WORKER_ENTRY);
+  if (!entry) {
+    const file = join(dirname(moduleFile), `${WORKER_ENTRY}${extname(moduleFile)}`);
     throw new KernelError(
       'BACKEND_UNAVAILABLE',
       `parallel: the worker entry ${file} is missing (bundle ${WORKER_ENTRY}.ts beside ${basename(moduleFile)}: docs/calibration-job.md)`,
     );
   }
-  // Workers get neither jest's transform nor (once execArgv is given) tsx's: register tsx in each.
-  return { file, execArgv: ext === '.ts' ? ['--require', require.resolve('tsx/cjs')] : [] };
+  return entry;
 }
 
 interface Slot {
@@ -137,7 +136,7 @@ export class ParallelTrendLikelihood implements MemberLikelihood {
 
   private start(
     k: number,
-    entry: { file: string; execArgv: string[] },
+    entry: WorkerEntry,
     workerData: ParallelWorkerData,
   ): Slot {
     const worker = new Worker(entry.file, { workerData, execArgv: entry.execArgv });
