@@ -28,6 +28,9 @@ import { registerBatchCommands } from './batch';
 import { registerDashboardCommand } from './report/dashboard-command';
 import { registerGrafanaCommand } from './grafana';
 import { progressBar } from './progress';
+import { readVariableMap } from '../platform/fmi';
+import { FmuSteadyStatePool } from '../platform/fmi/steady-state-pool';
+import { checkFmuModelFitsLine } from '../cloud/calibration-job/fmu-ukf-reference';
 import { registerReplayCommand } from './replay';
 import { registerFmuCommands } from './fmu';
 import { readCalibrationCsv, readColumnMap } from '../cloud/calibration-job/csv-input';
@@ -562,6 +565,10 @@ interface CalibrateCliOptions {
   horizonHours: number;
   json?: boolean;
   acceptMisfit?: boolean;
+  ukfModel?: string;
+  map?: string;
+  trustFmu?: boolean;
+  ukfBatchMinutes?: number;
 }
 
 function registerCalibrateCommand(program: Command, io: CliIo, shared: SharedOptions): void {
@@ -590,21 +597,60 @@ function registerCalibrateCommand(program: Command, io: CliIo, shared: SharedOpt
       '--accept-misfit',
       `give health verdicts even where the model does not explain the window (exit 0 instead of ${EXIT_MISFIT})`,
     )
+    .option(
+      '--ukf-model <model>',
+      'also run the UKF reference on fmu:FILE.fmu as its model (the seed’s method on your FMU; needs --map; docs/fmi.md)',
+    )
+    .option(
+      '--map <map.json>',
+      'with --ukf-model fmu:…: the FMU’s variable map (outputs, parameters, settle rule)',
+    )
+    .option(
+      '--trust-fmu',
+      'with --ukf-model fmu:…: load the FMU even from a path others may write (runs its native code)',
+    )
+    .addOption(
+      new Option(
+        '--ukf-batch-minutes <m>',
+        'with --ukf-model fmu:…: one FMU-UKF update per this many minutes of readings',
+      )
+        .argParser(numberIn(0.01, 24 * 60, false))
+        .default(10),
+    )
     .action((o: CalibrateCliOptions) => runCalibrateCommand(io, o));
 }
 
 async function runCalibrateCommand(io: CliIo, o: CalibrateCliOptions): Promise<void> {
   const topology = loadLineFrom(o.line);
+  const fmuChoice = parseUkfModel(o);
   const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
   const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
-  const result = await calibrateWithProgress(io, 'recalibrating', topology, csv.readings, {
-    particles: o.particles,
-    seed: o.seed,
-    backend: o.backend,
-    ...(o.threads !== undefined ? { threads: o.threads } : {}),
-    horizonS: o.horizonHours * 3600,
-    acceptMisfit: o.acceptMisfit === true,
-  });
+  // The FMU is opened and checked against the line before the recalibration starts (typed errors, exit 2).
+  const pool = fmuChoice ? await openUkfModelPool(topology, fmuChoice, o.threads) : undefined;
+  const fmuBar = progressBar(io, 'UKF on the FMU [{bar}] {value}/{total} batches | ETA {eta_formatted}');
+  let result: CalibrationOutput;
+  try {
+    result = await calibrateWithProgress(io, 'recalibrating', topology, csv.readings, {
+      particles: o.particles,
+      seed: o.seed,
+      backend: o.backend,
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      horizonS: o.horizonHours * 3600,
+      acceptMisfit: o.acceptMisfit === true,
+      ...(pool
+        ? {
+            fmuModel: {
+              pool,
+              batchS: (o.ukfBatchMinutes ?? 10) * 60,
+              onProgress: (p: { batch: number; batches: number }) => fmuBar.update(p.batch, p.batches),
+            },
+          }
+        : {}),
+    });
+  } finally {
+    fmuBar.stop();
+    await pool?.dispose();
+  }
   io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCalibration(topology, result)}\n`);
   for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
   if (result.fit.status !== 'ok' && !result.fit.accepted) {
@@ -651,7 +697,79 @@ function formatCalibration(topology: LineTopology, r: CalibrationOutput): string
         ]
       : []),
     ...(d.ukfFailure ? [`UKF reference failed (${d.ukfFailure.code}): ${d.ukfFailure.message}`] : []),
+    ...(d.fmuUkf ? fmuUkfLines(topology, d.fmuUkf) : []),
+    ...(d.fmuUkfFailure
+      ? [`UKF reference on the FMU failed (${d.fmuUkfFailure.code}): ${d.fmuUkfFailure.message}`]
+      : []),
   ].join('\n');
+}
+
+function fmuUkfLines(
+  topology: LineTopology,
+  f: NonNullable<CalibrationOutput['diagnostics']['fmuUkf']>,
+): string[] {
+  const agree = (names: string[], what: string) =>
+    names.length === 0 ? `agrees with ${what}` : `disagrees with ${what} on ${names.join(', ')}`;
+  const m = f.model;
+  return [
+    '',
+    `UKF reference on the FMU ${m.modelName}: ${f.updates} updates of ${m.batches} batches (${m.batchS / 60} min; ${m.skippedUpdates} skipped, ${m.gatedUpdates} gated, ${m.forced} forced), ${m.evaluations} steady states on ${m.threads} threads, ${(f.wallMs / 1000).toFixed(1)} s`,
+    'roller  health      b mean     b std       p05       p95',
+    ...topology.idlers.map((e, k) => {
+      const name = topology.elements[e]?.name ?? '?';
+      return posteriorRow(
+        name,
+        f.health[name] ?? '-',
+        f.parameters[topology.frictionParameterNames[k] as string],
+      );
+    }),
+    `${agree(f.disagreements, 'the SMC')}; ${f.reduced ? agree(f.reduced.disagreements, 'the reduced-model UKF') : 'no reduced-model UKF to compare'}`,
+    ...(m.explainsEnd
+      ? []
+      : [
+          'warning: the FMU does not explain the end of the window (its last batch was gated, cut or skipped): its posterior is no verdict',
+        ]),
+    ...(m.firstFailure
+      ? [`first failed steady state: ${m.firstFailure.code}: ${m.firstFailure.message}`]
+      : []),
+  ];
+}
+
+/** `--ukf-model fmu:FILE.fmu --map MAP.json [--trust-fmu]`, or undefined for the reduced model alone. */
+function parseUkfModel(
+  o: CalibrateCliOptions,
+): { fmuPath: string; mapPath: string; trust: boolean } | undefined {
+  const invalid = (message: string) => new SelfcalError('CLI_ARGUMENT_INVALID', message);
+  const model = o.ukfModel ?? 'reduced';
+  if (model === 'reduced') {
+    if (o.map !== undefined) throw invalid('--map applies only with --ukf-model fmu:FILE.fmu');
+    if (o.trustFmu) throw invalid('--trust-fmu applies only with --ukf-model fmu:FILE.fmu');
+    return undefined;
+  }
+  if (!model.startsWith('fmu:') || model.length === 'fmu:'.length) {
+    throw invalid(`--ukf-model '${model}': give reduced (the default) or fmu:FILE.fmu`);
+  }
+  if (o.map === undefined) {
+    throw invalid(
+      '--ukf-model fmu:FILE.fmu needs --map MAP.json: which FMU outputs are the line’s signals, which parameters the frictions, how to settle (docs/fmi.md)',
+    );
+  }
+  return { fmuPath: model.slice('fmu:'.length), mapPath: o.map, trust: o.trustFmu === true };
+}
+
+async function openUkfModelPool(
+  topology: LineTopology,
+  choice: { fmuPath: string; mapPath: string; trust: boolean },
+  threads: number | undefined,
+): Promise<FmuSteadyStatePool> {
+  const map = readVariableMap(choice.mapPath);
+  checkFmuModelFitsLine(topology, map);
+  return FmuSteadyStatePool.open({
+    fmuPath: choice.fmuPath,
+    map,
+    trust: choice.trust,
+    ...(threads !== undefined ? { threads } : {}),
+  });
 }
 
 /** `selfcal calibrate`'s exit code when the model does not explain the window (no health verdict). */

@@ -30,6 +30,8 @@ import type { SmcProgress } from '../../twin/estimation/smc/sampler';
 import type { LineTopology } from '../../twin/lines/topology';
 import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
 import { compareWithSmc, runUkfReference, type ParameterAgreement, type UkfReference } from './ukf-reference';
+import { runFmuUkfReference, type FmuUkfReference } from './fmu-ukf-reference';
+import type { FmuSteadyStatePool } from '../../platform/fmi/steady-state-pool';
 
 /** The UKF reference's posterior at the window's end and its comparison with the SMC's (a diagnostic). */
 export interface UkfDiagnostics extends UkfReference {
@@ -37,6 +39,17 @@ export interface UkfDiagnostics extends UkfReference {
   agreement: Record<string, ParameterAgreement>;
   /** Friction parameters on which the UKF and the SMC disagree. */
   disagreements: string[];
+}
+
+/**
+ * The UKF reference on the FMU (the seed's method on the user's model) and its comparisons: with the
+ * SMC's posterior (`agreement`, `disagreements`) and with the reduced-model UKF's where that ran
+ * (`reduced`: the acceptance check that the two models read the window alike).
+ */
+export interface FmuUkfDiagnostics extends FmuUkfReference {
+  agreement: Record<string, ParameterAgreement>;
+  disagreements: string[];
+  reduced?: { agreement: Record<string, ParameterAgreement>; disagreements: string[] };
 }
 
 /**
@@ -130,6 +143,9 @@ export interface CalibrationOutput {
     ukf?: UkfDiagnostics;
     /** Why the UKF reference could not run over the window (the recalibration's results stand). */
     ukfFailure?: { code: string; message: string };
+    /** The UKF reference on the FMU (`fmuModel`), and why it could not run. */
+    fmuUkf?: FmuUkfDiagnostics;
+    fmuUkfFailure?: { code: string; message: string };
   };
 }
 
@@ -158,6 +174,15 @@ export interface CalibrateWindowOptions {
   ukfReference?: boolean;
   /** Give health verdicts even where the model does not explain the window (default false: `unknown`). */
   acceptMisfit?: boolean;
+  /**
+   * Also run the UKF reference with this FMU as its model (docs/fmi.md "The FMU as the model"), its
+   * sigma points on the pool's threads, one update per `batchS` seconds of readings (default 600).
+   */
+  fmuModel?: {
+    pool: FmuSteadyStatePool;
+    batchS?: number;
+    onProgress?: (p: { batch: number; batches: number }) => void;
+  };
 }
 
 export async function calibrateWindow(
@@ -202,6 +227,9 @@ export async function calibrateWindow(
   const wallMs = clock() - t0;
   const { ukf, ukfFailure } =
     options.ukfReference !== false ? tryUkfDiagnostics(topology, readings, rec, verdicts, clock) : {};
+  const { fmuUkf, fmuUkfFailure } = options.fmuModel
+    ? await tryFmuUkfDiagnostics(topology, readings, { rec, verdicts, ukf }, options.fmuModel, clock)
+    : {};
   return {
     parameters: rec.parameters,
     line: rec.line,
@@ -238,6 +266,8 @@ export async function calibrateWindow(
       evaluateCalls: timing.evaluateCalls,
       ...(ukf ? { ukf } : {}),
       ...(ukfFailure ? { ukfFailure } : {}),
+      ...(fmuUkf ? { fmuUkf } : {}),
+      ...(fmuUkfFailure ? { fmuUkfFailure } : {}),
     },
   };
 }
@@ -281,6 +311,38 @@ function tryUkfDiagnostics(
   } catch (e) {
     if (!(e instanceof SelfcalError)) throw e;
     return { ukfFailure: { code: e.code, message: e.message } };
+  }
+}
+
+/** The FMU-model UKF, compared with the SMC and the reduced-model UKF; its typed failure instead of failing the run. */
+async function tryFmuUkfDiagnostics(
+  topology: LineTopology,
+  readings: readonly Reading[],
+  smc: { rec: Recalibration; verdicts: Record<string, HealthState>; ukf: UkfReference | undefined },
+  model: NonNullable<CalibrateWindowOptions['fmuModel']>,
+  clock: () => number,
+): Promise<{ fmuUkf?: FmuUkfDiagnostics; fmuUkfFailure?: { code: string; message: string } }> {
+  try {
+    const ref = await runFmuUkfReference(topology, readings, model.pool, {
+      clock,
+      ...(model.batchS !== undefined ? { batchS: model.batchS } : {}),
+      ...(model.onProgress ? { onProgress: model.onProgress } : {}),
+    });
+    const withSmc = compareWithSmc(topology, { parameters: smc.rec.parameters, health: smc.verdicts }, ref);
+    const withReduced = smc.ukf ? compareWithSmc(topology, smc.ukf, ref) : undefined;
+    return {
+      fmuUkf: {
+        ...ref,
+        agreement: withSmc.parameters,
+        disagreements: withSmc.disagreements,
+        ...(withReduced
+          ? { reduced: { agreement: withReduced.parameters, disagreements: withReduced.disagreements } }
+          : {}),
+      },
+    };
+  } catch (e) {
+    if (!(e instanceof SelfcalError)) throw e;
+    return { fmuUkfFailure: { code: e.code, message: e.message } };
   }
 }
 

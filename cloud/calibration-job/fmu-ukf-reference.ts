@@ -35,7 +35,10 @@ export interface FmuUkfReference extends UkfReference {
     batches: number;
     skippedUpdates: number;
     gatedUpdates: number;
-    tempered: number;
+    forced: number;
+    damped: number;
+    /** The last batch was a plain update: the FMU explains the end of the window (else no verdict). */
+    explainsEnd: boolean;
     /** Steady states computed, those that failed (the first failure), the FMU's communication steps. */
     evaluations: number;
     failedEvaluations: number;
@@ -113,7 +116,9 @@ export async function runFmuUkfReference(
       batches: result.batches,
       skippedUpdates: result.skippedUpdates,
       gatedUpdates: result.gatedUpdates,
-      tempered: result.tempered,
+      forced: result.forced,
+      damped: result.damped,
+      explainsEnd: result.explainsEnd,
       evaluations: result.evaluations,
       failedEvaluations: result.failedEvaluations,
       ...(result.firstFailure ? { firstFailure: result.firstFailure } : {}),

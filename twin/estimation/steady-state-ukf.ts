@@ -65,6 +65,13 @@ export interface SteadyStateUkfOptions {
   kappa?: number;
   /** Gated updates in a row after which an update is taken anyway (default 3). */
   gatePersistUpdates?: number;
+  /**
+   * Largest change of any ln parameter in one update (default 1: a factor e). A larger correction is
+   * scaled down to it and the update claims no information (the covariance stays the prior's): far from
+   * the sigma points the model's linearisation is no guide (in ln b a tension grows exponentially, so an
+   * extrapolation from small frictions overshoots by orders of magnitude).
+   */
+  maxLogStep?: number;
   /** After every batch. */
   onProgress?: (p: { batch: number; batches: number }) => void;
 }
@@ -81,8 +88,15 @@ export interface SteadyStateUkfResult {
   updates: number;
   skippedUpdates: number;
   gatedUpdates: number;
-  /** Updates taken tempered after the gate tripped `gatePersistUpdates` times in a row (the line changed). */
-  tempered: number;
+  /** Updates taken past the gate after it tripped `gatePersistUpdates` times in a row (the line changed). */
+  forced: number;
+  /** Updates whose correction was larger than `maxLogStep` and was cut to it. */
+  damped: number;
+  /**
+   * Whether the last batch was taken as a plain update: the model explains the end of the window. False
+   * where it was gated, forced, cut or skipped: the posterior is then no verdict (report it so).
+   */
+  explainsEnd: boolean;
   /** Points evaluated and points the model could not evaluate; the first such failure. */
   evaluations: number;
   failedEvaluations: number;
@@ -182,13 +196,16 @@ export async function runSteadyStateUkf(
     updates: 0,
     skippedUpdates: 0,
     gatedUpdates: 0,
-    tempered: 0,
+    forced: 0,
+    damped: 0,
     evaluations: 0,
     failedEvaluations: 0,
   };
   let firstFailure: { code: string; message: string } | undefined;
   let lastTs: number | undefined;
   let gatedRun = 0;
+  const maxStep = options.maxLogStep ?? 1;
+  let last: 'updated' | 'damped' | 'gated' | 'forced' | 'skipped' | undefined;
   const z = new Float64Array(m);
   const mask = new Array<boolean>(m).fill(false);
   const R = new Float64Array(m * m);
@@ -245,25 +262,29 @@ export async function runSteadyStateUkf(
     if (used > 0) {
       if (!(await evaluate())) {
         result.skippedUpdates += 1;
+        last = 'skipped';
       } else {
         measurement.cursor = 0;
         const update = ukf.update(z, { mask, R, innovationGate: { maxNis: gateByDof[used] as number } });
         if (!update.gated) {
           gatedRun = 0;
           result.updates += 1;
+          last = limitStep(ukf, maxStep) ? 'damped' : 'updated';
+          if (last === 'damped') result.damped += 1;
         } else if (++gatedRun < persist) {
           result.gatedUpdates += 1;
+          last = 'gated';
         } else {
           // The line changed faster than the walk allows (a bearing failing between batches): the update
-          // is taken, tempered — its measurement variance scaled so that its innovation sits at the gate —
-          // so that the estimate moves towards the new state over a few updates instead of jumping on a
-          // linearisation far from where the sigma points are (their spread grows with the walk meanwhile).
-          result.tempered += 1;
-          const scale = (update.nis / (gateByDof[used] as number)) * 1.000001;
-          for (let e = 0; e < m * m; e++) R[e] = (R[e] as number) * scale;
+          // is taken past the gate, its step limited to maxLogStep (see there), so that the estimate moves
+          // towards the new state over a few updates, relinearised at each, instead of jumping on an
+          // extrapolation far from the sigma points.
+          result.forced += 1;
           measurement.cursor = 0;
           ukf.update(z, { mask, R });
           result.updates += 1;
+          limitStep(ukf, maxStep);
+          last = 'forced';
         }
       }
     }
@@ -279,6 +300,7 @@ export async function runSteadyStateUkf(
     ...result,
     ...(firstFailure ? { firstFailure } : {}),
     signals,
+    explainsEnd: last === 'updated',
   });
 }
 
@@ -348,6 +370,20 @@ export function batchReadings(
   }
   close();
   return out;
+}
+
+/** Cut a correction larger than maxStep in any ln parameter (the prior covariance kept); true if cut. */
+function limitStep(ukf: UnscentedKalmanFilter, maxStep: number): boolean {
+  const n = ukf.dimX;
+  let largest = 0;
+  for (let i = 0; i < n; i++)
+    largest = Math.max(largest, Math.abs((ukf.x[i] as number) - (ukf.xPrior[i] as number)));
+  if (!(largest > maxStep)) return false;
+  const f = maxStep / largest;
+  for (let i = 0; i < n; i++)
+    ukf.x[i] = (ukf.xPrior[i] as number) + f * ((ukf.x[i] as number) - (ukf.xPrior[i] as number));
+  ukf.P.set(ukf.PPrior);
+  return true;
 }
 
 function summarise(
