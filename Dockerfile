@@ -8,8 +8,10 @@
 #   docker run --rm --gpus all -e SELFCAL_JOB_CONFIG_JSON="$(cat job.json)" selfcal/calibration-job
 
 # 1. Bundle the entrypoint (TypeScript -> CommonJS; npm packages stay external) and, beside it, the
-#    entry of the worker threads that evaluate the members on every core (kernels/parallel-likelihood.ts
-#    looks for dist/job/parallel-likelihood-worker.js next to dist/job/main.js).
+#    entries of the worker threads: those that evaluate the members on every core
+#    (kernels/parallel-likelihood.ts looks for dist/job/parallel-likelihood-worker.js next to
+#    dist/job/main.js) and those that settle an FMU model's steady states (platform/fmi/steady-state-pool.ts
+#    looks for dist/job/steady-state-worker.js there).
 FROM node:20-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -20,6 +22,7 @@ COPY platform ./platform
 COPY cloud ./cloud
 RUN npx esbuild main=cloud/calibration-job/main.ts \
       parallel-likelihood-worker=cloud/calibration-job/kernels/parallel-likelihood-worker.ts \
+      steady-state-worker=platform/fmi/steady-state-worker.ts \
       --bundle --platform=node --target=node20 --packages=external --outdir=dist/job
 
 # 2. Production dependencies only (no install scripts: the job needs no native addon built here).

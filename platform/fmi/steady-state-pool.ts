@@ -8,7 +8,8 @@
  * names its slot (an estimator uses the sigma point's index): slot s is always evaluated on worker
  * s mod T, by its own instance, which is set to the point's parameters and settled under the map's rule
  * from the steady state it last reached (a warm start: a few steps where the parameters moved little).
- * Where a mapped parameter is not tunable the instance is started afresh for every point. So a point's
+ * Where a mapped parameter is not tunable, or the FMU may be instantiated only once per process (one
+ * worker then), every point is settled by an instance started afresh and freed after it. So a point's
  * outputs depend on its slot's history only, never on T or on which other points share the call.
  *
  * A point whose settle fails (FMU_NOT_SETTLED, an FMU status error) gives its error in its outcome and its
@@ -93,7 +94,7 @@ export class FmuSteadyStatePool {
   private constructor(
     private readonly fmu: Fmu,
     readonly map: VariableMap,
-    /** Whether instances continue from their last steady state (every mapped parameter tunable). */
+    /** Whether instances continue from their last steady state (every mapped parameter tunable, more than one instance allowed). */
     readonly warmStart: boolean,
     readonly threads: number,
     entry: WorkerEntry,
@@ -125,9 +126,10 @@ export class FmuSteadyStatePool {
     const fmu = await openFmu(o.fmuPath, { trust: o.trust === true });
     try {
       const variabilities = checkVariableMap(map, fmu.description);
-      const warmStart = map.parameters.every((p) => variabilities.get(p.variable) === 'tunable');
-      // One instance per process: the FMU says it cannot run two at once.
-      const usable = fmu.description.coSimulation.canBeInstantiatedOnlyOncePerProcess ? 1 : threads;
+      // One instance per process: the FMU says it cannot run two at once (one worker, no instance kept).
+      const once = fmu.description.coSimulation.canBeInstantiatedOnlyOncePerProcess;
+      const warmStart = !once && map.parameters.every((p) => variabilities.get(p.variable) === 'tunable');
+      const usable = once ? 1 : threads;
       return new FmuSteadyStatePool(fmu, map, warmStart, usable, entry, o.trust === true);
     } catch (err) {
       fmu.dispose();

@@ -21,16 +21,16 @@ const { map } = data;
 const instances = new Map<number, Fmi2Instance>();
 const signals = map.outputs.map((o) => o.signal);
 
+/** Without a warm start no instance outlives its point (an FMU allowed once per process needs that). */
 function evaluate(slot: number, parameters: Record<string, number>): SteadyStateOutcome {
   let instance = instances.get(slot);
   try {
-    if (instance === undefined || !data.warmStart) {
-      instance?.dispose();
+    if (instance === undefined) {
       instance = startMappedInstance(fmu, map, {
         parameters,
         instance: { instanceName: `selfcal-steady-${slot}` },
       });
-      instances.set(slot, instance);
+      if (data.warmStart) instances.set(slot, instance);
     } else {
       setMappedParameters(instance, map, parameters);
     }
@@ -44,6 +44,8 @@ function evaluate(slot: number, parameters: Record<string, number>): SteadyState
     return {
       error: { name: e.name ?? 'Error', code: e.code ?? 'UNKNOWN', message: String(e.message ?? err) },
     };
+  } finally {
+    if (!data.warmStart) instance?.dispose();
   }
 }
 

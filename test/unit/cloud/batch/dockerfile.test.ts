@@ -1,8 +1,9 @@
 /**
  * What can be checked of the job image without a Docker daemon: the files the Dockerfile copies exist
  * and pass .dockerignore, they are all the bundle is built from, the bundle it builds is the file its
- * ENTRYPOINT runs, with the parallel evaluator's worker entry beside it (and the same as the `bundle:job`
- * npm script, where there is one), the runtime base meets Dawn's glibc and Vulkan needs,
+ * ENTRYPOINT runs, with the parallel evaluator's and the FMU steady-state pool's worker entries beside it
+ * (found there as the pool looks for its own; the same command as the `bundle:job` npm script, where
+ * there is one), the runtime base meets Dawn's glibc and Vulkan needs,
  * the software-GPU root CI runs the gpu backend in is made by the runtime stage's own RUN, and the bundle
  * built with the Dockerfile's own command starts and speaks the job's exit codes.
  */
@@ -10,6 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { STEADY_STATE_WORKER_ENTRY } from '../../../../platform/fmi/steady-state-pool';
+import { findWorkerEntry } from '../../../../platform/worker-entry';
 
 const REPO = resolve(__dirname, '../../../..');
 const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
@@ -89,10 +92,12 @@ describe('Dockerfile of the calibration job', () => {
       JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     ).scripts['bundle:job'];
 
-    // Assess: the worker entry is found beside the bundle (kernels/parallel-likelihood.ts, workerEntry)
+    // Assess: the worker entries are found beside the bundle (kernels/parallel-likelihood.ts, workerEntry;
+    // platform/fmi/steady-state-pool.ts)
     expect(entries).toEqual({
       main: 'cloud/calibration-job/main.ts',
       'parallel-likelihood-worker': 'cloud/calibration-job/kernels/parallel-likelihood-worker.ts',
+      [STEADY_STATE_WORKER_ENTRY]: 'platform/fmi/steady-state-worker.ts',
     });
     for (const entry of Object.values(entries)) expect(existsSync(join(REPO, entry))).toBe(true);
     expect(entrypoint).toEqual(['node', outfile]);
@@ -163,11 +168,15 @@ describe('Dockerfile of the calibration job', () => {
       env: { PATH: process.env['PATH'] ?? '', NODE_PATH: join(REPO, 'node_modules') },
     });
     const worker = existsSync(join(dir, 'parallel-likelihood-worker.js'));
+    const steadyState = findWorkerEntry(out, STEADY_STATE_WORKER_ENTRY);
+    const steadyStateBundled = steadyState !== undefined && existsSync(steadyState.file);
     rmSync(dir, { recursive: true, force: true });
 
     // Assess
     expect(build.status).toBe(0);
     expect(worker).toBe(true);
+    expect(steadyState).toEqual({ file: join(dir, 'steady-state-worker.js'), execArgv: [] });
+    expect(steadyStateBundled).toBe(true);
     expect(run.status).toBe(2);
     expect(JSON.parse(run.stdout.split('\n')[0] as string)).toMatchObject({
       level: 'error',
