@@ -134,11 +134,7 @@ export class ParallelTrendLikelihood implements MemberLikelihood {
     }
   }
 
-  private start(
-    k: number,
-    entry: WorkerEntry,
-    workerData: ParallelWorkerData,
-  ): Slot {
+  private start(k: number, entry: WorkerEntry, workerData: ParallelWorkerData): Slot {
     const worker = new Worker(entry.file, { workerData, execArgv: entry.execArgv });
     worker.unref();
     const slot: Slot = { worker };
