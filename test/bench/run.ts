@@ -27,7 +27,12 @@
  *     perturbed start) beside the twin's steady-state solves/s, and the FMU plant's samples/s beside the
  *     built-in plant simulator's on the same line and scenario.
  *
- * Sections: `npm run bench -- ukf plant edge stack estimator kernels fmu` (any subset; default all). Progress
+ *  7. FMU-model UKF (test/bench/fmu-ukf.ts): the cloud's reference UKF with the web-segment FMU as its model
+ *     (sigma points settled on 1 and on 2 worker threads) beside the reduced-model UKF on the same FMU-plant
+ *     readings: wall time, updates/s, steady states/s, the speed-up of 2 threads, and the posterior of b2
+ *     from both with compareWithSmc's disagreements.
+ *
+ * Sections: `npm run bench -- ukf plant edge stack estimator kernels fmu fmu-ukf` (any subset; default all). Progress
  * on stderr.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,6 +51,7 @@ import { benchStack } from './edge/stack-bench';
 import { benchEstimator } from './estimator';
 import { benchKernels } from './kernels';
 import { benchFmu } from './fmu';
+import { benchFmuUkf } from './fmu-ukf';
 import { exitWhenWebGpuIdle } from '../../cloud/calibration-job/kernels/gpu-backends';
 
 const topology = loadLine();
@@ -227,7 +233,7 @@ function countSettles(s: ReturnType<typeof defaultScenario>): number {
   return d ? Math.ceil(d.rampS / s.samplePeriodS) + 1 : 1;
 }
 
-const SECTIONS = ['ukf', 'plant', 'edge', 'stack', 'estimator', 'kernels', 'fmu'] as const;
+const SECTIONS = ['ukf', 'plant', 'edge', 'stack', 'estimator', 'kernels', 'fmu', 'fmu-ukf'] as const;
 type Section = (typeof SECTIONS)[number];
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -249,7 +255,8 @@ async function main(argv: readonly string[]): Promise<void> {
     else if (section === 'stack') benchmarks.push(await benchStack());
     else if (section === 'estimator') benchmarks.push(await benchEstimator());
     else if (section === 'kernels') benchmarks.push(...(await benchKernels()));
-    else benchmarks.push(...(await benchFmu()));
+    else if (section === 'fmu') benchmarks.push(...(await benchFmu()));
+    else benchmarks.push(...(await benchFmuUkf()));
   }
   const results = {
     date: new Date().toISOString(),
