@@ -727,7 +727,7 @@ function fmuUkfLines(
     ...(m.explainsEnd
       ? []
       : [
-          'warning: the FMU does not explain the end of the window (its last batch was gated, cut or skipped): its posterior is no verdict',
+          'warning: the FMU does not explain the end of the window (its last batch was gated, cut or skipped): no verdict, every roller unknown',
         ]),
     ...(m.firstFailure
       ? [`first failed steady state: ${m.firstFailure.code}: ${m.firstFailure.message}`]

@@ -7,7 +7,7 @@
  * SMC's posterior stays the answer, and the SMC keeps the reduced model.
  */
 import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
-import type { ParameterPosterior, Reading } from '../../twin/estimation/joint-estimator';
+import type { ParameterPosterior, Reading, ReportedHealth } from '../../twin/estimation/joint-estimator';
 import {
   DEFAULT_STEADY_STATE_BATCH_S,
   runSteadyStateUkf,
@@ -19,7 +19,9 @@ import { FmiError, type VariableMap } from '../../platform/fmi';
 import type { FmuSteadyStatePool } from '../../platform/fmi/steady-state-pool';
 import type { UkfReference } from './ukf-reference';
 
-export interface FmuUkfReference extends UkfReference {
+export interface FmuUkfReference extends Omit<UkfReference, 'health'> {
+  /** Per idler: by the line's health rule, or `unknown` where the FMU does not explain the end of the window. */
+  health: Record<string, ReportedHealth>;
   /** The traction scale and EA where the map lets the FMU take them (estimated then). */
   line: { tractionScale?: ParameterPosterior; eaN?: ParameterPosterior };
   model: {
@@ -92,10 +94,10 @@ export async function runFmuUkfReference(
     ...(options.model ? { model: options.model } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const health: UkfReference['health'] = {};
+  const health: FmuUkfReference['health'] = {};
   const pDegraded: UkfReference['pDegraded'] = {};
   for (const [name, h] of Object.entries(result.health)) {
-    health[name] = h.state;
+    health[name] = result.explainsEnd ? h.state : 'unknown';
     pDegraded[name] = h.pDegraded;
   }
   return {

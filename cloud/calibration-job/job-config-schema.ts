@@ -30,6 +30,16 @@ export const jobConfigSchema = {
           lineId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
           thingName: { type: 'string', pattern: THING_NAME.source },
           line: { type: 'string', minLength: 1 },
+          ukfModel: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['fmu', 'map'],
+            properties: {
+              fmu: { type: 'string', minLength: 1 },
+              map: { type: 'string', minLength: 1 },
+              batchMinutes: { type: 'number', exclusiveMinimum: 0, maximum: 1440 },
+            },
+          },
         },
       },
     },

@@ -32,6 +32,18 @@ export interface FleetLine {
    * (default reference-web-line).
    */
   line: string;
+  /**
+   * Also run the UKF reference with an FMU of the line as its model (docs/fmi.md "The FMU as the model"):
+   * the .fmu and its variable map, each a path in the image or `store:<key>`; one update per
+   * `batchMinutes` of readings (default 10).
+   */
+  ukfModel?: FleetUkfModel;
+}
+
+export interface FleetUkfModel {
+  fmu: string;
+  map: string;
+  batchMinutes?: number;
 }
 
 /**
@@ -143,6 +155,7 @@ export function parseJobConfig(raw: unknown): JobConfig {
       lineId: l.lineId,
       thingName: l.thingName,
       line: l.line ?? REFERENCE_LINE_ID,
+      ...(l.ukfModel ? { ukfModel: l.ukfModel } : {}),
     })),
     particles: c.particles ?? DEFAULT_PARTICLES,
     backend: c.backend ?? 'auto',

@@ -12,7 +12,8 @@
 import { LineDescriptionError } from '../../twin/errors';
 import { compileLineDescription, type LineTopology } from '../../twin/lines/topology';
 import { loadLineFrom } from '../../platform/line-file';
-import { calibrateWindow } from './calibrate-window';
+import { calibrateWindow, type CalibrationOutput } from './calibrate-window';
+import { openFleetFmuModel } from './job-fmu-model';
 import type { ManifestChannel, ObjectStore, PosteriorSink, WindowSource } from './io/contracts';
 import { STORE_LINE_PREFIX, seedFor, type FleetLine, type JobConfig } from './job-config';
 import { EXIT_INVALID, EXIT_MISFIT, EXIT_OK, EXIT_TRANSIENT, JobError, exitCodeFor } from './job-errors';
@@ -246,18 +247,31 @@ async function compute(
     });
     return pending;
   };
-  const output = await calibrateWindow(topology, readings, {
-    particles: inputs.particles,
-    seed: inputs.seed,
-    backend: config.backend,
-    ...(config.threads !== undefined ? { threads: config.threads } : {}),
-    ...(config.horizonS !== undefined ? { horizonS: config.horizonS } : {}),
-    ...(resumeFrom ? { resumeFrom } : {}),
-    onSnapshot,
-    onProgress: (p) =>
-      log('info', 'progress', { ...base, stage: p.stage, temperature: p.temperature, ess: p.ess }),
-    clock,
-  });
+  const fmuModel = line.ukfModel
+    ? await openFleetFmuModel(line.ukfModel, io.store, topology, config.threads)
+    : undefined;
+  if (fmuModel?.failure) log('warn', 'fmu model unusable', { ...base, ...fmuModel.failure });
+  let output: CalibrationOutput;
+  try {
+    output = await calibrateWindow(topology, readings, {
+      particles: inputs.particles,
+      seed: inputs.seed,
+      backend: config.backend,
+      ...(config.threads !== undefined ? { threads: config.threads } : {}),
+      ...(config.horizonS !== undefined ? { horizonS: config.horizonS } : {}),
+      ...(resumeFrom ? { resumeFrom } : {}),
+      onSnapshot,
+      onProgress: (p) =>
+        log('info', 'progress', { ...base, stage: p.stage, temperature: p.temperature, ess: p.ess }),
+      clock,
+      ...(fmuModel?.pool
+        ? { fmuModel: { pool: fmuModel.pool, batchS: (line.ukfModel?.batchMinutes ?? 10) * 60 } }
+        : {}),
+    });
+  } finally {
+    await fmuModel?.close();
+  }
+  if (fmuModel?.failure) output.diagnostics.fmuUkfFailure = fmuModel.failure;
   await pending;
   const result: StoredResult = {
     format: 1,
@@ -279,6 +293,14 @@ async function compute(
     computeMs: d.wallMs,
     totalMs: clock() - t0,
     ...(d.ukf ? { ukfDisagreements: d.ukf.disagreements } : {}),
+    ...(d.fmuUkf
+      ? {
+          fmuUkfDisagreements: d.fmuUkf.disagreements,
+          fmuUkfReducedDisagreements: d.fmuUkf.reduced?.disagreements ?? null,
+          fmuUkfExplainsEnd: d.fmuUkf.model.explainsEnd,
+        }
+      : {}),
+    ...(d.fmuUkfFailure ? { fmuUkfFailure: d.fmuUkfFailure.code } : {}),
   });
   return result;
 }

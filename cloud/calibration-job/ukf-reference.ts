@@ -10,6 +10,7 @@ import {
   type EstimatorOptions,
   type HealthState,
   type ParameterPosterior,
+  type ReportedHealth,
   type Reading,
 } from '../../twin/estimation/joint-estimator';
 import { normalQuantile } from '../../twin/estimation/normal';
@@ -83,8 +84,8 @@ function groupByTime(readings: readonly Reading[]): Reading[] {
 export interface ParameterAgreement {
   /** The idler element the parameter belongs to (`R4` for `b4`). */
   roller: string;
-  smcHealth: HealthState | undefined;
-  ukfHealth: HealthState | undefined;
+  smcHealth: ReportedHealth | undefined;
+  ukfHealth: ReportedHealth | undefined;
   /** Posterior medians of ln b (the log-normal fit of each posterior, see `logNormalOf`). */
   smcLnB: number;
   ukfLnB: number;
@@ -138,7 +139,7 @@ export function logNormalOf(p: ParameterPosterior): { median: number; std: numbe
 interface PosteriorSummary {
   parameters: Readonly<Record<string, ParameterPosterior>>;
   /** Per idler element name. */
-  health: Readonly<Record<string, HealthState>>;
+  health: Readonly<Record<string, ReportedHealth>>;
 }
 
 /**
@@ -148,7 +149,8 @@ interface PosteriorSummary {
  * `minMaterialNms` (material: the posteriors of healthy bearings are narrow, and a factor below a health
  * band between them, or any factor between two frictions far inside the healthy band, is of no
  * consequence).
- * A parameter missing on either side disagrees.
+ * A parameter missing on either side disagrees, and so does a roller `unknown` on either side (no verdict
+ * to agree with).
  */
 export function compareWithSmc(
   topology: LineTopology,
@@ -174,7 +176,7 @@ export function compareWithSmc(
     const ukfHealth = ukf.health[roller];
     const material = diff > maxLnFactor && Math.max(a.median, b.median) >= lnMaterial;
     const differs = Number.isNaN(diff) || (z > maxZ && material);
-    const agrees = smcHealth !== undefined && smcHealth === ukfHealth && !differs;
+    const agrees = smcHealth !== undefined && smcHealth !== 'unknown' && smcHealth === ukfHealth && !differs;
     parameters[name] = { roller, smcHealth, ukfHealth, smcLnB: a.median, ukfLnB: b.median, z, agrees };
     if (!agrees) disagreements.push(name);
   });

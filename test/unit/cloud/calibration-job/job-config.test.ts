@@ -72,6 +72,17 @@ describe('job config', () => {
     [{ ...base, signing: {} }, 'signing'],
     [{ ...base, partcles: 10 }, 'partcles'],
     [{ ...base, backend: 'tpu' }, 'backend'],
+    [
+      { ...base, fleet: [{ lineId: 'a', thingName: 't', ukfModel: { fmu: 'store:a.fmu' } }] },
+      'fleet/0/ukfModel/map',
+    ],
+    [
+      {
+        ...base,
+        fleet: [{ lineId: 'a', thingName: 't', ukfModel: { fmu: 'x', map: 'y', batchMinutes: 0 } }],
+      },
+      'fleet/0/ukfModel/batchMinutes',
+    ],
   ])('refuses %j naming %s, with exit code 2', (raw, key) => {
     // Act
     let error: unknown;
@@ -85,6 +96,12 @@ describe('job config', () => {
     expect(error).toMatchObject({ code: 'JOB_CONFIG_INVALID', key });
     expect((error as Error).message.startsWith(`config key '${key}':`)).toBe(true);
     expect(exitCodeFor(error)).toBe(2);
+  });
+
+  it("keeps a fleet line's ukfModel (the FMU as the UKF reference's model) as given", () => {
+    const ukfModel = { fmu: 'store:fmus/a.fmu', map: 'store:fmus/a-map.json', batchMinutes: 20 };
+    const config = parseJobConfig({ ...base, fleet: [{ lineId: 'a', thingName: 't', ukfModel }] });
+    expect(config.fleet[0]).toEqual({ lineId: 'a', thingName: 't', line: 'reference-web-line', ukfModel });
   });
 
   it('refuses no config, an unreadable file, bad JSON and unknown arguments', () => {
