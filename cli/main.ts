@@ -29,6 +29,7 @@ import { registerDashboardCommand } from './report/dashboard-command';
 import { registerGrafanaCommand } from './grafana';
 import { progressBar } from './progress';
 import { readVariableMap } from '../platform/fmi';
+import { parseFmuOption, type FmuChoice } from '../platform/fmi/fmu-option';
 import { FmuSteadyStatePool } from '../platform/fmi/steady-state-pool';
 import { checkFmuModelFitsLine } from '../cloud/calibration-job/fmu-ukf-reference';
 import { registerReplayCommand } from './replay';
@@ -622,7 +623,11 @@ function registerCalibrateCommand(program: Command, io: CliIo, shared: SharedOpt
 
 async function runCalibrateCommand(io: CliIo, o: CalibrateCliOptions): Promise<void> {
   const topology = loadLineFrom(o.line);
-  const fmuChoice = parseUkfModel(o);
+  const fmuChoice = parseFmuOption('--ukf-model', 'reduced', {
+    value: o.ukfModel,
+    map: o.map,
+    trustFmu: o.trustFmu,
+  });
   const columnMap = o.columns === undefined ? undefined : await readColumnMap(o.columns, topology);
   const csv = await readCalibrationCsv(o.csv, { topology, columnMap });
   // The FMU is opened and checked against the line before the recalibration starts (typed errors, exit 2).
@@ -735,31 +740,9 @@ function fmuUkfLines(
   ];
 }
 
-/** `--ukf-model fmu:FILE.fmu --map MAP.json [--trust-fmu]`, or undefined for the reduced model alone. */
-function parseUkfModel(
-  o: CalibrateCliOptions,
-): { fmuPath: string; mapPath: string; trust: boolean } | undefined {
-  const invalid = (message: string) => new SelfcalError('CLI_ARGUMENT_INVALID', message);
-  const model = o.ukfModel ?? 'reduced';
-  if (model === 'reduced') {
-    if (o.map !== undefined) throw invalid('--map applies only with --ukf-model fmu:FILE.fmu');
-    if (o.trustFmu) throw invalid('--trust-fmu applies only with --ukf-model fmu:FILE.fmu');
-    return undefined;
-  }
-  if (!model.startsWith('fmu:') || model.length === 'fmu:'.length) {
-    throw invalid(`--ukf-model '${model}': give reduced (the default) or fmu:FILE.fmu`);
-  }
-  if (o.map === undefined) {
-    throw invalid(
-      '--ukf-model fmu:FILE.fmu needs --map MAP.json: which FMU outputs are the line’s signals, which parameters the frictions, how to settle (docs/fmi.md)',
-    );
-  }
-  return { fmuPath: model.slice('fmu:'.length), mapPath: o.map, trust: o.trustFmu === true };
-}
-
 async function openUkfModelPool(
   topology: LineTopology,
-  choice: { fmuPath: string; mapPath: string; trust: boolean },
+  choice: FmuChoice,
   threads: number | undefined,
 ): Promise<FmuSteadyStatePool> {
   const map = readVariableMap(choice.mapPath);

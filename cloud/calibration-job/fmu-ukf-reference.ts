@@ -7,7 +7,7 @@
  * SMC's posterior stays the answer, and the SMC keeps the reduced model.
  */
 import { EA_PARAMETER, MU_SCALE_PARAMETER } from '../../twin/calibration/bounds';
-import type { ParameterPosterior, Reading, ReportedHealth } from '../../twin/estimation/joint-estimator';
+import type { Reading, ReportedHealth } from '../../twin/estimation/joint-estimator';
 import {
   DEFAULT_STEADY_STATE_BATCH_S,
   runSteadyStateUkf,
@@ -23,8 +23,9 @@ export interface FmuUkfReference extends Omit<UkfReference, 'health'> {
   /** Per idler: by the line's health rule, or `unknown` where the FMU does not explain the end of the window. */
   health: Record<string, ReportedHealth>;
   /** The traction scale and EA where the map lets the FMU take them (estimated then). */
-  line: { tractionScale?: ParameterPosterior; eaN?: ParameterPosterior };
-  model: {
+  line: SteadyStateUkfResult['line'];
+  /** The FMU, the pool, and the filter's counts (twin/estimation/steady-state-ukf.ts). */
+  model: FilterCounts & {
     kind: 'fmu';
     modelName: string;
     guid: string;
@@ -32,22 +33,12 @@ export interface FmuUkfReference extends Omit<UkfReference, 'health'> {
     /** Instances continue from their last steady state (every mapped parameter tunable). */
     warmStart: boolean;
     batchS: number;
-    /** The line's signals the FMU gives (the filter's measurements). */
-    signals: string[];
-    batches: number;
-    skippedUpdates: number;
-    gatedUpdates: number;
-    forced: number;
-    damped: number;
-    /** The last batch was a plain update: the FMU explains the end of the window (else no verdict). */
-    explainsEnd: boolean;
-    /** Steady states computed, those that failed (the first failure), the FMU's communication steps. */
-    evaluations: number;
-    failedEvaluations: number;
-    firstFailure?: { code: string; message: string };
+    /** The FMU's communication steps over the run. */
     steps: number;
   };
 }
+
+type FilterCounts = Omit<SteadyStateUkfResult, 'parameters' | 'line' | 'health' | 'updates'>;
 
 export interface FmuUkfOptions extends Pick<SteadyStateUkfOptions, 'batchS' | 'onProgress' | 'model'> {
   clock?: () => number;
@@ -94,18 +85,19 @@ export async function runFmuUkfReference(
     ...(options.model ? { model: options.model } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+  const { parameters, line, health: rollers, updates, ...counts } = result;
   const health: FmuUkfReference['health'] = {};
   const pDegraded: UkfReference['pDegraded'] = {};
-  for (const [name, h] of Object.entries(result.health)) {
+  for (const [name, h] of Object.entries(rollers)) {
     health[name] = result.explainsEnd ? h.state : 'unknown';
     pDegraded[name] = h.pDegraded;
   }
   return {
-    parameters: result.parameters,
-    line: result.line,
+    parameters,
+    line,
     health,
     pDegraded,
-    updates: result.updates,
+    updates,
     wallMs: clock() - t0,
     model: {
       kind: 'fmu',
@@ -114,16 +106,7 @@ export async function runFmuUkfReference(
       threads: pool.threads,
       warmStart: pool.warmStart,
       batchS: options.batchS ?? DEFAULT_STEADY_STATE_BATCH_S,
-      signals: result.signals,
-      batches: result.batches,
-      skippedUpdates: result.skippedUpdates,
-      gatedUpdates: result.gatedUpdates,
-      forced: result.forced,
-      damped: result.damped,
-      explainsEnd: result.explainsEnd,
-      evaluations: result.evaluations,
-      failedEvaluations: result.failedEvaluations,
-      ...(result.firstFailure ? { firstFailure: result.firstFailure } : {}),
+      ...counts,
       steps: pool.stats.steps - stepsBefore,
     },
   };

@@ -3,7 +3,7 @@
  * FMU (`--plant fmu:FILE.fmu --map MAP.json [--trust-fmu]`). The command-line options are checked here
  * once for every command that takes them (simulate, demo, validation).
  */
-import { SelfcalError } from '../../twin/errors';
+import { parseFmuOption } from '../../platform/fmi/fmu-option';
 import type { LineTopology } from '../../twin/lines/topology';
 import { PlantSimulator, type PlantSample } from '../plant/plant-simulator';
 import type { PlantScenario } from '../plant/scenario';
@@ -23,22 +23,8 @@ export interface PlantCliOptions {
 
 /** `--plant builtin` or `--plant fmu:FILE.fmu` with `--map`; anything else is CLI_ARGUMENT_INVALID. */
 export function parsePlantChoice(o: PlantCliOptions): PlantChoice {
-  const invalid = (message: string) => new SelfcalError('CLI_ARGUMENT_INVALID', message);
-  const plant = o.plant ?? 'builtin';
-  if (plant === 'builtin') {
-    if (o.map !== undefined) throw invalid('--map applies only with --plant fmu:FILE.fmu');
-    if (o.trustFmu) throw invalid('--trust-fmu applies only with --plant fmu:FILE.fmu');
-    return BUILTIN_PLANT;
-  }
-  if (!plant.startsWith('fmu:') || plant.length === 'fmu:'.length) {
-    throw invalid(`--plant '${plant}': give builtin (the default) or fmu:FILE.fmu`);
-  }
-  if (o.map === undefined) {
-    throw invalid(
-      '--plant fmu:FILE.fmu needs --map MAP.json: which FMU outputs are the line’s signals, which parameters the frictions, how to settle (docs/fmi.md)',
-    );
-  }
-  return { kind: 'fmu', fmuPath: plant.slice('fmu:'.length), mapPath: o.map, trust: o.trustFmu === true };
+  const fmu = parseFmuOption('--plant', 'builtin', { value: o.plant, map: o.map, trustFmu: o.trustFmu });
+  return fmu ? { kind: 'fmu', ...fmu } : BUILTIN_PLANT;
 }
 
 /** A plant's samples, and what it holds (the FMU plant: a loaded FMU) to give back. */

@@ -17,16 +17,16 @@ import type { VariableMap } from '../../platform/fmi';
 import { FmuPlant } from '../../simulators/fmi/fmu-plant';
 import type { Reading } from '../../twin/estimation/joint-estimator';
 import { unitRig, type UnitRig } from '../unit/cloud/calibration-job/job-test-support';
-import { buildFmu, compilerMissing } from '../fixtures/fmu/build-fmu';
+import { buildFmu } from '../fixtures/fmu/build-fmu';
 import {
   WEB_SEGMENT_LINE_FILE,
   WEB_SEGMENT_MAP_FILE,
   webSegmentBuildSpec,
 } from '../fixtures/fmu/web-segment/web-segment-fmu';
+import { fmuSuite, fmuSuiteBecause } from '../fixtures/fmu/fmu-suite';
 
-const noCompiler = compilerMissing();
-const suite = noCompiler ? describe.skip : describe;
-const because = noCompiler ? ` (skipped: ${noCompiler})` : '';
+const suite = fmuSuite;
+const because = fmuSuiteBecause;
 const topology = loadLineFrom(WEB_SEGMENT_LINE_FILE);
 const MAP = JSON.parse(readFileSync(WEB_SEGMENT_MAP_FILE, 'utf8')) as VariableMap;
 const privateFolders = () => readdirSync(tmpdir()).filter((f) => f.startsWith('selfcal-job-fmu-')).length;

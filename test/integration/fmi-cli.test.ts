@@ -10,17 +10,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli } from '../../cli/main';
 import type { FmuCheckReport } from '../../cli/fmu';
-import {
-  FIRST_ORDER,
-  buildFmu,
-  compileModel,
-  compilerMissing,
-  firstOrderFmu,
-} from '../fixtures/fmu/build-fmu';
+import { FIRST_ORDER, buildFmu, compileModel, firstOrderFmu } from '../fixtures/fmu/build-fmu';
+import { fmuSuite, fmuSuiteBecause } from '../fixtures/fmu/fmu-suite';
 
-const noCompiler = compilerMissing();
-const suite = noCompiler ? describe.skip : describe;
-const because = noCompiler ? ` (skipped: ${noCompiler})` : '';
+const suite = fmuSuite;
+const because = fmuSuiteBecause;
 const REPO = resolve(__dirname, '../..');
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {

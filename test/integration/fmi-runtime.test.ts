@@ -18,21 +18,11 @@ import {
 } from '../../platform/fmi/mapped-instance';
 import { settle, settleMapped } from '../../platform/fmi/settle';
 import { parseVariableMap } from '../../platform/fmi/variable-map';
-import { FIRST_ORDER, compileModel, compilerMissing, firstOrderFmu } from '../fixtures/fmu/build-fmu';
+import { FIRST_ORDER, compileModel, firstOrderFmu } from '../fixtures/fmu/build-fmu';
+import { fmuSuite, fmuSuiteBecause, fmiError } from '../fixtures/fmu/fmu-suite';
 
-const noCompiler = compilerMissing();
-const suite = noCompiler ? describe.skip : describe;
-const because = noCompiler ? ` (skipped: ${noCompiler})` : '';
-
-async function fmiError(run: () => unknown): Promise<FmiError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FmiError);
-    return err as FmiError;
-  }
-  throw new Error('expected an FmiError');
-}
+const suite = fmuSuite;
+const because = fmuSuiteBecause;
 
 /** x(t) of dx/dt = (u − x)/τ from x0. */
 const analytic = (tS: number, u: number, tau: number, x0: number) => u + (x0 - u) * Math.exp(-tS / tau);

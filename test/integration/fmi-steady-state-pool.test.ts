@@ -13,7 +13,6 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import workerThreads from 'node:worker_threads';
-import { FmiError } from '../../platform/fmi/errors';
 import { openFmu, type Fmu } from '../../platform/fmi/fmu';
 import { startMappedInstance } from '../../platform/fmi/mapped-instance';
 import { settleMapped } from '../../platform/fmi/settle';
@@ -23,28 +22,12 @@ import {
   type SteadyStatePoint,
 } from '../../platform/fmi/steady-state-pool';
 import { parseVariableMap, readVariableMap, type VariableMap } from '../../platform/fmi/variable-map';
-import {
-  FIRST_ORDER,
-  FMU_FIXTURES,
-  buildFmu,
-  compilerMissing,
-  firstOrderFmu,
-} from '../fixtures/fmu/build-fmu';
+import { FIRST_ORDER, FMU_FIXTURES, buildFmu, firstOrderFmu } from '../fixtures/fmu/build-fmu';
 import { WEB_SEGMENT_MAP_FILE, webSegmentBuildSpec } from '../fixtures/fmu/web-segment/web-segment-fmu';
+import { fmuSuite, fmuSuiteBecause, fmiError } from '../fixtures/fmu/fmu-suite';
 
-const noCompiler = compilerMissing();
-const suite = noCompiler ? describe.skip : describe;
-const because = noCompiler ? ` (skipped: ${noCompiler})` : '';
-
-async function fmiError(run: () => unknown): Promise<FmiError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FmiError);
-    return err as FmiError;
-  }
-  throw new Error('expected an FmiError');
-}
+const suite = fmuSuite;
+const because = fmuSuiteBecause;
 
 /** Every worker thread started since the spy was set (the real ones). */
 const started: workerThreads.Worker[] = [];
@@ -373,6 +356,6 @@ suite(`the steady-state pool's worker failures and limits${because}`, () => {
 });
 
 test('no worker thread is left running by the tests above', () => {
-  if (!noCompiler) expect(started.length).toBeGreaterThan(0); // it ran after them
+  if (!because) expect(started.length).toBeGreaterThan(0); // it ran after them
   expect(alive()).toEqual([]);
 });

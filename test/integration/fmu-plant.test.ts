@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../cli/main';
+import { expectUsageError, runCliCaptured } from '../fixtures/run-cli';
 import { DEFAULT_DEMO, demoScenario } from '../../cli/demo';
 import { plantSource } from '../../cli/live-demo/source';
 import type { CalibrationOutput } from '../../cloud/calibration-job/calibrate-window';
@@ -29,25 +29,20 @@ import { DEFAULT_SENSOR_FAULTS, defaultScenario } from '../../simulators/plant/s
 import { JointWebLineEstimator } from '../../twin/estimation/joint-estimator';
 import { runScenarios } from '../validation/pool';
 import { drawScenario } from '../validation/scenarios';
-import { buildFmu, compilerMissing } from '../fixtures/fmu/build-fmu';
+import { buildFmu } from '../fixtures/fmu/build-fmu';
 import {
   WEB_SEGMENT_LINE_FILE,
   WEB_SEGMENT_MAP_FILE,
   webSegmentBuildSpec,
 } from '../fixtures/fmu/web-segment/web-segment-fmu';
+import { fmuSuite, fmuSuiteBecause } from '../fixtures/fmu/fmu-suite';
 
-const noCompiler = compilerMissing();
-const suite = noCompiler ? describe.skip : describe;
-const because = noCompiler ? ` (skipped: ${noCompiler})` : '';
+const suite = fmuSuite;
+const because = fmuSuiteBecause;
 const topology = loadLineFrom(WEB_SEGMENT_LINE_FILE);
 const MAP = JSON.parse(readFileSync(WEB_SEGMENT_MAP_FILE, 'utf8')) as VariableMap;
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), progress: false });
-  return { code, out, err };
-}
+const cli = runCliCaptured;
 
 /** The map with the rest of the truth: the tensions of the spans without a load cell, the idlers' slips. */
 const TRUTH_MAP = {
@@ -252,10 +247,11 @@ suite(`the FMU as the plant${because}`, () => {
     }
 
     async function expectCode(args: string[], code: string, ...inMessage: string[]): Promise<void> {
-      const r = await cli('simulate', '--line', WEB_SEGMENT_LINE_FILE, '--days', '0.01', ...args);
-      expect({ code: r.code, out: r.out }).toEqual({ code: 2, out: '' });
-      expect(r.err).toContain(`error [${code}]: `);
-      for (const text of inMessage) expect(r.err).toContain(text);
+      expectUsageError(
+        await cli('simulate', '--line', WEB_SEGMENT_LINE_FILE, '--days', '0.01', ...args),
+        code,
+        ...inMessage,
+      );
     }
 
     it('CLI_ARGUMENT_INVALID: no --map, --map without an FMU, a plant that is neither', async () => {

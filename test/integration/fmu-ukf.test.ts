@@ -9,27 +9,22 @@
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../cli/main';
+import { expectUsageError, runCliCaptured } from '../fixtures/run-cli';
 import type { CalibrationOutput } from '../../cloud/calibration-job/calibrate-window';
 import type { VariableMap } from '../../platform/fmi';
-import { buildFmu, compilerMissing } from '../fixtures/fmu/build-fmu';
+import { buildFmu } from '../fixtures/fmu/build-fmu';
 import {
   WEB_SEGMENT_LINE_FILE,
   WEB_SEGMENT_MAP_FILE,
   webSegmentBuildSpec,
 } from '../fixtures/fmu/web-segment/web-segment-fmu';
+import { fmuSuite, fmuSuiteBecause } from '../fixtures/fmu/fmu-suite';
 
-const noCompiler = compilerMissing();
-const suite = noCompiler ? describe.skip : describe;
-const because = noCompiler ? ` (skipped: ${noCompiler})` : '';
+const suite = fmuSuite;
+const because = fmuSuiteBecause;
 const MAP = JSON.parse(readFileSync(WEB_SEGMENT_MAP_FILE, 'utf8')) as VariableMap;
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), progress: false });
-  return { code, out, err };
-}
+const cli = runCliCaptured;
 
 suite(`the FMU as the UKF's model${because}`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'selfcal-fmu-ukf-'));
@@ -116,10 +111,7 @@ suite(`the FMU as the UKF's model${because}`, () => {
     }
 
     async function expectCode(args: string[], code: string, ...inMessage: string[]): Promise<void> {
-      const r = await calibrate(...args);
-      expect({ code: r.code, out: r.out }).toEqual({ code: 2, out: '' });
-      expect(r.err).toContain(`error [${code}]: `);
-      for (const text of inMessage) expect(r.err).toContain(text);
+      expectUsageError(await calibrate(...args), code, ...inMessage);
     }
 
     it('CLI_ARGUMENT_INVALID: no --map, --map or --trust-fmu without an FMU, a model that is neither', async () => {

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unpackArchive } from '../../../../platform/fmi/archive';
-import { FmiError } from '../../../../platform/fmi/errors';
 import { FIRST_ORDER, buildFmu, type FmuBuildSpec, type FmuEntry } from '../../../fixtures/fmu/build-fmu';
+import { fmiError } from '../../../fixtures/fmu/fmu-suite';
 
 /** The bytes of an archive built like an FMU (no binary: nothing to compile) with `variant`'s changes. */
 async function zipOf(name: string, variant: Partial<FmuBuildSpec> = {}): Promise<Buffer> {
@@ -18,15 +18,7 @@ async function zipOf(name: string, variant: Partial<FmuBuildSpec> = {}): Promise
   return readFileSync(path);
 }
 
-async function failure(run: () => Promise<unknown>): Promise<FmiError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FmiError);
-    return err as FmiError;
-  }
-  throw new Error('expected an FmiError');
-}
+const failure = fmiError;
 
 describe('unpackArchive', () => {
   // Each test unpacks under its own root, so "nothing left behind" and "nothing outside" can be checked.
