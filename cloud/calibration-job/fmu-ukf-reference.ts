@@ -15,7 +15,8 @@ import {
   type SteadyStateUkfResult,
 } from '../../twin/estimation/steady-state-ukf';
 import type { LineTopology } from '../../twin/lines/topology';
-import { FmiError, type VariableMap } from '../../platform/fmi';
+import { FmiError } from '../../platform/fmi/errors';
+import type { VariableMap } from '../../platform/fmi/variable-map';
 import type { FmuSteadyStatePool } from '../../platform/fmi/steady-state-pool';
 import type { UkfReference } from './ukf-reference';
 
