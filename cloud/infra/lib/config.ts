@@ -9,7 +9,11 @@ import { SelfcalError } from '../../../twin/errors';
 import { REFERENCE_LINE_ID } from '../../../twin/lines/topology';
 
 export type InfraConfigErrorCode =
-  'INFRA_CONFIG_INVALID' | 'INFRA_LINE_INVALID' | 'INFRA_MODEL_TOO_LARGE' | 'INFRA_STACK_TOO_LARGE';
+  | 'INFRA_CONFIG_INVALID'
+  | 'INFRA_LINE_INVALID'
+  | 'INFRA_UKF_MODEL_INVALID'
+  | 'INFRA_MODEL_TOO_LARGE'
+  | 'INFRA_STACK_TOO_LARGE';
 
 export class InfraConfigError extends SelfcalError<InfraConfigErrorCode> {
   /** The context key the problem is about. */
@@ -32,6 +36,21 @@ export interface FleetLineConfig {
    * description is deployed under this id: one description can serve several lines.
    */
   readonly lineId?: string;
+  /**
+   * An FMU of the line as the model of the job's second UKF reference (docs/fmi.md "The FMU as the
+   * model"): the .fmu and its variable map, files on this machine, checked and deployed to the job's store
+   * at `fmus/<lineId>.fmu` and `fmus/<lineId>-map.json`.
+   */
+  readonly ukfModel?: FleetUkfModelConfig;
+}
+
+export interface FleetUkfModelConfig {
+  /** Path of the FMI 2.0 co-simulation .fmu (relative to the working directory). */
+  readonly fmu: string;
+  /** Path of its variable map (JSON, docs/fmi.md "Variable map"). */
+  readonly map: string;
+  /** Minutes of readings per UKF update, in (0, 1440] (the job's default: 10). */
+  readonly batchMinutes?: number;
 }
 
 export interface InfraConfig {
@@ -170,6 +189,22 @@ function stringList(v: unknown, key: string, pattern: RegExp, what: string): str
   return list.map((s, i) => string(s, `${key}/${i}`, pattern, what));
 }
 
+function ukfModelFrom(v: unknown, key: string): FleetUkfModelConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw invalid(key, 'must be {fmu, map, batchMinutes?}');
+  const e = v as Record<string, unknown>;
+  const extra = Object.keys(e).filter((k) => !['fmu', 'map', 'batchMinutes'].includes(k));
+  if (extra.length > 0) throw invalid(key, `unknown key(s) ${extra.join(', ')}`);
+  const minutes = e['batchMinutes'];
+  if (minutes !== undefined && (typeof minutes !== 'number' || !(minutes > 0 && minutes <= 1440)))
+    throw invalid(`${key}/batchMinutes`, `must be a number in (0, 1440], got ${JSON.stringify(minutes)}`);
+  return {
+    fmu: string(e['fmu'], `${key}/fmu`, /^.+$/, 'the path of an .fmu file'),
+    map: string(e['map'], `${key}/map`, /^.+$/, 'the path of a variable map file'),
+    ...(minutes === undefined ? {} : { batchMinutes: minutes }),
+  };
+}
+
 function fleetFrom(v: unknown, key: string): FleetLineConfig[] {
   if (!Array.isArray(v) || v.length === 0)
     throw invalid(key, 'must be a non-empty list of {line, thingName}');
@@ -177,7 +212,7 @@ function fleetFrom(v: unknown, key: string): FleetLineConfig[] {
     if (typeof entry !== 'object' || entry === null)
       throw invalid(`${key}/${i}`, 'must be {line, thingName}');
     const e = entry as Record<string, unknown>;
-    const extra = Object.keys(e).filter((k) => !['line', 'thingName', 'lineId'].includes(k));
+    const extra = Object.keys(e).filter((k) => !['line', 'thingName', 'lineId', 'ukfModel'].includes(k));
     if (extra.length > 0) throw invalid(`${key}/${i}`, `unknown key(s) ${extra.join(', ')}`);
     return {
       line: string(e['line'], `${key}/${i}/line`, /^.+$/, 'a shipped line id or a file path'),
@@ -190,6 +225,9 @@ function fleetFrom(v: unknown, key: string): FleetLineConfig[] {
       ...(e['lineId'] === undefined
         ? {}
         : { lineId: string(e['lineId'], `${key}/${i}/lineId`, LINE_ID, `a line id (${LINE_ID.source})`) }),
+      ...(e['ukfModel'] === undefined
+        ? {}
+        : { ukfModel: ukfModelFrom(e['ukfModel'], `${key}/${i}/ukfModel`) }),
     };
   });
 }

@@ -15,6 +15,7 @@ import {
   type LineTopology,
 } from '../../../twin/lines/topology';
 import { InfraConfigError, type FleetLineConfig } from './config';
+import { deployedUkfModel, type DeployedUkfModel } from './fleet-ukf-model';
 
 export interface DeployedLine {
   readonly lineId: string;
@@ -25,6 +26,8 @@ export interface DeployedLine {
   readonly topology: LineTopology;
   /** The description as deployed (JSON text, id = lineId). */
   readonly descriptionJson: string;
+  /** The FMU and map of the job's FMU-model UKF reference, checked against the line (fleet-ukf-model.ts). */
+  readonly ukfModel?: DeployedUkfModel;
 }
 
 /** The job's object key of a line's description, relative to the job's store prefix. */
@@ -53,9 +56,14 @@ function loadOne(entry: FleetLineConfig, i: number): DeployedLine {
   }
 }
 
+function withUkfModel(line: DeployedLine, entry: FleetLineConfig, i: number): DeployedLine {
+  if (entry.ukfModel === undefined) return line;
+  return { ...line, ukfModel: deployedUkfModel(entry.ukfModel, `fleet/${i}/ukfModel`, line.topology) };
+}
+
 /** Every fleet line loaded; line ids must be unique (they key SiteWise aliases, topics and job records). */
 export function deployedFleet(fleet: readonly FleetLineConfig[]): DeployedLine[] {
-  const lines = fleet.map(loadOne);
+  const lines = fleet.map((entry, i) => withUkfModel(loadOne(entry, i), entry, i));
   const seen = new Map<string, number>();
   lines.forEach((l, i) => {
     const first = seen.get(l.lineId);

@@ -51,7 +51,7 @@ function bucketDeploymentHandler(stack: Stack, bucket: IConstruct): void {
         `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${account}-${region}/*]`,
         `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
       ],
-      "CDK's BucketDeployment function copies asset objects, whose names are content hashes, into the data bucket under the prefixes the stack gives it (greengrass/, calibration/lines/, dashboards/).",
+      "CDK's BucketDeployment function copies asset objects, whose names are content hashes, into the data bucket under the prefixes the stack gives it (greengrass/, calibration/lines/, calibration/fmus/, dashboards/).",
     );
     acknowledge(
       handler,

@@ -3,7 +3,17 @@
  * the fleet in SiteWise, Batch, the recalibration workflow and its triggers, the gateways (IoT and
  * Greengrass) and observability.
  */
-import { CfnOutput, CfnResource, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import {
+  CfnOutput,
+  CfnResource,
+  Duration,
+  Size,
+  Stack,
+  Stage,
+  Validations,
+  type StackProps,
+} from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
@@ -13,6 +23,7 @@ import { CALIBRATION_SHADOW } from '../../../twin/calibration/manifest';
 import type { EdgeComponent } from './components';
 import { InfraConfigError, type InfraConfig } from './config';
 import { deployedFleet, jobLineKey, jobLineRef, type DeployedLine } from './fleet';
+import { jobUkfModelRef, stageJobUkfModels, UKF_MODEL_DEPLOYMENT_STORAGE_MIB } from './fleet-ukf-model';
 import { CalibrationBatch } from './constructs/calibration-batch';
 import { BUCKET_PREFIXES, DataStore } from './constructs/data-store';
 import { GreengrassFleet } from './constructs/greengrass-fleet';
@@ -43,6 +54,8 @@ export class SelfcalStack extends Stack {
   readonly triggers: RecalibrationTriggers;
   readonly gateways: GreengrassFleet;
   readonly observability: Observability;
+  /** The fleet's FMU models in the job's store; undefined where no line has one. */
+  readonly jobUkfModels: s3deploy.BucketDeployment | undefined;
   private readonly repoRoot: string;
 
   constructor(scope: Construct, id: string, props: SelfcalStackProps) {
@@ -66,6 +79,7 @@ export class SelfcalStack extends Stack {
       prune: false,
       memoryLimit: 512,
     });
+    this.jobUkfModels = this.deployJobUkfModels(bucket);
     this.batch = this.calibrationBatch(c, bucket, logRetention);
     this.workflow = new RecalibrationWorkflow(this, 'Recalibration', {
       prefix: c.prefix,
@@ -73,6 +87,7 @@ export class SelfcalStack extends Stack {
         lineId: l.lineId,
         thingName: l.thingName,
         line: jobLineRef(l.lineId),
+        ...(l.ukfModel ? { ukfModel: jobUkfModelRef(l.lineId, l.ukfModel) } : {}),
       })),
       windowHours: c.windowHours,
       gpu: this.batch.gpu,
@@ -80,8 +95,9 @@ export class SelfcalStack extends Stack {
       compute: c.recalibrationCompute,
       logRetention,
     });
-    // A job must find its line descriptions in the store.
+    // A job must find its line descriptions (and FMU models) in the store.
     this.workflow.node.addDependency(jobLines);
+    if (this.jobUkfModels) this.workflow.node.addDependency(this.jobUkfModels);
     this.triggers = new RecalibrationTriggers(this, 'Triggers', {
       prefix: c.prefix,
       stateMachine: this.workflow.stateMachine,
@@ -134,6 +150,24 @@ export class SelfcalStack extends Stack {
         `${CLOUDFORMATION_RESOURCES_PER_STACK} per stack (${assets} are SiteWise assets: per line, its asset and one per ` +
         'roller, span and driven element); deploy the fleet as several stacks, each with its own prefix and the lines of some gateways',
     );
+  }
+
+  /**
+   * The fleet's FMUs and variable maps (fleet-ukf-model.ts), staged into the cloud assembly, to the job's
+   * store (`calibration/fmus/`). A sibling of the line descriptions' deployment: binary files, and a
+   * function with the disk for them.
+   */
+  private deployJobUkfModels(bucket: s3.IBucket): s3deploy.BucketDeployment | undefined {
+    const dir = join(Stage.of(this)?.outdir ?? '.', `${this.artifactId}.ukf-models`);
+    if (stageJobUkfModels(dir, this.lines).length === 0) return undefined;
+    return new s3deploy.BucketDeployment(this, 'JobUkfModels', {
+      destinationBucket: bucket,
+      destinationKeyPrefix: BUCKET_PREFIXES.calibration,
+      sources: [s3deploy.Source.asset(dir)],
+      prune: false,
+      memoryLimit: 1024,
+      ephemeralStorageSize: Size.mebibytes(UKF_MODEL_DEPLOYMENT_STORAGE_MIB),
+    });
   }
 
   /** What docs/deploy.md's steps need after a deploy. */

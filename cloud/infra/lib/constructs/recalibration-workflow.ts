@@ -16,6 +16,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { MAX_CONFIG_BYTES } from '../../../batch/submit';
+import type { FleetUkfModel } from '../../../calibration-job/job-config';
 import { InfraConfigError } from '../config';
 import { nagEnv } from '../nag';
 import type { JobTarget } from './calibration-batch';
@@ -25,6 +26,8 @@ export interface JobFleetEntry {
   readonly lineId: string;
   readonly thingName: string;
   readonly line: string;
+  /** The line's FMU model in the job's store (`store:fmus/…`), where it has one. */
+  readonly ukfModel?: FleetUkfModel;
 }
 
 export interface RecalibrationWorkflowProps {
@@ -46,6 +49,20 @@ export const WORKFLOW_TIMEOUT = Duration.days(1);
 
 /** Bytes of the window part of a job config (`,"window":{"from":"…","to":"…"}` with millisecond instants). */
 const WINDOW_BYTES = 80;
+
+/**
+ * Refuses a fleet whose scheduled job's config (every entry, with its `ukfModel`, and the window) would
+ * not fit a submission: INFRA_CONFIG_INVALID naming `fleet`.
+ */
+export function checkJobFleetSize(fleet: readonly JobFleetEntry[]): void {
+  const fleetBytes = Buffer.byteLength(JSON.stringify({ fleet })) + WINDOW_BYTES;
+  if (fleetBytes > MAX_CONFIG_BYTES)
+    throw new InfraConfigError(
+      'INFRA_CONFIG_INVALID',
+      'fleet',
+      `the fleet's job config is about ${fleetBytes} bytes, over the ${MAX_CONFIG_BYTES} a submission carries; deploy the fleet as several stacks (prefix)`,
+    );
+}
 
 /**
  * The JSONata of the plan: window, source and lines. `lines` is always an array (`$append([], …)`: JSONata
@@ -91,13 +108,7 @@ export class RecalibrationWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: RecalibrationWorkflowProps) {
     super(scope, id);
-    const fleetBytes = Buffer.byteLength(JSON.stringify({ fleet: props.fleet })) + WINDOW_BYTES;
-    if (fleetBytes > MAX_CONFIG_BYTES)
-      throw new InfraConfigError(
-        'INFRA_CONFIG_INVALID',
-        'fleet',
-        `the fleet's job config is about ${fleetBytes} bytes, over the ${MAX_CONFIG_BYTES} a submission carries; deploy the fleet as several stacks (prefix)`,
-      );
+    checkJobFleetSize(props.fleet);
     const plan = sfn.Pass.jsonata(this, 'Plan', {
       comment: 'Fix the window at the start and pick the lines',
       outputs: planExpression(props.fleet, props.windowHours),

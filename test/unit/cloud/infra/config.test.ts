@@ -8,6 +8,10 @@ import { REFERENCE_LINE_ID } from '../../../../twin/lines/topology';
 
 const fromContext = (context: Record<string, unknown>) => infraConfigFrom((k) => context[k], '1.2.3');
 
+/** A `-c fleet=` of one line with a ukfModel: `{ fmu: 'a.fmu', map: 'a.json' }` with `change` applied. */
+const ukfFleet = (change: Record<string, unknown>) =>
+  JSON.stringify([{ line: 'x', thingName: 'gw', ukfModel: { fmu: 'a.fmu', map: 'a.json', ...change } }]);
+
 describe('infraConfigFrom', () => {
   it('fills in every default, the component version from the package', () => {
     const c = fromContext({});
@@ -51,6 +55,13 @@ describe('infraConfigFrom', () => {
     ]);
   });
 
+  it("takes a fleet line's ukfModel, batchMinutes optional", () => {
+    const c = fromContext({ fleet: ukfFleet({ batchMinutes: 7.5 }) });
+    expect(c.fleet[0]?.ukfModel).toEqual({ fmu: 'a.fmu', map: 'a.json', batchMinutes: 7.5 });
+    const plain = fromContext({ fleet: ukfFleet({}) });
+    expect(plain.fleet[0]?.ukfModel).toEqual({ fmu: 'a.fmu', map: 'a.json' });
+  });
+
   it.each([
     [{ maxGpuVcpus: '0' }, 'maxGpuVcpus', /integer in \[1, 10000\]/],
     [{ maxGpuVcpus: 'many' }, 'maxGpuVcpus', /integer/],
@@ -73,6 +84,21 @@ describe('infraConfigFrom', () => {
     [{ grafanaAuthentication: 'OIDC' }, 'grafanaAuthentication', /AWS_SSO or SAML/],
     [{ componentVersion: 'v2' }, 'componentVersion', /x\.y\.z/],
     [{ recalibrationCompute: 'tpu' }, 'recalibrationCompute', /gpu or cpu/],
+    [
+      { fleet: ukfFleet({ batchMinutes: 0 }) },
+      'fleet/0/ukfModel/batchMinutes',
+      /number in \(0, 1440\], got 0/,
+    ],
+    [{ fleet: ukfFleet({ batchMinutes: 1441 }) }, 'fleet/0/ukfModel/batchMinutes', /got 1441/],
+    [{ fleet: ukfFleet({ batchMinutes: '10' }) }, 'fleet/0/ukfModel/batchMinutes', /got "10"/],
+    [{ fleet: ukfFleet({ fmu: '' }) }, 'fleet/0/ukfModel/fmu', /path of an \.fmu file/],
+    [{ fleet: ukfFleet({ map: undefined }) }, 'fleet/0/ukfModel/map', /path of a variable map/],
+    [{ fleet: ukfFleet({ threads: 2 }) }, 'fleet/0/ukfModel', /unknown key\(s\) threads/],
+    [
+      { fleet: JSON.stringify([{ line: 'x', thingName: 'gw', ukfModel: 'a.fmu' }]) },
+      'fleet/0/ukfModel',
+      /\{fmu, map/,
+    ],
   ])('refuses %j naming %s', (context, key, message) => {
     let error: unknown;
     try {

@@ -2,15 +2,18 @@
  * The recalibration workflow's JSONata, evaluated with the jsonata library (the language Step Functions
  * runs; `$states` and Step Functions' `$parse` bound as the service binds them): the window it fixes,
  * the lines it picks from the schedule's input and from the pipe's batch of drift-rule messages, and the
- * job names and configs it submits, which the job's own checks accept.
+ * job names and configs it submits, which the job's own checks accept (a line's FMU model, `ukfModel`,
+ * carried as the stack writes it); the size check of the fleet's job config.
  */
 import jsonata from 'jsonata';
 import { checkFleetAndWindow } from '../../../../cloud/calibration-job/job-config';
 import { defaultJobName } from '../../../../cloud/batch/submit';
+import { MAX_CONFIG_BYTES } from '../../../../cloud/batch/submit';
 import {
   FLEET_JOB,
   LINE_JOB,
   LINE_RESULTS,
+  checkJobFleetSize,
   planExpression,
   type JobFleetEntry,
 } from '../../../../cloud/infra/lib/constructs/recalibration-workflow';
@@ -18,7 +21,12 @@ import {
 const FLEET: JobFleetEntry[] = [
   { lineId: 'plant-a-1', thingName: 'gw-a', line: 'store:lines/plant-a-1.json' },
   { lineId: 'plant-a-2', thingName: 'gw-a', line: 'store:lines/plant-a-2.json' },
-  { lineId: 'press-line', thingName: 'gw-b', line: 'store:lines/press-line.json' },
+  {
+    lineId: 'press-line',
+    thingName: 'gw-b',
+    line: 'store:lines/press-line.json',
+    ukfModel: { fmu: 'store:fmus/press-line.fmu', map: 'store:fmus/press-line-map.json', batchMinutes: 20 },
+  },
 ];
 const START = '2026-06-02T10:17:03.512Z';
 
@@ -135,5 +143,31 @@ describe("after the alarmed lines' jobs", () => {
     const cause = (await evaluate(LINE_RESULTS.cause, [done, failed])) as string;
     expect(cause).toMatch(/^line\(s\) press-line: /);
     expect(cause).toContain('States.TaskFailed');
+  });
+});
+
+describe("the fleet's job config size", () => {
+  const line = (n: number, withModel: boolean): JobFleetEntry => ({
+    lineId: `plant-line-${n}`,
+    thingName: `gateway-${n}`,
+    line: `store:lines/plant-line-${n}.json`,
+    ...(withModel
+      ? { ukfModel: { fmu: `store:fmus/plant-line-${n}.fmu`, map: `store:fmus/plant-line-${n}-map.json` } }
+      : {}),
+  });
+  // As many lines as fit without FMU models, with room for fewer than one more line.
+  const bytes = (fleet: JobFleetEntry[]) => Buffer.byteLength(JSON.stringify({ fleet })) + 80;
+  const n = Array.from({ length: 200 }, (_, k) => k + 1).filter(
+    (k) => bytes(Array.from({ length: k }, (_, i) => line(i, false))) <= MAX_CONFIG_BYTES,
+  ).length;
+
+  it("counts each line's ukfModel: a fleet that fits without FMU models does not with them", () => {
+    expect(n).toBeGreaterThan(10);
+    expect(() => checkJobFleetSize(Array.from({ length: n }, (_, i) => line(i, false)))).not.toThrow();
+    const withModels = Array.from({ length: n }, (_, i) => line(i, true));
+    expect(() => checkJobFleetSize(withModels)).toThrow(
+      expect.objectContaining({ code: 'INFRA_CONFIG_INVALID', key: 'fleet' }),
+    );
+    expect(() => checkJobFleetSize(withModels)).toThrow(/over the 7168 a submission carries/);
   });
 });
