@@ -158,7 +158,7 @@ export class SelfcalStack extends Stack {
    * function with the disk for them.
    */
   private deployJobUkfModels(bucket: s3.IBucket): s3deploy.BucketDeployment | undefined {
-    const dir = join(Stage.of(this)?.outdir ?? '.', `${this.artifactId}.ukf-models`);
+    const dir = join(Stage.of(this)?.outdir ?? '.', `${this.artifactId}-ukf-models`);
     if (stageJobUkfModels(dir, this.lines).length === 0) return undefined;
     return new s3deploy.BucketDeployment(this, 'JobUkfModels', {
       destinationBucket: bucket,
