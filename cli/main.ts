@@ -718,7 +718,7 @@ function fmuUkfLines(
   const m = f.model;
   return [
     '',
-    `UKF reference on the FMU ${m.modelName}: ${f.updates} updates of ${m.batches} batches (${m.batchS / 60} min; ${m.skippedUpdates} skipped, ${m.gatedUpdates} gated, ${m.forced} forced), ${m.evaluations} steady states on ${m.threads} threads, ${(f.wallMs / 1000).toFixed(1)} s`,
+    `UKF reference on the FMU ${m.modelName}: ${f.updates} updates of ${m.batches} batches (${m.batchS / 60} min; ${m.skippedUpdates} skipped, ${m.gatedUpdates} gated, ${m.forced} taken past the gate, ${m.restarts} restarts), ${m.evaluations} steady states on ${m.threads} threads, ${(f.wallMs / 1000).toFixed(1)} s`,
     'roller  health      b mean     b std       p05       p95',
     ...topology.idlers.map((e, k) => {
       const name = topology.elements[e]?.name ?? '?';

@@ -15,7 +15,8 @@
  * An update whose points the model could not all evaluate (a sigma point with no steady state) is skipped
  * (the prior carries on) and counted; where none could be made, MODEL_EVALUATION_FAILED. An update whose
  * normalised innovation is beyond the χ² quantile at 1 − 1e-6 (a spike, not noise) is skipped unless that
- * happens `gatePersistUpdates` times in a row (then the line changed and the update is taken).
+ * happens `gatePersistUpdates` times in a row: then the line changed, the frictions restart from their prior
+ * and the update is taken (see `update`). No update moves an ln parameter by more than `maxLogStep`.
  *
  * Pure: no I/O, no clock; the model is injected.
  */
@@ -90,6 +91,8 @@ export interface SteadyStateUkfResult {
   gatedUpdates: number;
   /** Updates taken past the gate after it tripped `gatePersistUpdates` times in a row (the line changed). */
   forced: number;
+  /** Runs of such updates, each starting with the frictions back at their prior. */
+  restarts: number;
   /** Updates whose correction was larger than `maxLogStep` and was cut to it. */
   damped: number;
   /**
@@ -155,78 +158,161 @@ export async function runSteadyStateUkf(
   const batchS = options.batchS ?? DEFAULT_STEADY_STATE_BATCH_S;
   if (!(batchS > 0) || !Number.isFinite(batchS))
     throw new RangeError(`batchS must be positive, got ${batchS}`);
-  const joint = new WebLineJointModel(topology, {
-    ...options.model,
-    estimateMu: options.estimateMu === true,
-    estimateEa: options.estimateEa === true,
-  });
-  const unknowns = unknownsOf(topology, joint);
-  const n = unknowns.length;
-  const sensors = topology.line.sensors;
-  const outputIndex = sensors.map((s) => model.signals.indexOf(s.signal));
-  const signals = sensors.filter((_, i) => (outputIndex[i] as number) >= 0).map((s) => s.signal);
-  const m = sensors.length;
-  const tau = topology.line.model ? modelDiscrepancyInSigmas(topology) : sensors.map(() => 0);
-  const points = new MerweScaledSigmaPoints(n, options.alpha ?? 1, options.beta ?? 2, options.kappa ?? 0);
-  const measurement = new PrecomputedMeasurement(n, m, points.numSigmas);
-  const P0 = new Float64Array(n * n);
-  unknowns.forEach((u, i) => (P0[i * n + i] = u.prior.variance));
-  const ukf = new UnscentedKalmanFilter({
-    model: measurement,
-    points,
-    x0: unknowns.map((u) => u.prior.mean),
-    P0,
-    Q: new Float64Array(n * n),
-    R: Float64Array.from({ length: m * m }, (_, e) => (e % (m + 1) === 0 ? 1 : 0)),
-  });
-  const walkPerHour = joint.processNoise(3600, new Float64Array(joint.dimX ** 2))[
-    joint.frictionOffset * (joint.dimX + 1)
-  ] as number;
+  const filter = new SteadyStateFilter(topology, model, options);
   const batches = batchReadings(
     readings,
-    sensors.map((s) => s.signal),
+    topology.line.sensors.map((s) => s.signal),
     batchS,
   );
-  const gateByDof = Array.from({ length: m + 1 }, (_, dof) =>
-    dof > 0 ? chiSquareQuantile(1 - 1e-6, dof) : Infinity,
-  );
-  const persist = options.gatePersistUpdates ?? 3;
-  const result = {
-    batches: batches.length,
+  for (const [b, batch] of batches.entries()) {
+    await filter.step(batch);
+    options.onProgress?.({ batch: b + 1, batches: batches.length });
+  }
+  return filter.result(batches.length);
+}
+
+type Counts = Pick<
+  SteadyStateUkfResult,
+  | 'updates'
+  | 'skippedUpdates'
+  | 'gatedUpdates'
+  | 'forced'
+  | 'restarts'
+  | 'damped'
+  | 'evaluations'
+  | 'failedEvaluations'
+>;
+
+/** The filter, its model and what it has counted; one `step` per batch. */
+class SteadyStateFilter {
+  private readonly unknowns: Unknown[];
+  private readonly n: number;
+  private readonly m: number;
+  private readonly sensors: LineTopology['line']['sensors'];
+  /** Per sensor of the line, the index of its signal among the model's outputs (−1: not given). */
+  private readonly outputIndex: number[];
+  private readonly tau: number[];
+  private readonly points: MerweScaledSigmaPoints;
+  private readonly measurement: PrecomputedMeasurement;
+  private readonly ukf: UnscentedKalmanFilter;
+  private readonly walkPerHour: number;
+  private readonly gateByDof: number[];
+  private readonly persist: number;
+  private readonly maxStep: number;
+  private readonly z: Float64Array;
+  private readonly mask: boolean[];
+  private readonly R: Float64Array;
+  private readonly counts: Counts = {
     updates: 0,
     skippedUpdates: 0,
     gatedUpdates: 0,
     forced: 0,
+    restarts: 0,
     damped: 0,
     evaluations: 0,
     failedEvaluations: 0,
   };
-  let firstFailure: { code: string; message: string } | undefined;
-  let lastTs: number | undefined;
-  let gatedRun = 0;
-  const maxStep = options.maxLogStep ?? 1;
-  let last: 'updated' | 'damped' | 'gated' | 'forced' | 'skipped' | undefined;
-  const z = new Float64Array(m);
-  const mask = new Array<boolean>(m).fill(false);
-  const R = new Float64Array(m * m);
+  private firstFailure: { code: string; message: string } | undefined;
+  private lastTs: number | undefined;
+  private gatedRun = 0;
+  private last: 'updated' | 'damped' | 'gated' | 'forced' | 'skipped' | undefined;
+
+  constructor(
+    private readonly topology: LineTopology,
+    private readonly model: SteadyStateModel,
+    options: SteadyStateUkfOptions,
+  ) {
+    const joint = new WebLineJointModel(topology, {
+      ...options.model,
+      estimateMu: options.estimateMu === true,
+      estimateEa: options.estimateEa === true,
+    });
+    this.unknowns = unknownsOf(topology, joint);
+    const n = (this.n = this.unknowns.length);
+    this.sensors = topology.line.sensors;
+    const m = (this.m = this.sensors.length);
+    this.outputIndex = this.sensors.map((s) => model.signals.indexOf(s.signal));
+    this.tau = topology.line.model ? modelDiscrepancyInSigmas(topology) : this.sensors.map(() => 0);
+    this.points = new MerweScaledSigmaPoints(n, options.alpha ?? 1, options.beta ?? 2, options.kappa ?? 0);
+    this.measurement = new PrecomputedMeasurement(n, m, this.points.numSigmas);
+    const P0 = new Float64Array(n * n);
+    this.unknowns.forEach((u, i) => (P0[i * n + i] = u.prior.variance));
+    this.ukf = new UnscentedKalmanFilter({
+      model: this.measurement,
+      points: this.points,
+      x0: this.unknowns.map((u) => u.prior.mean),
+      P0,
+      Q: new Float64Array(n * n),
+      R: Float64Array.from({ length: m * m }, (_, e) => (e % (m + 1) === 0 ? 1 : 0)),
+    });
+    const walk = joint.processNoise(3600, new Float64Array(joint.dimX ** 2));
+    this.walkPerHour = walk[joint.frictionOffset * (joint.dimX + 1)] as number;
+    this.gateByDof = Array.from({ length: m + 1 }, (_, dof) =>
+      dof > 0 ? chiSquareQuantile(1 - 1e-6, dof) : Infinity,
+    );
+    this.persist = options.gatePersistUpdates ?? 3;
+    this.maxStep = options.maxLogStep ?? 1;
+    [this.z, this.mask, this.R] = [
+      new Float64Array(m),
+      new Array<boolean>(m).fill(false),
+      new Float64Array(m * m),
+    ];
+  }
+
+  /** Predict to the batch, evaluate the model at the sigma points, update (or skip, gate, force). */
+  async step(batch: Batch): Promise<void> {
+    const { ukf, n } = this;
+    const dt = this.lastTs === undefined ? 0 : Math.max(batch.ts - this.lastTs, 0);
+    this.lastTs = batch.ts;
+    ukf.Q.fill(0);
+    this.unknowns.forEach((u, i) => {
+      if (u.walk) ukf.Q[i * n + i] = (this.walkPerHour * dt) / 3600;
+    });
+    ukf.predict(dt);
+    if (this.measure(batch) === 0) return;
+    if (!(await this.evaluate())) {
+      this.counts.skippedUpdates += 1;
+      this.last = 'skipped';
+      return;
+    }
+    await this.update();
+  }
+
+  /** z, its mask and R for the batch; the number of signals used. */
+  private measure(batch: Batch): number {
+    const { m, z, mask, R } = this;
+    let used = 0;
+    R.fill(0);
+    for (let i = 0; i < m; i++) {
+      const count = batch.counts[i] as number;
+      mask[i] = (this.outputIndex[i] as number) >= 0 && count > 0;
+      z[i] = mask[i] ? (batch.means[i] as number) : Number.NaN;
+      const sigma = (this.sensors[i] as { noiseStd: number }).noiseStd;
+      R[i * m + i] = sigma * sigma * (1 / Math.max(count, 1) + (this.tau[i] as number) ** 2);
+      if (mask[i]) used += 1;
+    }
+    return used;
+  }
+
   /** Evaluate the model at the current sigma points (false: a point failed, the update is skipped). */
-  const evaluate = async (): Promise<boolean> => {
+  private async evaluate(): Promise<boolean> {
+    const { ukf, n, m, measurement, points } = this;
     measurement.inputs.set(ukf.sigmasF);
     const request: SteadyStatePointLike[] = [];
     for (let s = 0; s < points.numSigmas; s++) {
       const parameters: Record<string, number> = {};
-      unknowns.forEach((u, i) => (parameters[u.name] = Math.exp(ukf.sigmasF[s * n + i] as number)));
+      this.unknowns.forEach((u, i) => (parameters[u.name] = Math.exp(ukf.sigmasF[s * n + i] as number)));
       request.push({ slot: s, parameters });
     }
-    const outcomes = await model.evaluate(request);
-    result.evaluations += outcomes.length;
+    const outcomes = await this.model.evaluate(request);
+    this.counts.evaluations += outcomes.length;
     const failed = outcomes.filter((o) => o.error !== undefined);
     const nonFinite = outcomes.some(
       (o) => o.values !== undefined && !Array.from(o.values).every(Number.isFinite),
     );
     if (failed.length > 0 || nonFinite) {
-      result.failedEvaluations += failed.length;
-      firstFailure ??= failed[0]?.error ?? {
+      this.counts.failedEvaluations += failed.length;
+      this.firstFailure ??= failed[0]?.error ?? {
         code: 'NON_FINITE',
         message: 'the model gave a non-finite output',
       };
@@ -235,73 +321,83 @@ export async function runSteadyStateUkf(
     for (let s = 0; s < points.numSigmas; s++) {
       const values = (outcomes[s] as { values: ArrayLike<number> }).values;
       for (let i = 0; i < m; i++) {
-        const k = outputIndex[i] as number;
+        const k = this.outputIndex[i] as number;
         measurement.outputs[s * m + i] = k >= 0 ? (values[k] as number) : 0;
       }
     }
     return true;
-  };
-  for (const [b, batch] of batches.entries()) {
-    const dt = lastTs === undefined ? 0 : Math.max(batch.ts - lastTs, 0);
-    lastTs = batch.ts;
-    ukf.Q.fill(0);
-    unknowns.forEach((u, i) => {
-      if (u.walk) ukf.Q[i * n + i] = (walkPerHour * dt) / 3600;
-    });
-    ukf.predict(dt);
-    let used = 0;
-    R.fill(0);
-    for (let i = 0; i < m; i++) {
-      const count = batch.counts[i] as number;
-      mask[i] = (outputIndex[i] as number) >= 0 && count > 0;
-      z[i] = mask[i] ? (batch.means[i] as number) : Number.NaN;
-      const sigma = (sensors[i] as { noiseStd: number }).noiseStd;
-      R[i * m + i] = sigma * sigma * (1 / Math.max(count, 1) + (tau[i] as number) ** 2);
-      if (mask[i]) used += 1;
-    }
-    if (used > 0) {
-      if (!(await evaluate())) {
-        result.skippedUpdates += 1;
-        last = 'skipped';
-      } else {
-        measurement.cursor = 0;
-        const update = ukf.update(z, { mask, R, innovationGate: { maxNis: gateByDof[used] as number } });
-        if (!update.gated) {
-          gatedRun = 0;
-          result.updates += 1;
-          last = limitStep(ukf, maxStep) ? 'damped' : 'updated';
-          if (last === 'damped') result.damped += 1;
-        } else if (++gatedRun < persist) {
-          result.gatedUpdates += 1;
-          last = 'gated';
-        } else {
-          // The line changed faster than the walk allows (a bearing failing between batches): the update
-          // is taken past the gate, its step limited to maxLogStep (see there), so that the estimate moves
-          // towards the new state over a few updates, relinearised at each, instead of jumping on an
-          // extrapolation far from the sigma points.
-          result.forced += 1;
-          measurement.cursor = 0;
-          ukf.update(z, { mask, R });
-          result.updates += 1;
-          limitStep(ukf, maxStep);
-          last = 'forced';
+  }
+
+  private async update(): Promise<void> {
+    const { ukf, z, mask, R, counts } = this;
+    const used = mask.filter(Boolean).length;
+    this.measurement.cursor = 0;
+    const update = ukf.update(z, { mask, R, innovationGate: { maxNis: this.gateByDof[used] as number } });
+    if (!update.gated) {
+      this.gatedRun = 0;
+      counts.updates += 1;
+      this.last = limitStep(ukf, this.maxStep) ? 'damped' : 'updated';
+      if (this.last === 'damped') counts.damped += 1;
+    } else if (++this.gatedRun < this.persist) {
+      counts.gatedUpdates += 1;
+      this.last = 'gated';
+    } else {
+      // The line changed beyond what the walk allows (a bearing failing between batches): the update is
+      // taken past the gate. At the first such update of a run the frictions restart from their prior
+      // (the other unknowns kept): in ln b a friction that the filter holds tiny has no effect on any
+      // output at its sigma points, so it could never take over a change first put on its neighbour
+      // (a tension rise read as R3 while R2's speed says R2). Every such step is limited to maxLogStep,
+      // so that the estimate moves over a few updates, relinearised at each, instead of jumping on an
+      // extrapolation far from the sigma points.
+      counts.forced += 1;
+      if (this.gatedRun === this.persist) {
+        counts.restarts += 1;
+        this.restartFrictions();
+        if (!(await this.evaluate())) {
+          counts.skippedUpdates += 1;
+          this.last = 'skipped';
+          return;
         }
       }
+      this.measurement.cursor = 0;
+      ukf.update(z, { mask, R });
+      counts.updates += 1;
+      limitStep(ukf, this.maxStep);
+      this.last = 'forced';
     }
-    options.onProgress?.({ batch: b + 1, batches: batches.length });
   }
-  if (result.updates === 0 && result.skippedUpdates > 0) {
-    throw new EstimationError(
-      'MODEL_EVALUATION_FAILED',
-      `steady-state UKF: the model gave no output at any of ${batches.length} updates (first: ${firstFailure?.code}: ${firstFailure?.message})`,
-    );
+
+  /** The frictions back to their prior (mean and spread), the other unknowns kept; new sigma points. */
+  private restartFrictions(): void {
+    const { ukf, n } = this;
+    this.unknowns.forEach((u, i) => {
+      if (!u.walk) return;
+      ukf.x[i] = u.prior.mean;
+      for (let j = 0; j < n; j++) ukf.P[i * n + j] = ukf.P[j * n + i] = 0;
+      ukf.P[i * n + i] = u.prior.variance;
+    });
+    ukf.Q.fill(0);
+    ukf.predict(0);
   }
-  return summarise(topology, ukf, unknowns, {
-    ...result,
-    ...(firstFailure ? { firstFailure } : {}),
-    signals,
-    explainsEnd: last === 'updated',
-  });
+
+  /** The posterior now; MODEL_EVALUATION_FAILED where every update was skipped for a failed point. */
+  result(batches: number): SteadyStateUkfResult {
+    const { counts } = this;
+    if (counts.updates === 0 && counts.skippedUpdates > 0) {
+      const f = this.firstFailure;
+      throw new EstimationError(
+        'MODEL_EVALUATION_FAILED',
+        `steady-state UKF: the model gave no output at any of ${batches} updates (first: ${f?.code}: ${f?.message})`,
+      );
+    }
+    return summarise(this.topology, this.ukf, this.unknowns, {
+      ...counts,
+      batches,
+      ...(this.firstFailure ? { firstFailure: this.firstFailure } : {}),
+      signals: this.sensors.filter((_, i) => (this.outputIndex[i] as number) >= 0).map((s) => s.signal),
+      explainsEnd: this.last === 'updated',
+    });
+  }
 }
 
 function unknownsOf(topology: LineTopology, joint: WebLineJointModel): Unknown[] {
